@@ -1,0 +1,70 @@
+// osteofm data check | split: validate a manifest; make patient-level splits.
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "command.hpp"
+#include "core/atomic_file.hpp"
+#include "core/runtime.hpp"
+#include "data/dataset_check.hpp"
+#include "data/split.hpp"
+#include "io/manifest.hpp"
+
+namespace osteofm::cli {
+
+void add_data_command(CLI::App& root, Commands& commands) {
+  auto* data = root.add_subcommand("data", "Check manifests and make splits");
+  data->require_subcommand(1);
+
+  struct CheckOptions {
+    std::string manifest, json;
+    bool decode = false;
+  };
+  auto check = std::make_shared<CheckOptions>();
+  auto* c = data->add_subcommand("check", "Report classes, splits, patients and every problem of a manifest, by row");
+  c->add_option("MANIFEST", check->manifest, "Manifest CSV")->required();
+  c->add_option("--json", check->json, "Also write the report as JSON to this file");
+  c->add_flag("--decode", check->decode, "Decode every image and mask fully (default: existence and format only)");
+  commands.push_back({c, [check] {
+    Manifest m = load_manifest(check->manifest);
+    DatasetReport rep = check_dataset(m, check->decode, hardware_threads());
+    std::cout << report_text(rep);
+    if (!check->json.empty()) write_file_atomic(check->json, report_json(rep).dump(2) + "\n");
+    if (!rep.usable()) {
+      std::cerr << "osteofm: error: " << check->manifest << ": unusable manifest, " << rep.errors << " errors (listed above)\n";
+      return 2;
+    }
+    return 0;
+  }});
+
+  struct SplitOptions {
+    std::string manifest, out, ratios = "0.7,0.1,0.2";
+    uint64_t seed = 1;
+  };
+  auto split = std::make_shared<SplitOptions>();
+  auto* s = data->add_subcommand("split", "Stratified, patient-level, seeded train/val/test split");
+  s->add_option("MANIFEST", split->manifest, "Manifest CSV")->required();
+  s->add_option("--out", split->out, "Output manifest (the input's columns plus split)")->required();
+  s->add_option("--ratios", split->ratios, "train,val,test fractions")->capture_default_str();
+  s->add_option("--seed", split->seed, "Random seed")->capture_default_str();
+  commands.push_back({s, [split] {
+    const SplitRatios ratios = parse_split_ratios(split->ratios);
+    Manifest m = load_manifest(split->manifest);
+    // Splitting needs every row's patient and label; the old split column is replaced.
+    for (const auto& p : m.problems)
+      if (p.error && p.kind != "leakage" && p.kind != "bad_split") {
+        std::cerr << "osteofm: error: " << p.message << "\n";
+        return 2;
+      }
+    const auto assignment = assign_patient_splits(m, ratios, split->seed);
+    apply_splits(m, assignment);
+    write_manifest(m, split->out);
+    size_t count[3] = {0, 0, 0};
+    for (const auto& [patient, name] : assignment) count[name == "train" ? 0 : name == "val" ? 1 : 2]++;
+    std::cout << split->out << ": " << m.rows.size() << " images, patients train " << count[0] << ", val " << count[1]
+              << ", test " << count[2] << " (seed " << split->seed << ")\n";
+    return 0;
+  }});
+}
+
+}  // namespace osteofm::cli

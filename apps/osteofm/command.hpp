@@ -1,0 +1,20 @@
+// How subcommands plug into the one osteofm binary: each cmd_*.cpp adds its CLI11
+// subcommand(s) and a function to run when that subcommand was given.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <vector>
+
+namespace osteofm::cli {
+
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;  // returns the exit code; throws InputError/RuntimeFailure
+};
+using Commands = std::vector<Command>;
+
+void add_doctor_command(CLI::App& root, Commands& commands);
+void add_data_command(CLI::App& root, Commands& commands);
+void add_weights_command(CLI::App& root, Commands& commands);
+
+}  // namespace osteofm::cli

@@ -1,0 +1,52 @@
+// osteofm: parse the command line, set threads, run the one subcommand, map errors to
+// exit codes (0 ok, 1 runtime failure, 2 usage or input error).
+#include <iostream>
+
+#include "command.hpp"
+#include "core/error.hpp"
+#include "core/runtime.hpp"
+
+int main(int argc, char** argv) {
+  using namespace osteofm;
+  CLI::App app{"osteofm: compare vision foundation models for osteoporosis screening on chest X-rays"};
+  app.name("osteofm");
+  app.fallthrough();  // global flags may follow the subcommand
+  app.require_subcommand(0, 1);
+  bool version = false;
+  int threads = 0;
+  app.add_flag("--version", version, "Print the version and exit");
+  app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+
+  cli::Commands commands;
+  cli::add_doctor_command(app, commands);
+  cli::add_data_command(app, commands);
+  cli::add_weights_command(app, commands);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "osteofm: error: " << one_line(e.what()) << " (run 'osteofm --help')\n";
+    return 2;
+  }
+  if (version) {
+    std::cout << version_line() << "\n";
+    return 0;
+  }
+  try {
+    set_threads(threads);
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run();
+    std::cout << app.help();
+    return 2;
+  } catch (const InputError& e) {
+    std::cerr << "osteofm: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "osteofm: failure: " << one_line(e.what()) << "\n";
+    return 1;
+  }
+}

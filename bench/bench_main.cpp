@@ -1,0 +1,76 @@
+// osteofm_bench: throughput figures for the notes (scripts/bench.sh runs it).
+// Each figure is reported beside a baseline measured in the same run.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/runtime.hpp"
+#include "io/image.hpp"
+#include "io/safetensors_torch.hpp"
+
+using namespace osteofm;
+namespace fs = std::filesystem;
+
+template <typename F>
+double seconds_per_call(F&& f, int min_reps = 3, double min_seconds = 0.5) {
+  f();  // warm-up
+  int reps = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  double s = 0;
+  while (reps < min_reps || s < min_seconds) {
+    f();
+    ++reps;
+    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return s / reps;
+}
+
+int main(int argc, char** argv) {
+  set_threads(0);
+  const std::string shared = argc > 1 ? argv[1] : (std::getenv("OSTEOFM_SHARED") ? std::getenv("OSTEOFM_SHARED") : "../shared");
+  const std::string tmp = (fs::temp_directory_path() / "osteofm_bench").string();
+  fs::create_directories(tmp);
+
+  // Safetensors: mmap zero-copy load vs reading the same bytes into fresh tensors.
+  {
+    std::map<std::string, torch::Tensor> w;
+    for (int i = 0; i < 12; ++i) w["blocks." + std::to_string(i) + ".weight"] = torch::randn({768, 3072});
+    const std::string path = tmp + "/weights.safetensors";
+    save_safetensors(path, w);
+    const double zero_copy = seconds_per_call([&] {
+      auto t = load_safetensors(path);
+      volatile float x = t.begin()->second.data_ptr<float>()[0];
+      (void)x;
+    });
+    const double copied = seconds_per_call([&] {
+      auto t = load_safetensors(path);
+      for (auto& kv : t) kv.second = kv.second.clone();
+    });
+    const double mb = fs::file_size(path) / 1e6;
+    std::printf("safetensors load %.0f MB: mmap %.2f ms, with copy %.2f ms (copy/mmap %.1fx)\n", mb, zero_copy * 1e3,
+                copied * 1e3, copied / zero_copy);
+  }
+#if OSTEOFM_WITH_IMAGE_IO
+  // Decoding: 8-bit PNG vs DICOM (JPEG lossless, RLE, JPEG 2000) per image.
+  const std::string cxr = shared + "/data/public-cxr";
+  const std::vector<std::string> files = {
+      "nih-chestxray14/00000001_000.png", "dicom/nema-wg04/RG2_JPLL.dcm", "dicom/nema-wg04/RG2_RLE.dcm",
+      "dicom/nema-wg04/RG1_J2KI.dcm"};
+  double png_s = 0;
+  for (const auto& f : files) {
+    const std::string p = cxr + "/" + f;
+    if (!fs::exists(p)) continue;
+    GrayImage img;
+    const double s = seconds_per_call([&] { img = read_image(p); }, 3, 0.3);
+    if (png_s == 0) png_s = s;
+    std::printf("decode %-34s %5dx%-5d %8.1f ms  %6.1f Mpx/s  (%.1fx the PNG time)\n", f.c_str(), img.width, img.height,
+                s * 1e3, img.width * double(img.height) / s / 1e6, s / png_s);
+  }
+#endif
+  return 0;
+}

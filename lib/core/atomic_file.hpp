@@ -1,0 +1,38 @@
+// Atomic file writes: a result file is either the old one or the complete new one,
+// never half-written, even if the process is killed mid-write.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace osteofm {
+
+// Writes `data` to a temporary file beside `path`, flushes it to disk, then renames it
+// over `path` (rename is atomic on POSIX within one file system). Creates missing
+// parent folders. Throws RuntimeFailure on I/O errors, with the path in the message.
+void write_file_atomic(const std::string& path, std::string_view data);
+
+// Reads a whole file; throws InputError naming the file if it is missing or unreadable.
+std::string read_file(const std::string& path);
+
+}  // namespace osteofm
+
+namespace osteofm {
+
+// Streams a large file to a temporary beside `path`; commit() flushes and renames it
+// into place. Destroyed without commit() (an exception, a crash), the temporary is
+// removed and `path` is untouched.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  void write(const void* data, size_t size);
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
+}  // namespace osteofm

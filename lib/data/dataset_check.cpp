@@ -1,0 +1,139 @@
+#include "data/dataset_check.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/labels.hpp"
+#include "io/image.hpp"
+
+namespace osteofm {
+
+DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
+  check_manifest_paths(m);
+  std::set<int> missing_rows;
+  for (const auto& p : m.problems)
+    if (p.kind == "missing_file" || p.kind == "missing_path") missing_rows.insert(p.row);
+
+  // Probe (or decode) every present file; each failure becomes one problem on its row.
+  std::mutex mu;
+  std::atomic<size_t> next{0};
+  auto worker = [&]() {
+    for (size_t i = next++; i < m.rows.size(); i = next++) {
+      const ManifestRow& r = m.rows[i];
+      if (missing_rows.count(r.row)) continue;
+      std::string failure, kind = "unreadable_file";
+      try {
+        if (decode) {
+          GrayImage img = read_image(r.path);
+          if (!r.mask.empty()) {
+            int w = 0, h = 0;
+            kind = "bad_mask";
+            read_png_u8(r.mask, &w, &h);
+            if (w != img.width || h != img.height)
+              failure = "mask " + r.mask + " is " + std::to_string(w) + "x" + std::to_string(h) + ", image is " +
+                        std::to_string(img.width) + "x" + std::to_string(img.height);
+          }
+        } else if (sniff_image_format(r.path) == ImageFormat::Unknown) {
+          failure = r.path + ": unknown image format (expected PNG, JPEG, TIFF, BMP or DICOM)";
+        }
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        std::lock_guard<std::mutex> lock(mu);
+        m.problems.push_back({kind, r.row, r.line, m.where(r) + ": " + failure, true});
+      }
+    }
+  };
+  const int n_threads = std::max(1, std::min<int>(threads, static_cast<int>(m.rows.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+
+  DatasetReport rep;
+  rep.manifest = m.path;
+  rep.rows = m.rows.size();
+  rep.decoded = decode;
+  std::set<std::string> all_patients;
+  std::map<std::string, std::set<std::string>> split_patients;
+  for (const auto& r : m.rows) {
+    auto& counts = rep.images[r.split];
+    counts[r.label >= 0 && r.label < kNumClasses ? r.label : 3]++;
+    if (!r.patient_id.empty()) {
+      all_patients.insert(r.patient_id);
+      split_patients[r.split].insert(r.patient_id);
+    }
+  }
+  rep.patients = all_patients.size();
+  for (const auto& [s, p] : split_patients) rep.patients_per_split[s] = p.size();
+
+  if (!m.has_split && !m.rows.empty())
+    m.problems.push_back({"no_split", 0, 1, m.path + ": no split column; make one with 'osteofm data split'", false});
+  size_t per_class[kNumClasses] = {0, 0, 0};
+  for (const auto& r : m.rows)
+    if (r.label >= 0) per_class[r.label]++;
+  for (int k = 0; k < kNumClasses; ++k)
+    if (per_class[k] == 0 && !m.rows.empty())
+      m.problems.push_back({"empty_class", 0, 1, m.path + ": no " + std::string(kClassNames[k]) + " images (one-vs-rest AUC undefined)", false});
+
+  rep.problems = m.problems;
+  std::stable_sort(rep.problems.begin(), rep.problems.end(),
+                   [](const ManifestProblem& a, const ManifestProblem& b) { return a.row < b.row; });
+  for (const auto& p : rep.problems) (p.error ? rep.errors : rep.warnings)++;
+  return rep;
+}
+
+nlohmann::json report_json(const DatasetReport& rep) {
+  nlohmann::json j;
+  j["manifest"] = rep.manifest;
+  j["usable"] = rep.usable();
+  j["rows"] = rep.rows;
+  j["patients"] = rep.patients;
+  j["decoded"] = rep.decoded;
+  nlohmann::json splits = nlohmann::json::object();
+  for (const auto& [s, c] : rep.images) {
+    nlohmann::json e;
+    for (int k = 0; k < kNumClasses; ++k) e[kClassNames[k]] = c[k];
+    e["unknown"] = c[3];
+    e["images"] = c[0] + c[1] + c[2] + c[3];
+    auto it = rep.patients_per_split.find(s);
+    e["patients"] = it == rep.patients_per_split.end() ? 0 : it->second;
+    splits[s.empty() ? "unassigned" : s] = e;
+  }
+  j["splits"] = splits;
+  j["errors"] = rep.errors;
+  j["warnings"] = rep.warnings;
+  nlohmann::json probs = nlohmann::json::array();
+  for (const auto& p : rep.problems)
+    probs.push_back({{"kind", p.kind}, {"row", p.row}, {"line", p.line}, {"severity", p.error ? "error" : "warning"},
+                     {"message", p.message}});
+  j["problems"] = probs;
+  return j;
+}
+
+std::string report_text(const DatasetReport& rep) {
+  std::ostringstream o;
+  o << rep.manifest << ": " << rep.rows << " images, " << rep.patients << " patients"
+    << (rep.decoded ? " (every image decoded)" : " (files probed; --decode to decode every image)") << "\n";
+  o << "  split         images  patients    normal osteopenia osteoporosis  unknown\n";
+  for (const auto& [s, c] : rep.images) {
+    auto it = rep.patients_per_split.find(s);
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-12s %7zu  %8zu  %8zu %10zu %12zu %8zu\n", s.empty() ? "unassigned" : s.c_str(),
+                  c[0] + c[1] + c[2] + c[3], it == rep.patients_per_split.end() ? size_t(0) : it->second, c[0], c[1],
+                  c[2], c[3]);
+    o << line;
+  }
+  for (const auto& p : rep.problems) o << (p.error ? "error: " : "warning: ") << p.message << "\n";
+  o << (rep.usable() ? "OK" : "UNUSABLE") << ": " << rep.errors << " errors, " << rep.warnings << " warnings\n";
+  return o.str();
+}
+
+}  // namespace osteofm

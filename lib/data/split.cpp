@@ -1,0 +1,95 @@
+#include "data/split.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/labels.hpp"
+
+namespace osteofm {
+
+uint64_t SplitMix64::next() {
+  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t SplitMix64::below(uint64_t bound) {
+  // Lemire-style rejection on the low end keeps the draw exactly uniform.
+  const uint64_t threshold = (0 - bound) % bound;
+  for (;;) {
+    uint64_t r = next();
+    if (r >= threshold) return r % bound;
+  }
+}
+
+SplitRatios parse_split_ratios(const std::string& text) {
+  std::vector<double> v;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto x = parse_number(item);
+    if (!x || *x < 0) throw InputError("--ratios '" + text + "': '" + item + "' is not a non-negative number");
+    v.push_back(*x);
+  }
+  if (v.size() != 3) throw InputError("--ratios '" + text + "': expected three numbers train,val,test");
+  if (std::fabs(v[0] + v[1] + v[2] - 1.0) > 1e-6) throw InputError("--ratios '" + text + "': the three numbers must sum to 1");
+  return {v[0], v[1], v[2]};
+}
+
+std::map<std::string, std::string> assign_patient_splits(const Manifest& m, const SplitRatios& ratios, uint64_t seed) {
+  std::map<std::string, int> stratum;  // patient -> most severe label (-1 unknown)
+  for (const auto& r : m.rows) {
+    if (r.patient_id.empty()) continue;
+    auto it = stratum.find(r.patient_id);
+    if (it == stratum.end()) stratum.emplace(r.patient_id, r.label);
+    else it->second = std::max(it->second, r.label);
+  }
+  std::map<int, std::vector<std::string>> groups;  // ordered by stratum, patients by id
+  for (const auto& [patient, s] : stratum) groups[s].push_back(patient);
+
+  const std::array<const char*, 3> names = {"train", "val", "test"};
+  const std::array<double, 3> share = {ratios.train, ratios.val, ratios.test};
+  std::map<std::string, std::string> out;
+  SplitMix64 rng(seed);
+  for (auto& [s, patients] : groups) {
+    for (size_t i = patients.size(); i > 1; --i) std::swap(patients[i - 1], patients[rng.below(i)]);
+    const double n = static_cast<double>(patients.size());
+    std::array<size_t, 3> count{};
+    std::array<double, 3> frac{};
+    size_t assigned = 0;
+    for (int k = 0; k < 3; ++k) {
+      const double exact = n * share[k];
+      count[k] = static_cast<size_t>(std::floor(exact + 1e-9));
+      frac[k] = exact - count[k];
+      assigned += count[k];
+    }
+    // Largest remainder; ties go to the later split (test, then val) so small strata
+    // still reach the evaluation sets.
+    while (assigned < patients.size()) {
+      int best = 2;
+      for (int k = 2; k >= 0; --k)
+        if (frac[k] > frac[best] + 1e-12) best = k;
+      ++count[best];
+      frac[best] = -1.0;
+      ++assigned;
+    }
+    size_t i = 0;
+    for (int k = 0; k < 3; ++k)
+      for (size_t j = 0; j < count[k]; ++j) out[patients[i++]] = names[k];
+  }
+  return out;
+}
+
+void apply_splits(Manifest& m, const std::map<std::string, std::string>& patient_split) {
+  for (auto& r : m.rows) {
+    auto it = patient_split.find(r.patient_id);
+    r.split = it == patient_split.end() ? std::string() : it->second;
+  }
+}
+
+}  // namespace osteofm

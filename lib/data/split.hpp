@@ -1,0 +1,41 @@
+// Stratified, patient-level, seeded splits (design.md: splits are patient-disjoint).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "io/manifest.hpp"
+
+namespace osteofm {
+
+struct SplitRatios {
+  double train = 0.7, val = 0.1, test = 0.2;
+};
+
+// Parses "0.7,0.1,0.2" (must be three non-negative numbers summing to 1 within 1e-6).
+SplitRatios parse_split_ratios(const std::string& text);
+
+// Assigns every patient to train/val/test. Patients are stratified by their most
+// severe label (unknown labels form their own stratum); within a stratum, patients
+// sorted by id are shuffled with a portable RNG (SplitMix64, not std::shuffle, whose
+// algorithm differs between standard libraries) and cut by largest-remainder counts.
+// Same manifest content + ratios + seed => the same split on every platform, whatever
+// the row order.
+std::map<std::string, std::string> assign_patient_splits(const Manifest& manifest, const SplitRatios& ratios,
+                                                         uint64_t seed);
+
+// Sets every row's split from the patient map.
+void apply_splits(Manifest& manifest, const std::map<std::string, std::string>& patient_split);
+
+// Portable 64-bit generator (SplitMix64) and an unbiased bounded draw.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t next();
+  uint64_t below(uint64_t bound);  // uniform in [0, bound), bound > 0
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace osteofm

@@ -1,0 +1,160 @@
+// DICOM decoding with DCMTK; JPEG 2000 (which the free DCMTK cannot decode) through
+// GDCM/OpenJPEG, its decoded pixels handed back to DCMTK so every file goes through one
+// and the same LUT chain (docs: ../shared/docs/dicom.md).
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmimgle/dcmimage.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+#include <gdcmImageReader.h>
+#include <gdcmVersion.h>
+
+#include <memory>
+#include <mutex>
+
+#include "core/error.hpp"
+#include "io/image.hpp"
+
+namespace osteofm {
+
+namespace {
+void register_codecs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // DCMTK's warnings go to stderr by default; osteofm reports problems itself, one line each.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+    DJDecoderRegistration::registerCodecs();
+    DJLSDecoderRegistration::registerCodecs();
+    DcmRLEDecoderRegistration::registerCodecs();
+  });
+}
+
+bool is_jpeg2000(E_TransferSyntax x) {
+  return x == EXS_JPEG2000LosslessOnly || x == EXS_JPEG2000 || x == EXS_JPEG2000MulticomponentLosslessOnly ||
+         x == EXS_JPEG2000Multicomponent;
+}
+
+std::string xfer_label(E_TransferSyntax x) {
+  DcmXfer d(x);
+  return std::string(d.getXferName()) + " (" + d.getXferID() + ")";
+}
+
+// Replaces the encapsulated JPEG 2000 pixel data by GDCM's decoded native pixels.
+void decode_jpeg2000_with_gdcm(const std::string& path, DcmDataset* ds, E_TransferSyntax xfer) {
+  gdcm::ImageReader reader;
+  reader.SetFileName(path.c_str());
+  if (!reader.Read()) throw InputError(path + ": " + xfer_label(xfer) + ": GDCM cannot parse the file");
+  const gdcm::Image& gi = reader.GetImage();
+  std::vector<char> buffer(gi.GetBufferLength());
+  if (buffer.empty() || !gi.GetBuffer(buffer.data()))
+    throw InputError(path + ": " + xfer_label(xfer) + " pixel data cannot be decoded (truncated or corrupt)");
+  const unsigned bits = gi.GetPixelFormat().GetBitsAllocated();
+  OFCondition st;
+  if (bits == 8)
+    st = ds->putAndInsertUint8Array(DCM_PixelData, reinterpret_cast<const Uint8*>(buffer.data()), buffer.size());
+  else if (bits == 16)
+    st = ds->putAndInsertUint16Array(DCM_PixelData, reinterpret_cast<const Uint16*>(buffer.data()), buffer.size() / 2);
+  else
+    throw InputError(path + ": " + xfer_label(xfer) + " with " + std::to_string(bits) + " bits allocated is not supported");
+  if (st.bad()) throw RuntimeFailure(path + ": cannot store decoded pixels: " + st.text());
+  // GDCM may convert the photometric interpretation (e.g. YBR_ICT to RGB) while decoding.
+  ds->putAndInsertString(DCM_PhotometricInterpretation, gi.GetPhotometricInterpretation().GetString());
+}
+
+Uint16 get_u16(DcmDataset* ds, const DcmTagKey& tag, const std::string& path, const char* name) {
+  Uint16 v = 0;
+  if (ds->findAndGetUint16(tag, v).bad()) throw InputError(path + ": DICOM attribute " + name + " is missing");
+  return v;
+}
+}  // namespace
+
+GrayImage read_dicom(const std::string& path) {
+  register_codecs();
+  DcmFileFormat ff;
+  OFCondition st = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  if (st.bad()) throw InputError(path + ": not a readable DICOM file: " + st.text());
+  DcmDataset* ds = ff.getDataset();
+  const E_TransferSyntax xfer = ds->getOriginalXfer();
+  const Uint16 rows = get_u16(ds, DCM_Rows, path, "Rows");
+  const Uint16 cols = get_u16(ds, DCM_Columns, path, "Columns");
+  const Uint16 bits_alloc = get_u16(ds, DCM_BitsAllocated, path, "BitsAllocated");
+  Uint16 bits_stored = bits_alloc;
+  ds->findAndGetUint16(DCM_BitsStored, bits_stored);
+  Uint16 spp = 1;
+  ds->findAndGetUint16(DCM_SamplesPerPixel, spp);
+  DcmElement* pixel = nullptr;
+  if (ds->findAndGetElement(DCM_PixelData, pixel).bad() || pixel == nullptr)
+    throw InputError(path + ": no pixel data");
+  if (rows == 0 || cols == 0) throw InputError(path + ": image has zero rows or columns");
+
+  E_TransferSyntax decoded = xfer;
+  if (DcmXfer(xfer).isEncapsulated()) {
+    if (is_jpeg2000(xfer)) {
+      decode_jpeg2000_with_gdcm(path, ds, xfer);
+      decoded = EXS_LittleEndianExplicit;
+    } else {
+      st = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+      if (st.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
+        throw InputError(path + ": transfer syntax " + xfer_label(xfer) + " cannot be decoded" +
+                         (st.bad() ? std::string(": ") + st.text() : std::string(" by this build")));
+      decoded = EXS_LittleEndianExplicit;
+    }
+  } else {
+    // DCMTK pads short native pixel data with zeros and carries on; a truncated file
+    // must be an error, not a silently black image.
+    Sint32 frames = 1;
+    ds->findAndGetSint32(DCM_NumberOfFrames, frames);
+    if (frames < 1) frames = 1;
+    const unsigned long long expected =
+        static_cast<unsigned long long>(rows) * cols * spp * ((bits_alloc + 7) / 8) * static_cast<unsigned long long>(frames);
+    const unsigned long long have = pixel->getLength();
+    if (bits_alloc % 8 == 0 && have < expected)
+      throw InputError(path + ": pixel data has " + std::to_string(have) + " bytes, " + std::to_string(expected) +
+                       " expected (truncated file)");
+  }
+
+  auto image = std::make_unique<DicomImage>(ds, decoded, CIF_MayDetachPixelData, 0, 1);
+  if (image->getStatus() != EIS_Normal)
+    throw InputError(path + ": DICOM image cannot be rendered: " + DicomImage::getString(image->getStatus()));
+  if (!image->isMonochrome()) {
+    std::unique_ptr<DicomImage> mono(image->createMonochromeImage());
+    if (!mono) throw InputError(path + ": colour DICOM cannot be converted to grayscale");
+    image = std::move(mono);
+  }
+  GrayImage out;
+  out.format = ImageFormat::Dicom;
+  out.source_bits = bits_stored;
+  out.width = static_cast<int>(image->getWidth());
+  out.height = static_cast<int>(image->getHeight());
+  // VOI: an explicit VOI LUT wins over a window (as pydicom's prefer_lut); without
+  // either, DCMTK maps the whole range the modality output can take, so a 10-bit image
+  // keeps its 10-bit scale instead of being stretched to its own min and max.
+  if (image->getVoiLutCount() > 0 && image->setVoiLut(0)) {
+    out.voi = "lut";
+  } else if (image->getWindowCount() > 0 && image->setWindow(0)) {
+    out.voi = "window";
+  } else {
+    image->setNoVoiTransformation();
+    out.voi = "range";
+  }
+  // MONOCHROME1 is inverted by DCMTK's rendering (presentation as MONOCHROME2): bone bright.
+  const void* data = image->getOutputData(16, 0, 0);
+  if (!data) throw InputError(path + ": DICOM pixel data cannot be rendered: " + DicomImage::getString(image->getStatus()));
+  const Uint16* p = static_cast<const Uint16*>(data);
+  const size_t n = static_cast<size_t>(out.width) * out.height;
+  out.pixels.resize(n);
+  for (size_t i = 0; i < n; ++i) out.pixels[i] = static_cast<float>(p[i]) / 65535.0f;
+  return out;
+}
+
+std::string dcmtk_version() { return OFFIS_DCMTK_VERSION_STRING; }
+std::string gdcm_version() { return gdcm::Version::GetVersion(); }
+
+}  // namespace osteofm

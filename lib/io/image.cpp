@@ -1,0 +1,173 @@
+#include "io/image.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+
+#if OSTEOFM_WITH_IMAGE_IO
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+namespace osteofm {
+namespace fs = std::filesystem;
+
+const char* format_name(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::Png: return "PNG";
+    case ImageFormat::Jpeg: return "JPEG";
+    case ImageFormat::Tiff: return "TIFF";
+    case ImageFormat::Bmp: return "BMP";
+    case ImageFormat::Dicom: return "DICOM";
+    default: return "unknown";
+  }
+}
+
+bool image_io_available() { return OSTEOFM_WITH_IMAGE_IO != 0; }
+
+ImageFormat sniff_image_format(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
+  if (fs::is_directory(path, ec)) throw InputError(path + ": is a folder, not an image");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open for reading");
+  unsigned char b[132] = {0};
+  in.read(reinterpret_cast<char*>(b), sizeof b);
+  const auto n = static_cast<size_t>(in.gcount());
+  if (n == 0) throw InputError(path + ": empty file");
+  // DICOM first: a DICOM preamble may itself hold a TIFF header (dual-format files).
+  if (n >= 132 && std::memcmp(b + 128, "DICM", 4) == 0) return ImageFormat::Dicom;
+  if (n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) return ImageFormat::Png;
+  if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return ImageFormat::Jpeg;
+  if (n >= 4 && (std::memcmp(b, "II*\0", 4) == 0 || std::memcmp(b, "MM\0*", 4) == 0)) return ImageFormat::Tiff;
+  if (n >= 2 && b[0] == 'B' && b[1] == 'M') return ImageFormat::Bmp;
+  // DICOM without preamble (old ACR-NEMA style): a dataset that opens with a group
+  // 0002 or 0008 tag, little endian. Other files named .dcm go to the DICOM reader too,
+  // so that the error message comes from it.
+  if (n >= 4 && (b[0] == 0x02 || b[0] == 0x08) && b[1] == 0x00) return ImageFormat::Dicom;
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".dcm" || ext == ".dicom") return ImageFormat::Dicom;
+  return ImageFormat::Unknown;
+}
+
+#if OSTEOFM_WITH_IMAGE_IO
+
+namespace {
+// libjpeg decodes a truncated JPEG with a warning and grey fill; refuse it instead.
+void require_jpeg_end(const std::string& path, const std::string& bytes) {
+  size_t end = bytes.size();
+  while (end > 2 && bytes[end - 1] == '\0') --end;  // some writers pad with zeros
+  if (end < 4 || static_cast<unsigned char>(bytes[end - 2]) != 0xFF || static_cast<unsigned char>(bytes[end - 1]) != 0xD9)
+    throw InputError(path + ": truncated JPEG (no end-of-image marker)");
+}
+
+// A PNG ends with its IEND chunk; checking first keeps libpng from printing its own
+// error lines and makes the reason precise.
+void require_png_end(const std::string& path, const std::string& bytes) {
+  static const char iend[] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', '\xAE', 'B', '`', '\x82'};
+  if (bytes.size() < 12 + 8 || bytes.compare(bytes.size() - 12, 12, std::string(iend, 12)) != 0)
+    throw InputError(path + ": cannot decode PNG: truncated file (no IEND chunk at the end)");
+}
+
+GrayImage from_mat(const std::string& path, cv::Mat m, ImageFormat format) {
+  if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2GRAY);
+  else if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2GRAY);
+  else if (m.channels() != 1) throw InputError(path + ": " + std::to_string(m.channels()) + " channels, expected grayscale or RGB");
+  GrayImage img;
+  img.format = format;
+  img.width = m.cols;
+  img.height = m.rows;
+  double scale = 1.0;
+  switch (m.depth()) {
+    case CV_8U: img.source_bits = 8; scale = 1.0 / 255.0; break;
+    case CV_16U: img.source_bits = 16; scale = 1.0 / 65535.0; break;
+    case CV_32F: img.source_bits = 32; break;
+    default: throw InputError(path + ": unsupported sample type (expected 8 or 16 bit unsigned, or float)");
+  }
+  cv::Mat f;
+  m.convertTo(f, CV_32F, scale);
+  if (m.depth() == CV_32F) {
+    double lo, hi;
+    cv::minMaxLoc(f, &lo, &hi);
+    if (!(lo >= 0.0 && hi <= 1.0)) throw InputError(path + ": floating-point image values must lie in [0,1]");
+  }
+  img.pixels.assign(f.ptr<float>(), f.ptr<float>() + f.total());
+  if (!f.isContinuous()) throw RuntimeFailure(path + ": internal: non-continuous image");
+  return img;
+}
+}  // namespace
+
+GrayImage read_image(const std::string& path) {
+  const ImageFormat format = sniff_image_format(path);
+  if (format == ImageFormat::Dicom) return read_dicom(path);
+  if (format == ImageFormat::Unknown)
+    throw InputError(path + ": unknown image format (expected PNG, JPEG, TIFF, BMP or DICOM)");
+  const std::string bytes = read_file(path);
+  if (format == ImageFormat::Jpeg) require_jpeg_end(path, bytes);
+  if (format == ImageFormat::Png) require_png_end(path, bytes);
+  cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  cv::Mat m;
+  try {
+    m = cv::imdecode(raw, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
+  } catch (const cv::Exception& e) {
+    throw InputError(path + ": cannot decode " + format_name(format) + ": " + e.what());
+  }
+  if (m.empty()) throw InputError(path + ": cannot decode " + std::string(format_name(format)) + " (corrupt or truncated file)");
+  return from_mat(path, m, format);
+}
+
+void write_png(const std::string& path, const GrayImage& image, int bits) {
+  if (bits != 8 && bits != 16) throw RuntimeFailure("write_png: bits must be 8 or 16");
+  cv::Mat f(image.height, image.width, CV_32F, const_cast<float*>(image.pixels.data()));
+  cv::Mat q;
+  f.convertTo(q, bits == 16 ? CV_16U : CV_8U, bits == 16 ? 65535.0 : 255.0);  // saturating, rounded
+  std::vector<uchar> buf;
+  if (!cv::imencode(".png", q, buf)) throw RuntimeFailure(path + ": PNG encoding failed");
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+}
+
+void write_png_u8(const std::string& path, int width, int height, const std::vector<uint8_t>& values) {
+  cv::Mat m(height, width, CV_8U, const_cast<uint8_t*>(values.data()));
+  std::vector<uchar> buf;
+  if (!cv::imencode(".png", m, buf)) throw RuntimeFailure(path + ": PNG encoding failed");
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+}
+
+std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* height) {
+  const std::string bytes = read_file(path);
+  cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  cv::Mat m = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
+  if (m.empty()) throw InputError(path + ": cannot decode mask image");
+  if (m.depth() != CV_8U) throw InputError(path + ": mask must be 8-bit");
+  if (m.channels() != 1) throw InputError(path + ": mask must have one channel");
+  *width = m.cols;
+  *height = m.rows;
+  return std::vector<uint8_t>(m.datastart, m.dataend);
+}
+
+std::string opencv_version() { return CV_VERSION; }
+
+#else  // no image I/O in this build
+
+static InputError no_image_io(const std::string& path) {
+  return InputError(path + ": this osteofm was built without image decoding (OSTEOFM_WITH_IMAGE_IO=OFF); "
+                           "decode on a full build with 'osteofm data cache' and use the cache");
+}
+GrayImage read_image(const std::string& path) { throw no_image_io(path); }
+GrayImage read_dicom(const std::string& path) { throw no_image_io(path); }
+void write_png(const std::string& path, const GrayImage&, int) { throw no_image_io(path); }
+void write_png_u8(const std::string& path, int, int, const std::vector<uint8_t>&) { throw no_image_io(path); }
+std::vector<uint8_t> read_png_u8(const std::string& path, int*, int*) { throw no_image_io(path); }
+std::string opencv_version() { return ""; }
+std::string dcmtk_version() { return ""; }
+std::string gdcm_version() { return ""; }
+
+#endif
+
+}  // namespace osteofm

@@ -1,0 +1,50 @@
+// Radiograph decoding: PNG/JPEG/TIFF (8 or 16 bit) through OpenCV, DICOM through DCMTK
+// (with GDCM for JPEG 2000). Every reader returns a grayscale float image in [0,1]
+// whose scale respects the stored bit depth, with bone bright.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace osteofm {
+
+enum class ImageFormat { Unknown, Png, Jpeg, Tiff, Bmp, Dicom };
+const char* format_name(ImageFormat format);
+
+struct GrayImage {
+  int width = 0, height = 0;
+  int source_bits = 8;        // bits per sample as stored (DICOM BitsStored)
+  ImageFormat format = ImageFormat::Unknown;
+  std::string voi;            // DICOM: "window", "lut" or "range" (no VOI: full modality range)
+  std::vector<float> pixels;  // row-major, height x width, values in [0,1]
+  float at(int x, int y) const { return pixels[static_cast<size_t>(y) * width + x]; }
+};
+
+// True when this build decodes images (CMake OSTEOFM_WITH_IMAGE_IO=ON).
+bool image_io_available();
+
+// Format from the file's first bytes (and the .dcm extension for DICOM without a
+// preamble). Throws InputError if the file is missing or unreadable.
+ImageFormat sniff_image_format(const std::string& path);
+
+// Decodes any supported file. Throws InputError("<path>: <reason>") when the file is
+// missing, truncated, corrupt or in an unsupported encoding.
+GrayImage read_image(const std::string& path);
+
+// DICOM alone: modality LUT (rescale or LUT sequence), VOI (LUT sequence first, else the
+// first window, else the full modality range), MONOCHROME1 inverted.
+GrayImage read_dicom(const std::string& path);
+
+// Writes a 16-bit (bits=16) or 8-bit grayscale PNG atomically from values in [0,1].
+void write_png(const std::string& path, const GrayImage& image, int bits = 16);
+// Writes raw 8-bit labels (region masks) as a PNG, atomically.
+void write_png_u8(const std::string& path, int width, int height, const std::vector<uint8_t>& values);
+// Reads an 8-bit single-channel PNG (region masks) without any scaling.
+std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* height);
+
+// Library versions for `osteofm doctor` ("" when built without image I/O).
+std::string opencv_version();
+std::string dcmtk_version();
+std::string gdcm_version();
+
+}  // namespace osteofm

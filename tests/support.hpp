@@ -1,0 +1,79 @@
+// Test helpers: where ../shared is, temporary folders, running the osteofm binary.
+#pragma once
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace osteofm::test {
+namespace fs = std::filesystem;
+
+// ../shared beside the project, or $OSTEOFM_SHARED. The fixtures are not optional:
+// a missing shared/ fails the test instead of skipping it.
+inline std::string shared_dir() {
+  const char* env = std::getenv("OSTEOFM_SHARED");
+  fs::path p = env && *env ? fs::path(env) : fs::path(OSTEOFM_SOURCE_DIR) / ".." / "shared";
+  p = p.lexically_normal();
+  if (!fs::is_directory(p / "fixtures")) FAIL("shared/ not found at " << p.string() << " (set OSTEOFM_SHARED)");
+  return p.string();
+}
+inline std::string shared(const std::string& rel) { return shared_dir() + "/" + rel; }
+inline std::string source(const std::string& rel) { return std::string(OSTEOFM_SOURCE_DIR) + "/" + rel; }
+
+// A fresh folder per call, removed when the object goes away.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() / ("osteofm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+inline void write_text(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+// Runs the built osteofm with a shell-quoted argument string.
+inline CliResult run_osteofm(const std::string& args) {
+  TempDir tmp;
+  const std::string out = tmp / "stdout", err = tmp / "stderr";
+  const std::string cmd = std::string("'") + OSTEOFM_BIN + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+inline size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace osteofm::test

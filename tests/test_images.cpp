@@ -1,0 +1,134 @@
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/csv.hpp"
+#include "core/error.hpp"
+#include "io/image.hpp"
+#include "support.hpp"
+
+using namespace osteofm;
+using namespace osteofm::test;
+using nlohmann::json;
+
+TEST_CASE("images: every public PNG/JPEG decodes with the size, depth and range MANIFEST.csv records", "[image]") {
+  const std::string root = shared("data/public-cxr");
+  CsvTable t = parse_csv(read_text(root + "/MANIFEST.csv"), "MANIFEST.csv");
+  const int c_file = t.column("file"), c_props = t.column("properties");
+  int images = 0;
+  for (const auto& rec : t.records) {
+    json p = json::parse(rec.fields[c_props]);
+    if (p["kind"] != "image") continue;
+    const std::string path = root + "/" + rec.fields[c_file];
+    INFO(path);
+    GrayImage img = read_image(path);
+    ++images;
+    CHECK(img.width == p["width"].get<int>());
+    CHECK(img.height == p["height"].get<int>());
+    CHECK(img.source_bits == p["bit_depth"].get<int>());
+    if (p["mode"] == "L") {
+      const auto [lo, hi] = std::minmax_element(img.pixels.begin(), img.pixels.end());
+      // PNG is lossless: exact. JPEG: another libjpeg build may round an IDCT differently.
+      const double tol = p["format"] == "PNG" ? 0.0 : 2.0;
+      CHECK(std::fabs(*lo * 255.0 - p["min"].get<double>()) <= tol + 1e-3);
+      CHECK(std::fabs(*hi * 255.0 - p["max"].get<double>()) <= tol + 1e-3);
+    }
+  }
+  CHECK(images == 56);  // 36 radiographs and 20 lung masks
+}
+
+TEST_CASE("DICOM: modality LUT, VOI and MONOCHROME1 match pydicom's independent values", "[dicom]") {
+  const json golden = json::parse(read_text(source("tests/data/dicom_golden.json")));
+  const std::string root = shared("data/public-cxr/dicom");
+  int files = 0;
+  for (const auto& [rel, g] : golden["files"].items()) {
+    INFO(rel);
+    GrayImage img = read_image(root + "/" + rel);
+    ++files;
+    REQUIRE(img.height == g["rows"].get<int>());
+    REQUIRE(img.width == g["cols"].get<int>());
+    CHECK(img.voi == g["voi"].get<std::string>());
+    // 16-bit output quantisation is 1.5e-5. Lossy JPEG baseline: DCMTK's own IJG 6b
+    // decoder and the reference's libjpeg-turbo round the IDCT differently (mean 0.6
+    // grey levels of 255 apart on this image, at most 2 at the sampled points).
+    const bool lossy8 = rel.find("siim-acr") != std::string::npos;
+    const double tol = lossy8 ? 2.5 / 255.0 : 2e-4;
+    double mean = 0;
+    for (float v : img.pixels) mean += v;
+    mean /= img.pixels.size();
+    CHECK(std::fabs(mean - g["mean"].get<double>()) < (lossy8 ? 3e-3 : 1e-4));
+    for (int i = 0; i < 7; ++i)
+      for (int j = 0; j < 7; ++j) {
+        const int y = static_cast<int>((i + 0.5) * img.height / 7), x = static_cast<int>((j + 0.5) * img.width / 7);
+        CHECK(std::fabs(img.at(x, y) - g["grid7"][i][j].get<double>()) <= tol);
+      }
+  }
+  CHECK(files == 11);
+}
+
+TEST_CASE("DICOM: lossless codecs agree, MONOCHROME1 inverts, bit depth is kept", "[dicom]") {
+  const std::string root = shared("data/public-cxr/dicom");
+  GrayImage jpll = read_image(root + "/nema-wg04/RG2_JPLL.dcm");
+  GrayImage rle = read_image(root + "/nema-wg04/RG2_RLE.dcm");
+  CHECK(jpll.pixels == rle.pixels);  // same image, two lossless encodings
+  CHECK(jpll.source_bits == 10);
+
+  GrayImage mono2 = read_image(root + "/siim-acr-via-torchxrayvision/1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm");
+  GrayImage fake1 = read_image(root + "/siim-acr-via-torchxrayvision/Fake_MONOHR1.dcm");
+  REQUIRE(mono2.pixels.size() == fake1.pixels.size());
+  double max_diff = 0;
+  for (size_t i = 0; i < mono2.pixels.size(); ++i)
+    max_diff = std::max(max_diff, std::fabs(double(fake1.pixels[i]) - (1.0 - mono2.pixels[i])));
+  CHECK(max_diff < 1e-4);
+
+  GrayImage chest = read_image(root + "/classic-samples/CR-MONO1-10-chest.dcm");  // no preamble, no meta
+  CHECK(chest.source_bits == 10);
+  CHECK(chest.voi == "window");
+  GrayImage j2k = read_image(root + "/nema-wg04/RG1_J2KI.dcm");  // through GDCM/OpenJPEG
+  CHECK(j2k.source_bits == 15);
+}
+
+TEST_CASE("DICOM: malformed files are one-line input errors naming the file", "[dicom]") {
+  const std::string root = shared("data/public-cxr/dicom/malformed");
+  for (const std::string name : {"MR_truncated.dcm", "no_meta.dcm", "emri_small_jpeg_2k_lossless_too_short.dcm"}) {
+    INFO(name);
+    try {
+      read_image(root + "/" + name);
+      FAIL("decoded a malformed file");
+    } catch (const InputError& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find(name) != std::string::npos);
+      CHECK(msg.find('\n') == std::string::npos);
+    }
+  }
+  // DCMTK notices the short element while parsing; the reason must say the file ends early.
+  CHECK_THROWS_WITH(read_image(root + "/MR_truncated.dcm"), Catch::Contains("premature end of stream"));
+}
+
+TEST_CASE("images: truncated or fake files are refused, never half-decoded", "[image]") {
+  TempDir dir;
+  const std::string jpg = read_text(shared("data/public-cxr/covid-chestxray-dataset/images/2168a917.jpg"));
+  write_text(dir / "cut.jpg", jpg.substr(0, jpg.size() * 2 / 3));
+  CHECK_THROWS_WITH(read_image(dir / "cut.jpg"), Catch::Contains("cut.jpg: truncated JPEG"));
+  const std::string png = read_text(shared("data/public-cxr/nih-chestxray14/00000002_000.png"));
+  write_text(dir / "cut.png", png.substr(0, png.size() / 3));
+  CHECK_THROWS_WITH(read_image(dir / "cut.png"), Catch::Contains("cut.png: cannot decode PNG"));
+  write_text(dir / "notes.txt", "not an image");
+  CHECK_THROWS_WITH(read_image(dir / "notes.txt"), Catch::Contains("notes.txt: unknown image format"));
+  write_text(dir / "fake.dcm", std::string(300, 'x'));
+  CHECK_THROWS_WITH(read_image(dir / "fake.dcm"), Catch::Contains("fake.dcm: not a readable DICOM file"));
+  CHECK_THROWS_WITH(read_image(dir / "absent.png"), Catch::Contains("absent.png: no such file"));
+}
+
+TEST_CASE("images: 16-bit PNG round trip keeps 16-bit precision", "[image]") {
+  TempDir dir;
+  GrayImage img;
+  img.width = 37;
+  img.height = 23;
+  for (int i = 0; i < img.width * img.height; ++i) img.pixels.push_back(static_cast<float>(i % 4096) / 4095.0f);
+  write_png(dir / "x16.png", img, 16);
+  GrayImage back = read_image(dir / "x16.png");
+  CHECK(back.source_bits == 16);
+  REQUIRE(back.pixels.size() == img.pixels.size());
+  for (size_t i = 0; i < img.pixels.size(); ++i) CHECK(std::fabs(back.pixels[i] - img.pixels[i]) <= 0.5 / 65535.0 + 1e-7);
+}
