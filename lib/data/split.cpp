@@ -11,22 +11,6 @@
 
 namespace osteofm {
 
-uint64_t SplitMix64::next() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t SplitMix64::below(uint64_t bound) {
-  // Lemire-style rejection on the low end keeps the draw exactly uniform.
-  const uint64_t threshold = (0 - bound) % bound;
-  for (;;) {
-    uint64_t r = next();
-    if (r >= threshold) return r % bound;
-  }
-}
-
 SplitRatios parse_split_ratios(const std::string& text) {
   std::vector<double> v;
   std::stringstream ss(text);

@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "core/random.hpp"
 #include "io/manifest.hpp"
 
 namespace osteofm {
@@ -26,16 +27,5 @@ std::map<std::string, std::string> assign_patient_splits(const Manifest& manifes
 
 // Sets every row's split from the patient map.
 void apply_splits(Manifest& manifest, const std::map<std::string, std::string>& patient_split);
-
-// Portable 64-bit generator (SplitMix64) and an unbiased bounded draw.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-  uint64_t below(uint64_t bound);  // uniform in [0, bound), bound > 0
-
- private:
-  uint64_t state_;
-};
 
 }  // namespace osteofm

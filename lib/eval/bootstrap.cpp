@@ -1,0 +1,165 @@
+#include "eval/bootstrap.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <thread>
+#include <unordered_map>
+
+#include "core/random.hpp"
+#include "eval/normal.hpp"
+
+namespace osteofm {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool all_classes_present(const std::vector<int>& labels, const uint32_t* w) {
+  bool seen[kNumClasses] = {};
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (w[i]) seen[labels[i]] = true;
+  return seen[0] && seen[1] && seen[2];
+}
+
+int thread_count(int requested) {
+  if (requested > 0) return requested;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+template <typename F>
+void parallel_for(size_t n, int threads, F&& body) {
+  std::atomic<size_t> next{0};
+  auto worker = [&](int t) {
+    for (size_t i = next++; i < n; i = next++) body(i, t);
+  };
+  const int nt = std::max(1, std::min<int>(threads, static_cast<int>(n)));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < nt; ++t) pool.emplace_back(worker, t);
+  worker(0);
+  for (auto& th : pool) th.join();
+}
+}  // namespace
+
+double quantile_type7(const std::vector<double>& sorted, double q) {
+  if (sorted.empty() || std::isnan(q)) return kNaN;
+  const double pos = (sorted.size() - 1) * std::clamp(q, 0.0, 1.0);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  const double frac = pos - lo;
+  // numpy's form: a + (b - a) * t, exact when a == b.
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+}
+
+std::vector<uint32_t> cluster_index(const std::vector<std::string>& ids, size_t* n_units) {
+  std::unordered_map<std::string, uint32_t> index;
+  std::vector<uint32_t> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = index.emplace(ids[i], static_cast<uint32_t>(index.size())).first;
+    out[i] = it->second;
+  }
+  *n_units = index.size();
+  return out;
+}
+
+BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t>& cluster_of, size_t n_units,
+                          const BootstrapOptions& opt) {
+  const size_t n = engine.size();
+  const bool clustered = !cluster_of.empty();
+  if (!clustered) n_units = n;
+  BootstrapResult res;
+  res.unit = clustered ? "patient" : "image";
+  res.n_units = n_units;
+  res.replicates = opt.replicates;
+  res.estimate = engine.point();
+  const int threads = thread_count(opt.threads);
+
+  // Replicates: values[r * kNumMetrics + m]; NaN rows mark invalid replicates.
+  std::vector<double> values(static_cast<size_t>(opt.replicates) * kNumMetrics, kNaN);
+  std::vector<std::vector<uint32_t>> weights(threads, std::vector<uint32_t>(n));
+  std::vector<std::vector<uint32_t>> unit_counts(threads, std::vector<uint32_t>(clustered ? n_units : 0));
+  parallel_for(static_cast<size_t>(opt.replicates), threads, [&](size_t r, int t) {
+    // Stream of replicate r: SplitMix64 seeded from (seed, r) through one mixing step.
+    SplitMix64 seeder(opt.seed ^ (0x9E3779B97F4A7C15ull * (r + 1)));
+    SplitMix64 rng(seeder.next());
+    uint32_t* w = weights[t].data();
+    std::fill(weights[t].begin(), weights[t].end(), 0u);
+    if (clustered) {
+      uint32_t* c = unit_counts[t].data();
+      std::fill(unit_counts[t].begin(), unit_counts[t].end(), 0u);
+      for (size_t k = 0; k < n_units; ++k) c[rng.below(n_units)]++;
+      for (size_t i = 0; i < n; ++i) w[i] = c[cluster_of[i]];
+    } else {
+      for (size_t k = 0; k < n; ++k) w[rng.below(n)]++;
+    }
+    if (!all_classes_present(engine.labels(), w)) return;
+    const MetricValues v = engine.compute(w);
+    std::copy(v.begin(), v.end(), values.begin() + r * kNumMetrics);
+  });
+
+  std::vector<std::vector<double>> sorted(kNumMetrics);
+  for (int r = 0; r < opt.replicates; ++r) {
+    const double* row = &values[static_cast<size_t>(r) * kNumMetrics];
+    if (std::isnan(row[kAucMacro])) continue;  // invalid: a class was absent
+    ++res.valid;
+    for (int m = 0; m < kNumMetrics; ++m)
+      if (!std::isnan(row[m])) sorted[m].push_back(row[m]);
+  }
+  const double alpha = (1.0 - opt.conf_level) / 2.0;
+  for (int m = 0; m < kNumMetrics; ++m) {
+    auto& s = sorted[m];
+    std::sort(s.begin(), s.end());
+    // A metric undefined in some valid replicates has no honest interval.
+    if (s.empty() || static_cast<int>(s.size()) != res.valid) continue;
+    res.percentile[m] = {quantile_type7(s, alpha), quantile_type7(s, 1.0 - alpha), true};
+  }
+  if (!opt.bca || res.valid == 0) return res;
+
+  // Jackknife over units (images, or patients with all their images).
+  std::vector<std::vector<uint32_t>> images_of(n_units);
+  for (size_t i = 0; i < n; ++i) images_of[clustered ? cluster_of[i] : i].push_back(static_cast<uint32_t>(i));
+  std::vector<double> jack(n_units * kNumMetrics);
+  std::vector<std::vector<uint32_t>> jw(threads, std::vector<uint32_t>(n, 1u));
+  parallel_for(n_units, threads, [&](size_t u, int t) {
+    uint32_t* w = jw[t].data();
+    for (uint32_t i : images_of[u]) w[i] = 0;
+    const MetricValues v = engine.compute(w);
+    for (uint32_t i : images_of[u]) w[i] = 1;
+    std::copy(v.begin(), v.end(), jack.begin() + u * kNumMetrics);
+  });
+  const double z_lo = normal_quantile(alpha), z_hi = normal_quantile(1.0 - alpha);
+  for (int m = 0; m < kNumMetrics; ++m) {
+    const auto& s = sorted[m];
+    const double theta = res.estimate[m];
+    if (!res.percentile[m].defined || std::isnan(theta)) continue;
+    // z0 with ties counting 1/2.
+    const auto below = std::lower_bound(s.begin(), s.end(), theta) - s.begin();
+    const auto upto = std::upper_bound(s.begin(), s.end(), theta) - s.begin();
+    const double z0 = normal_quantile((below + upto) / (2.0 * s.size()));
+    double mean = 0;
+    bool ok = true;
+    for (size_t u = 0; u < n_units; ++u) {
+      const double j = jack[u * kNumMetrics + m];
+      ok = ok && !std::isnan(j);
+      mean += j;
+    }
+    if (!ok) continue;  // leaving a unit out made the metric undefined
+    mean /= n_units;
+    double s2 = 0, s3 = 0;
+    for (size_t u = 0; u < n_units; ++u) {
+      const double d = mean - jack[u * kNumMetrics + m];
+      s2 += d * d;
+      s3 += d * d * d;
+    }
+    if (s2 == 0.0) continue;  // degenerate: acceleration 0/0, BCa undefined
+    const double a = s3 / (6.0 * std::pow(s2, 1.5));
+    const double a1 = normal_cdf(z0 + (z0 + z_lo) / (1.0 - a * (z0 + z_lo)));
+    const double a2 = normal_cdf(z0 + (z0 + z_hi) / (1.0 - a * (z0 + z_hi)));
+    if (std::isnan(a1) || std::isnan(a2)) continue;
+    res.bca[m] = {quantile_type7(s, a1), quantile_type7(s, a2), true};
+  }
+  return res;
+}
+
+}  // namespace osteofm

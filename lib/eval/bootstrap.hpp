@@ -1,0 +1,50 @@
+// Bootstrap confidence intervals of every metric, image-level or patient-clustered,
+// percentile (numpy/R type 7) and BCa (scipy.stats.bootstrap 1.10 definitions).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eval/metrics.hpp"
+
+namespace osteofm {
+
+struct BootstrapOptions {
+  int replicates = 2000;
+  uint64_t seed = 1;
+  double conf_level = 0.95;
+  int threads = 0;    // <= 0: all cores
+  bool bca = false;   // also compute BCa (needs a jackknife over units)
+};
+
+struct Interval {
+  double lower = 0, upper = 0;
+  bool defined = false;
+};
+
+struct BootstrapResult {
+  std::string unit;              // "image" or "patient"
+  size_t n_units = 0;
+  int replicates = 0;            // drawn
+  int valid = 0;                 // with all three classes present
+  MetricValues estimate{};
+  std::array<Interval, kNumMetrics> percentile{};
+  std::array<Interval, kNumMetrics> bca{};  // defined only with options.bca
+};
+
+// `cluster_of[i]` is image i's unit (0..n_units-1); empty means image-level. Each
+// replicate draws n_units units with replacement and takes all their images. Replicate r
+// has its own random stream derived from (seed, r): results do not depend on the thread
+// count. Replicates missing a class are invalid: counted, and left out of every interval.
+BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t>& cluster_of, size_t n_units,
+                          const BootstrapOptions& options);
+
+// Linear interpolation between order statistics of sorted values (numpy.percentile
+// default, R quantile type 7): position (B - 1) q.
+double quantile_type7(const std::vector<double>& sorted, double q);
+
+// Maps string ids to dense unit indices 0..k-1 (in order of first appearance).
+std::vector<uint32_t> cluster_index(const std::vector<std::string>& ids, size_t* n_units);
+
+}  // namespace osteofm

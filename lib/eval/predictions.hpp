@@ -1,0 +1,29 @@
+// Predictions CSV (design.md): image_id,patient_id,label,p_normal,p_osteopenia,
+// p_osteoporosis, then any passed-through columns.
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+#include "eval/metrics.hpp"
+
+namespace osteofm {
+
+struct Predictions {
+  std::string source;
+  std::vector<std::string> image_id, patient_id;
+  ScoredSet scored;                         // labels and probabilities
+  std::vector<std::string> extra_header;    // passed-through column names
+  std::vector<std::vector<std::string>> extra;
+  size_t size() const { return image_id.size(); }
+};
+
+// Strict: every row needs an integer label 0..2 and three finite probabilities in [0,1]
+// summing to 1 within 1e-4. Errors are InputError("<file>:<line>: row N: ...").
+Predictions read_predictions(const std::string& path);
+Predictions parse_predictions(const std::string& text, const std::string& source);
+
+// Full float precision (shortest round-trip text), written atomically.
+void write_predictions(const std::string& path, const Predictions& predictions);
+
+}  // namespace osteofm
