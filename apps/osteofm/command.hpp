@@ -16,5 +16,7 @@ using Commands = std::vector<Command>;
 void add_doctor_command(CLI::App& root, Commands& commands);
 void add_data_command(CLI::App& root, Commands& commands);
 void add_weights_command(CLI::App& root, Commands& commands);
+void add_eval_command(CLI::App& root, Commands& commands);
+void add_table_command(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   cli::add_doctor_command(app, commands);
   cli::add_data_command(app, commands);
   cli::add_weights_command(app, commands);
+  cli::add_eval_command(app, commands);
+  cli::add_table_command(app, commands);
 
   try {
     app.parse(argc, argv);
