@@ -9,7 +9,10 @@
 
 #include <torch/torch.h>
 
+#include "core/atomic_file.hpp"
 #include "core/runtime.hpp"
+#include "eval/bootstrap.hpp"
+#include <nlohmann/json.hpp>
 #include "io/image.hpp"
 #include "io/safetensors_torch.hpp"
 
@@ -35,6 +38,32 @@ int main(int argc, char** argv) {
   const std::string shared = argc > 1 ? argv[1] : (std::getenv("OSTEOFM_SHARED") ? std::getenv("OSTEOFM_SHARED") : "../shared");
   const std::string tmp = (fs::temp_directory_path() / "osteofm_bench").string();
   fs::create_directories(tmp);
+
+  // Bootstrap: 2,000 replicates of every metric (macro AUC included) at n = 4,200,
+  // against the usual Python loop over sklearn (bench/bootstrap_sklearn.py) when the
+  // baseline's seconds are passed as the second argument.
+  {
+    const std::string fixture = shared + "/fixtures/stats/realistic_n4200.json";
+    if (fs::exists(fixture)) {
+      const auto c = nlohmann::json::parse(read_file(fixture));
+      ScoredSet s;
+      s.label = c["inputs"]["y_true"].get<std::vector<int>>();
+      for (const auto& r : c["inputs"]["y_score"]) s.score.push_back({r[0], r[1], r[2]});
+      MetricEngine engine(s);
+      for (int threads : {1, 0}) {
+        BootstrapOptions bo;
+        bo.replicates = 2000;
+        bo.threads = threads;
+        BootstrapResult res;
+        const double sec = seconds_per_call([&] { res = bootstrap(engine, {}, 0, bo); }, 5, 1.0);
+        std::printf("bootstrap n=4200, 2000 replicates, all 12 metrics, %s: %.4f s  macro AUC CI [%.4f, %.4f]",
+                    threads == 1 ? "1 thread " : "all cores", sec, res.percentile[kAucMacro].lower,
+                    res.percentile[kAucMacro].upper);
+        if (argc > 2) std::printf("  (%.0fx faster than the sklearn loop's %.2f s)", std::atof(argv[2]) / sec, std::atof(argv[2]));
+        std::printf("\n");
+      }
+    }
+  }
 
   // Safetensors: mmap zero-copy load vs reading the same bytes into fresh tensors.
   {

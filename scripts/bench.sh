@@ -3,5 +3,13 @@
 # measured in the same run; paste them into the issue notes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --no-run >/dev/null
-./build/osteofm_bench "${OSTEOFM_SHARED:-$(cd .. && pwd)/shared}"
+bash scripts/setup.sh >/dev/null
+shared="${OSTEOFM_SHARED:-$(cd .. && pwd)/shared}"
+baseline=""
+if /usr/bin/python3 -c "import sklearn" 2>/dev/null; then
+  baseline=$(/usr/bin/python3 bench/bootstrap_sklearn.py "$shared/fixtures/stats/realistic_n4200.json" | cut -d' ' -f1)
+  echo "baseline: python loop over sklearn, 2000 replicates, n=4200: ${baseline} s"
+else
+  echo "baseline: python3-sklearn not installed (apt-get install python3-sklearn) - no ratio"
+fi
+./build/osteofm_bench "$shared" $baseline

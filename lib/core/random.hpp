@@ -1,6 +1,7 @@
 // A portable, seedable random generator: the same seed gives the same numbers with
 // every compiler and standard library (std::uniform_int_distribution does not).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace osteofm {
@@ -27,6 +28,19 @@ class SplitMix64 {
       }
     }
     return static_cast<uint64_t>(m >> 64);
+  }
+  // Fills out[0..count) with uniform integers in [0, bound), bound < 2^32: two 32-bit
+  // multiply-shift draws per 64-bit output, with Lemire's rejection (unbiased).
+  void fill_below(uint32_t bound, uint32_t* out, size_t count) {
+    const uint32_t threshold = static_cast<uint32_t>(-bound) % bound;
+    size_t i = 0;
+    while (i < count) {
+      const uint64_t r = next();
+      for (int half = 0; half < 2 && i < count; ++half) {
+        const uint64_t m = static_cast<uint64_t>(static_cast<uint32_t>(r >> (32 * half))) * bound;
+        if (static_cast<uint32_t>(m) >= threshold) out[i++] = static_cast<uint32_t>(m >> 32);
+      }
+    }
   }
   // Uniform double in [0, 1) with 53 random bits.
   double uniform() { return (next() >> 11) * 0x1.0p-53; }

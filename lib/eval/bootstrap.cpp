@@ -15,13 +15,6 @@ namespace osteofm {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool all_classes_present(const std::vector<int>& labels, const uint32_t* w) {
-  bool seen[kNumClasses] = {};
-  for (size_t i = 0; i < labels.size(); ++i)
-    if (w[i]) seen[labels[i]] = true;
-  return seen[0] && seen[1] && seen[2];
-}
-
 int thread_count(int requested) {
   if (requested > 0) return requested;
   const unsigned hw = std::thread::hardware_concurrency();
@@ -79,6 +72,7 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
   std::vector<double> values(static_cast<size_t>(opt.replicates) * kNumMetrics, kNaN);
   std::vector<std::vector<uint32_t>> weights(threads, std::vector<uint32_t>(n));
   std::vector<std::vector<uint32_t>> unit_counts(threads, std::vector<uint32_t>(clustered ? n_units : 0));
+  std::vector<std::vector<uint32_t>> draws(threads, std::vector<uint32_t>(n_units));
   parallel_for(static_cast<size_t>(opt.replicates), threads, [&](size_t r, int t) {
     // Stream of replicate r: SplitMix64 seeded from (seed, r) through one mixing step.
     SplitMix64 seeder(opt.seed ^ (0x9E3779B97F4A7C15ull * (r + 1)));
@@ -88,12 +82,14 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
     if (clustered) {
       uint32_t* c = unit_counts[t].data();
       std::fill(unit_counts[t].begin(), unit_counts[t].end(), 0u);
-      for (size_t k = 0; k < n_units; ++k) c[rng.below(n_units)]++;
+      rng.fill_below(static_cast<uint32_t>(n_units), draws[t].data(), n_units);
+      for (uint32_t d : draws[t]) c[d]++;
       for (size_t i = 0; i < n; ++i) w[i] = c[cluster_of[i]];
     } else {
-      for (size_t k = 0; k < n; ++k) w[rng.below(n)]++;
+      rng.fill_below(static_cast<uint32_t>(n), draws[t].data(), n);
+      for (uint32_t d : draws[t]) w[d]++;
     }
-    if (!all_classes_present(engine.labels(), w)) return;
+    if (!engine.all_classes_present(w)) return;
     const MetricValues v = engine.compute(w);
     std::copy(v.begin(), v.end(), values.begin() + r * kNumMetrics);
   });

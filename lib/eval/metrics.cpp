@@ -32,32 +32,50 @@ RankedProblem::RankedProblem(const std::vector<double>& score, const std::vector
   const size_t n = score.size();
   order_.resize(n);
   std::iota(order_.begin(), order_.end(), 0u);
-  std::stable_sort(order_.begin(), order_.end(), [&](uint32_t a, uint32_t b) { return score[a] < score[b]; });
-  pos_sorted_.resize(n);
+  // Ascending score; within a tie, negatives before positives (see auc()).
+  std::stable_sort(order_.begin(), order_.end(), [&](uint32_t a, uint32_t b) {
+    return score[a] != score[b] ? score[a] < score[b] : (positive[a] ? 1 : 0) < (positive[b] ? 1 : 0);
+  });
+  pos_mask_.resize(n);
   for (size_t k = 0; k < n; ++k) {
-    pos_sorted_[k] = positive[order_[k]] ? 1 : 0;
-    n_pos_ += pos_sorted_[k];
-    if (k + 1 == n || score[order_[k + 1]] != score[order_[k]]) group_end_.push_back(static_cast<uint32_t>(k + 1));
+    pos_mask_[k] = positive[order_[k]] ? ~0u : 0u;
+    n_pos_ += positive[order_[k]] ? 1 : 0;
+  }
+  for (size_t k = 0; k < n;) {
+    size_t e = k + 1;
+    while (e < n && score[order_[e]] == score[order_[k]]) ++e;
+    if (pos_mask_[k] == 0 && pos_mask_[e - 1] != 0) mixed_ties_.emplace_back(k, e);
+    k = e;
   }
 }
 
 double RankedProblem::auc(const uint32_t* w) const {
-  // Sums of integer weights stay exact in double up to 2^53.
-  double pairs = 0, neg_below = 0, pos_total = 0;
-  size_t k = 0;
-  for (uint32_t end : group_end_) {
-    double p = 0, q = 0;
-    for (; k < end; ++k) {
-      const double wk = w ? w[order_[k]] : 1.0;
-      if (pos_sorted_[k]) p += wk;
-      else q += wk;
-    }
-    pairs += p * (neg_below + 0.5 * q);
-    neg_below += q;
-    pos_total += p;
+  // One pass: every positive counts the negative weight sorted before it. Negatives come
+  // first within a tie, so a tied pair counts 1 here instead of 1/2; the few groups with
+  // both sides are corrected afterwards. Integer arithmetic: exact for any resample.
+  uint64_t counted = 0, neg = 0, pos = 0;
+  const size_t n = order_.size();
+  const uint32_t* order = order_.data();
+  const uint32_t* mask = pos_mask_.data();
+  for (size_t k = 0; k < n; ++k) {
+    const uint32_t wk = w ? w[order[k]] : 1u;
+    const uint32_t wp = wk & mask[k];
+    counted += static_cast<uint64_t>(wp) * neg;
+    neg += wk & ~mask[k];
+    pos += wp;
   }
-  if (pos_total == 0 || neg_below == 0) return kNaN;
-  return pairs / (pos_total * neg_below);
+  uint64_t tied = 0;  // sum over mixed groups of P_g * Q_g
+  for (const auto& [b, e] : mixed_ties_) {
+    uint64_t p = 0, q = 0;
+    for (uint32_t k = b; k < e; ++k) {
+      const uint32_t wk = w ? w[order[k]] : 1u;
+      p += wk & mask[k];
+      q += wk & ~mask[k];
+    }
+    tied += p * q;
+  }
+  if (pos == 0 || neg == 0) return kNaN;
+  return static_cast<double>(2 * counted - tied) / (2.0 * static_cast<double>(pos) * static_cast<double>(neg));
 }
 
 double RankedProblem::auc() const { return auc(nullptr); }
@@ -65,8 +83,10 @@ double RankedProblem::auc() const { return auc(nullptr); }
 MetricEngine::MetricEngine(const ScoredSet& data) : label_(data.label) {
   const size_t n = data.size();
   predicted_.resize(n);
+  cell_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     predicted_[i] = predicted_class(data.score[i]);
+    cell_[i] = static_cast<uint8_t>(data.label[i] * kNumClasses + predicted_[i]);
     const double top = data.score[i][predicted_[i]];
     int at_top = 0;
     for (int k = 0; k < kNumClasses; ++k) at_top += data.score[i][k] == top;
@@ -92,9 +112,12 @@ MetricValues MetricEngine::compute(const uint32_t* w) const {
   }
   out[kAucMacro] = macro / kNumClasses;
   out[kAucOsteoporosisVsRest] = out[kAucOsteoporosis];
-  double c[kNumClasses][kNumClasses] = {};
-  const size_t n = label_.size();
-  for (size_t i = 0; i < n; ++i) c[label_[i]][predicted_[i]] += w ? w[i] : 1.0;
+  uint64_t cells[kNumClasses * kNumClasses] = {};
+  const size_t n = cell_.size();
+  for (size_t i = 0; i < n; ++i) cells[cell_[i]] += w ? w[i] : 1u;
+  double c[kNumClasses][kNumClasses];
+  for (int a = 0; a < kNumClasses; ++a)
+    for (int b = 0; b < kNumClasses; ++b) c[a][b] = static_cast<double>(cells[a * kNumClasses + b]);
   double total = 0, diag = 0, row[kNumClasses] = {}, col[kNumClasses] = {};
   for (int a = 0; a < kNumClasses; ++a)
     for (int b = 0; b < kNumClasses; ++b) {
@@ -110,6 +133,12 @@ MetricValues MetricEngine::compute(const uint32_t* w) const {
     out[kSpecNormal + k] = tn + fp > 0 ? tn / (tn + fp) : kNaN;
   }
   return out;
+}
+
+bool MetricEngine::all_classes_present(const uint32_t* w) const {
+  uint64_t per_class[kNumClasses] = {};
+  for (size_t i = 0; i < label_.size(); ++i) per_class[label_[i]] += w[i];
+  return per_class[0] > 0 && per_class[1] > 0 && per_class[2] > 0;
 }
 
 MetricValues MetricEngine::point() const { return compute(nullptr); }

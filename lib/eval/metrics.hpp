@@ -47,9 +47,9 @@ class RankedProblem {
   size_t negatives() const { return order_.size() - n_pos_; }
 
  private:
-  std::vector<uint32_t> order_;        // image indices by ascending score
-  std::vector<uint32_t> group_end_;    // end (exclusive) in order_ of each tie group
-  std::vector<uint8_t> pos_sorted_;    // positive flag in sorted order
+  std::vector<uint32_t> order_;     // image indices by ascending score, negatives first in ties
+  std::vector<uint32_t> pos_mask_;  // all ones where the image (sorted order) is positive
+  std::vector<std::pair<uint32_t, uint32_t>> mixed_ties_;  // [begin, end) of tie groups with both sides
   size_t n_pos_ = 0;
 };
 
@@ -58,6 +58,8 @@ class MetricEngine {
   explicit MetricEngine(const ScoredSet& data);
   size_t size() const { return predicted_.size(); }
   MetricValues compute(const uint32_t* weights) const;
+  // True when every class has weight > 0 (a valid bootstrap replicate).
+  bool all_classes_present(const uint32_t* weights) const;
   MetricValues point() const;
   // confusion[true][predicted] with all weights 1.
   std::array<std::array<int64_t, kNumClasses>, kNumClasses> confusion() const;
@@ -67,6 +69,7 @@ class MetricEngine {
 
  private:
   std::vector<int> label_, predicted_;
+  std::vector<uint8_t> cell_;            // label * 3 + predicted: the confusion cell
   std::vector<RankedProblem> problems_;  // one-vs-rest per class
   int argmax_ties_ = 0;
 };
