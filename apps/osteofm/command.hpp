@@ -18,5 +18,6 @@ void add_data_command(CLI::App& root, Commands& commands);
 void add_weights_command(CLI::App& root, Commands& commands);
 void add_eval_command(CLI::App& root, Commands& commands);
 void add_table_command(CLI::App& root, Commands& commands);
+void add_embed_command(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

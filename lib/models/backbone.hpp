@@ -1,0 +1,80 @@
+// Backbone families behind a registry (one file per family in models/backbones/, one
+// line each in registry.cpp): presets, upstream tensor names, preprocessing.
+#pragma once
+#include <array>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/types.h>
+
+#include "models/arch.hpp"
+
+namespace osteofm {
+
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+// How a family's published processor turns a radiograph into the model input.
+struct Preprocessing {
+  int size = 224;          // input resolution fed to the model
+  bool squash = false;     // true: resize to size x size ignoring aspect; false: short side + centre crop
+  std::array<double, 3> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
+};
+
+struct BackbonePreset {
+  std::string name;
+  ArchConfig arch;
+  Preprocessing preprocessing;
+  std::string description;
+};
+
+// Upstream checkpoint -> the generic ViT's parameter names (models/vit.hpp).
+struct WeightMapping {
+  TensorMap canonical;
+  std::vector<std::string> unexpected;  // inside the vision tower, but unknown
+};
+
+class BackboneFamily {
+ public:
+  virtual ~BackboneFamily() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<BackbonePreset> presets() const = 0;
+  // True for tensors this family reads (selects shards of a sharded checkpoint).
+  virtual bool wants(const std::string& tensor_name) const = 0;
+  virtual WeightMapping map_weights(const TensorMap& upstream, const ArchConfig& arch) const = 0;
+  // pos_interp for "auto", from the checkpoint's naming (hub vs HF, registers).
+  virtual std::string auto_pos_interp(const TensorMap& upstream, const ArchConfig& arch) const = 0;
+  // Architecture fields from an HF config.json found beside the weights.
+  virtual void apply_hf_config(const nlohmann::json& config, ArchConfig& arch) const;
+};
+
+const std::vector<std::unique_ptr<BackboneFamily>>& backbone_families();
+// Finds a preset by name; InputError listing the known presets otherwise.
+const BackboneFamily& family_of_preset(const std::string& preset, BackbonePreset* out);
+std::vector<std::string> preset_names();
+
+// Each family's factory (defined in models/backbones/<family>.cpp).
+std::unique_ptr<BackboneFamily> make_openclip_family();
+std::unique_ptr<BackboneFamily> make_dinov2_family();
+std::unique_ptr<BackboneFamily> make_rad_dino_family();
+std::unique_ptr<BackboneFamily> make_chexagent_family();
+
+// Helpers shared by the adapters.
+namespace adapter {
+// Moves `from` (if present) to `to` in `out`, marking it used.
+bool move(const TensorMap& in, std::map<std::string, bool>& used, TensorMap& out, const std::string& from,
+          const std::string& to);
+// Concatenates q, k, v tensors (rows) into a fused qkv tensor when all are present.
+bool fuse_qkv(const TensorMap& in, std::map<std::string, bool>& used, TensorMap& out, const std::string& q,
+              const std::string& k, const std::string& v, const std::string& to);
+// Every tensor under `prefix` that was not used.
+std::vector<std::string> unused_under(const TensorMap& in, const std::map<std::string, bool>& used,
+                                      const std::string& prefix, const std::vector<std::string>& ignorable_suffixes);
+// Applies HF Dinov2Config / CLIP / BLIP-2 style config fields.
+void apply_hf_vit_fields(const nlohmann::json& config, ArchConfig& arch);
+}  // namespace adapter
+
+}  // namespace osteofm

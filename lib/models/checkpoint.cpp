@@ -1,0 +1,145 @@
+#include "models/checkpoint.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "io/safetensors_torch.hpp"
+
+namespace osteofm {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+std::string shape_str(const torch::Tensor& t) { return c10::str(t.sizes()); }
+
+void load_shard(const std::string& path, const BackboneFamily& family, TensorMap& out,
+                const std::set<std::string>* only = nullptr) {
+  auto file = SafetensorsFile::open(path);
+  for (const auto& e : file->tensors())
+    if (family.wants(e.name) && (!only || only->count(e.name))) out[e.name] = tensor_from(file, e);
+}
+
+void random_init(VisionTransformer& vit, uint64_t seed) {
+  torch::NoGradGuard ng;
+  torch::manual_seed(seed);
+  for (auto& item : vit->named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor& p = item.value();
+    if (ends_with(name, ".gamma")) p.fill_(1.0);
+    else if (ends_with(name, "norm.weight") || ends_with(name, "norm1.weight") || ends_with(name, "norm2.weight") ||
+             ends_with(name, "ln_pre.weight"))
+      p.fill_(1.0);
+    else if (ends_with(name, ".bias")) p.zero_();
+    else p.normal_(0.0, 0.02);
+  }
+}
+}  // namespace
+
+TensorMap read_checkpoint(const std::string& path, const BackboneFamily& family) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
+  TensorMap out;
+  if (ends_with(path, ".json")) {
+    const json index = json::parse(read_file(path), nullptr, false);
+    if (index.is_discarded() || !index.contains("weight_map") || !index["weight_map"].is_object())
+      throw InputError(path + ": not a sharded-checkpoint index (no weight_map object)");
+    std::map<std::string, std::set<std::string>> by_shard;
+    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it)
+      if (family.wants(it.key()) && it.value().is_string()) by_shard[it.value().get<std::string>()].insert(it.key());
+    if (by_shard.empty()) throw InputError(path + ": no tensor of the " + family.name() + " vision tower in weight_map");
+    const fs::path dir = fs::path(path).parent_path();
+    for (const auto& [shard, names] : by_shard) {
+      const std::string shard_path = (dir / shard).string();
+      load_shard(shard_path, family, out, &names);
+      for (const auto& n : names)
+        if (!out.count(n)) throw InputError(shard_path + ": tensor '" + n + "' listed in " + path + " is missing");
+    }
+    return out;
+  }
+  if (ends_with(path, ".pth") || ends_with(path, ".pt") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
+    throw InputError(path + ": pickled PyTorch checkpoints can execute code and are not read; convert once with: "
+                            "python3 -c \"import torch,sys; from safetensors.torch import save_file; "
+                            "sd=torch.load(sys.argv[1], map_location='cpu', weights_only=True); "
+                            "save_file({k: v.contiguous() for k, v in sd.items()}, sys.argv[2])\" " +
+                     path + " model.safetensors");
+  load_shard(path, family, out);
+  if (out.empty()) throw InputError(path + ": no tensor of the " + family.name() + " vision tower (wrong family?)");
+  return out;
+}
+
+Backbone load_backbone(const BackboneSpec& spec) {
+  Backbone b;
+  b.family = &family_of_preset(spec.preset, &b.preset);
+  ArchConfig arch = b.preset.arch;
+  TensorMap upstream;
+  if (!spec.weights.empty()) {
+    const fs::path config = fs::path(spec.weights).parent_path() / "config.json";
+    if (fs::exists(config)) {
+      const json c = json::parse(read_file(config.string()), nullptr, false);
+      if (c.is_discarded()) throw InputError(config.string() + ": not valid JSON");
+      b.family->apply_hf_config(c, arch);
+    }
+  }
+  if (!spec.arch_file.empty()) {
+    const json j = json::parse(read_file(spec.arch_file), nullptr, false);
+    if (j.is_discarded()) throw InputError(spec.arch_file + ": not valid JSON");
+    arch = arch_from_json(j, arch, spec.arch_file);
+  }
+  validate_arch(arch, spec.arch_file.empty() ? spec.preset : spec.arch_file);
+  if (!spec.weights.empty()) {
+    upstream = read_checkpoint(spec.weights, *b.family);
+    if (arch.pos_interp == "auto") arch.pos_interp = b.family->auto_pos_interp(upstream, arch);
+  } else if (arch.pos_interp == "auto") {
+    arch.pos_interp = b.family->auto_pos_interp({}, arch);
+  }
+  b.vit = VisionTransformer(arch);
+  b.preset.arch = b.vit->arch;
+  b.weights = spec.weights;
+  if (spec.weights.empty()) {
+    random_init(b.vit, spec.seed);
+  } else {
+    WeightMapping m = b.family->map_weights(upstream, arch);
+    std::vector<std::string> missing, mismatched;
+    torch::NoGradGuard ng;
+    for (auto& item : b.vit->named_parameters()) {
+      const std::string& name = item.key();
+      torch::Tensor& p = item.value();
+      auto it = m.canonical.find(name);
+      if (it == m.canonical.end()) {
+        missing.push_back(name + " " + shape_str(p));
+        continue;
+      }
+      if (it->second.sizes() != p.sizes()) {
+        mismatched.push_back(name + " expected " + shape_str(p) + " found " + shape_str(it->second));
+        continue;
+      }
+      p.copy_(it->second.to(p.scalar_type()));
+      m.canonical.erase(it);
+    }
+    for (const auto& [name, t] : m.canonical) m.unexpected.push_back(name + " " + shape_str(t));
+    if (!missing.empty() || !mismatched.empty() || !m.unexpected.empty()) {
+      std::string msg = spec.weights + ": does not fit " + spec.preset + ":";
+      auto list = [&](const char* what, const std::vector<std::string>& v) {
+        if (v.empty()) return;
+        msg += " " + std::to_string(v.size()) + " " + what + " (";
+        for (size_t i = 0; i < v.size(); ++i) msg += (i ? ", " : "") + v[i];
+        msg += ");";
+      };
+      list("missing", missing);
+      list("shape mismatches", mismatched);
+      list("unexpected", m.unexpected);
+      msg.pop_back();
+      throw InputError(msg);
+    }
+  }
+  b.vit->eval();
+  return b;
+}
+
+}  // namespace osteofm

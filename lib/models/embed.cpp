@@ -1,0 +1,98 @@
+#include "models/embed.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "io/safetensors_torch.hpp"
+
+namespace osteofm {
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available()) throw InputError("--device " + name + ": no CUDA device in this build or machine");
+    return torch::Device(name);
+  }
+  throw InputError("--device must be auto, cpu or cuda[:N], not '" + name + "'");
+}
+
+Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOptions& opt) {
+  if (opt.batch_size < 1) throw InputError("--batch must be at least 1");
+  const torch::Device device = resolve_device(opt.device);
+  const bool bf16 = opt.precision == "bf16" || (opt.precision == "auto" && device.is_cuda());
+  if (opt.precision != "auto" && opt.precision != "fp32" && opt.precision != "bf16")
+    throw InputError("--precision must be auto, fp32 or bf16");
+  const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  b.vit->to(device, dtype);
+  torch::InferenceMode guard;
+  std::vector<torch::Tensor> cls, patch, pooled;
+  for (int64_t i = 0; i < images.size(0); i += opt.batch_size) {
+    auto x = images.slice(0, i, std::min<int64_t>(i + opt.batch_size, images.size(0))).to(device, dtype);
+    VitOutput o = b.vit->forward(x);
+    cls.push_back(o.cls.to(torch::kCPU, torch::kFloat32));
+    patch.push_back(o.patch_tokens.to(torch::kCPU, torch::kFloat32));
+    pooled.push_back(o.pooled.to(torch::kCPU, torch::kFloat32));
+  }
+  b.vit->to(torch::kFloat32);
+  return {torch::cat(cls), torch::cat(patch), torch::cat(pooled)};
+}
+
+torch::Tensor preprocess_image(const GrayImage& img, const Preprocessing& pre) {
+  auto x = torch::from_blob(const_cast<float*>(img.pixels.data()), {1, 1, img.height, img.width}, torch::kFloat32);
+  const int S = pre.size;
+  if (pre.squash) {
+    x = at::_upsample_bicubic2d_aa(x, {S, S}, false);
+  } else {
+    const double scale = static_cast<double>(S) / std::min(img.height, img.width);
+    const int h = std::max(S, static_cast<int>(std::lround(img.height * scale)));
+    const int w = std::max(S, static_cast<int>(std::lround(img.width * scale)));
+    x = at::_upsample_bicubic2d_aa(x, {h, w}, false);
+    const int top = (h - S) / 2, left = (w - S) / 2;  // torchvision's centre crop rounding
+    x = x.slice(2, top, top + S).slice(3, left, left + S);
+  }
+  x = x.clamp(0.0, 1.0).squeeze(0).expand({3, S, S});
+  auto mean = torch::tensor({pre.mean[0], pre.mean[1], pre.mean[2]}, torch::kFloat32).view({3, 1, 1});
+  auto std = torch::tensor({pre.std[0], pre.std[1], pre.std[2]}, torch::kFloat32).view({3, 1, 1});
+  return ((x - mean) / std).contiguous();
+}
+
+Embeddings embed_manifest(Backbone& b, const Manifest& m, const EmbedOptions& opt) {
+  if (m.rows.empty()) throw InputError(m.path + ": no rows to embed");
+  std::vector<torch::Tensor> inputs;
+  for (const auto& r : m.rows) {
+    try {
+      inputs.push_back(preprocess_image(read_image(r.path), b.preset.preprocessing));
+    } catch (const InputError& e) {
+      throw InputError(m.where(r) + ": " + e.what());
+    }
+  }
+  return embed_tensor(b, torch::stack(inputs), opt);
+}
+
+torch::Tensor read_tensor_argument(const std::string& spec) {
+  std::string path = spec, key;
+  const auto colon = spec.rfind(':');
+  if (colon != std::string::npos && spec.find(".safetensors", colon) == std::string::npos &&
+      spec.compare(colon > 12 ? colon - 12 : 0, 12, ".safetensors") == 0) {
+    path = spec.substr(0, colon);
+    key = spec.substr(colon + 1);
+  }
+  auto file = SafetensorsFile::open(path);
+  if (key.empty()) {
+    if (file->tensors().size() != 1) {
+      std::string names;
+      for (const auto& e : file->tensors()) names += (names.empty() ? "" : ", ") + e.name;
+      throw InputError(path + ": holds several tensors (" + names + "); name one as FILE.safetensors:KEY");
+    }
+    return tensor_from(file, file->tensors().front()).to(torch::kFloat32);
+  }
+  return tensor_from(file, file->at(key)).to(torch::kFloat32);
+}
+
+void write_embeddings(const std::string& path, const Embeddings& e, const std::map<std::string, std::string>& metadata) {
+  save_safetensors(path, {{"cls", e.cls}, {"patch_tokens", e.patch_tokens}, {"pooled", e.pooled}}, metadata);
+}
+
+}  // namespace osteofm

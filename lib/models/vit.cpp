@@ -1,0 +1,156 @@
+#include "models/vit.hpp"
+
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace osteofm {
+namespace F = torch::nn::functional;
+
+LayerScaleImpl::LayerScaleImpl(int dim) { gamma = register_parameter("gamma", torch::ones({dim})); }
+
+AttentionImpl::AttentionImpl(const ArchConfig& a) : heads(a.heads) {
+  // qkv_bias "qv" (BLIP-2/EVA) is stored as one [3D] bias whose k third is zero; a
+  // constant key bias cancels in the softmax, so a full bias is exact for both.
+  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(a.width, 3 * a.width).bias(a.qkv_bias != "none")));
+  proj = register_module("proj", torch::nn::Linear(a.width, a.width));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), N = x.size(1), D = x.size(2), hd = D / heads;
+  auto qkv_out = qkv(x).reshape({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+  auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];
+  torch::Tensor out;
+#if TORCH_VERSION_MAJOR >= 2
+  // Fused kernel (flash / memory-efficient on CUDA); same scale hd^-0.5.
+  out = at::scaled_dot_product_attention(q, k, v);
+#else
+  auto attn = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(hd))), k.transpose(-2, -1)).softmax(-1);
+  out = torch::matmul(attn, v);
+#endif
+  return proj(out.transpose(1, 2).reshape({B, N, D}));
+}
+
+MlpImpl::MlpImpl(const ArchConfig& a) : act(a.act) {
+  if (act == "swiglu") {
+    fc1 = register_module("w12", torch::nn::Linear(a.width, 2 * a.mlp_dim));
+    fc2 = register_module("w3", torch::nn::Linear(a.mlp_dim, a.width));
+  } else {
+    fc1 = register_module("fc1", torch::nn::Linear(a.width, a.mlp_dim));
+    fc2 = register_module("fc2", torch::nn::Linear(a.mlp_dim, a.width));
+  }
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  auto h = fc1(x);
+  if (act == "gelu") h = F::gelu(h);
+  else if (act == "gelu_tanh") h = torch::gelu(h, "tanh");
+  else if (act == "quick_gelu") h = h * torch::sigmoid(1.702 * h);
+  else {
+    auto parts = h.chunk(2, -1);
+    h = F::silu(parts[0]) * parts[1];
+  }
+  return fc2(h);
+}
+
+BlockImpl::BlockImpl(const ArchConfig& a) {
+  auto ln = torch::nn::LayerNormOptions({a.width}).eps(a.norm_eps);
+  norm1 = register_module("norm1", torch::nn::LayerNorm(ln));
+  attn = register_module("attn", Attention(a));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(ln));
+  mlp = register_module("mlp", Mlp(a));
+  if (a.layerscale) {
+    ls1 = register_module("ls1", LayerScale(a.width));
+    ls2 = register_module("ls2", LayerScale(a.width));
+  }
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+  auto h = norm1(x);
+  if (keep_norm1) {
+    if (h.requires_grad()) h.retain_grad();
+    last_norm1 = h;
+  }
+  auto a = attn(h);
+  auto y = x + (ls1 ? ls1(a) : a);
+  auto m = mlp(norm2(y));
+  return y + (ls2 ? ls2(m) : m);
+}
+
+PatchEmbedImpl::PatchEmbedImpl(const ArchConfig& a) {
+  proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, a.width, a.patch_size)
+                                                       .stride(a.patch_size)
+                                                       .bias(a.patch_bias)));
+}
+
+VisionTransformerImpl::VisionTransformerImpl(const ArchConfig& a) : arch(a) {
+  validate_arch(arch, "arch");
+  if (arch.pos_interp == "auto") arch.pos_interp = arch.registers > 0 ? "bicubic_aa" : "bicubic";
+  const int g = arch.grid();
+  patch_embed = register_module("patch_embed", PatchEmbed(arch));
+  cls_token = register_parameter("cls_token", torch::zeros({1, 1, arch.width}));
+  pos_embed = register_parameter("pos_embed", torch::zeros({1, 1 + g * g, arch.width}));
+  if (arch.registers > 0) register_tokens = register_parameter("register_tokens", torch::zeros({1, arch.registers, arch.width}));
+  auto ln = torch::nn::LayerNormOptions({arch.width}).eps(arch.norm_eps);
+  if (arch.ln_pre) ln_pre = register_module("ln_pre", torch::nn::LayerNorm(ln));
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int i = 0; i < arch.depth; ++i) blocks->push_back(Block(arch));
+  if (arch.final_norm) norm = register_module("norm", torch::nn::LayerNorm(ln));
+  if (arch.proj_dim > 0) proj = register_parameter("proj", torch::zeros({arch.width, arch.proj_dim}));
+}
+
+torch::Tensor VisionTransformerImpl::position_embedding(int gh, int gw) const {
+  const int g = arch.grid();
+  if (gh == g && gw == g) return pos_embed;
+  const int64_t D = pos_embed.size(2);
+  auto cls_pos = pos_embed.slice(1, 0, 1);
+  auto grid = pos_embed.slice(1, 1).reshape({1, g, g, D}).permute({0, 3, 1, 2}).to(torch::kFloat32);
+  torch::Tensor out;
+  if (arch.pos_interp == "offset") {
+    // Original DINOv2 without registers: the scale factor (g' + 0.1) / g drives the
+    // source-coordinate mapping, not the output size (F.interpolate(scale_factor=...)).
+    out = at::upsample_bicubic2d(grid, {gh, gw}, /*align_corners=*/false, (gh + 0.1) / g, (gw + 0.1) / g);
+  } else if (arch.pos_interp == "bicubic_aa") {
+    out = at::_upsample_bicubic2d_aa(grid, {gh, gw}, /*align_corners=*/false);
+  } else {
+    out = at::upsample_bicubic2d(grid, {gh, gw}, /*align_corners=*/false);
+  }
+  out = out.to(pos_embed.scalar_type()).permute({0, 2, 3, 1}).reshape({1, gh * gw, D});
+  return torch::cat({cls_pos, out}, 1);
+}
+
+torch::Tensor VisionTransformerImpl::embed(const torch::Tensor& images, int* gh, int* gw) {
+  if (images.dim() != 4 || images.size(1) != 3)
+    throw InputError("backbone input must be [B, 3, H, W], got " + c10::str(images.sizes()));
+  const int p = arch.patch_size;
+  if (images.size(2) % p != 0 || images.size(3) % p != 0)
+    throw InputError("input size " + std::to_string(images.size(2)) + "x" + std::to_string(images.size(3)) +
+                     " is not a multiple of the patch size " + std::to_string(p));
+  *gh = static_cast<int>(images.size(2) / p);
+  *gw = static_cast<int>(images.size(3) / p);
+  auto x = patch_embed(images).flatten(2).transpose(1, 2);  // [B, N, D]
+  const int64_t B = x.size(0);
+  x = torch::cat({cls_token.expand({B, -1, -1}), x}, 1) + position_embedding(*gh, *gw);
+  if (arch.registers > 0)  // registers get no position embedding: [cls, reg..., patches]
+    x = torch::cat({x.slice(1, 0, 1), register_tokens.expand({B, -1, -1}), x.slice(1, 1)}, 1);
+  if (arch.ln_pre) x = ln_pre(x);
+  return x;
+}
+
+VitOutput VisionTransformerImpl::forward(const torch::Tensor& images) {
+  VitOutput out;
+  auto x = embed(images, &out.grid_h, &out.grid_w);
+  for (auto& b : *blocks) x = b->as<Block>()->forward(x);
+  out.prenorm = x;
+  if (arch.final_norm) x = norm(x);
+  const int R = arch.registers;
+  out.cls = x.select(1, 0);
+  out.registers = x.slice(1, 1, 1 + R);
+  out.patch_tokens = x.slice(1, 1 + R);
+  if (arch.proj_dim > 0) out.pooled = torch::matmul(out.cls, proj);
+  else if (arch.pool == "mean") out.pooled = out.patch_tokens.mean(1);
+  else out.pooled = out.cls;
+  return out;
+}
+
+}  // namespace osteofm
