@@ -12,6 +12,8 @@
 #include "core/atomic_file.hpp"
 #include "core/runtime.hpp"
 #include "eval/bootstrap.hpp"
+#include "models/embed.hpp"
+#include <sys/resource.h>
 #include <nlohmann/json.hpp>
 #include "io/image.hpp"
 #include "io/safetensors_torch.hpp"
@@ -62,6 +64,22 @@ int main(int argc, char** argv) {
         if (argc > 2) std::printf("  (%.0fx faster than the sklearn loop's %.2f s)", std::atof(argv[2]) / sec, std::atof(argv[2]));
         std::printf("\n");
       }
+    }
+  }
+
+  // embed: dinov2-vitb14 with random weights, batch 8, at 224 and 518 (CPU, fp32).
+  if (argc <= 3 || std::string(argv[3]) != "--no-embed") {
+    Backbone b = load_backbone({"dinov2-vitb14", "", "", 1});
+    for (int size : {224, 518}) {
+      struct rusage before {}, after {};
+      getrusage(RUSAGE_SELF, &before);
+      auto x = torch::randn({8, 3, size, size});
+      EmbedOptions eo;
+      eo.device = "cpu";
+      const double s = seconds_per_call([&] { embed_tensor(b, x, eo); }, 1, 0.0);
+      getrusage(RUSAGE_SELF, &after);
+      std::printf("embed dinov2-vitb14 random, CPU fp32, %d px, batch 8: %.2f images/s (%.2f s/batch), peak RSS %.0f MB\n",
+                  size, 8 / s, s, after.ru_maxrss / 1024.0);
     }
   }
 
