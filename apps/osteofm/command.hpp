@@ -19,5 +19,6 @@ void add_weights_command(CLI::App& root, Commands& commands);
 void add_eval_command(CLI::App& root, Commands& commands);
 void add_table_command(CLI::App& root, Commands& commands);
 void add_embed_command(CLI::App& root, Commands& commands);
+void add_synth_command(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
 
   cli::Commands commands;
   cli::add_doctor_command(app, commands);
+  cli::add_synth_command(app, commands);
   cli::add_data_command(app, commands);
   cli::add_weights_command(app, commands);
   cli::add_eval_command(app, commands);
