@@ -73,6 +73,14 @@ bool fuse_qkv(const TensorMap& in, std::map<std::string, bool>& used, TensorMap&
 // Every tensor under `prefix` that was not used.
 std::vector<std::string> unused_under(const TensorMap& in, const std::map<std::string, bool>& used,
                                       const std::string& prefix, const std::vector<std::string>& ignorable_suffixes);
+// For every block i < depth and each (upstream, canonical) module pair, moves
+// "<prefix><i>.<upstream>.{weight,bias}" to "blocks.<i>.<canonical>.{weight,bias}".
+void move_block_modules(const TensorMap& in, std::map<std::string, bool>& used, TensorMap& out, int depth,
+                        const std::string& prefix, const std::vector<std::pair<std::string, std::string>>& modules);
+// A ViT architecture with the fields every preset sets.
+ArchConfig vit_arch(int patch, int image, int width, int depth, int heads, int mlp, double norm_eps);
+// The CPU demo size of a preset's layout: width 96, depth 4, 4 heads, an 8x8 patch grid.
+BackbonePreset tiny_preset(const BackbonePreset& full, const std::string& name, const std::string& description);
 // Applies HF Dinov2Config / CLIP / BLIP-2 style config fields.
 void apply_hf_vit_fields(const nlohmann::json& config, ArchConfig& arch);
 }  // namespace adapter

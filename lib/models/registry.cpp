@@ -73,6 +73,40 @@ std::vector<std::string> unused_under(const TensorMap& in, const std::map<std::s
   return out;
 }
 
+void move_block_modules(const TensorMap& in, std::map<std::string, bool>& used, TensorMap& out, int depth,
+                        const std::string& prefix, const std::vector<std::pair<std::string, std::string>>& modules) {
+  for (int i = 0; i < depth; ++i)
+    for (const auto& [from, to] : modules)
+      for (const char* wb : {".weight", ".bias"})
+        move(in, used, out, prefix + std::to_string(i) + "." + from + wb, "blocks." + std::to_string(i) + "." + to + wb);
+}
+
+ArchConfig vit_arch(int patch, int image, int width, int depth, int heads, int mlp, double norm_eps) {
+  ArchConfig a;
+  a.patch_size = patch;
+  a.image_size = image;
+  a.width = width;
+  a.depth = depth;
+  a.heads = heads;
+  a.mlp_dim = mlp;
+  a.norm_eps = norm_eps;
+  return a;
+}
+
+BackbonePreset tiny_preset(const BackbonePreset& full, const std::string& name, const std::string& description) {
+  BackbonePreset t = full;
+  t.name = name;
+  t.description = description;
+  t.arch.width = 96;
+  t.arch.depth = 4;
+  t.arch.heads = 4;
+  t.arch.mlp_dim = t.arch.act == "swiglu" ? 256 : 384;
+  t.arch.image_size = 8 * t.arch.patch_size;
+  if (t.arch.proj_dim > 0) t.arch.proj_dim = 64;
+  t.preprocessing.size = t.arch.image_size;
+  return t;
+}
+
 void apply_hf_vit_fields(const nlohmann::json& c, ArchConfig& a) {
   auto num = [&](const char* k) { return c.contains(k) && c[k].is_number(); };
   if (num("hidden_size")) a.width = c["hidden_size"].get<int>();

@@ -11,30 +11,16 @@ class CheXagentFamily : public BackboneFamily {
  public:
   std::string name() const override { return "chexagent"; }
   std::vector<BackbonePreset> presets() const override {
-    ArchConfig a;
-    a.patch_size = 14;
-    a.image_size = 448;
-    a.width = 1408;
-    a.depth = 40;
-    a.heads = 16;
-    a.mlp_dim = 6144;
-    a.norm_eps = 1e-6;
+    ArchConfig a = adapter::vit_arch(14, 448, 1408, 40, 16, 6144, 1e-6);
     a.qkv_bias = "qv";
     Preprocessing pre;  // BlipImageProcessor: squash to 448, OpenAI CLIP statistics
     pre.size = 448;
     pre.squash = true;
     pre.mean = {0.48145466, 0.4578275, 0.40821073};
     pre.std = {0.26862954, 0.26130258, 0.27577711};
-    ArchConfig tiny = a;
-    tiny.width = 96;
-    tiny.depth = 4;
-    tiny.heads = 4;
-    tiny.mlp_dim = 384;
-    tiny.image_size = 112;
-    Preprocessing tiny_pre = pre;
-    tiny_pre.size = 112;
-    return {{"chexagent-8b-vision", a, pre, "CheXagent-8b vision encoder (StanfordAIMI/CheXagent-8b, vision_model.*)"},
-            {"chexagent-tiny", tiny, tiny_pre, "CheXagent vision layout, CPU demo size (8x8 patches)"}};
+    const BackbonePreset full{"chexagent-8b-vision", a, pre,
+                              "CheXagent-8b vision encoder (StanfordAIMI/CheXagent-8b, vision_model.*)"};
+    return {full, adapter::tiny_preset(full, "chexagent-tiny", "CheXagent vision layout, CPU demo size (8x8 patches)")};
   }
   bool wants(const std::string& n) const override {
     return n.rfind("vision_model.", 0) == 0 || n.rfind("visual_encoder.", 0) == 0 || n.rfind("ln_vision.", 0) == 0;
@@ -58,15 +44,10 @@ class CheXagentFamily : public BackboneFamily {
           out[d + "attn.qkv.bias"] = torch::cat({q, torch::zeros_like(q), in.at(s + "attn.v_bias")});
           used[s + "attn.q_bias"] = used[s + "attn.v_bias"] = true;
         }
-        for (const char* wb : {"weight", "bias"}) {
-          const std::string w = wb;
-          move(in, used, out, s + "norm1." + w, d + "norm1." + w);
-          move(in, used, out, s + "norm2." + w, d + "norm2." + w);
-          move(in, used, out, s + "attn.proj." + w, d + "attn.proj." + w);
-          move(in, used, out, s + "mlp.fc1." + w, d + "mlp.fc1." + w);
-          move(in, used, out, s + "mlp.fc2." + w, d + "mlp.fc2." + w);
-        }
       }
+      adapter::move_block_modules(in, used, out, arch.depth, v + "blocks.",
+                                  {{"norm1", "norm1"}, {"norm2", "norm2"}, {"attn.proj", "attn.proj"},
+                                   {"mlp.fc1", "mlp.fc1"}, {"mlp.fc2", "mlp.fc2"}});
       move(in, used, out, "ln_vision.weight", "norm.weight");
       move(in, used, out, "ln_vision.bias", "norm.bias");
       m.unexpected = adapter::unused_under(in, used, v, {});
@@ -77,19 +58,11 @@ class CheXagentFamily : public BackboneFamily {
     move(in, used, out, v + "embeddings.position_embedding", "pos_embed");
     move(in, used, out, v + "embeddings.patch_embedding.weight", "patch_embed.proj.weight");
     move(in, used, out, v + "embeddings.patch_embedding.bias", "patch_embed.proj.bias");
-    for (const char* wb : {"weight", "bias"}) {
-      const std::string w = wb;
-      move(in, used, out, v + "post_layernorm." + w, "norm." + w);
-      for (int i = 0; i < arch.depth; ++i) {
-        const std::string s = v + "encoder.layers." + std::to_string(i) + ".", d = "blocks." + std::to_string(i) + ".";
-        move(in, used, out, s + "layer_norm1." + w, d + "norm1." + w);
-        move(in, used, out, s + "layer_norm2." + w, d + "norm2." + w);
-        move(in, used, out, s + "self_attn.qkv." + w, d + "attn.qkv." + w);
-        move(in, used, out, s + "self_attn.projection." + w, d + "attn.proj." + w);
-        move(in, used, out, s + "mlp.fc1." + w, d + "mlp.fc1." + w);
-        move(in, used, out, s + "mlp.fc2." + w, d + "mlp.fc2." + w);
-      }
-    }
+    move(in, used, out, v + "post_layernorm.weight", "norm.weight");
+    move(in, used, out, v + "post_layernorm.bias", "norm.bias");
+    adapter::move_block_modules(in, used, out, arch.depth, v + "encoder.layers.",
+                                {{"layer_norm1", "norm1"}, {"layer_norm2", "norm2"}, {"self_attn.qkv", "attn.qkv"},
+                                 {"self_attn.projection", "attn.proj"}, {"mlp.fc1", "mlp.fc1"}, {"mlp.fc2", "mlp.fc2"}});
     m.unexpected = adapter::unused_under(in, used, v, {"position_ids"});
     return m;
   }

@@ -7,15 +7,8 @@ namespace osteofm {
 
 namespace {
 ArchConfig dinov2_arch(int width, int depth, int heads, int mlp, int registers, bool swiglu = false) {
-  ArchConfig a;
-  a.patch_size = 14;
-  a.image_size = 518;
-  a.width = width;
-  a.depth = depth;
-  a.heads = heads;
-  a.mlp_dim = mlp;
+  ArchConfig a = adapter::vit_arch(14, 518, width, depth, heads, mlp, 1e-6);
   a.act = swiglu ? "swiglu" : "gelu";
-  a.norm_eps = 1e-6;
   a.layerscale = true;
   a.registers = registers;
   return a;
@@ -52,19 +45,15 @@ WeightMapping map_dinov2_weights(const TensorMap& raw, const ArchConfig& arch) {
     move(in, used, out, "embeddings.register_tokens", "register_tokens");
     move(in, used, out, "embeddings.patch_embeddings.projection.weight", "patch_embed.proj.weight");
     move(in, used, out, "embeddings.patch_embeddings.projection.bias", "patch_embed.proj.bias");
+    adapter::move_block_modules(in, used, out, arch.depth, "encoder.layer.",
+                                {{"norm1", "norm1"}, {"norm2", "norm2"}, {"attention.output.dense", "attn.proj"},
+                                 {"mlp.fc1", "mlp.fc1"}, {"mlp.fc2", "mlp.fc2"}, {"mlp.weights_in", "mlp.w12"},
+                                 {"mlp.weights_out", "mlp.w3"}});
     for (int i = 0; i < arch.depth; ++i) {
       const std::string s = "encoder.layer." + std::to_string(i) + ".", d = "blocks." + std::to_string(i) + ".";
       for (const char* wb : {"weight", "bias"}) {
-        const std::string w = wb;
-        move(in, used, out, s + "norm1." + w, d + "norm1." + w);
-        move(in, used, out, s + "norm2." + w, d + "norm2." + w);
-        adapter::fuse_qkv(in, used, out, s + "attention.attention.query." + w, s + "attention.attention.key." + w,
-                          s + "attention.attention.value." + w, d + "attn.qkv." + w);
-        move(in, used, out, s + "attention.output.dense." + w, d + "attn.proj." + w);
-        move(in, used, out, s + "mlp.fc1." + w, d + "mlp.fc1." + w);
-        move(in, used, out, s + "mlp.fc2." + w, d + "mlp.fc2." + w);
-        move(in, used, out, s + "mlp.weights_in." + w, d + "mlp.w12." + w);
-        move(in, used, out, s + "mlp.weights_out." + w, d + "mlp.w3." + w);
+        const std::string a = s + "attention.attention.", w = wb;
+        adapter::fuse_qkv(in, used, out, a + "query." + w, a + "key." + w, a + "value." + w, d + "attn.qkv." + w);
       }
       move(in, used, out, s + "layer_scale1.lambda1", d + "ls1.gamma");
       move(in, used, out, s + "layer_scale2.lambda1", d + "ls2.gamma");
@@ -107,11 +96,7 @@ class Dinov2Family : public BackboneFamily {
         {"dinov2-vitl14-reg4", dinov2_arch(1024, 24, 16, 4096, 4), pre, "DINOv2 ViT-L/14 with 4 registers"},
         {"dinov2-vitg14-reg4", dinov2_arch(1536, 40, 24, 4096, 4, true), pre, "DINOv2 ViT-g/14 with 4 registers"},
     };
-    ArchConfig tiny = dinov2_arch(96, 4, 4, 384, 0);
-    tiny.image_size = 112;
-    Preprocessing tiny_pre = pre;
-    tiny_pre.size = 112;
-    p.push_back({"dinov2-tiny", tiny, tiny_pre, "DINOv2 layout, CPU demo size (8x8 patches)"});
+    p.push_back(adapter::tiny_preset(p[1], "dinov2-tiny", "DINOv2 layout, CPU demo size (8x8 patches)"));
     return p;
   }
   bool wants(const std::string&) const override { return true; }

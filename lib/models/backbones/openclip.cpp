@@ -8,15 +8,8 @@ namespace osteofm {
 
 namespace {
 ArchConfig clip_arch(int patch, int width, int depth, int heads, int mlp, int proj) {
-  ArchConfig a;
-  a.patch_size = patch;
-  a.image_size = 224;
-  a.width = width;
-  a.depth = depth;
-  a.heads = heads;
-  a.mlp_dim = mlp;
+  ArchConfig a = adapter::vit_arch(patch, 224, width, depth, heads, mlp, 1e-5);
   a.act = "gelu";  // LAION weights; OpenAI-style tags use quick_gelu (override with --arch)
-  a.norm_eps = 1e-5;
   a.ln_pre = true;
   a.proj_dim = proj;
   a.patch_bias = false;
@@ -33,13 +26,11 @@ class OpenClipFamily : public BackboneFamily {
     Preprocessing inception = openai;  // open_clip overrides ViT-L-14 laion2b_s32b_b82k to 0.5/0.5
     inception.mean = {0.5, 0.5, 0.5};
     inception.std = {0.5, 0.5, 0.5};
-    ArchConfig tiny = clip_arch(16, 96, 4, 4, 384, 64);
-    tiny.image_size = 128;
-    Preprocessing tiny_pre = openai;
-    tiny_pre.size = 128;
-    return {{"openclip-vitb16", clip_arch(16, 768, 12, 12, 3072, 512), openai, "OpenCLIP ViT-B-16 laion2b_s34b_b88k"},
+    const BackbonePreset b16{"openclip-vitb16", clip_arch(16, 768, 12, 12, 3072, 512), openai,
+                             "OpenCLIP ViT-B-16 laion2b_s34b_b88k"};
+    return {b16,
             {"openclip-vitl14", clip_arch(14, 1024, 24, 16, 4096, 768), inception, "OpenCLIP ViT-L-14 laion2b_s32b_b82k"},
-            {"openclip-tiny", tiny, tiny_pre, "OpenCLIP layout, CPU demo size (8x8 patches)"}};
+            adapter::tiny_preset(b16, "openclip-tiny", "OpenCLIP layout, CPU demo size (8x8 patches)")};
   }
   bool wants(const std::string& n) const override {
     return n.rfind("visual.", 0) == 0 || n.rfind("vision_model.", 0) == 0 || n == "visual_projection.weight";
@@ -67,16 +58,13 @@ class OpenClipFamily : public BackboneFamily {
         const std::string w = wb;
         move(in, used, out, v + "ln_pre." + w, "ln_pre." + w);
         move(in, used, out, v + "ln_post." + w, "norm." + w);
-        for (int i = 0; i < arch.depth; ++i) {
-          const std::string s = v + "transformer.resblocks." + std::to_string(i) + ".", d = "blocks." + std::to_string(i) + ".";
-          move(in, used, out, s + "ln_1." + w, d + "norm1." + w);
-          move(in, used, out, s + "ln_2." + w, d + "norm2." + w);
-          move(in, used, out, s + "attn.in_proj_" + w, d + "attn.qkv." + w);
-          move(in, used, out, s + "attn.out_proj." + w, d + "attn.proj." + w);
-          move(in, used, out, s + "mlp.c_fc." + w, d + "mlp.fc1." + w);
-          move(in, used, out, s + "mlp.c_proj." + w, d + "mlp.fc2." + w);
-        }
+        for (int i = 0; i < arch.depth; ++i)  // a bare Parameter pair, not a Linear module
+          move(in, used, out, v + "transformer.resblocks." + std::to_string(i) + ".attn.in_proj_" + w,
+               "blocks." + std::to_string(i) + ".attn.qkv." + w);
       }
+      adapter::move_block_modules(in, used, out, arch.depth, v + "transformer.resblocks.",
+                                  {{"ln_1", "norm1"}, {"ln_2", "norm2"}, {"attn.out_proj", "attn.proj"},
+                                   {"mlp.c_fc", "mlp.fc1"}, {"mlp.c_proj", "mlp.fc2"}});
       m.unexpected = adapter::unused_under(in, used, v, {"position_ids"});
     } else {
       const std::string e = "vision_model.embeddings.";
@@ -96,16 +84,14 @@ class OpenClipFamily : public BackboneFamily {
         move(in, used, out, "vision_model.pre_layrnorm." + w, "ln_pre." + w);
         move(in, used, out, "vision_model.post_layernorm." + w, "norm." + w);
         for (int i = 0; i < arch.depth; ++i) {
-          const std::string s = "vision_model.encoder.layers." + std::to_string(i) + ".", d = "blocks." + std::to_string(i) + ".";
-          move(in, used, out, s + "layer_norm1." + w, d + "norm1." + w);
-          move(in, used, out, s + "layer_norm2." + w, d + "norm2." + w);
-          adapter::fuse_qkv(in, used, out, s + "self_attn.q_proj." + w, s + "self_attn.k_proj." + w,
-                            s + "self_attn.v_proj." + w, d + "attn.qkv." + w);
-          move(in, used, out, s + "self_attn.out_proj." + w, d + "attn.proj." + w);
-          move(in, used, out, s + "mlp.fc1." + w, d + "mlp.fc1." + w);
-          move(in, used, out, s + "mlp.fc2." + w, d + "mlp.fc2." + w);
+          const std::string s = "vision_model.encoder.layers." + std::to_string(i) + ".self_attn.";
+          adapter::fuse_qkv(in, used, out, s + "q_proj." + w, s + "k_proj." + w, s + "v_proj." + w,
+                            "blocks." + std::to_string(i) + ".attn.qkv." + w);
         }
       }
+      adapter::move_block_modules(in, used, out, arch.depth, "vision_model.encoder.layers.",
+                                  {{"layer_norm1", "norm1"}, {"layer_norm2", "norm2"}, {"self_attn.out_proj", "attn.proj"},
+                                   {"mlp.fc1", "mlp.fc1"}, {"mlp.fc2", "mlp.fc2"}});
       m.unexpected = adapter::unused_under(in, used, "vision_model.", {"position_ids"});
     }
     return m;
