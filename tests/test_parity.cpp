@@ -193,3 +193,20 @@ TEST_CASE("weights: a sharded checkpoint opens only the vision tower's shards", 
   check_tensor(o.cls, expected.at("last_hidden_state"), 0,
                fx["tolerance"]["per_output"]["last_hidden_state"]["max_abs_diff"].get<double>());
 }
+
+TEST_CASE("embed: bf16 precision stays close to the fp32 reference", "[parity]") {
+  const fs::path dir = shared("fixtures/parity");
+  const json fx = json::parse(read_text((dir / "dinov2_hub_noreg_A.json").string()));
+  TempDir tmp;
+  write_text(tmp / "arch.json", fx.at("arch_json").dump());
+  CliResult r = run_osteofm("embed --backbone dinov2-vitb14 --precision bf16 --arch '" + (tmp / "arch.json") +
+                            "' --weights '" + (dir / "dinov2_hub_noreg_A.safetensors").string() + "' --tensor '" +
+                            dir.string() + "/inputs.safetensors:pixel_values_224_imagenet' --out '" + (tmp / "o.safetensors") + "'");
+  REQUIRE(r.code == 0);
+  const auto got = load_safetensors(tmp / "o.safetensors");
+  const auto expected = load_safetensors((dir / "dinov2_hub_noreg_A.expected.safetensors").string());
+  const auto e = expected.at("224.x_norm_clstoken");
+  const double rel = ((got.at("cls") - e).abs().max() / e.abs().max()).item<double>();
+  CHECK(rel < 0.05);   // bf16 keeps ~3 significant digits through 3 blocks
+  CHECK(rel > 1e-5);   // and really ran in bf16
+}

@@ -27,7 +27,7 @@ void add_embed_command(CLI::App& root, Commands& commands) {
   e->add_option("--out", o->out, "Output .safetensors")->required();
   e->add_option("--batch", o->embed.batch_size, "Batch size")->capture_default_str();
   e->add_option("--device", o->embed.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  e->add_option("--precision", o->embed.precision, "auto (bf16 on CUDA), fp32 or bf16")->capture_default_str();
+  e->add_option("--precision", o->embed.precision, "auto (bf16 autocast on CUDA), fp32, or bf16 (model cast to bf16)")->capture_default_str();
   commands.push_back({e, [o] {
     if (o->tensor.empty() == o->manifest.empty()) throw InputError("embed: give --tensor or --manifest");
     Backbone b = load_backbone(o->spec);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/autocast.hpp"
 #include "core/error.hpp"
 #include "io/safetensors_torch.hpp"
 
@@ -21,12 +22,14 @@ torch::Device resolve_device(const std::string& name) {
 Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOptions& opt) {
   if (opt.batch_size < 1) throw InputError("--batch must be at least 1");
   const torch::Device device = resolve_device(opt.device);
-  const bool bf16 = opt.precision == "bf16" || (opt.precision == "auto" && device.is_cuda());
   if (opt.precision != "auto" && opt.precision != "fp32" && opt.precision != "bf16")
     throw InputError("--precision must be auto, fp32 or bf16");
-  const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  // auto: fp32 weights with bf16 autocast on CUDA; bf16: the model itself cast to bf16.
+  const bool cast_bf16 = opt.precision == "bf16";
+  const auto dtype = cast_bf16 ? torch::kBFloat16 : torch::kFloat32;
   b.vit->to(device, dtype);
   torch::InferenceMode guard;
+  CudaAutocast autocast(opt.precision == "auto" && device.is_cuda());
   std::vector<torch::Tensor> cls, patch, pooled;
   for (int64_t i = 0; i < images.size(0); i += opt.batch_size) {
     auto x = images.slice(0, i, std::min<int64_t>(i + opt.batch_size, images.size(0))).to(device, dtype);

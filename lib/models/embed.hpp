@@ -13,7 +13,7 @@ namespace osteofm {
 struct EmbedOptions {
   int batch_size = 8;
   std::string device = "auto";    // auto | cpu | cuda | cuda:N
-  std::string precision = "auto";  // auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+  std::string precision = "auto";  // auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16 (cast)
 };
 
 struct Embeddings {
