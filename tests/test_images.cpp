@@ -132,3 +132,51 @@ TEST_CASE("images: 16-bit PNG round trip keeps 16-bit precision", "[image]") {
   REQUIRE(back.pixels.size() == img.pixels.size());
   for (size_t i = 0; i < img.pixels.size(); ++i) CHECK(std::fabs(back.pixels[i] - img.pixels[i]) <= 0.5 / 65535.0 + 1e-7);
 }
+
+namespace {
+// A minimal baseline TIFF writer (uncompressed, one strip, little endian), written here
+// independently of OpenCV so the reader is checked against another encoder.
+std::string tiff_gray(int w, int h, int bits, const std::vector<uint16_t>& v) {
+  std::string f;
+  auto u16 = [&](uint16_t x) { f.push_back(char(x & 0xFF)); f.push_back(char(x >> 8)); };
+  auto u32 = [&](uint32_t x) { for (int i = 0; i < 4; ++i) f.push_back(char((x >> (8 * i)) & 0xFF)); };
+  const uint32_t data_bytes = static_cast<uint32_t>(w * h * bits / 8);
+  f += "II";
+  u16(42);
+  u32(8 + data_bytes);  // IFD after the pixel data
+  for (uint16_t x : v) {
+    if (bits == 16) u16(x);
+    else f.push_back(char(x));
+  }
+  const std::vector<std::array<uint32_t, 3>> tags = {{256, 3, uint32_t(w)}, {257, 3, uint32_t(h)}, {258, 3, uint32_t(bits)},
+                                                     {259, 3, 1}, {262, 3, 1}, {273, 4, 8}, {277, 3, 1},
+                                                     {278, 3, uint32_t(h)}, {279, 4, data_bytes}};
+  u16(static_cast<uint16_t>(tags.size()));
+  for (const auto& t : tags) {
+    u16(static_cast<uint16_t>(t[0]));
+    u16(static_cast<uint16_t>(t[1]));
+    u32(1);
+    if (t[1] == 3) { u16(static_cast<uint16_t>(t[2])); u16(0); }
+    else u32(t[2]);
+  }
+  u32(0);
+  return f;
+}
+}  // namespace
+
+TEST_CASE("images: 8- and 16-bit TIFF keep their scale", "[image]") {
+  TempDir dir;
+  std::vector<uint16_t> v16 = {0, 1000, 32768, 65535, 12, 40000};
+  write_text(dir / "g16.tif", tiff_gray(3, 2, 16, v16));
+  GrayImage a = read_image(dir / "g16.tif");
+  REQUIRE(a.width == 3);
+  REQUIRE(a.height == 2);
+  CHECK(a.source_bits == 16);
+  CHECK(a.format == ImageFormat::Tiff);
+  for (size_t i = 0; i < v16.size(); ++i) CHECK(a.pixels[i] == Approx(v16[i] / 65535.0).margin(1e-7));
+  std::vector<uint16_t> v8 = {0, 17, 128, 255, 3, 200};
+  write_text(dir / "g8.tif", tiff_gray(3, 2, 8, v8));
+  GrayImage b = read_image(dir / "g8.tif");
+  CHECK(b.source_bits == 8);
+  for (size_t i = 0; i < v8.size(); ++i) CHECK(b.pixels[i] == Approx(v8[i] / 255.0).margin(1e-7));
+}

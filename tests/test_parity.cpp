@@ -3,6 +3,7 @@
 // compared at the fixture's stated tolerance (max|Y - E| <= 1e-4 * max|E|).
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "io/safetensors_torch.hpp"
 #include "models/checkpoint.hpp"
 #include "support.hpp"
@@ -209,4 +210,22 @@ TEST_CASE("embed: bf16 precision stays close to the fp32 reference", "[parity]")
   const double rel = ((got.at("cls") - e).abs().max() / e.abs().max()).item<double>();
   CHECK(rel < 0.05);   // bf16 keeps ~3 significant digits through 3 blocks
   CHECK(rel > 1e-5);   // and really ran in bf16
+}
+
+TEST_CASE("weights: tensors the architecture does not use are reported as unexpected", "[parity]") {
+  const fs::path dir = shared("fixtures/parity");
+  const json fx = json::parse(read_text((dir / "openclip_gelu_A.json").string()));
+  TempDir tmp;
+  json arch = fx.at("arch_json");
+  arch["depth"] = 1;  // the checkpoint has 2 blocks
+  write_text(tmp / "a.json", arch.dump());
+  try {
+    load_backbone({"openclip-vitb16", tmp / "a.json", (dir / "openclip_gelu_A.safetensors").string()});
+    FAIL("loaded a checkpoint with an unused block");
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    CHECK_THAT(msg, Catch::Contains("unexpected (visual.transformer.resblocks.1."));
+    CHECK(msg.find("transformer.resblocks.1.ln_1.weight") != std::string::npos);
+    CHECK(msg.find("token_embedding") == std::string::npos);  // the text tower is ignored, not unexpected
+  }
 }
