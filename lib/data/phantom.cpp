@@ -354,6 +354,8 @@ double phantom_baseline_auc(const std::vector<PhantomImage>& images, const std::
 
 PhantomSummary write_phantom_cohort(const std::string& dir, const PhantomOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (!image_io_available())
+    throw InputError(dir + ": synth draws and writes PNGs, which this build lacks (OSTEOFM_WITH_IMAGE_IO=OFF)");
   // Rendering allocates and frees many 1 MB planes; without this glibc maps and unmaps
   // each one and page faults cost more than the drawing.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
