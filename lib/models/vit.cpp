@@ -1,5 +1,6 @@
 #include "models/vit.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -18,7 +19,9 @@ AttentionImpl::AttentionImpl(const ArchConfig& a) : heads(a.heads) {
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), N = x.size(1), D = x.size(2), hd = D / heads;
-  auto qkv_out = qkv(x).reshape({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+  auto qkv_y = qkv(x);
+  if (qkv_lora) qkv_y = qkv_y + qkv_lora(x);
+  auto qkv_out = qkv_y.reshape({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
   auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];
   torch::Tensor out;
 #if TORCH_VERSION_MAJOR >= 2
@@ -28,7 +31,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   auto attn = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(hd))), k.transpose(-2, -1)).softmax(-1);
   out = torch::matmul(attn, v);
 #endif
-  return proj(out.transpose(1, 2).reshape({B, N, D}));
+  out = out.transpose(1, 2).reshape({B, N, D});
+  return proj_lora ? proj(out) + proj_lora(out) : proj(out);
 }
 
 MlpImpl::MlpImpl(const ArchConfig& a) : act(a.act) {
@@ -42,7 +46,7 @@ MlpImpl::MlpImpl(const ArchConfig& a) : act(a.act) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  auto h = fc1(x);
+  auto h = fc1_lora ? fc1(x) + fc1_lora(x) : fc1(x);
   if (act == "gelu") h = F::gelu(h);
   else if (act == "gelu_tanh") h = torch::gelu(h, "tanh");
   else if (act == "quick_gelu") h = h * torch::sigmoid(1.702 * h);
@@ -50,7 +54,7 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
     auto parts = h.chunk(2, -1);
     h = F::silu(parts[0]) * parts[1];
   }
-  return fc2(h);
+  return fc2_lora ? fc2(h) + fc2_lora(h) : fc2(h);
 }
 
 BlockImpl::BlockImpl(const ArchConfig& a) {
@@ -137,10 +141,18 @@ torch::Tensor VisionTransformerImpl::embed(const torch::Tensor& images, int* gh,
   return x;
 }
 
-VitOutput VisionTransformerImpl::forward(const torch::Tensor& images) {
+VitOutput VisionTransformerImpl::forward_from(const torch::Tensor& images, int first_grad_block) {
   VitOutput out;
-  auto x = embed(images, &out.grid_h, &out.grid_w);
-  for (auto& b : *blocks) x = b->as<Block>()->forward(x);
+  torch::Tensor x;
+  const int k = std::clamp(first_grad_block, 0, arch.depth);
+  {
+    // Only when asked: under plain inference the caller's own guard applies.
+    c10::optional<torch::NoGradGuard> no_grad;
+    if (k > 0) no_grad.emplace();
+    x = embed(images, &out.grid_h, &out.grid_w);
+    for (int i = 0; i < k; ++i) x = blocks[i]->as<Block>()->forward(x);
+  }
+  for (int i = k; i < arch.depth; ++i) x = blocks[i]->as<Block>()->forward(x);
   out.prenorm = x;
   if (arch.final_norm) x = norm(x);
   const int R = arch.registers;
@@ -151,6 +163,54 @@ VitOutput VisionTransformerImpl::forward(const torch::Tensor& images) {
   else if (arch.pool == "mean") out.pooled = out.patch_tokens.mean(1);
   else out.pooled = out.cls;
   return out;
+}
+
+}  // namespace osteofm
+
+namespace osteofm {
+
+int64_t inject_lora(VisionTransformer& vit, const LoraOptions& o) {
+  if (o.rank < 1) throw InputError("lora: rank must be at least 1");
+  const int64_t D = vit->arch.width;
+  int64_t count = 0;
+  auto add = [&](torch::nn::Module& owner, LoraAdapter& slot, const std::string& name, const torch::nn::Linear& base,
+                 std::vector<std::pair<int64_t, int64_t>> rows) {
+    if (slot) throw InputError("lora: target '" + name + "' given twice");
+    const int64_t in = base->weight.size(1), out = base->weight.size(0);
+    if (rows.empty()) rows = {{0, out}};
+    slot = owner.register_module(name + "_lora", LoraAdapter(in, out, rows, o));
+    slot->to(base->weight.device(), base->weight.scalar_type());
+    for (const auto& p : slot->parameters()) count += p.numel();
+  };
+  for (auto& m : *vit->blocks) {
+    auto* blk = m->as<Block>();
+    for (const auto& t : o.targets) {
+      if (t == "qkv") add(*blk->attn, blk->attn->qkv_lora, "qkv", blk->attn->qkv, {});
+      else if (t == "qv") add(*blk->attn, blk->attn->qkv_lora, "qkv", blk->attn->qkv, {{0, D}, {2 * D, D}});
+      else if (t == "proj") add(*blk->attn, blk->attn->proj_lora, "proj", blk->attn->proj, {});
+      else if (t == "fc1") add(*blk->mlp, blk->mlp->fc1_lora, "fc1", blk->mlp->fc1, {});
+      else if (t == "fc2") add(*blk->mlp, blk->mlp->fc2_lora, "fc2", blk->mlp->fc2, {});
+      else throw InputError("lora: unknown target '" + t + "' (qkv, qv, proj, fc1, fc2)");
+    }
+  }
+  return count;
+}
+
+void merge_lora(VisionTransformer& vit) {
+  torch::NoGradGuard ng;
+  auto fold = [](torch::nn::Module& owner, LoraAdapter& slot, const std::string& name, torch::nn::Linear& base) {
+    if (!slot) return;
+    base->weight.add_(slot->delta_weight().to(base->weight.scalar_type()));
+    owner.unregister_module(name + "_lora");
+    slot = nullptr;
+  };
+  for (auto& m : *vit->blocks) {
+    auto* blk = m->as<Block>();
+    fold(*blk->attn, blk->attn->qkv_lora, "qkv", blk->attn->qkv);
+    fold(*blk->attn, blk->attn->proj_lora, "proj", blk->attn->proj);
+    fold(*blk->mlp, blk->mlp->fc1_lora, "fc1", blk->mlp->fc1);
+    fold(*blk->mlp, blk->mlp->fc2_lora, "fc2", blk->mlp->fc2);
+  }
 }
 
 }  // namespace osteofm

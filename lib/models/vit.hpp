@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "models/arch.hpp"
+#include "models/lora.hpp"
 
 namespace osteofm {
 
@@ -19,6 +20,7 @@ struct AttentionImpl : torch::nn::Module {
   explicit AttentionImpl(const ArchConfig& arch);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  LoraAdapter qkv_lora{nullptr}, proj_lora{nullptr};  // set by inject_lora()
   int heads;
 };
 TORCH_MODULE(Attention);
@@ -27,6 +29,7 @@ struct MlpImpl : torch::nn::Module {
   explicit MlpImpl(const ArchConfig& arch);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};  // swiglu: w12 and w3
+  LoraAdapter fc1_lora{nullptr}, fc2_lora{nullptr};
   std::string act;
 };
 TORCH_MODULE(Mlp);
@@ -61,7 +64,10 @@ struct VitOutput {
 
 struct VisionTransformerImpl : torch::nn::Module {
   explicit VisionTransformerImpl(const ArchConfig& arch);
-  VitOutput forward(const torch::Tensor& images);  // [B, 3, H, W], normalised
+  VitOutput forward(const torch::Tensor& images) { return forward_from(images, 0); }  // [B, 3, H, W], normalised
+  // Same, but the embedding and blocks below `first_grad_block` run without autograd:
+  // a partial fine-tune computes no gradient under its first trainable block.
+  VitOutput forward_from(const torch::Tensor& images, int first_grad_block);
   // Input of block 0 (after position embedding, registers and ln_pre).
   torch::Tensor embed(const torch::Tensor& images, int* grid_h, int* grid_w);
   // Position table for a grid_h x grid_w patch grid: [1, 1 + grid_h*grid_w, D].
@@ -74,5 +80,11 @@ struct VisionTransformerImpl : torch::nn::Module {
   torch::nn::ModuleList blocks;
 };
 TORCH_MODULE(VisionTransformer);
+
+// Adds LoRA adapters to the targeted Linear layers of every block (base weights untouched).
+// Returns the number of adapter parameters.
+int64_t inject_lora(VisionTransformer& vit, const LoraOptions& options);
+// Folds every adapter into its base weight and removes it: inference then costs nothing extra.
+void merge_lora(VisionTransformer& vit);
 
 }  // namespace osteofm

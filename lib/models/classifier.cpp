@@ -1,0 +1,30 @@
+#include "models/classifier.hpp"
+
+#include "core/error.hpp"
+
+namespace osteofm {
+
+ClassifierImpl::ClassifierImpl(VisionTransformer vit, const HeadOptions& o) : options(o) {
+  backbone = register_module("backbone", vit);
+  const int64_t D = vit->arch.width;
+  if (o.feature == "cls") dim = D;
+  else if (o.feature == "cls_mean") dim = 2 * D;
+  else if (o.feature == "pooled") dim = vit->arch.proj_dim > 0 ? vit->arch.proj_dim : D;
+  else throw InputError("head.feature must be cls, cls_mean or pooled, not '" + o.feature + "'");
+  if (o.classes < 2) throw InputError("head.classes must be at least 2");
+  if (o.layernorm) head_norm = register_module("head_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  head = register_module("head", torch::nn::Linear(dim, o.classes));
+}
+
+torch::Tensor ClassifierImpl::features(const torch::Tensor& images) {
+  VitOutput out = backbone->forward_from(images, first_grad_block);
+  if (options.feature == "cls") return out.cls;
+  if (options.feature == "pooled") return out.pooled;
+  return torch::cat({out.cls, out.patch_tokens.mean(1)}, -1);
+}
+
+torch::Tensor ClassifierImpl::head_logits(const torch::Tensor& f) {
+  return head(head_norm ? head_norm(f) : f);
+}
+
+}  // namespace osteofm

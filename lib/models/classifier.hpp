@@ -1,0 +1,34 @@
+// Classifier = backbone + head (optional LayerNorm + Linear to the three WHO classes) on a
+// configurable feature.
+#pragma once
+#include <string>
+
+#include <torch/torch.h>
+
+#include "models/vit.hpp"
+
+namespace osteofm {
+
+struct HeadOptions {
+  std::string feature = "cls";  // cls | cls_mean (CLS concatenated with the patch mean) | pooled
+  bool layernorm = false;
+  int classes = 3;
+};
+
+struct ClassifierImpl : torch::nn::Module {
+  ClassifierImpl(VisionTransformer backbone, const HeadOptions& options);
+  torch::Tensor features(const torch::Tensor& images);  // [B, feature_dim]
+  torch::Tensor head_logits(const torch::Tensor& features);
+  torch::Tensor forward(const torch::Tensor& images) { return head_logits(features(images)); }
+  int64_t feature_dim() const { return dim; }
+
+  VisionTransformer backbone{nullptr};
+  torch::nn::LayerNorm head_norm{nullptr};
+  torch::nn::Linear head{nullptr};
+  HeadOptions options;
+  int64_t dim = 0;
+  int first_grad_block = 0;  // set by the strategy: blocks below it run without autograd
+};
+TORCH_MODULE(Classifier);
+
+}  // namespace osteofm
