@@ -42,7 +42,7 @@ Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOpt
   return {torch::cat(cls), torch::cat(patch), torch::cat(pooled)};
 }
 
-torch::Tensor preprocess_image(const GrayImage& img, const Preprocessing& pre) {
+torch::Tensor resize_image(const GrayImage& img, const Preprocessing& pre) {
   auto x = torch::from_blob(const_cast<float*>(img.pixels.data()), {1, 1, img.height, img.width}, torch::kFloat32);
   const int S = pre.size;
   if (pre.squash) {
@@ -55,10 +55,18 @@ torch::Tensor preprocess_image(const GrayImage& img, const Preprocessing& pre) {
     const int top = (h - S) / 2, left = (w - S) / 2;  // torchvision's centre crop rounding
     x = x.slice(2, top, top + S).slice(3, left, left + S);
   }
-  x = x.clamp(0.0, 1.0).squeeze(0).expand({3, S, S});
-  auto mean = torch::tensor({pre.mean[0], pre.mean[1], pre.mean[2]}, torch::kFloat32).view({3, 1, 1});
-  auto std = torch::tensor({pre.std[0], pre.std[1], pre.std[2]}, torch::kFloat32).view({3, 1, 1});
-  return ((x - mean) / std).contiguous();
+  return x.clamp(0.0, 1.0).squeeze(0).contiguous();  // [1, S, S]
+}
+
+torch::Tensor normalize_batch(const torch::Tensor& gray01, const Preprocessing& pre) {
+  auto opts = gray01.options();
+  auto mean = torch::tensor({pre.mean[0], pre.mean[1], pre.mean[2]}, torch::kFloat32).to(opts).view({1, 3, 1, 1});
+  auto std = torch::tensor({pre.std[0], pre.std[1], pre.std[2]}, torch::kFloat32).to(opts).view({1, 3, 1, 1});
+  return (gray01.expand({gray01.size(0), 3, gray01.size(2), gray01.size(3)}) - mean) / std;
+}
+
+torch::Tensor preprocess_image(const GrayImage& img, const Preprocessing& pre) {
+  return normalize_batch(resize_image(img, pre).unsqueeze(0), pre).squeeze(0).contiguous();
 }
 
 Embeddings embed_manifest(Backbone& b, const Manifest& m, const EmbedOptions& opt) {

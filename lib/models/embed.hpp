@@ -29,6 +29,10 @@ Embeddings embed_tensor(Backbone& backbone, const torch::Tensor& images, const E
 // crop, or squash) with PIL's antialiased bicubic filter, grey replicated to RGB, the
 // family's mean/std. Works on the float image: no 8-bit rounding of 12-16-bit data.
 torch::Tensor preprocess_image(const GrayImage& image, const Preprocessing& pre);
+// The two halves of preprocess_image: resize/crop to [1, S, S] in [0,1] (where training
+// augments), then grey -> RGB and mean/std for a batch [B, 1, S, S] -> [B, 3, S, S].
+torch::Tensor resize_image(const GrayImage& image, const Preprocessing& pre);
+torch::Tensor normalize_batch(const torch::Tensor& gray01, const Preprocessing& pre);
 
 // Decodes, preprocesses and embeds every row of a manifest (in row order).
 Embeddings embed_manifest(Backbone& backbone, const Manifest& manifest, const EmbedOptions& options);

@@ -1,0 +1,33 @@
+// osteofm train: one variant, one run folder; --resume continues a stopped run.
+#include <iostream>
+#include <memory>
+
+#include "command.hpp"
+#include "train/config.hpp"
+#include "train/trainer.hpp"
+
+namespace osteofm::cli {
+
+void add_train_command(CLI::App& root, Commands& commands) {
+  struct Options {
+    std::string config, out;
+    std::vector<std::string> set;
+    bool resume = false;
+  };
+  auto o = std::make_shared<Options>();
+  auto* t = root.add_subcommand("train", "Train one backbone + strategy variant into a run folder");
+  t->add_option("--config", o->config, "Run config JSON")->required();
+  t->add_option("--set", o->set, "Override a config key: KEY.PATH=VALUE (repeatable)");
+  t->add_option("--out", o->out, "Run folder")->required();
+  t->add_flag("--resume", o->resume, "Continue the run in --out from its last checkpoint");
+  commands.push_back({t, [o] {
+    const auto config = resolve_train_config(o->config, o->set);
+    const TrainSummary s = train_run(config, o->out, o->resume);
+    std::cout << o->out << ": " << s.epochs_run << " epochs" << (s.resumed ? " (resumed)" : "") << ", best val macro AUC "
+              << s.best_val_auc << " at epoch " << s.best_epoch << ", " << s.trainable_parameters
+              << " trainable parameters\n";
+    return 0;
+  }});
+}
+
+}  // namespace osteofm::cli

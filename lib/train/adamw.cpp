@@ -1,0 +1,63 @@
+#include "train/adamw.hpp"
+
+#include <cmath>
+
+namespace osteofm {
+
+AdamW::AdamW(std::vector<AdamWGroup> groups, double b1, double b2, double eps)
+    : groups_(std::move(groups)), beta1_(b1), beta2_(b2), eps_(eps) {}
+
+void AdamW::zero_grad() {
+  for (auto& g : groups_)
+    for (auto& [n, p] : g.params)
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+}
+
+void AdamW::step() {
+  torch::NoGradGuard ng;
+  for (auto& g : groups_)
+    for (auto& [name, p] : g.params) {
+      if (!p.grad().defined()) continue;
+      const auto grad = p.grad();
+      auto& m = m_[name];
+      auto& v = v_[name];
+      if (!m.defined()) {
+        m = torch::zeros_like(p);
+        v = torch::zeros_like(p);
+      }
+      const int64_t t = ++t_[name];
+      p.mul_(1.0 - g.lr * g.weight_decay);
+      m.mul_(beta1_).add_(grad, 1.0 - beta1_);
+      v.mul_(beta2_).addcmul_(grad, grad, 1.0 - beta2_);
+      const double bc1 = 1.0 - std::pow(beta1_, static_cast<double>(t));
+      const double bc2 = 1.0 - std::pow(beta2_, static_cast<double>(t));
+      auto denom = (v.sqrt() / std::sqrt(bc2)).add_(eps_);
+      p.addcdiv_(m, denom, -g.lr / bc1);
+    }
+}
+
+std::map<std::string, torch::Tensor> AdamW::state() const {
+  std::map<std::string, torch::Tensor> s;
+  for (const auto& [name, m] : m_) {
+    s["adam." + name + ".exp_avg"] = m;
+    s["adam." + name + ".exp_avg_sq"] = v_.at(name);
+    s["adam." + name + ".step"] = torch::tensor(t_.at(name), torch::kInt64);
+  }
+  return s;
+}
+
+void AdamW::load_state(const std::map<std::string, torch::Tensor>& s) {
+  m_.clear();
+  v_.clear();
+  t_.clear();
+  for (auto& g : groups_)
+    for (auto& [name, p] : g.params) {
+      auto it = s.find("adam." + name + ".exp_avg");
+      if (it == s.end()) continue;
+      m_[name] = it->second.to(p.options()).clone();
+      v_[name] = s.at("adam." + name + ".exp_avg_sq").to(p.options()).clone();
+      t_[name] = s.at("adam." + name + ".step").item<int64_t>();
+    }
+}
+
+}  // namespace osteofm

@@ -1,0 +1,21 @@
+// Run configuration: a JSON file, defaults filled in, `--set key.path=value` overrides,
+// written fully resolved to RUN/config.json.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace osteofm {
+
+// Defaults for every key; a config may only use keys that exist here.
+nlohmann::json default_train_config();
+
+// Reads FILE, applies overrides ("train.epochs=5", "strategy={\"name\":\"lora\"}"),
+// merges with the defaults and validates. Unknown keys and bad values are InputErrors
+// naming the key. Relative paths in data.manifest resolve against FILE's folder.
+nlohmann::json resolve_train_config(const std::string& file, const std::vector<std::string>& overrides);
+nlohmann::json resolve_train_config_json(nlohmann::json config, const std::vector<std::string>& overrides,
+                                         const std::string& source, const std::string& base_dir);
+
+}  // namespace osteofm

@@ -1,0 +1,23 @@
+// One training run in a run folder (design.md "Run directory"): config.json,
+// status.json, log.jsonl, checkpoints/ (trainable tensors + optimizer state, written
+// atomically), predictions_val.csv, predictions_test.csv, metrics_test.json.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace osteofm {
+
+struct TrainSummary {
+  int epochs_run = 0, best_epoch = -1;
+  double best_val_auc = 0;
+  long long trainable_parameters = 0;
+  bool resumed = false;
+};
+
+// `config` is resolved (train/config.hpp). With resume, an existing run continues from its
+// last checkpoint and ends with the same numbers as an uninterrupted run (CPU, same seed).
+// A NaN/Inf loss stops with a RuntimeFailure and keeps the last good checkpoint.
+TrainSummary train_run(const nlohmann::json& config, const std::string& run_dir, bool resume);
+
+}  // namespace osteofm

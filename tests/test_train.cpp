@@ -1,0 +1,94 @@
+// Training runs on a small phantom cohort: run folder contents, the feature cache of the
+// linear probe, and a run killed with SIGKILL mid-epoch that resumes to the same numbers.
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "train/config.hpp"
+#include "support.hpp"
+
+using namespace osteofm;
+using namespace osteofm::test;
+using nlohmann::json;
+
+namespace {
+std::string cohort(const TempDir& dir) {
+  const CliResult r = run_osteofm("synth --out '" + (dir / "cohort") + "' --patients 60 --size 112 --seed 3");
+  REQUIRE(r.code == 0);
+  return dir / "cohort/manifest.csv";
+}
+std::string config(const TempDir& dir, const std::string& manifest, const json& strategy, int epochs = 3) {
+  const json c = {{"data", {{"manifest", manifest}}},
+                  {"backbone", {{"preset", "dinov2-tiny"}, {"seed", 5}}},
+                  {"strategy", strategy},
+                  {"train", {{"epochs", epochs}, {"batch_size", 16}, {"patience", 10}, {"seed", 2}}}};
+  const std::string path = dir / ("config_" + strategy["name"].get<std::string>() + ".json");
+  write_text(path, c.dump());
+  return path;
+}
+}  // namespace
+
+TEST_CASE("train: a LoRA run killed with SIGKILL mid-epoch resumes to identical results", "[train]") {
+  TempDir dir;
+  const std::string manifest = cohort(dir);
+  const std::string cfg = config(dir, manifest, {{"name", "lora"}, {"rank", 2}, {"alpha", 4}, {"dropout", 0.1}});
+  CliResult full = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "full") + "'");
+  INFO(full.err);
+  REQUIRE(full.code == 0);
+  for (const char* f : {"config.json", "status.json", "log.jsonl", "checkpoints/last.safetensors",
+                        "checkpoints/best.safetensors", "predictions_val.csv", "predictions_test.csv", "metrics_test.json"})
+    CHECK(fs::exists(dir.path / "full" / f));
+  CHECK(json::parse(read_text(dir / "full/status.json"))["state"] == "done");
+  CHECK(count_lines(read_text(dir / "full/log.jsonl")) == 3);
+
+  // Train split of this cohort: 4 optimizer steps per epoch; die at step 6 (inside epoch 2).
+  const std::string cmd = "OSTEOFM_TEST_KILL_AFTER_STEPS=6 '" + std::string(OSTEOFM_BIN) + "' train --config '" + cfg +
+                          "' --out '" + (dir / "killed") + "' >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  CHECK((WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + 9) || WEXITSTATUS(status) == 137));
+  CHECK(fs::exists(dir / "killed/checkpoints/last.safetensors"));
+  CHECK_FALSE(fs::exists(dir / "killed/predictions_test.csv"));
+  for (const auto& e : fs::directory_iterator(dir.path / "killed/checkpoints"))
+    CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+  // Without --resume the folder is protected; with it the run finishes.
+  CHECK(run_osteofm("train --config '" + cfg + "' --out '" + (dir / "killed") + "'").code == 2);
+  CliResult resumed = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "killed") + "' --resume");
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK_THAT(resumed.out, Catch::Contains("(resumed)"));
+  CHECK(read_text(dir / "killed/predictions_test.csv") == read_text(dir / "full/predictions_test.csv"));
+  json a = json::parse(read_text(dir / "killed/metrics_test.json")), b = json::parse(read_text(dir / "full/metrics_test.json"));
+  a.erase("source");  // the file path differs, every number must not
+  b.erase("source");
+  CHECK(a == b);
+}
+
+TEST_CASE("train: linear probe caches frozen features and is reproducible; partial fine-tune runs", "[train]") {
+  TempDir dir;
+  const std::string manifest = cohort(dir);
+  const std::string cfg = config(dir, manifest, {{"name", "linear_probe"}}, 4);
+  REQUIRE(run_osteofm("train --config '" + cfg + "' --out '" + (dir / "a") + "'").code == 0);
+  size_t cached = 0;
+  for (const auto& e : fs::directory_iterator(dir.path / "a/feature_cache")) cached += e.path().extension() == ".safetensors";
+  CHECK(cached == 3);  // train, val, test
+  REQUIRE(run_osteofm("train --config '" + cfg + "' --out '" + (dir / "b") + "'").code == 0);
+  CHECK(read_text(dir / "a/predictions_test.csv") == read_text(dir / "b/predictions_test.csv"));
+  CHECK(json::parse(read_text(dir / "a/status.json"))["trainable_parameters"] == 96 * 3 + 3);
+
+  const std::string pcfg = config(dir, manifest, {{"name", "partial"}, {"blocks", 1}}, 2);
+  CliResult p = run_osteofm("train --config '" + pcfg + "' --out '" + (dir / "p") + "'");
+  INFO(p.err);
+  REQUIRE(p.code == 0);
+  CHECK(json::parse(read_text(dir / "p/status.json"))["trainable_parameters"].get<int64_t>() > 96 * 3 + 3);
+}
+
+TEST_CASE("train: config errors name the key", "[train]") {
+  TempDir dir;
+  write_text(dir / "c.json", R"({"data": {"manifest": "m.csv"}, "train": {"epoch": 3}})");
+  CHECK_THROWS_WITH(resolve_train_config(dir / "c.json", {}), Catch::Contains("unknown config key 'train.epoch'"));
+  write_text(dir / "d.json", R"({"data": {"manifest": "m.csv"}})");
+  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.epochs=abc"}), Catch::Contains("'train.epochs' has the wrong type"));
+  const json ok = resolve_train_config(dir / "d.json", {"train.epochs=7", "strategy={\"name\":\"lora\"}"});
+  CHECK(ok["train"]["epochs"] == 7);
+  CHECK(ok["strategy"]["name"] == "lora");
+  CHECK(ok["data"]["manifest"] == (dir.path / "m.csv").lexically_normal().string());
+}
