@@ -21,5 +21,6 @@ void add_table_command(CLI::App& root, Commands& commands);
 void add_embed_command(CLI::App& root, Commands& commands);
 void add_synth_command(CLI::App& root, Commands& commands);
 void add_train_command(CLI::App& root, Commands& commands);
+void add_sweep_command(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

@@ -1,0 +1,48 @@
+// osteofm sweep: the variants of a sweep config, locally or as a Slurm job array.
+#include <unistd.h>
+
+#include <climits>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "command.hpp"
+#include "core/error.hpp"
+#include "sweep/sweep.hpp"
+
+namespace osteofm::cli {
+
+void add_sweep_command(CLI::App& root, Commands& commands) {
+  struct Options {
+    std::string config, out, gpus;
+    SweepOptions sweep;
+  };
+  auto o = std::make_shared<Options>();
+  auto* s = root.add_subcommand("sweep", "Train every backbone x strategy variant of a sweep config");
+  s->add_option("--config", o->config, "Sweep config (configs/sweeps/paper.json, configs/demo-sweep.json)")->required();
+  s->add_option("--out", o->out, "Sweep folder")->required();
+  s->add_option("--executor", o->sweep.executor, "local or slurm")->capture_default_str()->check(CLI::IsMember({"local", "slurm"}));
+  s->add_flag("--resume", o->sweep.resume, "Continue unfinished variants (finished ones are always skipped)");
+  s->add_option("--gpus", o->gpus, "local: GPUs to spread variants over, e.g. 0,1,2,3");
+  s->add_flag("--wait", o->sweep.wait, "slurm: wait until the job array has finished");
+  s->add_option("--sbatch-args", o->sweep.sbatch_args, "slurm: extra sbatch arguments");
+  commands.push_back({s, [o] {
+    std::stringstream ss(o->gpus);
+    std::string g;
+    while (std::getline(ss, g, ','))
+      if (!g.empty()) o->sweep.gpus.push_back(g);
+    char self[PATH_MAX] = {0};
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) throw RuntimeFailure("cannot find the osteofm executable");
+    o->sweep.binary = std::string(self, static_cast<size_t>(n));
+    const int failures = run_sweep(o->config, o->out, o->sweep);
+    if (failures > 0) {
+      std::cerr << "osteofm: failure: " << failures << " variant(s) failed (see their log.jsonl and the messages above)\n";
+      return 1;
+    }
+    if (o->sweep.executor == "local") std::cout << "sweep done; the table: osteofm table " << o->out << "\n";
+    return 0;
+  }});
+}
+
+}  // namespace osteofm::cli

@@ -1,0 +1,34 @@
+// Sweeps: backbones x strategies, one run folder per variant (<backbone>-<strategy>),
+// SWEEP/sweep.json, executed locally (resumable, finished variants skipped, spread over
+// GPUs) or as one Slurm job array (one variant per task, the same binary).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace osteofm {
+
+struct Variant {
+  std::string name;          // <backbone>-<strategy>
+  nlohmann::json config;     // a full train config (unresolved overrides applied)
+};
+
+// Sweep config: {"base": {train config}, "backbones": {"dinov2": {"preset": ...}, ...},
+// "strategies": {"lora": {"name": "lora", ...}, ...}}; base.data.manifest relative to FILE.
+std::vector<Variant> expand_sweep(const std::string& file);
+
+struct SweepOptions {
+  std::string executor = "local";  // local | slurm
+  std::vector<std::string> gpus;   // local: one variant at a time per listed GPU ("0", "1")
+  bool resume = false;
+  bool wait = false;               // slurm: block until the array finishes (sbatch --wait)
+  std::string sbatch_args;         // extra sbatch arguments (partition, time, gres)
+  std::string binary;              // the osteofm executable run by each task
+};
+
+// Writes SWEEP/configs/<variant>.json and SWEEP/sweep.json, then runs the variants.
+// Returns the number of variants that failed (local), or 0 once the array is submitted.
+int run_sweep(const std::string& file, const std::string& sweep_dir, const SweepOptions& options);
+
+}  // namespace osteofm
