@@ -2,9 +2,11 @@
 # Installs the Debian packages osteofm needs (only those missing), then configures and
 # builds Release into build/. Idempotent: quick when nothing is missing or changed.
 #   bash scripts/setup.sh            install + build
-#   bash scripts/setup.sh --no-run   same (kept for scripts that pass it)
+#   bash scripts/setup.sh --with-test-deps   also what the tests need (a local Slurm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+test_deps=0
+[[ "${1:-}" == "--with-test-deps" ]] && test_deps=1
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
@@ -13,6 +15,9 @@ PACKAGES=(
   libdcmtk-dev libgdcm-dev                   # DICOM: DCMTK (JPEG, JPEG-LS, RLE) + GDCM (JPEG 2000)
   libcli11-dev nlohmann-json3-dev libeigen3-dev catch2
 )
+
+# The sweep's Slurm executor is tested against a real one-node Slurm.
+((test_deps)) && PACKAGES+=(slurmctld slurmd slurm-client munge)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
