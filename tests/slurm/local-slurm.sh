@@ -8,8 +8,19 @@ set -euo pipefail
 cmd=$1
 dir=$2
 if [[ $cmd == stop ]]; then
-  for f in "$dir"/slurmd.pid "$dir"/slurmctld.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true; done
-  [[ -f $dir/munged.pid ]] && kill "$(cat "$dir/munged.pid")" 2>/dev/null || true
+  pids=()
+  for f in "$dir"/slurmd.pid "$dir"/slurmctld.pid "$dir"/munged.pid; do
+    [[ -f $f ]] && pids+=("$(cat "$f")")
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Leave nothing running: wait for them to go (slurmctld saves its state first).
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    ((alive)) || exit 0
+    sleep 0.2
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   exit 0
 fi
 mkdir -p "$dir"/{state,spool,log}
