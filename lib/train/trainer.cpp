@@ -13,6 +13,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "core/progress.hpp"
 #include "core/runtime.hpp"
 #include "eval/evaluate.hpp"
 #include "eval/metrics.hpp"
@@ -219,6 +220,9 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     double loss_sum = 0;
     int64_t seen = 0;
     opt.zero_grad();
+    ProgressBar bar(fs::path(run_dir).filename().string() + " epoch " + std::to_string(epoch + 1) + "/" +
+                        std::to_string(epochs),
+                    static_cast<long>(batches));
     for (int64_t bi = 0; bi < batches; ++bi) {
       const auto idx = perm.slice(0, bi * batch, std::min<int64_t>((bi + 1) * batch, train.size()));
       const auto y = y_train.index_select(0, idx).to(device);
@@ -243,6 +247,9 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
       (loss / accum).backward();
       loss_sum += lv * idx.size(0);
       seen += idx.size(0);
+      char loss_text[48];
+      std::snprintf(loss_text, sizeof loss_text, "loss %.4f", loss_sum / seen);
+      bar.update(static_cast<long>(bi + 1), loss_text);
       if ((bi + 1) % accum == 0 || bi + 1 == batches) {
         std::vector<torch::Tensor> params;
         for (auto& g : opt.groups())
@@ -280,7 +287,14 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
                            {"best_epoch", best_epoch + 1}, {"trainable_parameters", summary.trainable_parameters},
                            {"strategy", strategy->name()}, {"backbone", bc["preset"]}}
                               .dump(2) + "\n");
-    std::cerr << line.dump() << "\n";
+    if (ProgressBar::enabled()) {
+      char text[160];
+      std::snprintf(text, sizeof text, "loss %.4f  val macro AUC %.4f  (best %.4f, epoch %d)  %.0f images/s",
+                    loss_sum / std::max<int64_t>(1, seen), vm[kAucMacro], best, best_epoch + 1, seen / secs);
+      bar.finish(text);
+    } else {
+      std::cerr << line.dump() << "\n";  // structured: one JSON object per epoch
+    }
   }
 
   // Best weights, adapters merged, predictions and test metrics.

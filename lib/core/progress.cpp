@@ -1,0 +1,37 @@
+#include "core/progress.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace osteofm {
+
+bool ProgressBar::enabled() { return isatty(STDERR_FILENO) == 1; }
+
+ProgressBar::ProgressBar(std::string label, long total)
+    : label_(std::move(label)), total_(total > 0 ? total : 1), start_(std::chrono::steady_clock::now()),
+      last_(start_ - std::chrono::seconds(1)), on_(enabled()) {}
+
+void ProgressBar::update(long done, const std::string& extra) {
+  if (!on_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (done < total_ && now - last_ < std::chrono::milliseconds(100)) return;  // ~10 redraws a second
+  last_ = now;
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  const double rate = secs > 0 ? done / secs : 0;
+  const double eta = rate > 0 ? (total_ - done) / rate : 0;
+  const int width = 24, filled = static_cast<int>(width * done / total_);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(width, '.');
+  std::fprintf(stderr, "\r\033[K%s [%s] %ld/%ld %.1f it/s ETA %.0fs %s", label_.c_str(), bar.c_str(), done, total_, rate,
+               eta, extra.c_str());
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish(const std::string& summary) {
+  if (!on_) return;
+  std::fprintf(stderr, "\r\033[K%s %s\n", label_.c_str(), summary.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace osteofm
