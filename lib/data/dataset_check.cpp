@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/labels.hpp"
 #include "io/image.hpp"
 
@@ -22,40 +23,32 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
 
   // Probe (or decode) every present file; each failure becomes one problem on its row.
   std::mutex mu;
-  std::atomic<size_t> next{0};
-  auto worker = [&]() {
-    for (size_t i = next++; i < m.rows.size(); i = next++) {
-      const ManifestRow& r = m.rows[i];
-      if (missing_rows.count(r.row)) continue;
-      std::string failure, kind = "unreadable_file";
-      try {
-        if (decode) {
-          GrayImage img = read_image(r.path);
-          if (!r.mask.empty()) {
-            int w = 0, h = 0;
-            kind = "bad_mask";
-            read_png_u8(r.mask, &w, &h);
-            if (w != img.width || h != img.height)
-              failure = "mask " + r.mask + " is " + std::to_string(w) + "x" + std::to_string(h) + ", image is " +
-                        std::to_string(img.width) + "x" + std::to_string(img.height);
-          }
-        } else if (sniff_image_format(r.path) == ImageFormat::Unknown) {
-          failure = r.path + ": unknown image format (expected PNG, JPEG, TIFF, BMP or DICOM)";
+  parallel_for(m.rows.size(), threads, [&](size_t i, int) {
+    const ManifestRow& r = m.rows[i];
+    if (missing_rows.count(r.row)) return;
+    std::string failure, kind = "unreadable_file";
+    try {
+      if (decode) {
+        GrayImage img = read_image(r.path);
+        if (!r.mask.empty()) {
+          int w = 0, h = 0;
+          kind = "bad_mask";
+          read_png_u8(r.mask, &w, &h);
+          if (w != img.width || h != img.height)
+            failure = "mask " + r.mask + " is " + std::to_string(w) + "x" + std::to_string(h) + ", image is " +
+                      std::to_string(img.width) + "x" + std::to_string(img.height);
         }
-      } catch (const std::exception& e) {
-        failure = e.what();
+      } else if (sniff_image_format(r.path) == ImageFormat::Unknown) {
+        failure = r.path + ": unknown image format (expected PNG, JPEG, TIFF, BMP or DICOM)";
       }
-      if (!failure.empty()) {
-        std::lock_guard<std::mutex> lock(mu);
-        m.problems.push_back({kind, r.row, r.line, m.where(r) + ": " + failure, true});
-      }
+    } catch (const std::exception& e) {
+      failure = e.what();
     }
-  };
-  const int n_threads = std::max(1, std::min<int>(threads, static_cast<int>(m.rows.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+    if (!failure.empty()) {
+      std::lock_guard<std::mutex> lock(mu);
+      m.problems.push_back({kind, r.row, r.line, m.where(r) + ": " + failure, true});
+    }
+  });
 
   DatasetReport rep;
   rep.manifest = m.path;

@@ -15,6 +15,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/labels.hpp"
 #include "core/random.hpp"
 #include "data/split.hpp"
@@ -374,41 +375,25 @@ PhantomSummary write_phantom_cohort(const std::string& dir, const PhantomOptions
 
   // Bone-intensity feature of every image, kept for the baseline (not the images).
   std::vector<double> bone_mean(jobs.size());
-  std::atomic<size_t> next{0};
-  std::string failure;
-  std::mutex mu;
-  auto worker = [&] {
-    for (size_t j = next++; j < jobs.size(); j = next++) {
-      try {
-        const Job& job = jobs[j];
-        PhantomImage img = render_phantom(subjects[job.subject], job.exam, o);
-        if (static_cast<int>(j) < o.previews) {
-          fs::create_directories(fs::path(dir) / "previews");
-          write_phantom_preview((fs::path(dir) / "previews" / (job.image_id + ".png")).string(), img);
-        }
-        GrayImage g;
-        g.width = img.width;
-        g.height = img.height;
-        g.pixels = img.pixels;
-        write_png((fs::path(dir) / "images" / (job.image_id + ".png")).string(), g, 16);
-        write_png_u8((fs::path(dir) / "masks" / (job.image_id + ".png")).string(), img.width, img.height, img.mask);
-        double sum = 0;
-        size_t n = 0;
-        for (size_t k = 0; k < img.pixels.size(); ++k)
-          if (img.mask[k] & kAllBones) sum += img.pixels[k], ++n;
-        bone_mean[j] = n ? sum / n : 0;
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (failure.empty()) failure = e.what();
-      }
+  parallel_for(jobs.size(), o.threads, [&](size_t j, int) {
+    const Job& job = jobs[j];
+    PhantomImage img = render_phantom(subjects[job.subject], job.exam, o);
+    if (static_cast<int>(j) < o.previews) {
+      fs::create_directories(fs::path(dir) / "previews");
+      write_phantom_preview((fs::path(dir) / "previews" / (job.image_id + ".png")).string(), img);
     }
-  };
-  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (!failure.empty()) throw RuntimeFailure(failure);
+    GrayImage g;
+    g.width = img.width;
+    g.height = img.height;
+    g.pixels = img.pixels;
+    write_png((fs::path(dir) / "images" / (job.image_id + ".png")).string(), g, 16);
+    write_png_u8((fs::path(dir) / "masks" / (job.image_id + ".png")).string(), img.width, img.height, img.mask);
+    double sum = 0;
+    size_t n = 0;
+    for (size_t k = 0; k < img.pixels.size(); ++k)
+      if (img.mask[k] & kAllBones) sum += img.pixels[k], ++n;
+    bone_mean[j] = n ? sum / n : 0;
+  });
 
   // Patient-level stratified split through the same code as `osteofm data split`.
   std::string csv = "image_id,patient_id,path,mask,t_score,age\n";

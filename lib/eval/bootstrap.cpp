@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "eval/normal.hpp"
 
@@ -15,24 +16,6 @@ namespace osteofm {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-int thread_count(int requested) {
-  if (requested > 0) return requested;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
-}
-
-template <typename F>
-void parallel_for(size_t n, int threads, F&& body) {
-  std::atomic<size_t> next{0};
-  auto worker = [&](int t) {
-    for (size_t i = next++; i < n; i = next++) body(i, t);
-  };
-  const int nt = std::max(1, std::min<int>(threads, static_cast<int>(n)));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < nt; ++t) pool.emplace_back(worker, t);
-  worker(0);
-  for (auto& th : pool) th.join();
-}
 }  // namespace
 
 double quantile_type7(const std::vector<double>& sorted, double q) {
@@ -66,7 +49,7 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
   res.n_units = n_units;
   res.replicates = opt.replicates;
   res.estimate = engine.point();
-  const int threads = thread_count(opt.threads);
+  const int threads = resolve_threads(opt.threads);
 
   // Replicates: values[r * kNumMetrics + m]; NaN rows mark invalid replicates.
   std::vector<double> values(static_cast<size_t>(opt.replicates) * kNumMetrics, kNaN);

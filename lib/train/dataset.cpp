@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "io/image.hpp"
 #include "models/embed.hpp"
 
@@ -33,25 +34,13 @@ SplitData load_split(const Manifest& m, const std::string& split, const Preproce
     d.extra.push_back(extra);
   }
   d.images = torch::empty({static_cast<int64_t>(rows.size()), 1, pre.size, pre.size});
-  std::atomic<size_t> next{0};
-  std::string failure;
-  std::mutex mu;
-  auto worker = [&] {
-    for (size_t i = next++; i < rows.size(); i = next++) {
-      try {
-        d.images[static_cast<int64_t>(i)].copy_(resize_image(read_image(rows[i]->path), pre));
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (failure.empty()) failure = m.where(*rows[i]) + ": " + e.what();
-      }
+  parallel_for(rows.size(), threads, [&](size_t i, int) {
+    try {
+      d.images[static_cast<int64_t>(i)].copy_(resize_image(read_image(rows[i]->path), pre));
+    } catch (const InputError& e) {
+      throw InputError(m.where(*rows[i]) + ": " + e.what());
     }
-  };
-  const int n = std::max(1, threads);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (!failure.empty()) throw InputError(failure);
+  });
   return d;
 }
 
