@@ -92,3 +92,20 @@ TEST_CASE("train: config errors name the key", "[train]") {
   CHECK(ok["strategy"]["name"] == "lora");
   CHECK(ok["data"]["manifest"] == (dir.path / "m.csv").lexically_normal().string());
 }
+
+TEST_CASE("train: streaming with prefetch gives the same run as preloading", "[train]") {
+  TempDir dir;
+  const std::string manifest = cohort(dir);
+  const std::string cfg = config(dir, manifest, {{"name", "partial"}, {"blocks", 1}}, 2);
+  REQUIRE(run_osteofm("train --config '" + cfg + "' --out '" + (dir / "pre") + "' --set data.preload=yes").code == 0);
+  CliResult s = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "stream") +
+                            "' --set data.preload=no --set data.prefetch=2");
+  INFO(s.err);
+  REQUIRE(s.code == 0);
+  CHECK(read_text(dir / "pre/predictions_test.csv") == read_text(dir / "stream/predictions_test.csv"));
+  // A radiograph that disappears before streaming reaches it: one line naming the row, exit 2.
+  fs::remove(dir.path / "cohort/images/PH00003_1.png");
+  CliResult gone = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "gone") + "' --set data.preload=no");
+  CHECK(gone.code == 2);
+  CHECK_THAT(gone.err, Catch::Contains("row ") && Catch::Contains("PH00003_1.png: no such file"));
+}

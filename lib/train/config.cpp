@@ -11,7 +11,7 @@ using nlohmann::json;
 
 json default_train_config() {
   return json{
-      {"data", {{"manifest", ""}, {"workers", 0}}},
+      {"data", {{"manifest", ""}, {"workers", 0}, {"preload", "auto"}, {"prefetch", 4}}},
       {"backbone", {{"preset", "dinov2-tiny"}, {"weights", ""}, {"arch", ""}, {"seed", 0}}},
       {"head", {{"feature", "cls"}, {"layernorm", false}}},
       {"strategy", {{"name", "linear_probe"}}},

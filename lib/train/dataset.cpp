@@ -1,6 +1,8 @@
 #include "train/dataset.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -13,34 +15,128 @@
 
 namespace osteofm {
 
-SplitData load_split(const Manifest& m, const std::string& split, const Preprocessing& pre, int threads) {
+class BatchPrefetcher {
+ public:
+  BatchPrefetcher(const SplitData& d, std::vector<int64_t> order, int64_t batch, int depth)
+      : data_(d), order_(std::move(order)), batch_(batch), depth_(std::max(1, depth)) {
+    batches_ = (static_cast<int64_t>(order_.size()) + batch_ - 1) / batch_;
+    producer_ = std::thread([this] { run(); });
+  }
+  ~BatchPrefetcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    producer_.join();
+  }
+  torch::Tensor next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !ready_.empty() || failure_ || consumed_ >= batches_; });
+    if (failure_) std::rethrow_exception(failure_);
+    if (ready_.empty()) throw RuntimeFailure("loader: no batch left in this epoch");
+    torch::Tensor t = ready_.front();
+    ready_.pop_front();
+    ++consumed_;
+    cv_.notify_all();
+    return t;
+  }
+
+ private:
+  void run() {
+    for (int64_t k = 0; k < batches_; ++k) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < depth_; });
+        if (stop_) return;
+      }
+      try {
+        const int64_t b = k * batch_, e = std::min<int64_t>(b + batch_, order_.size());
+        torch::Tensor t = data_.take(std::vector<int64_t>(order_.begin() + b, order_.begin() + e));
+        std::lock_guard<std::mutex> lock(mu_);
+        ready_.push_back(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        failure_ = std::current_exception();
+        cv_.notify_all();
+        return;
+      }
+      cv_.notify_all();
+    }
+  }
+  const SplitData& data_;
+  std::vector<int64_t> order_;
+  int64_t batch_, batches_ = 0, consumed_ = 0;
+  int depth_;
+  std::deque<torch::Tensor> ready_;
+  std::exception_ptr failure_;
+  bool stop_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread producer_;
+};
+
+torch::Tensor SplitData::take(const std::vector<int64_t>& rows) const {
+  if (images.defined()) return images.index_select(0, torch::tensor(rows, torch::kInt64));
+  // Each worker makes its own tensor; the caller's thread stacks them (the caller may be
+  // in inference mode, which is per thread, and its tensors cannot be written from others).
+  std::vector<torch::Tensor> parts(rows.size());
+  parallel_for(rows.size(), threads, [&](size_t i, int) {
+    const int64_t r = rows[i];
+    try {
+      parts[i] = resize_image(read_image(path[r]), pre);
+    } catch (const InputError& e) {
+      throw InputError(where[r] + ": " + e.what());
+    }
+  });
+  if (parts.empty()) return torch::empty({0, 1, pre.size, pre.size});
+  return torch::stack(parts);
+}
+
+torch::Tensor SplitData::range(int64_t begin, int64_t end) const {
+  if (images.defined()) return images.slice(0, begin, end);
+  std::vector<int64_t> rows;
+  for (int64_t i = begin; i < end; ++i) rows.push_back(i);
+  return take(rows);
+}
+
+void SplitData::begin_epoch(const std::vector<int64_t>& order, int64_t batch, int depth) {
+  prefetcher.reset();  // joins the previous epoch's producer
+  prefetcher = std::make_shared<BatchPrefetcher>(*this, order, batch, depth);
+}
+
+torch::Tensor SplitData::next_batch() {
+  if (!prefetcher) throw RuntimeFailure("loader: next_batch() before begin_epoch()");
+  return prefetcher->next();
+}
+
+SplitData load_split(const Manifest& m, const std::string& split, const Preprocessing& pre, int threads,
+                     const std::string& preload) {
   SplitData d;
   d.split = split;
-  std::vector<const ManifestRow*> rows;
-  for (const auto& r : m.rows)
-    if (r.split == split) rows.push_back(&r);
-  for (const auto* r : rows) {
-    if (r->label < 0) throw InputError(m.where(*r) + ": no usable t_score or label");
-    d.image_id.push_back(r->image_id);
-    d.patient_id.push_back(r->patient_id);
-    d.labels.push_back(r->label);
+  d.pre = pre;
+  d.threads = std::max(1, threads);
+  for (const auto& r : m.rows) {
+    if (r.split != split) continue;
+    if (r.label < 0) throw InputError(m.where(r) + ": no usable t_score or label");
+    d.image_id.push_back(r.image_id);
+    d.patient_id.push_back(r.patient_id);
+    d.path.push_back(r.path);
+    d.where.push_back(m.where(r));
+    d.labels.push_back(r.label);
     std::vector<std::string> extra;
     for (size_t c = 0; c < m.header.size(); ++c) {
       const auto& h = m.header[c];
       if (h != "image_id" && h != "patient_id" && h != "path" && h != "t_score" && h != "label" && h != "split" &&
           h != "mask")
-        extra.push_back(r->fields[c]);
+        extra.push_back(r.fields[c]);
     }
     d.extra.push_back(extra);
   }
-  d.images = torch::empty({static_cast<int64_t>(rows.size()), 1, pre.size, pre.size});
-  parallel_for(rows.size(), threads, [&](size_t i, int) {
-    try {
-      d.images[static_cast<int64_t>(i)].copy_(resize_image(read_image(rows[i]->path), pre));
-    } catch (const InputError& e) {
-      throw InputError(m.where(*rows[i]) + ": " + e.what());
-    }
-  });
+  const double bytes = 4.0 * pre.size * pre.size * d.size();
+  if (preload != "auto" && preload != "yes" && preload != "no")
+    throw InputError("data.preload must be auto, yes or no, not '" + preload + "'");
+  if (preload == "yes" || (preload == "auto" && bytes <= 2.0 * (1ull << 30))) d.images = d.range(0, d.size());
   return d;
 }
 

@@ -12,18 +12,34 @@
 
 namespace osteofm {
 
+class BatchPrefetcher;
+
+// One split: labels and ids, and its images either decoded once into memory (preload) or
+// decoded on demand, batch by batch, with the next batches prefetched in the background.
 struct SplitData {
   std::string split;
-  std::vector<std::string> image_id, patient_id;
+  std::vector<std::string> image_id, patient_id, path, where;  // where: "<manifest>:<line>: row N"
   std::vector<int> labels;
   std::vector<std::vector<std::string>> extra;  // passed-through manifest columns
-  torch::Tensor images;                         // [N, 1, S, S] in [0,1]
+  torch::Tensor images;                         // [N, 1, S, S] in [0,1] when preloaded
+  Preprocessing pre;
+  int threads = 1;
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
+
+  // Images [k, 1, S, S] of the given rows (decoded in parallel unless preloaded).
+  torch::Tensor take(const std::vector<int64_t>& rows) const;
+  torch::Tensor range(int64_t begin, int64_t end) const;
+  // An epoch in `order`, `batch` rows at a time: next_batch() returns them in sequence
+  // while up to `depth` further batches decode in the background.
+  void begin_epoch(const std::vector<int64_t>& order, int64_t batch, int depth);
+  torch::Tensor next_batch();
+  std::shared_ptr<BatchPrefetcher> prefetcher;
 };
 
-// Decodes and resizes the rows of one split in parallel. Rows without a label are an
-// InputError naming the row. An empty split gives an empty SplitData.
-SplitData load_split(const Manifest& manifest, const std::string& split, const Preprocessing& pre, int threads);
+// Rows of one split. preload: "auto" (into memory when it takes at most 2 GiB), "yes", "no".
+// Rows without a label are an InputError naming the row.
+SplitData load_split(const Manifest& manifest, const std::string& split, const Preprocessing& pre, int threads,
+                     const std::string& preload = "auto");
 
 // Small rotation / scale / translation, brightness / contrast / gamma; no horizontal flip
 // unless asked (the heart and aortic knob sit on the left: a flipped chest is not a chest

@@ -72,7 +72,7 @@ torch::Tensor frozen_features(Classifier& m, const SplitData& d, const Preproces
   std::vector<torch::Tensor> parts;
   CudaAutocast autocast(device.is_cuda());
   for (int64_t i = 0; i < d.size(); i += 32) {
-    auto x = normalize_batch(d.images.slice(0, i, std::min(i + 32, d.size())).to(device), pre);
+    auto x = normalize_batch(d.range(i, std::min(i + 32, d.size())).to(device), pre);
     parts.push_back(m->features(x).to(torch::kCPU, torch::kFloat32));
   }
   auto f = parts.empty() ? torch::zeros({0, m->feature_dim()}) : torch::cat(parts);
@@ -118,8 +118,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     if (p.error) throw InputError(p.message);
   const int workers = config["data"]["workers"].get<int>() > 0 ? config["data"]["workers"].get<int>() : hardware_threads();
   const Preprocessing& pre = b.preset.preprocessing;
-  SplitData train = load_split(manifest, "train", pre, workers), val = load_split(manifest, "val", pre, workers),
-            test = load_split(manifest, "test", pre, workers);
+  const std::string preload = config["data"]["preload"];
+  SplitData train = load_split(manifest, "train", pre, workers, preload),
+            val = load_split(manifest, "val", pre, workers, preload),
+            test = load_split(manifest, "test", pre, workers, preload);
   if (train.size() == 0 || val.size() == 0)
     throw InputError(manifest.path + ": needs train and val rows (make a split with 'osteofm data split')");
 
@@ -188,7 +190,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     for (int64_t i = 0; i < d.size(); i += 64) {
       const int64_t e = std::min(i + 64, d.size());
       auto logits = cached ? model->head_logits(feats.slice(0, i, e).to(device))
-                           : model->forward(normalize_batch(d.images.slice(0, i, e).to(device), pre));
+                           : model->forward(normalize_batch(d.range(i, e).to(device), pre));
       out.push_back(torch::softmax(logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64));
     }
     return out.empty() ? torch::zeros({0, kNumClasses}, torch::kFloat64) : torch::cat(out);
@@ -217,6 +219,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     torch::manual_seed(seed * 1000003 + epoch);
     model->train();
     const auto perm = torch::randperm(train.size(), torch::kInt64);
+    if (!cached) {
+      const std::vector<int64_t> order(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + perm.numel());
+      train.begin_epoch(order, batch, config["data"]["prefetch"].get<int>());
+    }
     double loss_sum = 0;
     int64_t seen = 0;
     opt.zero_grad();
@@ -232,7 +238,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
         if (cached) {
           logits = model->head_logits(f_train.index_select(0, idx).to(device));
         } else {
-          auto x = augment_batch(train.images.index_select(0, idx).to(device), config["augment"]);
+          auto x = augment_batch(train.next_batch().to(device), config["augment"]);
           logits = model->forward(normalize_batch(x, pre));
         }
       }
