@@ -84,7 +84,7 @@ TEST_CASE("eval: an absent class and bad predictions are exit 2 with one line", 
              Catch::Contains("row 1: probabilities sum to 1.1"));
 }
 
-TEST_CASE("compare: paired DeLong from the CLI matches pROC; mismatched rows are refused", "[eval][cli]") {
+TEST_CASE("compare: paired DeLong from the CLI matches pROC, mismatched rows are refused", "[eval][cli]") {
   TempDir dir;
   const json c = json::parse(read_text(shared("fixtures/stats/imbalanced_n1000.json")));
   const std::string a = fixture_predictions("imbalanced_n1000", dir / "a.csv");

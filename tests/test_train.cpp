@@ -62,7 +62,7 @@ TEST_CASE("train: a LoRA run killed with SIGKILL mid-epoch resumes to identical 
   CHECK(a == b);
 }
 
-TEST_CASE("train: linear probe caches frozen features and is reproducible; partial fine-tune runs", "[train]") {
+TEST_CASE("train: linear probe caches frozen features and is reproducible, partial fine-tune runs", "[train]") {
   TempDir dir;
   const std::string manifest = cohort(dir);
   const std::string cfg = config(dir, manifest, {{"name", "linear_probe"}}, 4);
