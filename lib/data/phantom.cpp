@@ -336,21 +336,34 @@ PhantomImage render_phantom(const PhantomSubject&, int, const PhantomOptions&) {
 }
 #endif
 
-double phantom_baseline_auc(const std::vector<PhantomImage>& images, const std::vector<int>& labels) {
-  std::vector<double> score(images.size());
-  std::vector<uint8_t> positive(images.size());
-  for (size_t i = 0; i < images.size(); ++i) {
-    double sum = 0;
-    size_t n = 0;
-    for (size_t k = 0; k < images[i].pixels.size(); ++k)
-      if (images[i].mask[k] & kAllBones) {
-        sum += images[i].pixels[k];
-        ++n;
-      }
-    score[i] = n ? -sum / n : 0.0;  // less bone brightness, more likely osteoporosis
+namespace {
+double mean_bone_intensity(const PhantomImage& img) {
+  double sum = 0;
+  size_t n = 0;
+  for (size_t k = 0; k < img.pixels.size(); ++k)
+    if (img.mask[k] & kAllBones) {
+      sum += img.pixels[k];
+      ++n;
+    }
+  return n ? sum / n : 0.0;
+}
+
+// Osteoporosis vs rest, scored by minus the bone brightness (less bone, more likely).
+double baseline_auc(const std::vector<double>& bone_means, const std::vector<int>& labels) {
+  std::vector<double> score(bone_means.size());
+  std::vector<uint8_t> positive(bone_means.size());
+  for (size_t i = 0; i < bone_means.size(); ++i) {
+    score[i] = -bone_means[i];
     positive[i] = labels[i] == kOsteoporosis;
   }
   return RankedProblem(score, positive).auc();
+}
+}  // namespace
+
+double phantom_baseline_auc(const std::vector<PhantomImage>& images, const std::vector<int>& labels) {
+  std::vector<double> means;
+  for (const auto& img : images) means.push_back(mean_bone_intensity(img));
+  return baseline_auc(means, labels);
 }
 
 PhantomSummary write_phantom_cohort(const std::string& dir, const PhantomOptions& o) {
@@ -388,11 +401,7 @@ PhantomSummary write_phantom_cohort(const std::string& dir, const PhantomOptions
     g.pixels = img.pixels;
     write_png((fs::path(dir) / "images" / (job.image_id + ".png")).string(), g, 16);
     write_png_u8((fs::path(dir) / "masks" / (job.image_id + ".png")).string(), img.width, img.height, img.mask);
-    double sum = 0;
-    size_t n = 0;
-    for (size_t k = 0; k < img.pixels.size(); ++k)
-      if (img.mask[k] & kAllBones) sum += img.pixels[k], ++n;
-    bone_mean[j] = n ? sum / n : 0;
+    bone_mean[j] = mean_bone_intensity(img);
   });
 
   // Patient-level stratified split through the same code as `osteofm data split`.
@@ -412,15 +421,12 @@ PhantomSummary write_phantom_cohort(const std::string& dir, const PhantomOptions
   PhantomSummary sum;
   sum.images = jobs.size();
   sum.patients = subjects.size();
-  std::vector<double> score(jobs.size());
-  std::vector<uint8_t> positive(jobs.size());
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    const int label = who_label(std::round(subjects[jobs[j].subject].t_score * 100) / 100);
-    sum.class_counts[label]++;
-    score[j] = -bone_mean[j];
-    positive[j] = label == kOsteoporosis;
+  std::vector<int> labels;
+  for (const auto& job : jobs) {
+    labels.push_back(who_label(std::round(subjects[job.subject].t_score * 100) / 100));
+    sum.class_counts[labels.back()]++;
   }
-  sum.baseline_auc = RankedProblem(score, positive).auc();
+  sum.baseline_auc = baseline_auc(bone_mean, labels);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return sum;
 }

@@ -44,6 +44,13 @@ std::vector<std::string> Manifest::passthrough_columns() const {
   return out;
 }
 
+std::vector<std::string> Manifest::passthrough_fields(const ManifestRow& row) const {
+  std::vector<std::string> out;
+  for (size_t c = 0; c < header.size() && c < row.fields.size(); ++c)
+    if (!kKnownColumns.count(header[c])) out.push_back(row.fields[c]);
+  return out;
+}
+
 std::string Manifest::where(const ManifestRow& r) const {
   return path + ":" + std::to_string(r.line) + ": row " + std::to_string(r.row);
 }

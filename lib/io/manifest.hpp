@@ -39,6 +39,7 @@ struct Manifest {
   bool usable() const;                 // no error-level problem
   size_t error_count() const;
   std::vector<std::string> passthrough_columns() const;  // header minus the known columns
+  std::vector<std::string> passthrough_fields(const ManifestRow& row) const;  // that row's values of them
   // "<manifest>:<line>: row <row>: <message>", the one-line form used everywhere.
   std::string where(const ManifestRow& row) const;
 };

@@ -124,14 +124,7 @@ SplitData load_split(const Manifest& m, const std::string& split, const Preproce
     d.path.push_back(r.path);
     d.where.push_back(m.where(r));
     d.labels.push_back(r.label);
-    std::vector<std::string> extra;
-    for (size_t c = 0; c < m.header.size(); ++c) {
-      const auto& h = m.header[c];
-      if (h != "image_id" && h != "patient_id" && h != "path" && h != "t_score" && h != "label" && h != "split" &&
-          h != "mask")
-        extra.push_back(r.fields[c]);
-    }
-    d.extra.push_back(extra);
+    d.extra.push_back(m.passthrough_fields(r));
   }
   const double bytes = 4.0 * pre.size * pre.size * d.size();
   if (preload != "auto" && preload != "yes" && preload != "no")

@@ -212,6 +212,14 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
                       {"best_val_auc", format_double(best)}, {"strategy", strategy->name()}});
   };
 
+  auto write_status = [&](const char* state, int epochs_done) {
+    write_file_atomic((run / "status.json").string(),
+                      json{{"state", state}, {"epoch", epochs_done}, {"epochs", epochs}, {"best_val_auc", best},
+                           {"best_epoch", best_epoch + 1}, {"trainable_parameters", summary.trainable_parameters},
+                           {"strategy", strategy->name()}, {"backbone", bc["preset"]}}
+                              .dump(2) + "\n");
+  };
+
   int epoch = start_epoch;
   for (; epoch < epochs && bad_epochs < patience; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -288,11 +296,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
                        {"val_auc_macro", vm[kAucMacro]}, {"val_accuracy", vm[kAccuracy]}, {"lr_head", opt.groups()[0].lr},
                        {"lr_body", opt.groups()[1].lr}, {"seconds", secs}, {"images_per_s", seen / secs}};
     append_line((run / "log.jsonl").string(), line);
-    write_file_atomic((run / "status.json").string(),
-                      json{{"state", "training"}, {"epoch", epoch + 1}, {"epochs", epochs}, {"best_val_auc", best},
-                           {"best_epoch", best_epoch + 1}, {"trainable_parameters", summary.trainable_parameters},
-                           {"strategy", strategy->name()}, {"backbone", bc["preset"]}}
-                              .dump(2) + "\n");
+    write_status("training", epoch + 1);
     if (ProgressBar::enabled()) {
       char text[160];
       std::snprintf(text, sizeof text, "loss %.4f  val macro AUC %.4f  (best %.4f, epoch %d)  %.0f images/s",
@@ -332,11 +336,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   summary.epochs_run = epoch;
   summary.best_epoch = best_epoch + 1;
   summary.best_val_auc = best;
-  write_file_atomic((run / "status.json").string(),
-                    json{{"state", "done"}, {"epoch", epoch}, {"epochs", epochs}, {"best_val_auc", best},
-                         {"best_epoch", best_epoch + 1}, {"trainable_parameters", summary.trainable_parameters},
-                         {"strategy", strategy->name()}, {"backbone", bc["preset"]}}
-                            .dump(2) + "\n");
+  write_status("done", epoch);
   return summary;
 }
 
