@@ -8,7 +8,7 @@ using namespace osteofm;
 using namespace osteofm::test;
 using nlohmann::json;
 
-TEST_CASE("cli: --version and doctor", "[cli]") {
+TEST_CASE("cli: --version and doctor", "[cli][image_io]") {
   CliResult v = run_osteofm("--version");
   CHECK(v.code == 0);
   CHECK_THAT(v.out, Catch::StartsWith("osteofm "));

@@ -28,7 +28,7 @@ TEST_CASE("preprocess: short side + centre crop, grey to RGB, family statistics"
   CHECK(t[0][10][40].item<double>() == Approx((1.0 - pre.mean[0]) / pre.std[0]).margin(1e-5));
 }
 
-TEST_CASE("embed: a manifest of real PNG, JPEG and DICOM radiographs", "[embed][cli]") {
+TEST_CASE("embed: a manifest of real PNG, JPEG and DICOM radiographs", "[embed][cli][image_io]") {
   TempDir dir;
   const std::string root = shared("data/public-cxr");
   write_text(dir / "m.csv", "image_id,patient_id,path,t_score\n"

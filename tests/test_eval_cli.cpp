@@ -30,7 +30,7 @@ std::string fixture_predictions(const std::string& name, const std::string& path
 }
 }  // namespace
 
-TEST_CASE("eval: metrics.json from a run folder, values as sklearn's, written atomically", "[eval][cli]") {
+TEST_CASE("eval: metrics.json from a run folder, values as sklearn's, written atomically", "[eval][cli][image_io]") {
   TempDir dir;
   const json c = json::parse(read_text(shared("fixtures/stats/clustered_p450.json")));
   fixture_predictions("clustered_p450", dir / "run/predictions_test.csv");
@@ -109,7 +109,7 @@ TEST_CASE("compare: paired DeLong from the CLI matches pROC, mismatched rows are
   CHECK_THAT(m.err, Catch::Contains("image_id 'img5'") && Catch::Contains("is missing"));
 }
 
-TEST_CASE("table: one row per variant, ordered, best marked, three formats, ROC overlay", "[eval][cli]") {
+TEST_CASE("table: one row per variant, ordered, best marked, three formats, ROC overlay", "[eval][cli][image_io]") {
   TempDir dir;
   const std::vector<std::pair<std::string, std::string>> runs = {
       {"rad-dino-lora", "realistic_n500"}, {"dinov2-lora", "imbalanced_n1000"}, {"openclip-linear-probe", "realistic_n50"}};

@@ -11,7 +11,7 @@ using namespace osteofm;
 using namespace osteofm::test;
 using nlohmann::json;
 
-TEST_CASE("images: every public PNG/JPEG decodes with the size, depth and range MANIFEST.csv records", "[image]") {
+TEST_CASE("images: every public PNG/JPEG decodes with the size, depth and range MANIFEST.csv records", "[image][image_io]") {
   const std::string root = shared("data/public-cxr");
   CsvTable t = parse_csv(read_text(root + "/MANIFEST.csv"), "MANIFEST.csv");
   const int c_file = t.column("file"), c_props = t.column("properties");
@@ -37,7 +37,7 @@ TEST_CASE("images: every public PNG/JPEG decodes with the size, depth and range 
   CHECK(images == 56);  // 36 radiographs and 20 lung masks
 }
 
-TEST_CASE("DICOM: modality LUT, VOI and MONOCHROME1 match pydicom's independent values", "[dicom]") {
+TEST_CASE("DICOM: modality LUT, VOI and MONOCHROME1 match pydicom's independent values", "[dicom][image_io]") {
   const json golden = json::parse(read_text(source("tests/data/dicom_golden.json")));
   const std::string root = shared("data/public-cxr/dicom");
   int files = 0;
@@ -66,7 +66,7 @@ TEST_CASE("DICOM: modality LUT, VOI and MONOCHROME1 match pydicom's independent 
   CHECK(files == 11);
 }
 
-TEST_CASE("DICOM: lossless codecs agree, MONOCHROME1 inverts, bit depth is kept", "[dicom]") {
+TEST_CASE("DICOM: lossless codecs agree, MONOCHROME1 inverts, bit depth is kept", "[dicom][image_io]") {
   const std::string root = shared("data/public-cxr/dicom");
   GrayImage jpll = read_image(root + "/nema-wg04/RG2_JPLL.dcm");
   GrayImage rle = read_image(root + "/nema-wg04/RG2_RLE.dcm");
@@ -88,7 +88,7 @@ TEST_CASE("DICOM: lossless codecs agree, MONOCHROME1 inverts, bit depth is kept"
   CHECK(j2k.source_bits == 15);
 }
 
-TEST_CASE("DICOM: malformed files are one-line input errors naming the file", "[dicom]") {
+TEST_CASE("DICOM: malformed files are one-line input errors naming the file", "[dicom][image_io]") {
   const std::string root = shared("data/public-cxr/dicom/malformed");
   for (const std::string name : {"MR_truncated.dcm", "no_meta.dcm", "emri_small_jpeg_2k_lossless_too_short.dcm"}) {
     INFO(name);
@@ -105,7 +105,7 @@ TEST_CASE("DICOM: malformed files are one-line input errors naming the file", "[
   CHECK_THROWS_WITH(read_image(root + "/MR_truncated.dcm"), Catch::Contains("premature end of stream"));
 }
 
-TEST_CASE("images: truncated or fake files are refused, never half-decoded", "[image]") {
+TEST_CASE("images: truncated or fake files are refused, never half-decoded", "[image][image_io]") {
   TempDir dir;
   const std::string jpg = read_text(shared("data/public-cxr/covid-chestxray-dataset/images/2168a917.jpg"));
   write_text(dir / "cut.jpg", jpg.substr(0, jpg.size() * 2 / 3));
@@ -120,7 +120,7 @@ TEST_CASE("images: truncated or fake files are refused, never half-decoded", "[i
   CHECK_THROWS_WITH(read_image(dir / "absent.png"), Catch::Contains("absent.png: no such file"));
 }
 
-TEST_CASE("images: 16-bit PNG round trip keeps 16-bit precision", "[image]") {
+TEST_CASE("images: 16-bit PNG round trip keeps 16-bit precision", "[image][image_io]") {
   TempDir dir;
   GrayImage img;
   img.width = 37;
@@ -164,7 +164,7 @@ std::string tiff_gray(int w, int h, int bits, const std::vector<uint16_t>& v) {
 }
 }  // namespace
 
-TEST_CASE("images: 8- and 16-bit TIFF keep their scale", "[image]") {
+TEST_CASE("images: 8- and 16-bit TIFF keep their scale", "[image][image_io]") {
   TempDir dir;
   std::vector<uint16_t> v16 = {0, 1000, 32768, 65535, 12, 40000};
   write_text(dir / "g16.tif", tiff_gray(3, 2, 16, v16));

@@ -17,7 +17,7 @@ std::set<std::pair<std::string, int>> errors_of(const DatasetReport& rep) {
 }
 }  // namespace
 
-TEST_CASE("data check finds every planted fault with its row", "[manifest]") {
+TEST_CASE("data check finds every planted fault with its row", "[manifest][image_io]") {
   TempDir dir;
   Manifest m = load_manifest(planted_manifest(dir));
   REQUIRE(m.rows.size() == 6);
@@ -75,7 +75,7 @@ TEST_CASE("manifest: relative paths, label column, mismatches, missing columns",
   CHECK_THROWS_WITH(load_manifest(dir / "nolabel.csv"), Catch::Contains("needs a 't_score' or a 'label' column"));
 }
 
-TEST_CASE("manifest: ragged rows and undecodable images are row errors", "[manifest]") {
+TEST_CASE("manifest: ragged rows and undecodable images are row errors", "[manifest][image_io]") {
   TempDir dir;
   const std::string png = shared("data/public-cxr/nih-chestxray14/torchxrayvision-512/00000001_000.png");
   // A truncated copy of a real PNG.
@@ -94,7 +94,7 @@ TEST_CASE("manifest: ragged rows and undecodable images are row errors", "[manif
   CHECK(errs.size() == 3);  // plus the missing T-score of the short row
 }
 
-TEST_CASE("the example manifest in data_manifests/ is usable", "[manifest]") {
+TEST_CASE("the example manifest in data_manifests/ is usable", "[manifest][image_io]") {
   shared_dir();  // fails clearly when shared/ is absent
   Manifest m = load_manifest(source("data_manifests/example_public_cxr.csv"));
   DatasetReport rep = check_dataset(m, true, 2);

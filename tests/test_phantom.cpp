@@ -12,7 +12,7 @@
 using namespace osteofm;
 using namespace osteofm::test;
 
-TEST_CASE("phantom: T-scores give the configured WHO class mix", "[phantom]") {
+TEST_CASE("phantom: T-scores give the configured WHO class mix", "[phantom][image_io]") {
   PhantomOptions o;
   o.patients = 20000;
   const auto subjects = phantom_subjects(o);
@@ -27,7 +27,7 @@ TEST_CASE("phantom: T-scores give the configured WHO class mix", "[phantom]") {
   CHECK(d[0] / 20000.0 == Approx(0.5).margin(0.015));
 }
 
-TEST_CASE("phantom: every bone is brighter than the tissue around it", "[phantom]") {
+TEST_CASE("phantom: every bone is brighter than the tissue around it", "[phantom][image_io]") {
   PhantomOptions o;
   o.size = 384;
   o.patients = 6;
@@ -76,7 +76,7 @@ TEST_CASE("phantom: every bone is brighter than the tissue around it", "[phantom
   }
 }
 
-TEST_CASE("phantom: synth is deterministic, patient-disjoint and in its baseline band", "[phantom][cli]") {
+TEST_CASE("phantom: synth is deterministic, patient-disjoint and in its baseline band", "[phantom][cli][image_io]") {
   TempDir a, b;
   CliResult r1 = run_osteofm("synth --out '" + a.path.string() + "' --patients 300 --size 256 --seed 7");
   REQUIRE(r1.code == 0);
@@ -113,7 +113,7 @@ TEST_CASE("phantom: synth is deterministic, patient-disjoint and in its baseline
   CHECK(read_text(a / "regions.json").find("\"lungs\": 32") != std::string::npos);
 }
 
-TEST_CASE("phantom: without the bone-density effect the baseline is chance", "[phantom]") {
+TEST_CASE("phantom: without the bone-density effect the baseline is chance", "[phantom][image_io]") {
   PhantomOptions o;
   o.size = 160;
   o.patients = 300;

@@ -36,7 +36,7 @@ struct LocalSlurm {
 };
 }  // namespace
 
-TEST_CASE("sweep: local executor runs every variant, skips finished ones, feeds the table", "[sweep]") {
+TEST_CASE("sweep: local executor runs every variant, skips finished ones, feeds the table", "[sweep][image_io]") {
   TempDir dir;
   const std::string cfg = mini_sweep(dir);
   CliResult r = run_osteofm("sweep --config '" + cfg + "' --out '" + (dir / "sw") + "'");
@@ -57,7 +57,7 @@ TEST_CASE("sweep: local executor runs every variant, skips finished ones, feeds 
   CHECK_THAT(bad.err, Catch::Contains("unknown config key 'train.epochz'"));
 }
 
-TEST_CASE("sweep: Slurm executor runs one job-array task per variant on a real Slurm", "[sweep][slurm]") {
+TEST_CASE("sweep: Slurm executor runs one job-array task per variant on a real Slurm", "[sweep][slurm][image_io]") {
   TempDir dir;
   const std::string cfg = mini_sweep(dir);
   LocalSlurm slurm(dir / "slurm-state");

@@ -27,7 +27,7 @@ std::string config(const TempDir& dir, const std::string& manifest, const json& 
 }
 }  // namespace
 
-TEST_CASE("train: a LoRA run killed with SIGKILL mid-epoch resumes to identical results", "[train]") {
+TEST_CASE("train: a LoRA run killed with SIGKILL mid-epoch resumes to identical results", "[train][image_io]") {
   TempDir dir;
   const std::string manifest = cohort(dir);
   const std::string cfg = config(dir, manifest, {{"name", "lora"}, {"rank", 2}, {"alpha", 4}, {"dropout", 0.1}});
@@ -62,7 +62,7 @@ TEST_CASE("train: a LoRA run killed with SIGKILL mid-epoch resumes to identical 
   CHECK(a == b);
 }
 
-TEST_CASE("train: linear probe caches frozen features and is reproducible, partial fine-tune runs", "[train]") {
+TEST_CASE("train: linear probe caches frozen features and is reproducible, partial fine-tune runs", "[train][image_io]") {
   TempDir dir;
   const std::string manifest = cohort(dir);
   const std::string cfg = config(dir, manifest, {{"name", "linear_probe"}}, 4);
@@ -81,7 +81,7 @@ TEST_CASE("train: linear probe caches frozen features and is reproducible, parti
   CHECK(json::parse(read_text(dir / "p/status.json"))["trainable_parameters"].get<int64_t>() > 96 * 3 + 3);
 }
 
-TEST_CASE("train: config errors name the key", "[train]") {
+TEST_CASE("train: config errors name the key", "[train][image_io]") {
   TempDir dir;
   write_text(dir / "c.json", R"({"data": {"manifest": "m.csv"}, "train": {"epoch": 3}})");
   CHECK_THROWS_WITH(resolve_train_config(dir / "c.json", {}), Catch::Contains("unknown config key 'train.epoch'"));
@@ -93,7 +93,7 @@ TEST_CASE("train: config errors name the key", "[train]") {
   CHECK(ok["data"]["manifest"] == (dir.path / "m.csv").lexically_normal().string());
 }
 
-TEST_CASE("train: streaming with prefetch gives the same run as preloading", "[train]") {
+TEST_CASE("train: streaming with prefetch gives the same run as preloading", "[train][image_io]") {
   TempDir dir;
   const std::string manifest = cohort(dir);
   const std::string cfg = config(dir, manifest, {{"name", "partial"}, {"blocks", 1}}, 2);

@@ -1,4 +1,5 @@
-// osteofm data check | split: validate a manifest; make patient-level splits.
+// osteofm data check | split | cache: validate a manifest; make patient-level splits;
+// decode once into a tensor cache.
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -8,12 +9,13 @@
 #include "core/runtime.hpp"
 #include "data/dataset_check.hpp"
 #include "data/split.hpp"
+#include "data/tensor_cache.hpp"
 #include "io/manifest.hpp"
 
 namespace osteofm::cli {
 
 void add_data_command(CLI::App& root, Commands& commands) {
-  auto* data = root.add_subcommand("data", "Check manifests and make splits");
+  auto* data = root.add_subcommand("data", "Check manifests, make splits, build tensor caches");
   data->require_subcommand(1);
 
   struct CheckOptions {
@@ -63,6 +65,32 @@ void add_data_command(CLI::App& root, Commands& commands) {
     for (const auto& [patient, name] : assignment) count[name == "train" ? 0 : name == "val" ? 1 : 2]++;
     std::cout << split->out << ": " << m.rows.size() << " images, patients train " << count[0] << ", val " << count[1]
               << ", test " << count[2] << " (seed " << split->seed << ")\n";
+    return 0;
+  }});
+
+  struct CacheCmd {
+    std::string manifest, out;
+    CacheOptions options;
+  };
+  auto cache = std::make_shared<CacheCmd>();
+  auto* k = data->add_subcommand("cache", "Decode, window and resize every image (and mask) once into safetensors shards");
+  k->add_option("MANIFEST", cache->manifest, "Manifest CSV")->required();
+  k->add_option("--size", cache->options.size, "Side of the stored square images, pixels")->required();
+  k->add_option("--out", cache->out, "Cache folder (an interrupted build in it continues)")->required();
+  k->add_option("--fit", cache->options.fit, "crop (short side + centre crop) or squash")->capture_default_str();
+  k->add_option("--shard-mb", cache->options.shard_mb, "Target shard size, MB")->capture_default_str();
+  commands.push_back({k, [cache] {
+    cache->options.threads = hardware_threads();
+    const CacheSummary s = build_tensor_cache(cache->manifest, cache->out, cache->options);
+    for (const auto& f : s.failures) std::cerr << "osteofm: error: " << f << "\n";
+    std::cout << cache->out << ": " << s.images << " images in " << s.shards << " shards (" << s.decoded
+              << " decoded now, " << s.reused << " kept from before, " << s.failed << " failed) in " << s.seconds
+              << " s\n";
+    if (s.failed > 0) {
+      std::cerr << "osteofm: error: " << cache->out << ": " << s.failed
+                << " images could not be decoded (listed above, recorded in index.csv); fix them and run again\n";
+      return 2;
+    }
     return 0;
   }});
 }

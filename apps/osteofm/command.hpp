@@ -22,5 +22,6 @@ void add_embed_command(CLI::App& root, Commands& commands);
 void add_synth_command(CLI::App& root, Commands& commands);
 void add_train_command(CLI::App& root, Commands& commands);
 void add_sweep_command(CLI::App& root, Commands& commands);
+void add_gradcam_command(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   cli::add_embed_command(app, commands);
   cli::add_train_command(app, commands);
   cli::add_sweep_command(app, commands);
+  cli::add_gradcam_command(app, commands);
 
   try {
     app.parse(argc, argv);

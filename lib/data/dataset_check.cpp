@@ -16,7 +16,10 @@
 namespace osteofm {
 
 DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
-  check_manifest_paths(m);
+  // A tensor cache holds the decoded pixels: its sources need not exist here, and what
+  // failed to decode is already an `undecodable` problem from its index.
+  const bool cache = !m.cache_dir.empty();
+  if (!cache) check_manifest_paths(m);
   std::set<int> missing_rows;
   for (const auto& p : m.problems)
     if (p.kind == "missing_file" || p.kind == "missing_path") missing_rows.insert(p.row);
@@ -25,7 +28,7 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
   std::mutex mu;
   parallel_for(m.rows.size(), threads, [&](size_t i, int) {
     const ManifestRow& r = m.rows[i];
-    if (missing_rows.count(r.row)) return;
+    if (cache || missing_rows.count(r.row)) return;
     std::string failure, kind = "unreadable_file";
     try {
       if (decode) {

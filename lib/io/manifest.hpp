@@ -18,6 +18,9 @@ struct ManifestRow {
   std::optional<double> t_score;
   int label = -1;        // 0/1/2, or -1 when unknown
   std::vector<std::string> fields;  // the row as written (same order as Manifest::header)
+  // Rows of a tensor cache's index (data/tensor_cache.hpp): the image's place in the cache.
+  int64_t cache_row = -1;
+  bool cache_has_mask = false;
 };
 
 struct ManifestProblem {
@@ -35,6 +38,7 @@ struct Manifest {
   std::vector<ManifestRow> rows;
   std::vector<ManifestProblem> problems;
   bool has_t_score = false, has_label = false, has_split = false, has_mask = false;
+  std::string cache_dir;  // set when this is a tensor cache's index: images come from its shards
 
   bool usable() const;                 // no error-level problem
   size_t error_count() const;
@@ -49,8 +53,14 @@ struct Manifest {
 // quoting) throws InputError naming the file and line.
 Manifest parse_manifest_text(std::string_view text, const std::string& source, const std::string& base_dir);
 
-// Reads and parses a manifest file (relative paths resolve against its folder).
+// Reads and parses a manifest file (relative paths resolve against its folder), or a
+// tensor cache (a folder with cache.json, or that cache.json): its index.csv, with
+// cache_dir set and every image the cache could not decode as an `undecodable` error.
 Manifest load_manifest(const std::string& path);
+// True for a tensor cache folder or its cache.json.
+bool is_tensor_cache(const std::string& path);
+// The folder of a tensor cache given as folder or cache.json.
+std::string tensor_cache_dir(const std::string& path);
 
 // Adds missing_file / missing_mask problems for paths that do not exist or are not files.
 void check_manifest_paths(Manifest& manifest);

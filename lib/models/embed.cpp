@@ -42,20 +42,37 @@ Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOpt
   return {torch::cat(cls), torch::cat(patch), torch::cat(pooled)};
 }
 
+namespace {
+// Resize to the family's geometry: squash to S x S, or short side to S + centre crop.
+template <class Resize>
+torch::Tensor fit_to(const torch::Tensor& x, int height, int width, const Preprocessing& pre, Resize resize) {
+  const int S = pre.size;
+  if (pre.squash) return resize(x, S, S);
+  const double scale = static_cast<double>(S) / std::min(height, width);
+  const int h = std::max(S, static_cast<int>(std::lround(height * scale)));
+  const int w = std::max(S, static_cast<int>(std::lround(width * scale)));
+  const int top = (h - S) / 2, left = (w - S) / 2;  // torchvision's centre crop rounding
+  return resize(x, h, w).slice(2, top, top + S).slice(3, left, left + S);
+}
+}  // namespace
+
+torch::Tensor quantize16(const torch::Tensor& x01) { return torch::round(x01 * 65535.0) / 65535.0; }
+
 torch::Tensor resize_image(const GrayImage& img, const Preprocessing& pre) {
   auto x = torch::from_blob(const_cast<float*>(img.pixels.data()), {1, 1, img.height, img.width}, torch::kFloat32);
-  const int S = pre.size;
-  if (pre.squash) {
-    x = at::_upsample_bicubic2d_aa(x, {S, S}, false);
-  } else {
-    const double scale = static_cast<double>(S) / std::min(img.height, img.width);
-    const int h = std::max(S, static_cast<int>(std::lround(img.height * scale)));
-    const int w = std::max(S, static_cast<int>(std::lround(img.width * scale)));
-    x = at::_upsample_bicubic2d_aa(x, {h, w}, false);
-    const int top = (h - S) / 2, left = (w - S) / 2;  // torchvision's centre crop rounding
-    x = x.slice(2, top, top + S).slice(3, left, left + S);
-  }
-  return x.clamp(0.0, 1.0).squeeze(0).contiguous();  // [1, S, S]
+  x = fit_to(x, img.height, img.width, pre,
+             [](const torch::Tensor& t, int h, int w) { return at::_upsample_bicubic2d_aa(t, {h, w}, false); });
+  // Quantised to 16 bits, as a tensor cache stores it: decoding now or reading a cache
+  // gives the model bit-identical input.
+  return quantize16(x.clamp(0.0, 1.0)).squeeze(0).contiguous();  // [1, S, S]
+}
+
+torch::Tensor resize_mask(const uint8_t* mask, int height, int width, const Preprocessing& pre) {
+  auto x = torch::from_blob(const_cast<uint8_t*>(mask), {1, 1, height, width}, torch::kUInt8).to(torch::kFloat32);
+  x = fit_to(x, height, width, pre, [](const torch::Tensor& t, int h, int w) {
+    return at::_upsample_nearest_exact2d(t, {h, w}, c10::nullopt, c10::nullopt);
+  });
+  return x.to(torch::kUInt8).squeeze(0).squeeze(0).contiguous();  // [S, S]
 }
 
 torch::Tensor normalize_batch(const torch::Tensor& gray01, const Preprocessing& pre) {

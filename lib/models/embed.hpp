@@ -33,6 +33,11 @@ torch::Tensor preprocess_image(const GrayImage& image, const Preprocessing& pre)
 // augments), then grey -> RGB and mean/std for a batch [B, 1, S, S] -> [B, 3, S, S].
 torch::Tensor resize_image(const GrayImage& image, const Preprocessing& pre);
 torch::Tensor normalize_batch(const torch::Tensor& gray01, const Preprocessing& pre);
+// A region mask (8-bit bits, height x width) with the image's geometry, by nearest
+// neighbour (half-pixel centres): [S, S] uint8.
+torch::Tensor resize_mask(const uint8_t* mask, int height, int width, const Preprocessing& pre);
+// round(x * 65535) / 65535: the 16-bit grid every model input lies on.
+torch::Tensor quantize16(const torch::Tensor& x01);
 
 // Decodes, preprocesses and embeds every row of a manifest (in row order).
 Embeddings embed_manifest(Backbone& backbone, const Manifest& manifest, const EmbedOptions& options);

@@ -72,7 +72,9 @@ BlockImpl::BlockImpl(const ArchConfig& a) {
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   auto h = norm1(x);
   if (keep_norm1) {
-    if (h.requires_grad()) h.retain_grad();
+    // Grad-CAM differentiates the score with respect to this tensor; with a frozen block
+    // nothing upstream requires grad, so it becomes a leaf of its own.
+    if (!h.requires_grad()) h = h.detach().requires_grad_(true);
     last_norm1 = h;
   }
   auto a = attn(h);

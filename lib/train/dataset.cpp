@@ -6,10 +6,12 @@
 #include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <iostream>
 #include <thread>
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "data/tensor_cache.hpp"
 #include "io/image.hpp"
 #include "models/embed.hpp"
 
@@ -78,6 +80,12 @@ class BatchPrefetcher {
 
 torch::Tensor SplitData::take(const std::vector<int64_t>& rows) const {
   if (images.defined()) return images.index_select(0, torch::tensor(rows, torch::kInt64));
+  if (cache) {
+    std::vector<torch::Tensor> parts;
+    for (int64_t r : rows) parts.push_back(cache->image(cache_row[r]));
+    if (parts.empty()) return torch::empty({0, 1, pre.size, pre.size});
+    return fit_cached_images(torch::stack(parts), pre.size);
+  }
   // Each worker makes its own tensor; the caller's thread stacks them (the caller may be
   // in inference mode, which is per thread, and its tensors cannot be written from others).
   std::vector<torch::Tensor> parts(rows.size());
@@ -91,6 +99,34 @@ torch::Tensor SplitData::take(const std::vector<int64_t>& rows) const {
   });
   if (parts.empty()) return torch::empty({0, 1, pre.size, pre.size});
   return torch::stack(parts);
+}
+
+bool SplitData::has_masks() const {
+  for (const auto& m : mask_path)
+    if (m.empty()) return false;
+  return true;
+}
+
+torch::Tensor SplitData::take_masks(const std::vector<int64_t>& rows) const {
+  std::vector<torch::Tensor> parts(rows.size());
+  parallel_for(rows.size(), cache ? 1 : threads, [&](size_t i, int) {
+    const int64_t r = rows[i];
+    if (mask_path[r].empty()) throw InputError(where[r] + ": no region mask (the manifest's mask column is empty)");
+    if (cache) {
+      parts[i] = cache->mask(cache_row[r]);
+      return;
+    }
+    try {
+      int w = 0, h = 0;
+      const auto m = read_png_u8(mask_path[r], &w, &h);
+      parts[i] = resize_mask(m.data(), h, w, pre);
+    } catch (const InputError& e) {
+      throw InputError(where[r] + ": " + e.what());
+    }
+  });
+  if (parts.empty()) return torch::empty({0, pre.size, pre.size}, torch::kUInt8);
+  auto out = torch::stack(parts);
+  return cache ? fit_cached_masks(out, pre.size) : out;
 }
 
 torch::Tensor SplitData::range(int64_t begin, int64_t end) const {
@@ -111,20 +147,30 @@ torch::Tensor SplitData::next_batch() {
 }
 
 SplitData load_split(const Manifest& m, const std::string& split, const Preprocessing& pre, int threads,
-                     const std::string& preload) {
+                     const std::string& preload, bool need_labels) {
   SplitData d;
   d.split = split;
   d.pre = pre;
   d.threads = std::max(1, threads);
+  if (!m.cache_dir.empty()) {
+    d.cache = TensorCache::open(m.cache_dir);
+    const Preprocessing g = d.cache->geometry();
+    if (g.size < pre.size || g.squash != pre.squash)
+      std::cerr << "osteofm: note: " << m.cache_dir << " holds " << g.size << " px images (" << d.cache->fit()
+                << "); the model takes " << pre.size << " px (" << (pre.squash ? "squash" : "crop")
+                << "): resized from the cache, not from the originals\n";
+  }
   for (const auto& r : m.rows) {
-    if (r.split != split) continue;
-    if (r.label < 0) throw InputError(m.where(r) + ": no usable t_score or label");
+    if (!split.empty() && r.split != split) continue;
+    if (r.label < 0 && need_labels) throw InputError(m.where(r) + ": no usable t_score or label");
     d.image_id.push_back(r.image_id);
     d.patient_id.push_back(r.patient_id);
     d.path.push_back(r.path);
     d.where.push_back(m.where(r));
     d.labels.push_back(r.label);
     d.extra.push_back(m.passthrough_fields(r));
+    d.mask_path.push_back(d.cache ? (r.cache_has_mask ? "cache" : "") : r.mask);
+    d.cache_row.push_back(r.cache_row);
   }
   const double bytes = 4.0 * pre.size * pre.size * d.size();
   if (preload != "auto" && preload != "yes" && preload != "no")

@@ -13,12 +13,16 @@
 namespace osteofm {
 
 class BatchPrefetcher;
+class TensorCache;
 
 // One split: labels and ids, and its images either decoded once into memory (preload) or
 // decoded on demand, batch by batch, with the next batches prefetched in the background.
 struct SplitData {
   std::string split;
   std::vector<std::string> image_id, patient_id, path, where;  // where: "<manifest>:<line>: row N"
+  std::vector<std::string> mask_path;                          // "" when the row has no mask
+  std::vector<int64_t> cache_row;                              // rows in `cache` (tensor cache input)
+  std::shared_ptr<const TensorCache> cache;                    // set when read from a tensor cache
   std::vector<int> labels;
   std::vector<std::vector<std::string>> extra;  // passed-through manifest columns
   torch::Tensor images;                         // [N, 1, S, S] in [0,1] when preloaded
@@ -29,6 +33,10 @@ struct SplitData {
   // Images [k, 1, S, S] of the given rows (decoded in parallel unless preloaded).
   torch::Tensor take(const std::vector<int64_t>& rows) const;
   torch::Tensor range(int64_t begin, int64_t end) const;
+  // Region masks [k, S, S] uint8 of the given rows (the images' geometry); InputError
+  // naming the row when one has no mask.
+  torch::Tensor take_masks(const std::vector<int64_t>& rows) const;
+  bool has_masks() const;  // every row has a mask
   // An epoch in `order`, `batch` rows at a time: next_batch() returns them in sequence
   // while up to `depth` further batches decode in the background.
   void begin_epoch(const std::vector<int64_t>& order, int64_t batch, int depth);
@@ -36,10 +44,11 @@ struct SplitData {
   std::shared_ptr<BatchPrefetcher> prefetcher;
 };
 
-// Rows of one split. preload: "auto" (into memory when it takes at most 2 GiB), "yes", "no".
-// Rows without a label are an InputError naming the row.
+// Rows of one split ("" = every row). preload: "auto" (into memory when it takes at most
+// 2 GiB), "yes", "no". Rows without a label are an InputError naming the row unless
+// `need_labels` is false. A tensor cache (manifest.cache_dir) is read instead of decoding.
 SplitData load_split(const Manifest& manifest, const std::string& split, const Preprocessing& pre, int threads,
-                     const std::string& preload = "auto");
+                     const std::string& preload = "auto", bool need_labels = true);
 
 // Small rotation / scale / translation, brightness / contrast / gamma; no horizontal flip
 // unless asked (the heart and aortic knob sit on the left: a flipped chest is not a chest

@@ -1,0 +1,29 @@
+// Grad-CAM for the generic ViT (design.md "Explainability definitions"), as
+// pytorch-grad-cam computes it with vit_reshape_transform: target = the last block's
+// norm1 output, patch tokens only (CLS and registers dropped), channel weights = mean
+// gradient over the grid, CAM = ReLU(sum w A), per-image min-max (eps 1e-7), bilinear
+// upsampling with half-pixel centres to the input size, min-max again.
+#pragma once
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/classifier.hpp"
+
+namespace osteofm {
+
+struct GradCamResult {
+  torch::Tensor cam;       // [B, H, W] in [0, 1]
+  torch::Tensor cam_grid;  // [B, h, w] ReLU'd, before any normalisation
+  torch::Tensor logits;    // [B, C]
+};
+
+// `images` normalised [B, 3, H, W] on the model's device; `target[b]` = class whose logit
+// is explained (one backward pass for the whole batch: images do not interact). Runs in
+// float32 with autograd on, whatever the caller's mode; the model should be in eval().
+GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std::vector<int64_t>& target);
+
+// (x - min) / (1e-7 + max(x - min)) over the last two dimensions, per leading index.
+torch::Tensor minmax_per_image(const torch::Tensor& x);
+
+}  // namespace osteofm
