@@ -23,5 +23,7 @@ void add_synth_command(CLI::App& root, Commands& commands);
 void add_train_command(CLI::App& root, Commands& commands);
 void add_sweep_command(CLI::App& root, Commands& commands);
 void add_gradcam_command(CLI::App& root, Commands& commands);
+void add_explain_command(CLI::App& root, Commands& commands);
+void add_predict_command(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   cli::add_train_command(app, commands);
   cli::add_sweep_command(app, commands);
   cli::add_gradcam_command(app, commands);
+  cli::add_explain_command(app, commands);
+  cli::add_predict_command(app, commands);
 
   try {
     app.parse(argc, argv);

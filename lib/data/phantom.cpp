@@ -270,11 +270,14 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
   A += bone_density(hum, 0.5, 0.25, 0.14);
 
   // Shortcut: a burned-in marker outside all bones whose brightness follows the class.
-  cv::Mat marker_region;
+  // About one ViT patch at the demo sizes, like a lead side marker; its mask bit (64) makes
+  // it a control region that explain reports.
+  cv::Mat marker_region = cv::Mat::zeros(S, S, CV_8U);
   if (o.shortcut == "marker") {
     const int label = who_label(subject.t_score);
     const double level = 0.35 + 0.25 * label + er.normal(0, 0.05);
-    cv::rectangle(A, P(0.04, 0.86, S), P(0.12, 0.94, S), cv::Scalar(level), -1, cv::LINE_AA, 4);
+    cv::rectangle(A, P(0.03, 0.80, S), P(0.17, 0.94, S), cv::Scalar(level), -1, cv::LINE_AA, 4);
+    cv::rectangle(marker_region, P(0.03, 0.80, S), P(0.17, 0.94, S), cv::Scalar(255), -1, cv::LINE_8, 4);
   }
 
   // Exam: small rotation, blur, contrast curve, exposure, noise.
@@ -299,7 +302,8 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
   img.pixels.assign(out.ptr<float>(), out.ptr<float>() + S * S);
   img.mask.assign(S * S, 0);
   const std::pair<const cv::Mat*, uint8_t> regions[] = {{&spine, kSpine}, {&all_ribs, kRibs}, {&clav, kClavicles},
-                                                        {&scap, kScapulae}, {&hum, kHumeri}, {&lungs, kLungs}};
+                                                        {&scap, kScapulae}, {&hum, kHumeri}, {&lungs, kLungs},
+                                                        {&marker_region, kMarker}};
   for (const auto& [m, bit] : regions) {
     cv::Mat r;
     cv::warpAffine(*m, r, M, m->size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
@@ -416,6 +420,7 @@ PhantomSummary write_phantom_cohort(const std::string& dir, const PhantomOptions
   write_manifest(m, (fs::path(dir) / "manifest.csv").string());
   nlohmann::json regions = {{"spine", kSpine}, {"ribs", kRibs}, {"clavicles", kClavicles},
                             {"scapulae", kScapulae}, {"humeri", kHumeri}, {"lungs", kLungs}};
+  if (o.shortcut == "marker") regions["marker"] = kMarker;
   write_file_atomic((fs::path(dir) / "regions.json").string(), regions.dump(2) + "\n");
 
   PhantomSummary sum;

@@ -24,6 +24,7 @@ struct PhantomOptions {
 
 // Region bits of the masks (design.md): a pixel may be in several regions.
 constexpr uint8_t kSpine = 1, kRibs = 2, kClavicles = 4, kScapulae = 8, kHumeri = 16, kLungs = 32;
+constexpr uint8_t kMarker = 64;  // --shortcut marker only: the burned-in marker (a control region)
 constexpr uint8_t kAllBones = kSpine | kRibs | kClavicles | kScapulae | kHumeri;
 
 struct PhantomImage {

@@ -39,6 +39,51 @@ std::vector<uint32_t> cluster_index(const std::vector<std::string>& ids, size_t*
   return out;
 }
 
+void replicate_weights(uint64_t seed, size_t r, const std::vector<uint32_t>& cluster_of, size_t n_units, size_t n,
+                       uint32_t* w, std::vector<uint32_t>& draws, std::vector<uint32_t>& unit_counts) {
+  // Stream of replicate r: SplitMix64 seeded from (seed, r) through one mixing step.
+  SplitMix64 seeder(seed ^ (0x9E3779B97F4A7C15ull * (r + 1)));
+  SplitMix64 rng(seeder.next());
+  std::fill(w, w + n, 0u);
+  if (!cluster_of.empty()) {
+    unit_counts.assign(n_units, 0u);
+    draws.resize(n_units);
+    rng.fill_below(static_cast<uint32_t>(n_units), draws.data(), n_units);
+    for (uint32_t d : draws) unit_counts[d]++;
+    for (size_t i = 0; i < n; ++i) w[i] = unit_counts[cluster_of[i]];
+  } else {
+    draws.resize(n);
+    rng.fill_below(static_cast<uint32_t>(n), draws.data(), n);
+    for (uint32_t d : draws) w[d]++;
+  }
+}
+
+StatisticCI bootstrap_statistic(size_t n, const std::vector<uint32_t>& cluster_of, size_t n_units,
+                                const BootstrapOptions& opt, const std::function<double(const uint32_t*)>& stat) {
+  StatisticCI out;
+  const std::vector<uint32_t> ones(n, 1u);
+  out.estimate = stat(ones.data());
+  out.replicates = opt.replicates;
+  if (cluster_of.empty()) n_units = n;
+  if (n == 0 || std::isnan(out.estimate)) return out;
+  const int threads = resolve_threads(opt.threads);
+  std::vector<double> values(static_cast<size_t>(opt.replicates), kNaN);
+  std::vector<std::vector<uint32_t>> weights(threads, std::vector<uint32_t>(n)), draws(threads), counts(threads);
+  parallel_for(static_cast<size_t>(opt.replicates), threads, [&](size_t r, int t) {
+    replicate_weights(opt.seed, r, cluster_of, n_units, n, weights[t].data(), draws[t], counts[t]);
+    values[r] = stat(weights[t].data());
+  });
+  std::vector<double> sorted;
+  for (double v : values)
+    if (!std::isnan(v)) sorted.push_back(v);
+  out.valid = static_cast<int>(sorted.size());
+  if (sorted.empty()) return out;
+  std::sort(sorted.begin(), sorted.end());
+  const double alpha = (1.0 - opt.conf_level) / 2.0;
+  out.ci = {quantile_type7(sorted, alpha), quantile_type7(sorted, 1.0 - alpha), true};
+  return out;
+}
+
 BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t>& cluster_of, size_t n_units,
                           const BootstrapOptions& opt) {
   const size_t n = engine.size();
@@ -57,21 +102,8 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
   std::vector<std::vector<uint32_t>> unit_counts(threads, std::vector<uint32_t>(clustered ? n_units : 0));
   std::vector<std::vector<uint32_t>> draws(threads, std::vector<uint32_t>(n_units));
   parallel_for(static_cast<size_t>(opt.replicates), threads, [&](size_t r, int t) {
-    // Stream of replicate r: SplitMix64 seeded from (seed, r) through one mixing step.
-    SplitMix64 seeder(opt.seed ^ (0x9E3779B97F4A7C15ull * (r + 1)));
-    SplitMix64 rng(seeder.next());
     uint32_t* w = weights[t].data();
-    std::fill(weights[t].begin(), weights[t].end(), 0u);
-    if (clustered) {
-      uint32_t* c = unit_counts[t].data();
-      std::fill(unit_counts[t].begin(), unit_counts[t].end(), 0u);
-      rng.fill_below(static_cast<uint32_t>(n_units), draws[t].data(), n_units);
-      for (uint32_t d : draws[t]) c[d]++;
-      for (size_t i = 0; i < n; ++i) w[i] = c[cluster_of[i]];
-    } else {
-      rng.fill_below(static_cast<uint32_t>(n), draws[t].data(), n);
-      for (uint32_t d : draws[t]) w[d]++;
-    }
+    replicate_weights(opt.seed, r, cluster_of, n_units, n, w, draws[t], unit_counts[t]);
     if (!engine.all_classes_present(w)) return;
     const MetricValues v = engine.compute(w);
     std::copy(v.begin(), v.end(), values.begin() + r * kNumMetrics);

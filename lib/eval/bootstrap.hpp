@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,24 @@ struct BootstrapResult {
 // count. Replicates missing a class are invalid: counted, and left out of every interval.
 BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t>& cluster_of, size_t n_units,
                           const BootstrapOptions& options);
+
+// Image multiplicities w[0..n) of replicate r: the very draw bootstrap() makes for it
+// (unit draws with replacement from the stream of (seed, r)). `draws` and `unit_counts`
+// are scratch buffers.
+void replicate_weights(uint64_t seed, size_t r, const std::vector<uint32_t>& cluster_of, size_t n_units, size_t n,
+                       uint32_t* w, std::vector<uint32_t>& draws, std::vector<uint32_t>& unit_counts);
+
+struct StatisticCI {
+  double estimate = 0;  // the statistic with all weights 1
+  Interval ci;          // percentile interval over the valid replicates
+  int replicates = 0, valid = 0;
+};
+
+// Percentile bootstrap CI of any statistic of weighted images (`stat` returns NaN for a
+// replicate where it is undefined: counted as invalid). Paired comparisons come for free:
+// a statistic that is a difference of two metrics sees the same resample in both.
+StatisticCI bootstrap_statistic(size_t n, const std::vector<uint32_t>& cluster_of, size_t n_units,
+                                const BootstrapOptions& options, const std::function<double(const uint32_t*)>& stat);
 
 // Linear interpolation between order statistics of sorted values (numpy.percentile
 // default, R quantile type 7): position (B - 1) q.

@@ -22,6 +22,7 @@
 #include "models/embed.hpp"
 #include "train/adamw.hpp"
 #include "train/dataset.hpp"
+#include "train/run_model.hpp"
 #include "tuning/strategy.hpp"
 
 namespace osteofm {
@@ -41,16 +42,6 @@ std::map<std::string, torch::Tensor> trainable_tensors(Classifier& m) {
   for (const auto& item : m->named_parameters())
     if (item.value().requires_grad()) out["model." + item.key()] = item.value();
   return out;
-}
-
-void load_trainable(Classifier& m, const std::map<std::string, torch::Tensor>& saved, const std::string& source) {
-  torch::NoGradGuard ng;
-  for (auto& item : m->named_parameters()) {
-    if (!item.value().requires_grad()) continue;
-    auto it = saved.find("model." + item.key());
-    if (it == saved.end()) throw InputError(source + ": checkpoint lacks tensor '" + item.key() + "'");
-    item.value().copy_(it->second);
-  }
 }
 
 // Features of a frozen backbone for one split, cached on disk as fp16 safetensors under a
@@ -104,12 +95,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   const int64_t seed = tc["seed"].get<int64_t>();
   const torch::Device device = resolve_device(tc["device"].get<std::string>());
   const json& bc = config["backbone"];
-  Backbone b = load_backbone({bc["preset"], bc["arch"], bc["weights"], bc["seed"].get<uint64_t>()});
-  torch::manual_seed(seed);
-  HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses};
-  Classifier model(b.vit, head);
-  auto strategy = make_strategy(config["strategy"]);
-  strategy->apply(model);
+  BuiltClassifier built = build_classifier(config);
+  Backbone& b = built.backbone;
+  Classifier model = built.model;
+  auto& strategy = built.strategy;
   model->to(device);
   summary.trainable_parameters = trainable_parameter_count(*model);
 

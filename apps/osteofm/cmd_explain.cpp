@@ -1,0 +1,54 @@
+// osteofm explain: Grad-CAM, IoU_bone and Δbone of a finished run on one split.
+#include <iostream>
+#include <memory>
+
+#include "command.hpp"
+#include "core/runtime.hpp"
+#include "explain/explain.hpp"
+
+namespace osteofm::cli {
+
+void add_explain_command(CLI::App& root, Commands& commands) {
+  struct Options {
+    std::string run, out;
+    ExplainOptions explain;
+  };
+  auto o = std::make_shared<Options>();
+  auto* e = root.add_subcommand("explain", "Grad-CAM, IoU_bone and Δbone of a run (explain.json, per_image.csv, overlays)");
+  e->add_option("--run", o->run, "Finished run folder")->required();
+  e->add_option("--out", o->out, "Output folder (use RUN/explain for 'osteofm table' to pick it up)")->required();
+  e->add_option("--split", o->explain.split, "train, val or test")->capture_default_str();
+  e->add_option("--data", o->explain.data, "Manifest or tensor cache (default: the run's data.manifest)");
+  e->add_option("--target", o->explain.target, "Class whose CAM is computed: predicted, label, or a class name")
+      ->capture_default_str();
+  e->add_option("--fills", o->explain.fills, "Occlusion fills, the first one reported as delta_bone.all")
+      ->delimiter(',')
+      ->capture_default_str();
+  e->add_option("--threshold", o->explain.fixed_threshold, "Fixed CAM threshold of iou_bone_fixed")->capture_default_str();
+  e->add_option("--overlays", o->explain.overlays_per_class, "Overlay PNGs per true class")->capture_default_str();
+  e->add_option("--bootstrap", o->explain.bootstrap.replicates, "Bootstrap replicates")->capture_default_str();
+  e->add_option("--seed", o->explain.bootstrap.seed, "Bootstrap and noise-fill seed")->capture_default_str();
+  e->add_flag("--cluster", o->explain.cluster, "Resample patients (with all their images) instead of images");
+  e->add_option("--batch", o->explain.batch, "Images per batch")->capture_default_str();
+  e->add_option("--device", o->explain.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  commands.push_back({e, [o] {
+    o->explain.bootstrap.threads = hardware_threads();
+    const ExplainSummary s = explain_run(o->run, o->out, o->explain);
+    const auto& r = s.report;
+    auto show = [](const nlohmann::json& v) {
+      if (v.at("estimate").is_null()) return std::string("n/a");
+      char b[96];
+      if (v.at("ci").is_null()) std::snprintf(b, sizeof b, "%.3f", v.at("estimate").get<double>());
+      else
+        std::snprintf(b, sizeof b, "%.3f [%.3f, %.3f]", v.at("estimate").get<double>(), v.at("ci")[0].get<double>(),
+                      v.at("ci")[1].get<double>());
+      return std::string(b);
+    };
+    std::cout << o->out << ": " << s.images << " images (" << r.at("split").get<std::string>() << "), IoU_bone(all) "
+              << show(r.at("iou_bone").at("all")) << ", Δbone(all, " << r.at("delta_bone").at("fill").get<std::string>()
+              << " fill) " << show(r.at("delta_bone").at("all")) << ", " << s.overlays << " overlays\n";
+    return 0;
+  }});
+}
+
+}  // namespace osteofm::cli

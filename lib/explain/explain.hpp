@@ -1,0 +1,50 @@
+// `osteofm explain`: Grad-CAM, IoU_bone and Δbone of a finished run on one split
+// (design.md "Explainability definitions").
+//
+// IoU(region) = |CAM >= τ ∩ region| / |CAM >= τ ∪ region| per image, for every region of
+// the table (bones and controls) and for all bones together, under two threshold policies:
+// "topk" (τ = the CAM value that selects as many pixels as the region covers, i.e. the top
+// k% with k = the region's area share) and "fixed" (τ = a constant, default 0.5). Images
+// where a region is empty do not count for it. Means with bootstrap CIs over images (or
+// patients), also per true class.
+//
+// Δbone(all) = AUC(original) − AUC(all bones occluded); Δbone(r) = AUC(all bones occluded
+// except r) − AUC(all bones occluded); AUC = macro one-vs-rest. Occlusion fills: "mean"
+// (the split's mean pixel value), "blur" (Gaussian, σ = size/32: density kept, texture
+// gone), "noise" (Gaussian with the split's mean and SD). CIs by a paired bootstrap: both
+// AUCs of a difference see the same resampled images.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/bootstrap.hpp"
+
+namespace osteofm {
+
+struct ExplainOptions {
+  std::string split = "test";
+  std::string data;                      // manifest or tensor cache; default: the run's data.manifest
+  std::string target = "predicted";      // predicted | label | normal | osteopenia | osteoporosis
+  std::vector<std::string> fills = {"mean", "blur", "noise"};  // the first one is reported as delta_bone.all
+  double fixed_threshold = 0.5;
+  int overlays_per_class = 4;
+  int batch = 16;
+  std::string device = "auto";
+  bool cluster = false;                  // resample patients (all their images) instead of images
+  BootstrapOptions bootstrap;            // replicates, seed, conf_level, threads
+  int workers = 0;                       // decoding threads (<= 0: all cores)
+};
+
+struct ExplainSummary {
+  nlohmann::json report;  // what explain.json holds
+  size_t images = 0, overlays = 0;
+  double seconds = 0, gradcam_images_per_s = 0, occlusion_seconds = 0;
+};
+
+// Writes OUT/explain.json, OUT/per_image.csv and OUT/overlays/*.png (radiograph, CAM heat
+// map, bone and control contours) atomically; returns the report.
+ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& options);
+
+}  // namespace osteofm

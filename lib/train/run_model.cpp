@@ -1,0 +1,63 @@
+#include "train/run_model.hpp"
+
+#include <filesystem>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/labels.hpp"
+#include "io/safetensors_torch.hpp"
+#include "models/embed.hpp"
+
+namespace osteofm {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+BuiltClassifier build_classifier(const json& config) {
+  BuiltClassifier b;
+  const json& bc = config.at("backbone");
+  b.backbone = load_backbone({bc["preset"], bc["arch"], bc["weights"], bc["seed"].get<uint64_t>()});
+  torch::manual_seed(config.at("train").at("seed").get<int64_t>());
+  HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses};
+  b.model = Classifier(b.backbone.vit, head);
+  b.strategy = make_strategy(config["strategy"]);
+  b.strategy->apply(b.model);
+  return b;
+}
+
+void load_trainable(Classifier& m, const std::map<std::string, torch::Tensor>& saved, const std::string& source) {
+  torch::NoGradGuard ng;
+  for (auto& item : m->named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    auto it = saved.find("model." + item.key());
+    if (it == saved.end()) throw InputError(source + ": checkpoint lacks tensor '" + item.key() + "'");
+    if (it->second.sizes() != item.value().sizes())
+      throw InputError(source + ": tensor '" + item.key() + "' has the wrong shape for this config");
+    item.value().copy_(it->second);
+  }
+}
+
+TrainedModel load_trained_model(const std::string& run_dir, const std::string& device) {
+  const fs::path run(run_dir);
+  const fs::path cfg = run / "config.json", status = run / "status.json", best = run / "checkpoints" / "best.safetensors";
+  std::error_code ec;
+  if (!fs::is_regular_file(cfg, ec)) throw InputError(run_dir + ": not a run folder (no config.json)");
+  const json st = fs::is_regular_file(status, ec) ? json::parse(read_file(status.string()), nullptr, false) : json();
+  if (!st.is_object() || st.value("state", "") != "done")
+    throw InputError(status.string() + ": the run has not finished (state '" +
+                     (st.is_object() ? st.value("state", "?") : std::string("missing")) + "'); finish it with 'osteofm train --resume'");
+  if (!fs::is_regular_file(best, ec)) throw InputError(run_dir + ": no checkpoints/best.safetensors");
+  TrainedModel t;
+  t.config = json::parse(read_file(cfg.string()), nullptr, false);
+  if (!t.config.is_object()) throw InputError(cfg.string() + ": not valid JSON");
+  t.built = build_classifier(t.config);
+  load_trainable(t.built.model, load_safetensors(best.string()), best.string());
+  t.built.strategy->finalize(t.built.model);
+  t.pre = t.built.backbone.preset.preprocessing;
+  t.device = resolve_device(device);
+  t.built.model->to(t.device);
+  t.built.model->eval();
+  for (auto& p : t.built.model->parameters()) p.set_requires_grad(false);
+  return t;
+}
+
+}  // namespace osteofm

@@ -1,0 +1,43 @@
+// A classifier as a run config describes it (backbone + head + strategy), and a finished
+// run's model loaded back from its folder (for explain and predict).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "models/checkpoint.hpp"
+#include "models/classifier.hpp"
+#include "tuning/strategy.hpp"
+
+namespace osteofm {
+
+struct BuiltClassifier {
+  Backbone backbone;
+  Classifier model{nullptr};
+  std::unique_ptr<TuningStrategy> strategy;  // already applied to `model`
+};
+
+// Backbone (preset, arch, weights or seeded random), head, strategy applied. The head's
+// initialisation follows torch's global generator, seeded with train.seed here.
+BuiltClassifier build_classifier(const nlohmann::json& config);
+
+// Copies a checkpoint's "model.<name>" tensors into the model's trainable parameters;
+// InputError naming the tensor when one is missing.
+void load_trainable(Classifier& model, const std::map<std::string, torch::Tensor>& saved, const std::string& source);
+
+struct TrainedModel {
+  nlohmann::json config;
+  BuiltClassifier built;
+  Preprocessing pre;
+  torch::Device device{torch::kCPU};
+};
+
+// A finished run (status.json "done"): its best checkpoint, adapters merged, in eval mode
+// on `device` ("auto", "cpu", "cuda[:N]"). InputError naming the file when the folder is
+// not a finished run.
+TrainedModel load_trained_model(const std::string& run_dir, const std::string& device = "auto");
+
+}  // namespace osteofm
