@@ -8,6 +8,7 @@
 #include "core/atomic_file.hpp"
 #include "core/runtime.hpp"
 #include "data/dataset_check.hpp"
+#include "data/mask_convert.hpp"
 #include "data/split.hpp"
 #include "data/tensor_cache.hpp"
 #include "io/manifest.hpp"
@@ -65,6 +66,27 @@ void add_data_command(CLI::App& root, Commands& commands) {
     for (const auto& [patient, name] : assignment) count[name == "train" ? 0 : name == "val" ? 1 : 2]++;
     std::cout << split->out << ": " << m.rows.size() << " images, patients train " << count[0] << ", val " << count[1]
               << ", test " << count[2] << " (seed " << split->seed << ")\n";
+    return 0;
+  }});
+
+  struct MasksCmd {
+    MaskConversion conversion;
+    std::vector<std::string> maps;
+  };
+  auto masks = std::make_shared<MasksCmd>();
+  auto* mk = data->add_subcommand("masks", "Turn label-value masks (e.g. V7 Labs lung PNGs) into bit-coded region masks");
+  mk->add_option("PAIRS", masks->conversion.pairs_csv, "CSV with an image column and a mask column")->required();
+  mk->add_option("--image-col", masks->conversion.image_column, "Image column")->capture_default_str();
+  mk->add_option("--mask-col", masks->conversion.mask_column, "Label-mask column")->capture_default_str();
+  mk->add_option("--map", masks->maps, "VALUE=REGION, repeatable (V7 Labs: 255=lungs; 127 'ignore' maps to nothing)")
+      ->required();
+  mk->add_option("--out", masks->conversion.out_dir, "Output folder: masks/*.png, regions.json, masks.csv")->required();
+  commands.push_back({mk, [masks] {
+    for (const auto& m : masks->maps) masks->conversion.value_to_region.insert(parse_value_region(m));
+    const MaskConversionSummary s = convert_label_masks(masks->conversion);
+    std::cout << masks->conversion.out_dir << ": " << s.masks << " masks; regions";
+    for (const auto& [name, bit] : s.region_bits) std::cout << " " << name << "=" << bit;
+    std::cout << "; pairs in " << s.csv << " (put them in your manifest's mask column)\n";
     return 0;
   }});
 

@@ -72,6 +72,27 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {  // x [k,1,S
 }
 }  // namespace
 
+RegionScore score_region(const torch::Tensor& cam, const torch::Tensor& sorted_desc, const torch::Tensor& mask,
+                         uint8_t bits, double fixed_threshold) {
+  RegionScore s;
+  const auto m = mask.bitwise_and(bits).ne(0);
+  s.area = m.sum().item<int64_t>();
+  if (s.area == 0) {
+    s.iou_topk = s.iou_fixed = s.cam_share = kNaN;
+    return s;
+  }
+  auto iou = [&](const torch::Tensor& sel) {
+    const double inter = sel.logical_and(m).sum().item<double>(), uni = sel.logical_or(m).sum().item<double>();
+    return uni > 0 ? inter / uni : kNaN;
+  };
+  // Top-k: as many CAM pixels as the region has (ties at τ all count).
+  s.iou_topk = iou(cam.ge(sorted_desc[s.area - 1].item<double>()));
+  s.iou_fixed = iou(cam.ge(fixed_threshold));
+  const double total = cam.sum().item<double>();
+  s.cam_share = total > 0 ? (cam * m).sum().item<double>() / total : kNaN;
+  return s;
+}
+
 ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.batch < 1) throw InputError("--batch must be at least 1");
@@ -99,6 +120,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   }
   const RegionTable table = region_table_for(manifest.cache_dir.empty() ? manifest.dir : manifest.cache_dir);
   const uint8_t bone_bits = table.bone_bits();
+  if (bone_bits == 0)
+    throw InputError(data + ": its region table (regions.json) has no bone region; IoU_bone and Δbone need bone masks");
   uint8_t control_bits = 0;
   for (const auto& r : table.controls()) control_bits |= r.bits;
 
@@ -164,19 +187,11 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     for (int64_t i = 0; i < k; ++i) {
       const auto c = cam[i];
       const auto sorted = std::get<0>(c.flatten().sort(0, /*descending=*/true));
-      const double cam_sum = c.sum().item<double>();
       for (size_t r = 0; r < R; ++r) {
-        const auto m = masks[i].bitwise_and(iou_regions[r].bits).ne(0);
-        const int64_t area = m.sum().item<int64_t>();
-        if (area == 0) continue;
-        const double tau = sorted[area - 1].item<double>();
-        auto iou = [&](const torch::Tensor& sel) {
-          const double inter = sel.logical_and(m).sum().item<double>(), uni = sel.logical_or(m).sum().item<double>();
-          return uni > 0 ? inter / uni : kNaN;
-        };
-        iou_topk[r][b + i] = iou(c.ge(tau));
-        iou_fixed[r][b + i] = iou(c.ge(opt.fixed_threshold));
-        cam_share[r][b + i] = cam_sum > 0 ? (c * m).sum().item<double>() / cam_sum : kNaN;
+        const RegionScore rs = score_region(c, sorted, masks[i], iou_regions[r].bits, opt.fixed_threshold);
+        iou_topk[r][b + i] = rs.iou_topk;
+        iou_fixed[r][b + i] = rs.iou_fixed;
+        cam_share[r][b + i] = rs.cam_share;
       }
       const int label = d.labels[b + i];
       if (overlays_left[label] > 0) {

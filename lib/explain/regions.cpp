@@ -74,7 +74,6 @@ RegionTable parse_region_table(const std::string& text, const std::string& sourc
   }
   // Table order: by bit value (nlohmann sorts keys by name).
   std::stable_sort(t.regions.begin(), t.regions.end(), [](const Region& a, const Region& b) { return a.bits < b.bits; });
-  if (t.bones().empty()) throw InputError(source + ": the region table has no bone region");
   return t;
 }
 

@@ -1,0 +1,32 @@
+// `osteofm data masks`: label-value masks (V7 Labs semantic PNGs: 0 background,
+// 255 lung, 127 ignore; or any value -> region scheme) to the bit-coded region masks of
+// design.md, with a regions.json, so real human-drawn masks feed explain.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace osteofm {
+
+struct MaskConversion {
+  std::string pairs_csv;               // CSV with an image column and a mask column
+  std::string image_column = "image", mask_column = "semantic_mask";
+  std::map<int, std::string> value_to_region;  // e.g. {255: "lungs"}; other values -> no region
+  std::string out_dir;
+};
+
+struct MaskConversionSummary {
+  size_t masks = 0;
+  std::map<std::string, int> region_bits;  // the table written to regions.json
+  std::string csv;                         // out_dir/masks.csv: image, mask (converted), source_mask
+};
+
+// Bits: the default table's bit for a known name (lungs 32, spine 1, ...), else the next
+// free bit. Each output mask is written atomically; a mask whose size differs from its
+// image, or an unreadable one, is an InputError naming the CSV row.
+MaskConversionSummary convert_label_masks(const MaskConversion& conversion);
+
+// "255=lungs" -> (255, "lungs"); InputError otherwise.
+std::pair<int, std::string> parse_value_region(const std::string& spec);
+
+}  // namespace osteofm
