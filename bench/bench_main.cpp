@@ -20,6 +20,11 @@
 #include <nlohmann/json.hpp>
 #include "io/image.hpp"
 #include "io/safetensors_torch.hpp"
+#include "data/tensor_cache.hpp"
+#include "explain/gradcam.hpp"
+#include "io/manifest.hpp"
+#include "models/checkpoint.hpp"
+#include "train/dataset.hpp"
 
 using namespace osteofm;
 namespace fs = std::filesystem;
@@ -187,6 +192,56 @@ int main(int argc, char** argv) {
     std::printf("decode %-34s %5dx%-5d %8.1f ms  %6.1f Mpx/s  (%.1fx the PNG time)\n", f.c_str(), img.width, img.height,
                 s * 1e3, img.width * double(img.height) / s / 1e6, s / png_s);
   }
+
+  // Loader: a split read from a tensor cache vs decoded from the PNGs of its manifest
+  // (512 px phantom -> 224 px model input), all cores; and cache size per 1,000 images.
+  {
+    const std::string cohort = tmp + "/loader_cohort";
+    if (!fs::exists(cohort + "/manifest.csv")) {
+      PhantomOptions po;
+      po.patients = 150;
+      po.size = 512;
+      po.seed = 11;
+      write_phantom_cohort(cohort, po);
+    }
+    Manifest m = load_manifest(cohort + "/manifest.csv");
+    Preprocessing pre;
+    pre.size = 224;
+    for (int size : {224, 518}) {
+      const std::string dir = tmp + "/loader_cache_" + std::to_string(size);
+      CacheOptions co;
+      co.size = size;
+      const auto t0 = std::chrono::steady_clock::now();
+      build_tensor_cache(cohort + "/manifest.csv", dir, co);
+      const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      uintmax_t bytes = 0;
+      for (const auto& e : fs::directory_iterator(dir)) bytes += fs::file_size(e.path());
+      std::printf("cache %d px: %.1f MB per 1,000 images (images U16 + masks U8), built at %.0f images/s\n", size,
+                  bytes / 1e6 * 1000.0 / m.rows.size(), m.rows.size() / build_s);
+    }
+    Manifest cached = load_manifest(tmp + "/loader_cache_224");
+    const SplitData from_png = load_split(m, "train", pre, hardware_threads(), "no");
+    const SplitData from_cache = load_split(cached, "train", pre, hardware_threads(), "no");
+    const int64_t n = from_png.size();
+    const double png_s = seconds_per_call([&] { for (int64_t b = 0; b < n; b += 32) from_png.range(b, std::min(n, b + 32)); }, 1, 0.5);
+    const double cache_s = seconds_per_call([&] { for (int64_t b = 0; b < n; b += 32) from_cache.range(b, std::min(n, b + 32)); }, 3, 0.5);
+    std::printf("loader 224 px, %lld images: PNG decode + resize %.0f images/s, tensor cache %.0f images/s (%.1fx)\n",
+                static_cast<long long>(n), n / png_s, n / cache_s, png_s / cache_s);
+  }
 #endif
+
+  // Grad-CAM throughput on CPU: a tiny preset at its demo size and dinov2-vitb14 at 224.
+  for (const std::string preset : {"dinov2-tiny", "dinov2-vitb14"}) {
+    Backbone b = load_backbone({preset, "", "", 1});
+    Classifier model(b.vit, HeadOptions{});
+    model->eval();
+    const int S = b.preset.preprocessing.size, B = preset == "dinov2-tiny" ? 16 : 4;
+    const auto x = torch::randn({B, 3, S, S});
+    const std::vector<int64_t> target(B, 2);
+    const double gc = seconds_per_call([&] { grad_cam(model, x, target); }, 2, 1.0);
+    const double fwd = seconds_per_call([&] { torch::NoGradGuard ng; model->forward(x); }, 2, 1.0);
+    std::printf("grad-cam %-14s %d px batch %d: %.1f images/s (forward alone %.1f images/s, %.2fx)\n", preset.c_str(), S,
+                B, B / gc, B / fwd, gc / fwd);
+  }
   return 0;
 }

@@ -25,5 +25,6 @@ void add_sweep_command(CLI::App& root, Commands& commands);
 void add_gradcam_command(CLI::App& root, Commands& commands);
 void add_explain_command(CLI::App& root, Commands& commands);
 void add_predict_command(CLI::App& root, Commands& commands);
+void add_demo_command(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

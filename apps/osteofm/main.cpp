@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   cli::add_gradcam_command(app, commands);
   cli::add_explain_command(app, commands);
   cli::add_predict_command(app, commands);
+  cli::add_demo_command(app, commands);
 
   try {
     app.parse(argc, argv);

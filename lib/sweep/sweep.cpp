@@ -44,7 +44,9 @@ std::vector<Variant> expand_sweep(const std::string& file) {
   const std::string dir = fs::path(file).parent_path().string();
   if (base.contains("data") && base["data"].contains("manifest")) {
     const std::string m = base["data"]["manifest"];
-    if (!m.empty() && fs::path(m).is_relative()) base["data"]["manifest"] = (fs::path(dir) / m).lexically_normal().string();
+    // Absolute: the variant configs are written elsewhere (SWEEP/configs/) and read from there.
+    if (!m.empty() && fs::path(m).is_relative())
+      base["data"]["manifest"] = fs::absolute(fs::path(dir) / m).lexically_normal().string();
   }
   std::vector<Variant> out;
   for (auto b = j["backbones"].begin(); b != j["backbones"].end(); ++b)
