@@ -18,6 +18,7 @@ void add_demo_command(CLI::App& root, Commands& commands) {
   d->add_option("--patients", o->patients, "Phantom patients")->capture_default_str();
   d->add_option("--size", o->size, "Phantom image side, pixels")->capture_default_str();
   d->add_option("--seed", o->seed, "Phantom seed")->capture_default_str();
+  d->add_option("--epochs", o->epochs, "Training epochs per variant")->capture_default_str();
   d->add_option("--bootstrap", o->bootstrap, "Bootstrap replicates of explain")->capture_default_str();
   commands.push_back({d, [o] {
     char self[PATH_MAX] = {0};

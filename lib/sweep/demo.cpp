@@ -16,7 +16,7 @@ namespace osteofm {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-json demo_sweep_config(const std::string& manifest) {
+json demo_sweep_config(const std::string& manifest, int epochs) {
   return {
       {"description",
        "osteofm demo: the twelve variants at CPU demo size (*-tiny presets, random weights) on the phantom cohort"},
@@ -24,7 +24,7 @@ json demo_sweep_config(const std::string& manifest) {
        {{"data", {{"manifest", manifest}}},
         {"head", {{"feature", "cls"}}},
         {"augment", {{"enabled", false}}},
-        {"train", {{"epochs", 10}, {"batch_size", 16}, {"lr_head", 0.01}, {"lr_body", 0.003}, {"patience", 10}, {"seed", 1}}}}},
+        {"train", {{"epochs", epochs}, {"batch_size", 16}, {"lr_head", 0.01}, {"lr_body", 0.003}, {"patience", epochs}, {"seed", 1}}}}},
       {"backbones",
        {{"openclip", {{"preset", "openclip-tiny"}, {"seed", 1}}},
         {"dinov2", {{"preset", "dinov2-tiny"}, {"seed", 2}}},
@@ -58,7 +58,7 @@ int run_demo(const DemoOptions& o) {
 
   // 2. The twelve variants.
   const std::string config = (out / "demo-sweep.json").string();
-  write_file_atomic(config, demo_sweep_config("phantom/manifest.csv").dump(2) + "\n");
+  write_file_atomic(config, demo_sweep_config("phantom/manifest.csv", o.epochs).dump(2) + "\n");
   std::cerr << "demo: [2/4] training the twelve variants (" << sweep.string() << ") ...\n";
   SweepOptions so;
   so.resume = true;
@@ -88,7 +88,7 @@ int run_demo(const DemoOptions& o) {
   const auto plots = write_sweep_roc(sweep.string(), rows, (sweep / "roc_macro").string());
   std::cout << md << "\n";
   std::cout << "Where everything is (" << static_cast<int>(elapsed()) << " s):\n"
-            << "  " << cohort.string() << "/               phantom radiographs, bone masks, manifest.csv, previews/\n"
+            << "  " << cohort.string() << "/                phantom radiographs, bone masks, manifest.csv, previews/\n"
             << "  " << config << "          the sweep config (rerun or edit with 'osteofm sweep')\n"
             << "  " << sweep.string() << "/<variant>/      config.json, log.jsonl, checkpoints/, predictions_*.csv, "
             << "metrics_test.json\n"

@@ -14,13 +14,14 @@ struct DemoOptions {
   int patients = 300;
   int size = 128;          // phantom side; each family resizes to its tiny preset's input
   uint64_t seed = 1;
+  int epochs = 10;
   int bootstrap = 1000;    // explain's replicates (metrics_test.json uses eval's 2000)
   std::string binary;      // the osteofm executable (the sweep runs one process per variant)
 };
 
 // The demo's sweep config (twelve *-tiny variants, random weights): a real file in the
 // output folder so that 'osteofm sweep' can rerun or extend it.
-nlohmann::json demo_sweep_config(const std::string& manifest);
+nlohmann::json demo_sweep_config(const std::string& manifest, int epochs = 10);
 
 // Returns the number of variants that failed. Running it again resumes: a finished cohort,
 // variant or explain is kept.

@@ -1,0 +1,38 @@
+// osteofm demo end to end at a small size: twelve variants, explain, the table; a second
+// run resumes (keeps everything) instead of starting over.
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+using namespace osteofm::test;
+using nlohmann::json;
+
+TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") {
+  TempDir dir;
+  const std::string cmd = "demo --out '" + (dir / "demo") + "' --patients 40 --size 64 --epochs 2 --bootstrap 100";
+  const CliResult first = run_osteofm(cmd);
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  const std::string table = read_text(dir / "demo/sweep/table.md");
+  CHECK(count_lines(table) == 2 + 12 + 2);  // header, rule, 12 variants, blank + note
+  for (const char* backbone : {"openclip-tiny", "dinov2-tiny", "chexagent-tiny", "rad-dino-tiny"})
+    CHECK(table.find(backbone) != std::string::npos);
+  CHECK(first.out.find("Where everything is") != std::string::npos);
+  int explained = 0;
+  for (const auto& e : fs::directory_iterator(dir.path / "demo/sweep"))
+    if (fs::exists(e.path() / "explain/explain.json")) {
+      const json ex = json::parse(read_text((e.path() / "explain/explain.json").string()));
+      CHECK(ex["delta_bone"]["all"].contains("ci"));
+      ++explained;
+    }
+  CHECK(explained == 12);
+  const auto stamp = fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json");
+
+  const CliResult again = run_osteofm(cmd);
+  INFO(again.err);
+  REQUIRE(again.code == 0);
+  CHECK(again.err.find("phantom cohort: kept") != std::string::npos);
+  CHECK(again.err.find("already done, skipped") != std::string::npos);
+  CHECK(fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json") == stamp);
+  CHECK(read_text(dir / "demo/sweep/table.md") == table);
+}
