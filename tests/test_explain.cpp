@@ -21,13 +21,16 @@ TEST_CASE("gradcam: cam, cam_grid and logits match pytorch-grad-cam within the f
   const json fx = json::parse(read_text((dir / "gradcam_dinov2_A.json").string()));
   TempDir tmp;
   write_text(tmp / "arch.json", fx.at("arch_json").dump());
+  auto gradcam = [&](const std::string& head, const std::string& extra, const std::string& out) {
+    return run_osteofm("gradcam --backbone dinov2-vitb14 --arch '" + (tmp / "arch.json") + "' --weights '" +
+                       (dir / "dinov2_hub_noreg_A.safetensors").string() + "' --head '" + head + "' --tensor '" +
+                       (dir / "inputs.safetensors").string() + ":pixel_values_224_imagenet' " + extra + " --out '" +
+                       (tmp / out) + "'");
+  };
+  const std::string head = (dir / "gradcam_dinov2_A.safetensors").string();
   // Both fixture inputs in one batch: the second is the fixture's image, the first checks
   // that batching does not mix images.
-  const CliResult r = run_osteofm("gradcam --backbone dinov2-vitb14 --arch '" + (tmp / "arch.json") + "' --weights '" +
-                                  (dir / "dinov2_hub_noreg_A.safetensors").string() + "' --head '" +
-                                  (dir / "gradcam_dinov2_A.safetensors").string() + "' --tensor '" +
-                                  (dir / "inputs.safetensors").string() + ":pixel_values_224_imagenet' --class 2 --batch 2 --out '" +
-                                  (tmp / "cam.safetensors") + "'");
+  const CliResult r = gradcam(head, "--class 2 --batch 2", "cam.safetensors");
   INFO(r.err);
   REQUIRE(r.code == 0);
   auto got = load_safetensors(tmp / "cam.safetensors");
@@ -43,29 +46,18 @@ TEST_CASE("gradcam: cam, cam_grid and logits match pytorch-grad-cam within the f
     CHECK(diff <= allowed);
   }
   // The first image alone gives the same CAM as inside the batch.
-  const CliResult one = run_osteofm("gradcam --backbone dinov2-vitb14 --arch '" + (tmp / "arch.json") + "' --weights '" +
-                                    (dir / "dinov2_hub_noreg_A.safetensors").string() + "' --head '" +
-                                    (dir / "gradcam_dinov2_A.safetensors").string() + "' --tensor '" +
-                                    (dir / "inputs.safetensors").string() +
-                                    ":pixel_values_224_imagenet' --class 2 --batch 1 --out '" + (tmp / "one.safetensors") + "'");
+  const CliResult one = gradcam(head, "--class 2 --batch 1", "one.safetensors");
   REQUIRE(one.code == 0);
   auto single = load_safetensors(tmp / "one.safetensors");
   CHECK((single.at("cam") - got.at("cam")).abs().max().item<double>() < 1e-5);
   // A wrong target class is a different map (the test can fail).
-  const CliResult other = run_osteofm("gradcam --backbone dinov2-vitb14 --arch '" + (tmp / "arch.json") + "' --weights '" +
-                                      (dir / "dinov2_hub_noreg_A.safetensors").string() + "' --head '" +
-                                      (dir / "gradcam_dinov2_A.safetensors").string() + "' --tensor '" +
-                                      (dir / "inputs.safetensors").string() +
-                                      ":pixel_values_224_imagenet' --class 0 --out '" + (tmp / "c0.safetensors") + "'");
+  const CliResult other = gradcam(head, "--class 0", "c0.safetensors");
   REQUIRE(other.code == 0);
   CHECK((load_safetensors(tmp / "c0.safetensors").at("cam").slice(0, 1, 2) - expected.at("cam")).abs().max().item<double>() >
         0.05);
   // Bad input: a head of the wrong width names the tensor, exit 2.
   save_safetensors(tmp / "bad_head.safetensors", {{"head.weight", torch::zeros({3, 7})}, {"head.bias", torch::zeros({3})}});
-  const CliResult bad = run_osteofm("gradcam --backbone dinov2-vitb14 --arch '" + (tmp / "arch.json") + "' --weights '" +
-                                    (dir / "dinov2_hub_noreg_A.safetensors").string() + "' --head '" +
-                                    (tmp / "bad_head.safetensors") + "' --tensor '" + (dir / "inputs.safetensors").string() +
-                                    ":pixel_values_224_imagenet' --class 2 --out '" + (tmp / "x.safetensors") + "'");
+  const CliResult bad = gradcam(tmp / "bad_head.safetensors", "--class 2", "x.safetensors");
   CHECK(bad.code == 2);
   CHECK(bad.err.find("head.weight") != std::string::npos);
 }

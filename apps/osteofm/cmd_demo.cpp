@@ -1,12 +1,10 @@
 // osteofm demo: the whole study on the built-in phantom cohort (README's first command).
-#include <unistd.h>
-
-#include <climits>
 #include <iostream>
 #include <memory>
 
 #include "command.hpp"
 #include "core/error.hpp"
+#include "core/runtime.hpp"
 #include "sweep/demo.hpp"
 
 namespace osteofm::cli {
@@ -21,10 +19,7 @@ void add_demo_command(CLI::App& root, Commands& commands) {
   d->add_option("--epochs", o->epochs, "Training epochs per variant")->capture_default_str();
   d->add_option("--bootstrap", o->bootstrap, "Bootstrap replicates of explain")->capture_default_str();
   commands.push_back({d, [o] {
-    char self[PATH_MAX] = {0};
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) throw RuntimeFailure("cannot find the osteofm executable");
-    o->binary = std::string(self, static_cast<size_t>(n));
+    o->binary = self_executable();
     const int failures = run_demo(*o);
     if (failures > 0) {
       std::cerr << "osteofm: failure: " << failures << " variant(s) failed; rerun 'osteofm demo --out " << o->out

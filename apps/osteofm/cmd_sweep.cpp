@@ -1,13 +1,11 @@
 // osteofm sweep: the variants of a sweep config, locally or as a Slurm job array.
-#include <unistd.h>
-
-#include <climits>
 #include <iostream>
 #include <memory>
 #include <sstream>
 
 #include "command.hpp"
 #include "core/error.hpp"
+#include "core/runtime.hpp"
 #include "sweep/sweep.hpp"
 
 namespace osteofm::cli {
@@ -31,10 +29,7 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
     std::string g;
     while (std::getline(ss, g, ','))
       if (!g.empty()) o->sweep.gpus.push_back(g);
-    char self[PATH_MAX] = {0};
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) throw RuntimeFailure("cannot find the osteofm executable");
-    o->sweep.binary = std::string(self, static_cast<size_t>(n));
+    o->sweep.binary = self_executable();
     const int failures = run_sweep(o->config, o->out, o->sweep);
     if (failures > 0) {
       std::cerr << "osteofm: failure: " << failures << " variant(s) failed (see their log.jsonl and the messages above)\n";

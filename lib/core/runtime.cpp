@@ -1,5 +1,7 @@
 #include "core/runtime.hpp"
 
+#include <unistd.h>
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/error.hpp"
 #include "io/image.hpp"
 
 #if OSTEOFM_WITH_IMAGE_IO
@@ -111,6 +114,13 @@ nlohmann::json doctor_report() {
   j["dcmtk"] = dcmtk_version();
   j["gdcm"] = gdcm_version();
   return j;
+}
+
+std::string self_executable() {
+  char self[4096] = {0};
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) throw RuntimeFailure("cannot find the osteofm executable (/proc/self/exe)");
+  return std::string(self, static_cast<size_t>(n));
 }
 
 }  // namespace osteofm

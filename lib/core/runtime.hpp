@@ -25,5 +25,7 @@ int cuda_device_count();
 // Everything `osteofm doctor` reports, as JSON; gemm_gflops from a 512^3 product.
 nlohmann::json doctor_report();
 std::string version_line();
+// Path of the running osteofm executable (sweeps start it once per variant).
+std::string self_executable();
 
 }  // namespace osteofm

@@ -10,6 +10,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "io/image.hpp"
@@ -22,17 +23,6 @@ using nlohmann::json;
 
 namespace {
 constexpr int kCacheVersion = 1;
-
-uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-std::string hex64(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 std::string shard_name(size_t k) {
   char b[40];

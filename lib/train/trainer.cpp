@@ -12,6 +12,7 @@
 #include "core/autocast.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "core/labels.hpp"
 #include "core/progress.hpp"
 #include "core/runtime.hpp"
@@ -32,11 +33,6 @@ using nlohmann::json;
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 
-uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 std::map<std::string, torch::Tensor> trainable_tensors(Classifier& m) {
   std::map<std::string, torch::Tensor> out;
   for (const auto& item : m->named_parameters())
@@ -54,9 +50,7 @@ torch::Tensor frozen_features(Classifier& m, const SplitData& d, const Preproces
   std::error_code ec;
   if (!weights.empty()) key += std::to_string(fs::file_size(weights, ec));
   for (const auto& id : d.image_id) key += "|" + id;
-  char name[64];
-  std::snprintf(name, sizeof name, "%s-%016llx.safetensors", d.split.c_str(), static_cast<unsigned long long>(fnv1a(key)));
-  const std::string path = (fs::path(cache_dir) / name).string();
+  const std::string path = (fs::path(cache_dir) / (d.split + "-" + hex64(fnv1a(key)) + ".safetensors")).string();
   if (fs::exists(path)) return load_safetensors(path).at("features").to(torch::kFloat32);
   torch::InferenceMode guard;
   m->eval();
