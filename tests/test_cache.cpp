@@ -51,6 +51,43 @@ TEST_CASE("cache: training from a cache gives the predictions of training from i
   CHECK(read_text(dir / "from_manifest/predictions_test.csv") == read_text(dir / "from_cache/predictions_test.csv"));
   CHECK(read_text(dir / "from_manifest/predictions_val.csv") == read_text(dir / "from_cache/predictions_val.csv"));
 
+  // predict: image files (phantom PNGs and a real DICOM) to stdout; a bad file names itself.
+  const std::string dcm = shared("data/public-cxr/dicom/nema-wg04/RG2_JPLL.dcm");
+  const CliResult p = run_osteofm("predict --run '" + (dir / "from_manifest") + "' '" + (dir / "cohort/images/PH00001_1.png") +
+                                  "' '" + dcm + "'");
+  INFO(p.err);
+  REQUIRE(p.code == 0);
+  CHECK(count_lines(p.out) == 3);
+  CHECK(p.out.rfind("path,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted\n", 0) == 0);
+  CHECK(p.out.find("RG2_JPLL.dcm") != std::string::npos);
+  // The probabilities are the run's: the same image through predict and through the run's predictions.
+  const CliResult q = run_osteofm("predict --run '" + (dir / "from_manifest") + "' --data '" + (dir / "cache") + "' --out '" +
+                                  (dir / "p.csv") + "'");
+  REQUIRE(q.code == 0);
+  const auto test_pred = read_text(dir / "from_manifest/predictions_test.csv");
+  const auto nl = test_pred.find('\n');
+  const std::string first_test = test_pred.substr(nl + 1, test_pred.find('\n', nl + 1) - nl - 1);
+  const std::string id = first_test.substr(0, first_test.find(','));
+  const std::string all = read_text(dir / "p.csv");
+  const auto at = all.find("\n" + id + ",");
+  REQUIRE(at != std::string::npos);
+  const auto line = all.substr(at + 1, all.find('\n', at + 1) - at - 1);
+  const auto probs_in = [](const std::string& l, int skip) {
+    std::vector<double> v;
+    size_t pos = 0;
+    for (int i = 0; i < skip; ++i) pos = l.find(',', pos) + 1;
+    for (int k = 0; k < 3; ++k) {
+      v.push_back(std::stod(l.substr(pos)));
+      pos = l.find(',', pos) + 1;
+    }
+    return v;
+  };
+  const auto a1 = probs_in(line, 3), a2 = probs_in(first_test, 3);
+  for (int k = 0; k < 3; ++k) CHECK(a1[k] == Approx(a2[k]).margin(1e-6));
+  const CliResult missing = run_osteofm("predict --run '" + (dir / "from_manifest") + "' '" + (dir / "nope.png") + "'");
+  CHECK(missing.code == 2);
+  CHECK(missing.err.find("nope.png") != std::string::npos);
+
   // data check reads a cache too.
   CHECK(run_osteofm("data check '" + (dir / "cache") + "'").code == 0);
   // Another manifest into the same folder is refused.
@@ -60,7 +97,7 @@ TEST_CASE("cache: training from a cache gives the predictions of training from i
   CHECK(other.err.find("another manifest") != std::string::npos);
 }
 
-TEST_CASE("cache: an interrupted build continues; undecodable images are recorded and refused by name", "[cache][image_io]") {
+TEST_CASE("cache: an interrupted build continues, undecodable images are recorded and refused by name", "[cache][image_io]") {
   TempDir dir;
   REQUIRE(run_osteofm("synth --out '" + (dir / "cohort") + "' --patients 30 --size 96 --seed 8").code == 0);
   // Tiny shards: several of them.

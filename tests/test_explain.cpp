@@ -167,3 +167,33 @@ TEST_CASE("explain: a bone-reading model scores higher IoU_bone and Δbone than 
   CHECK(scores[1]["cam_share"]["per_region"].contains("marker"));
   CHECK(scores[1]["regions"]["controls"].size() == 2);
 }
+
+TEST_CASE("gradcam: every family, registers dropped, CAM in [0,1] at the input size", "[explain]") {
+  const fs::path dir = shared("fixtures/parity");
+  TempDir tmp;
+  const std::vector<std::pair<std::string, std::string>> cases = {{"openclip_gelu_A", "openclip-vitb16"},
+                                                                  {"dinov2_hub_reg4_A", "dinov2-vitb14-reg4"},
+                                                                  {"hf_dinov2_A", "rad-dino"},
+                                                                  {"chexagent_vision_A", "chexagent-8b-vision"}};
+  torch::manual_seed(3);
+  save_safetensors(tmp / "x.safetensors", {{"x", torch::randn({2, 3, 224, 224})}});
+  for (const auto& [fixture, preset] : cases) {
+    const json fx = json::parse(read_text((dir / (fixture + ".json")).string()));
+    const json arch = fx.at("arch_json");
+    write_text(tmp / "arch.json", arch.dump());
+    const int64_t D = arch.at("width");
+    save_safetensors(tmp / "head.safetensors", {{"head.weight", torch::randn({3, D})}, {"head.bias", torch::zeros({3})}});
+    const CliResult r = run_osteofm("gradcam --backbone " + preset + " --arch '" + (tmp / "arch.json") + "' --weights '" +
+                                    (dir / (fixture + ".safetensors")).string() + "' --head '" + (tmp / "head.safetensors") +
+                                    "' --tensor '" + (tmp / "x.safetensors") + "' --class pred --out '" + (tmp / "cam.safetensors") + "'");
+    INFO(fixture << ": " << r.err);
+    REQUIRE(r.code == 0);
+    auto out = load_safetensors(tmp / "cam.safetensors");
+    const int64_t grid = 224 / arch.at("patch_size").get<int64_t>();
+    CHECK(out.at("cam").sizes() == torch::IntArrayRef({2, 224, 224}));
+    CHECK(out.at("cam_grid").sizes() == torch::IntArrayRef({2, grid, grid}));
+    CHECK(out.at("cam").min().item<double>() >= 0.0);
+    CHECK(out.at("cam").max().item<double>() <= 1.0);
+    CHECK(out.at("logits").sizes() == torch::IntArrayRef({2, 3}));
+  }
+}

@@ -84,7 +84,8 @@ torch::Tensor SplitData::take(const std::vector<int64_t>& rows) const {
     std::vector<torch::Tensor> parts;
     for (int64_t r : rows) parts.push_back(cache->image(cache_row[r]));
     if (parts.empty()) return torch::empty({0, 1, pre.size, pre.size});
-    return fit_cached_images(torch::stack(parts), pre.size);
+    const auto x = torch::stack(parts);
+    return x.size(-1) == pre.size ? x : fit_cached_images(x.to(resize_device), pre.size);
   }
   // Each worker makes its own tensor; the caller's thread stacks them (the caller may be
   // in inference mode, which is per thread, and its tensors cannot be written from others).

@@ -23,6 +23,9 @@ struct SplitData {
   std::vector<std::string> mask_path;                          // "" when the row has no mask
   std::vector<int64_t> cache_row;                              // rows in `cache` (tensor cache input)
   std::shared_ptr<const TensorCache> cache;                    // set when read from a tensor cache
+  // Where cached images are resized to the model's size when the sizes differ (a tensor op:
+  // the training device, so on the GPU when there is one). Preloaded splits resize once, on CPU.
+  torch::Device resize_device{torch::kCPU};
   std::vector<int> labels;
   std::vector<std::vector<std::string>> extra;  // passed-through manifest columns
   torch::Tensor images;                         // [N, 1, S, S] in [0,1] when preloaded

@@ -105,6 +105,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   SplitData train = load_split(manifest, "train", pre, workers, preload),
             val = load_split(manifest, "val", pre, workers, preload),
             test = load_split(manifest, "test", pre, workers, preload);
+  for (SplitData* d : {&train, &val, &test}) d->resize_device = device;
   if (train.size() == 0 || val.size() == 0)
     throw InputError(manifest.path + ": needs train and val rows (make a split with 'osteofm data split')");
 
