@@ -166,6 +166,19 @@ TEST_CASE("explain: a bone-reading model scores higher IoU_bone and Δbone than 
   // The marker is a control region of the shortcut cohort, reported like the lungs.
   CHECK(scores[1]["cam_share"]["per_region"].contains("marker"));
   CHECK(scores[1]["regions"]["controls"].size() == 2);
+  // Per-token gradient x activation (--cam gradxact) finds the marker where Grad-CAM's
+  // grid-averaged gradient barely does (the marker covers ~2% of the image).
+  const std::string run = dir / "marker_run";
+  const CliResult gx = run_osteofm("explain --run '" + run + "' --out '" + run + "/explain_gx' --cam gradxact --fills blur --bootstrap 50 --overlays 0");
+  INFO(gx.err);
+  REQUIRE(gx.code == 0);
+  const json ex = json::parse(read_text(run + "/explain_gx/explain.json"));
+  CHECK(ex["cam"] == "gradxact");
+  const double share_gx = ex["cam_share"]["per_region"]["marker"]["estimate"];
+  const double share_gc = scores[1]["cam_share"]["per_region"]["marker"]["estimate"];
+  INFO("marker CAM share: gradxact " << share_gx << ", gradcam " << share_gc);
+  CHECK(share_gx > 0.08);
+  CHECK(share_gx > 2 * share_gc);
 }
 
 TEST_CASE("gradcam: every family, registers dropped, CAM in [0,1] at the input size", "[explain]") {

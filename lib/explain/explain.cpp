@@ -102,6 +102,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   if (opt.split != "train" && opt.split != "val" && opt.split != "test")
     throw InputError("--split must be train, val or test, not '" + opt.split + "'");
   const int target_mode = parse_target(opt.target);
+  const CamMethod cam_method = parse_cam_method(opt.cam);
 
   TrainedModel tm = load_trained_model(run_dir, opt.device);
   Classifier& model = tm.built.model;
@@ -180,7 +181,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       targets[i] = target_mode == -1 ? predicted[b + i] : target_mode == -2 ? d.labels[b + i] : target_mode;
       target_class[b + i] = static_cast<int>(targets[i]);
     }
-    const GradCamResult g = grad_cam(model, normalize_batch(x01, tm.pre), targets);
+    const GradCamResult g = grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
     const auto cam = g.cam.to(torch::kCPU);  // [k,S,S]
     gradcam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
 
@@ -323,6 +324,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"n", N},
                 {"n_patients", n_units},
                 {"target", opt.target},
+                {"cam", cam_method_name(cam_method)},
                 {"regions", regions_json},
                 {"bootstrap",
                  {{"replicates", opt.bootstrap.replicates}, {"method", "percentile"}, {"clustered", opt.cluster},

@@ -28,6 +28,7 @@ struct ExplainOptions {
   std::string split = "test";
   std::string data;                      // manifest or tensor cache; default: the run's data.manifest
   std::string target = "predicted";      // predicted | label | normal | osteopenia | osteoporosis
+  std::string cam = "gradcam";           // gradcam (design.md) | gradxact (explain/gradcam.hpp)
   std::vector<std::string> fills = {"mean", "blur", "noise"};  // the first one is reported as delta_bone.all
   double fixed_threshold = 0.5;
   int overlays_per_class = 4;

@@ -12,7 +12,16 @@ torch::Tensor minmax_per_image(const torch::Tensor& x) {
   return shifted / (hi + 1e-7);
 }
 
-GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std::vector<int64_t>& target) {
+CamMethod parse_cam_method(const std::string& name) {
+  if (name == "gradcam") return CamMethod::GradCam;
+  if (name == "gradxact") return CamMethod::GradTimesActivation;
+  throw InputError("--cam must be gradcam or gradxact, not '" + name + "'");
+}
+
+const char* cam_method_name(CamMethod m) { return m == CamMethod::GradCam ? "gradcam" : "gradxact"; }
+
+GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std::vector<int64_t>& target,
+                       CamMethod method) {
   const int64_t B = images.size(0);
   if (static_cast<int64_t>(target.size()) != B)
     throw RuntimeFailure("grad_cam: " + std::to_string(target.size()) + " targets for " + std::to_string(B) + " images");
@@ -51,7 +60,7 @@ GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std
   if (A.size(1) != static_cast<int64_t>(gh) * gw)
     throw RuntimeFailure("grad_cam: " + std::to_string(A.size(1)) + " patch tokens for a " + std::to_string(gh) + "x" +
                          std::to_string(gw) + " grid");
-  const auto w = G.mean(1, true);                                          // [B, 1, D]
+  const auto w = method == CamMethod::GradCam ? G.mean(1, true) : G;        // [B, 1, D] or [B, N, D]
   const auto cam_grid = torch::relu((A * w).sum(-1)).view({B, gh, gw});  // [B, h, w]
   namespace F = torch::nn::functional;
   auto up = F::interpolate(minmax_per_image(cam_grid).unsqueeze(1),
