@@ -56,17 +56,15 @@ void add_gradcam_command(CLI::App& root, Commands& commands) {
     std::vector<torch::Tensor> cams, grids, logits;
     for (int64_t i = 0; i < x.size(0); i += o->batch) {
       const auto xb = x.slice(0, i, std::min<int64_t>(i + o->batch, x.size(0))).to(device, torch::kFloat32);
-      std::vector<int64_t> target(xb.size(0));
-      if (o->target == "pred") {
-        torch::NoGradGuard ng;
-        const auto pred = model->forward(xb).argmax(1).to(torch::kCPU);
-        for (int64_t k = 0; k < xb.size(0); ++k) target[k] = pred[k].item<int64_t>();
-      } else {
+      std::vector<int64_t> target(xb.size(0), kPredictedClass);
+      if (o->target != "pred") {
+        int64_t c = -1;
         try {
-          std::fill(target.begin(), target.end(), std::stoll(o->target));
+          c = std::stoll(o->target);
         } catch (const std::exception&) {
-          throw InputError("--class must be a class index or 'pred', not '" + o->target + "'");
         }
+        if (c < 0) throw InputError("--class must be a class index or 'pred', not '" + o->target + "'");
+        std::fill(target.begin(), target.end(), c);
       }
       const GradCamResult r = grad_cam(model, xb, target);
       cams.push_back(r.cam.cpu());

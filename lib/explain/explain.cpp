@@ -113,12 +113,10 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   const int workers = opt.workers > 0 ? opt.workers : hardware_threads();
   SplitData d = load_split(manifest, opt.split, tm.pre, workers, "auto");
   if (d.size() == 0) throw InputError(data + ": no '" + opt.split + "' rows to explain");
-  if (!d.has_masks()) {
-    for (int64_t i = 0; i < d.size(); ++i)
-      if (d.mask_path[i].empty())
-        throw InputError(d.where[i] + ": no region mask; explain needs the manifest's mask column (bit-coded PNGs, "
-                         "see 'osteofm data masks' for converting other mask formats)");
-  }
+  for (int64_t i = 0; i < d.size(); ++i)
+    if (d.mask_path[i].empty())
+      throw InputError(d.where[i] + ": no region mask; explain needs the manifest's mask column (bit-coded PNGs, "
+                       "see 'osteofm data masks' for converting other mask formats)");
   const RegionTable table = region_table_for(manifest.cache_dir.empty() ? manifest.dir : manifest.cache_dir);
   const uint8_t bone_bits = table.bone_bits();
   if (bone_bits == 0)
@@ -167,21 +165,19 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     const auto x01 = d.take(rows).to(dev);                 // [k,1,S,S]
     const auto masks = d.take_masks(rows);                 // [k,S,S] uint8, CPU
     const auto tg = std::chrono::steady_clock::now();
-    torch::Tensor probs;
-    {
-      torch::NoGradGuard ng;
-      probs = torch::softmax(model->forward(normalize_batch(x01, tm.pre)).to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
-    }
+    // One forward pass gives the probabilities, the predicted class and the gradient.
     std::vector<int64_t> targets(k);
+    for (int64_t i = 0; i < k; ++i)
+      targets[i] = target_mode == -1 ? kPredictedClass : target_mode == -2 ? d.labels[b + i] : target_mode;
+    const GradCamResult g = grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
+    const auto probs = torch::softmax(g.logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
     for (int64_t i = 0; i < k; ++i) {
       std::array<double, kNumClasses> p{};
       for (int c = 0; c < kNumClasses; ++c) p[c] = probs[i][c].item<double>();
       original.score[b + i] = p;
       predicted[b + i] = predicted_class(p);
-      targets[i] = target_mode == -1 ? predicted[b + i] : target_mode == -2 ? d.labels[b + i] : target_mode;
-      target_class[b + i] = static_cast<int>(targets[i]);
+      target_class[b + i] = static_cast<int>(g.target[i]);
     }
-    const GradCamResult g = grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
     const auto cam = g.cam.to(torch::kCPU);  // [k,S,S]
     gradcam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
 

@@ -1,5 +1,7 @@
 #include "explain/gradcam.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 
 namespace osteofm {
@@ -34,13 +36,19 @@ GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std
   model->first_grad_block = a.depth - 1;
   last->keep_norm1 = true;
   torch::Tensor logits, acts, grads;
+  std::vector<int64_t> resolved = target;
   try {
     torch::AutoGradMode grad_on(true);
     logits = model->forward(images.to(torch::kFloat32));
-    for (int64_t t : target)
+    if (std::count(resolved.begin(), resolved.end(), kPredictedClass) > 0) {
+      const auto pred = logits.detach().argmax(1).to(torch::kCPU);
+      for (int64_t b = 0; b < B; ++b)
+        if (resolved[b] == kPredictedClass) resolved[b] = pred[b].item<int64_t>();
+    }
+    for (int64_t t : resolved)
       if (t < 0 || t >= logits.size(1))
         throw InputError("grad_cam: class " + std::to_string(t) + " outside 0.." + std::to_string(logits.size(1) - 1));
-    const auto idx = torch::tensor(target, torch::kInt64).to(logits.device()).view({B, 1});
+    const auto idx = torch::tensor(resolved, torch::kInt64).to(logits.device()).view({B, 1});
     const auto score = logits.gather(1, idx).sum();
     acts = last->last_norm1;
     grads = torch::autograd::grad({score}, {acts})[0];
@@ -69,7 +77,7 @@ GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std
                                .mode(torch::kBilinear)
                                .align_corners(false))
                 .squeeze(1);
-  return {minmax_per_image(up), cam_grid, logits.detach()};
+  return {minmax_per_image(up), cam_grid, logits.detach(), resolved};
 }
 
 }  // namespace osteofm

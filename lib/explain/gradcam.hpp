@@ -17,7 +17,12 @@ struct GradCamResult {
   torch::Tensor cam;       // [B, H, W] in [0, 1]
   torch::Tensor cam_grid;  // [B, h, w] ReLU'd, before any normalisation
   torch::Tensor logits;    // [B, C]
+  std::vector<int64_t> target;  // the class explained per image (kPredictedClass resolved)
 };
+
+// A target meaning "this image's predicted class" (argmax of its logits, first on ties),
+// taken from the same forward pass that the gradient uses.
+constexpr int64_t kPredictedClass = -1;
 
 // How token maps are formed from the target layer's activations A and gradients G [N, D]:
 // GradCam (design.md, pytorch-grad-cam): ReLU(A · mean_tokens(G)), the gradient averaged

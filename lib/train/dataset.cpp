@@ -102,12 +102,6 @@ torch::Tensor SplitData::take(const std::vector<int64_t>& rows) const {
   return torch::stack(parts);
 }
 
-bool SplitData::has_masks() const {
-  for (const auto& m : mask_path)
-    if (m.empty()) return false;
-  return true;
-}
-
 torch::Tensor SplitData::take_masks(const std::vector<int64_t>& rows) const {
   std::vector<torch::Tensor> parts(rows.size());
   parallel_for(rows.size(), cache ? 1 : threads, [&](size_t i, int) {

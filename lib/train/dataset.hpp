@@ -39,7 +39,6 @@ struct SplitData {
   // Region masks [k, S, S] uint8 of the given rows (the images' geometry); InputError
   // naming the row when one has no mask.
   torch::Tensor take_masks(const std::vector<int64_t>& rows) const;
-  bool has_masks() const;  // every row has a mask
   // An epoch in `order`, `batch` rows at a time: next_batch() returns them in sequence
   // while up to `depth` further batches decode in the background.
   void begin_epoch(const std::vector<int64_t>& order, int64_t batch, int depth);
