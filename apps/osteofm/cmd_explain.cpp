@@ -21,10 +21,13 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   e->add_option("--data", o->explain.data, "Manifest or tensor cache (default: the run's data.manifest)");
   e->add_option("--target", o->explain.target, "Class whose CAM is computed: predicted, label, or a class name")
       ->capture_default_str();
-  e->add_option("--cam", o->explain.cam, "gradcam (design.md) or gradxact (per-token gradient x activation)")
+  e->add_option("--cam", o->explain.cam, "gradcam (design.md), gradxact (per-token gradient x activation) or occlusion (drop of the class probability when each patch-grid cell is filled with the split mean)")
       ->capture_default_str();
   e->add_option("--fills", o->explain.fills, "Occlusion fills, the first one reported as delta_bone.all")
       ->delimiter(',')
+      ->capture_default_str();
+  e->add_option("--occlusion-floor", o->explain.occlusion_floor,
+                "--cam occlusion: probability drops below this count as no effect")
       ->capture_default_str();
   e->add_option("--threshold", o->explain.fixed_threshold, "Fixed CAM threshold of iou_bone_fixed")->capture_default_str();
   e->add_option("--overlays", o->explain.overlays_per_class, "Overlay PNGs per true class")->capture_default_str();

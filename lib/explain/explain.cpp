@@ -85,8 +85,11 @@ RegionScore score_region(const torch::Tensor& cam, const torch::Tensor& sorted_d
     const double inter = sel.logical_and(m).sum().item<double>(), uni = sel.logical_or(m).sum().item<double>();
     return uni > 0 ? inter / uni : kNaN;
   };
-  // Top-k: as many CAM pixels as the region has (ties at τ all count).
-  s.iou_topk = iou(cam.ge(sorted_desc[s.area - 1].item<double>()));
+  // Top-k: as many CAM pixels as the region has (ties at τ all count). A pixel that
+  // Grad-CAM's ReLU set to zero highlights nothing: when fewer than k pixels are positive,
+  // τ would be 0 and "CAM ≥ τ" the whole image, scoring any focused map as the region's
+  // area share. Only positive pixels are ever selected.
+  s.iou_topk = iou(cam.ge(sorted_desc[s.area - 1].item<double>()).logical_and(cam.gt(0)));
   s.iou_fixed = iou(cam.ge(fixed_threshold));
   const double total = cam.sum().item<double>();
   s.cam_share = total > 0 ? (cam * m).sum().item<double>() / total : kNaN;
@@ -96,6 +99,10 @@ RegionScore score_region(const torch::Tensor& cam, const torch::Tensor& sorted_d
 ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.batch < 1) throw InputError("--batch must be at least 1");
+  if (!(opt.occlusion_floor >= 0.0 && opt.occlusion_floor < 1.0))
+    throw InputError("--occlusion-floor must be in [0, 1): it is a drop in probability");
+  if (!(opt.fixed_threshold > 0.0 && opt.fixed_threshold <= 1.0))
+    throw InputError("--threshold must be in (0, 1]: the CAM is min-max normalised and 0 would select every pixel");
   if (opt.fills.empty()) throw InputError("--fills needs at least one of mean, blur, noise");
   for (const auto& f : opt.fills)
     if (f != "mean" && f != "blur" && f != "noise") throw InputError("--fills: '" + f + "' is not mean, blur or noise");
@@ -155,7 +162,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   std::vector<int> predicted(N), target_class(N);
   std::map<int, int> overlays_left = {{0, opt.overlays_per_class}, {1, opt.overlays_per_class}, {2, opt.overlays_per_class}};
   std::vector<std::pair<std::string, CamOverlay>> overlays;
-  double gradcam_seconds = 0, occlusion_seconds = 0;
+  double cam_seconds = 0, occlusion_seconds = 0;
 
   ProgressBar bar("explain " + fs::path(run_dir).filename().string(), static_cast<long>(N));
   for (int64_t b = 0; b < N; b += opt.batch) {
@@ -169,7 +176,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     std::vector<int64_t> targets(k);
     for (int64_t i = 0; i < k; ++i)
       targets[i] = target_mode == -1 ? kPredictedClass : target_mode == -2 ? d.labels[b + i] : target_mode;
-    const GradCamResult g = grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
+    const GradCamResult g = cam_method == CamMethod::Occlusion ? occlusion_cam(model, x01, tm.pre, targets, mean, opt.occlusion_floor)
+                                                               : grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
     const auto probs = torch::softmax(g.logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
     for (int64_t i = 0; i < k; ++i) {
       std::array<double, kNumClasses> p{};
@@ -179,7 +187,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       target_class[b + i] = static_cast<int>(g.target[i]);
     }
     const auto cam = g.cam.to(torch::kCPU);  // [k,S,S]
-    gradcam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
+    cam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
 
     for (int64_t i = 0; i < k; ++i) {
       const auto c = cam[i];
@@ -334,6 +342,12 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   sum.report["iou_bone_fixed"]["policy"] = "fixed";
   sum.report["iou_bone_fixed"]["threshold"] = opt.fixed_threshold;
   sum.report["cam_share"]["definition"] = "sum of CAM inside the region / sum of CAM";
+  if (cam_method == CamMethod::Occlusion)
+    sum.report["occlusion_cam"] = {{"cell_px", model->backbone->arch.patch_size},
+                                   {"fill", "mean"},
+                                   {"fill_value", mean},
+                                   {"score", "drop of the target class probability"},
+                                   {"floor", opt.occlusion_floor}};
 
   // Files: per-image CSV, overlays, then explain.json last (its presence = complete).
   fs::create_directories(out_dir);
@@ -373,16 +387,16 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   sum.report["files"] = {{"per_image", "per_image.csv"}, {"overlays", overlay_files}};
   if (!overlay_note.empty()) sum.report["files"]["overlays_skipped"] = overlay_note;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  sum.gradcam_images_per_s = gradcam_seconds > 0 ? N / gradcam_seconds : 0;
+  sum.cam_images_per_s = cam_seconds > 0 ? N / cam_seconds : 0;
   sum.occlusion_seconds = occlusion_seconds;
   sum.report["timing"] = {{"seconds", sum.seconds},
-                          {"gradcam_images_per_s", sum.gradcam_images_per_s},
+                          {"cam_images_per_s", sum.cam_images_per_s},
                           {"occlusion_seconds", occlusion_seconds},
                           {"device", dev.str()}};
   write_file_atomic((fs::path(out_dir) / "explain.json").string(), sum.report.dump(2) + "\n");
   char text[160];
-  std::snprintf(text, sizeof text, "%lld images, Grad-CAM %.1f images/s, occlusion %.1f s", static_cast<long long>(N),
-                sum.gradcam_images_per_s, occlusion_seconds);
+  std::snprintf(text, sizeof text, "%lld images, %s %.1f images/s, occlusion %.1f s", static_cast<long long>(N),
+                cam_method_name(cam_method), sum.cam_images_per_s, occlusion_seconds);
   bar.finish(text);
   return sum;
 }

@@ -28,7 +28,8 @@ struct ExplainOptions {
   std::string split = "test";
   std::string data;                      // manifest or tensor cache; default: the run's data.manifest
   std::string target = "predicted";      // predicted | label | normal | osteopenia | osteoporosis
-  std::string cam = "gradcam";           // gradcam (design.md) | gradxact (explain/gradcam.hpp)
+  std::string cam = "gradcam";           // gradcam (design.md) | gradxact | occlusion (explain/gradcam.hpp)
+  double occlusion_floor = 1e-3;         // --cam occlusion: probability drops below this count as 0
   std::vector<std::string> fills = {"mean", "blur", "noise"};  // the first one is reported as delta_bone.all
   double fixed_threshold = 0.5;
   int overlays_per_class = 4;
@@ -52,7 +53,7 @@ RegionScore score_region(const torch::Tensor& cam, const torch::Tensor& sorted_d
 struct ExplainSummary {
   nlohmann::json report;  // what explain.json holds
   size_t images = 0, overlays = 0;
-  double seconds = 0, gradcam_images_per_s = 0, occlusion_seconds = 0;
+  double seconds = 0, cam_images_per_s = 0, occlusion_seconds = 0;
 };
 
 // Writes OUT/explain.json, OUT/per_image.csv and OUT/overlays/*.png (radiograph, CAM heat

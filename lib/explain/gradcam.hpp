@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "models/classifier.hpp"
+#include "models/embed.hpp"
 
 namespace osteofm {
 
@@ -29,8 +30,10 @@ constexpr int64_t kPredictedClass = -1;
 // over the grid as for a CNN with global average pooling; GradTimesActivation: ReLU(Σ_d
 // G_jd A_jd) per token, the gradient kept per token (not averaged), so a token the CLS
 // attends to is weighted by that attention. The second is an extra, clearly named option.
-enum class CamMethod { GradCam, GradTimesActivation };
-CamMethod parse_cam_method(const std::string& name);  // "gradcam" | "gradxact"
+// Occlusion: no gradient at all (see occlusion_cam), the faithful reference the two
+// gradient maps are judged against.
+enum class CamMethod { GradCam, GradTimesActivation, Occlusion };
+CamMethod parse_cam_method(const std::string& name);  // "gradcam" | "gradxact" | "occlusion"
 const char* cam_method_name(CamMethod method);
 
 // `images` normalised [B, 3, H, W] on the model's device; `target[b]` = class whose logit
@@ -38,6 +41,23 @@ const char* cam_method_name(CamMethod method);
 // float32 with autograd on, whatever the caller's mode; the model should be in eval().
 GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std::vector<int64_t>& target,
                        CamMethod method = CamMethod::GradCam);
+
+// Occlusion saliency (Zeiler & Fergus 2014) on the ViT's patch grid: each grid cell of
+// the [0,1] image `gray01` [B,1,H,W] is set to `fill` in turn and the cell's score is how
+// much the target class's softmax probability drops. Why: for a ViT read out through its
+// CLS token, the CLS output is sum_t a_t V A_t, so the gradient at token t is a_t u and
+// Grad-CAM's grid-averaged weight mean_t(a_t) u drops the attention pattern a_t: the map
+// shows which tokens *contain* features along u, not which tokens the model *uses*.
+// Removing a cell and watching the output measures use directly. Drops below `floor`
+// (default 1e-3, a tenth of a percentage point) are set to 0: a cell without measurable
+// effect highlights nothing, and the top-k IoU policy then ranks only real effects, not
+// the order of float noise. Normalised and upsampled exactly as Grad-CAM (cam_grid = the
+// floored drops). gh*gw extra forward passes per batch, no autograd. Known blind spot of
+// any fill: a cue whose value equals the fill (a marker as dark as the mean) is not
+// removed by filling it.
+constexpr double kOcclusionFloor = 1e-3;
+GradCamResult occlusion_cam(Classifier& model, const torch::Tensor& gray01, const Preprocessing& pre,
+                            const std::vector<int64_t>& target, double fill, double floor = kOcclusionFloor);
 
 // (x - min) / (1e-7 + max(x - min)) over the last two dimensions, per leading index.
 torch::Tensor minmax_per_image(const torch::Tensor& x);

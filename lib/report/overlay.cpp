@@ -30,14 +30,20 @@ void write_cam_overlay(const std::string& path, const CamOverlay& o, int min_sid
     cv::Mat m = (mask & bits) != 0;
     cv::resize(m, m, cv::Size(S * scale, S * scale), 0, 0, cv::INTER_NEAREST);
     std::vector<std::vector<cv::Point>> cs;
-    cv::findContours(m, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    // Every contour, holes included: the gaps between ribs are where the lungs show.
+    cv::findContours(m, cs, cv::RETR_LIST, cv::CHAIN_APPROX_SIMPLE);
     cv::drawContours(out, cs, -1, colour, 1, cv::LINE_AA);
   };
   contours(o.control_bits, cv::Scalar(255, 255, 0));
   contours(o.bone_bits, cv::Scalar(255, 255, 255));
   if (!o.caption.empty()) {
     cv::rectangle(out, cv::Point(0, 0), cv::Point(out.cols, 22), cv::Scalar(0, 0, 0), -1);
-    cv::putText(out, o.caption, cv::Point(6, 16), cv::FONT_HERSHEY_SIMPLEX, 0.38, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+    // Shrink the font until the caption fits the width (it names the image and the score).
+    double font = 0.38;
+    int base = 0;
+    while (font > 0.2 && cv::getTextSize(o.caption, cv::FONT_HERSHEY_SIMPLEX, font, 1, &base).width > out.cols - 12)
+      font -= 0.02;
+    cv::putText(out, o.caption, cv::Point(6, 16), cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
   }
   std::vector<uchar> bytes;
   if (!cv::imencode(".png", out, bytes)) throw RuntimeFailure(path + ": PNG encoding failed");
