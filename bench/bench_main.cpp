@@ -209,6 +209,7 @@ int main(int argc, char** argv) {
     pre.size = 224;
     for (int size : {224, 518}) {
       const std::string dir = tmp + "/loader_cache_" + std::to_string(size);
+      fs::remove_all(dir);  // a cache left by an earlier run would resume, not build
       CacheOptions co;
       co.size = size;
       const auto t0 = std::chrono::steady_clock::now();
@@ -242,6 +243,15 @@ int main(int argc, char** argv) {
     const double fwd = seconds_per_call([&] { torch::NoGradGuard ng; model->forward(x); }, 2, 1.0);
     std::printf("grad-cam %-14s %d px batch %d: %.1f images/s (forward alone %.1f images/s, %.2fx)\n", preset.c_str(), S,
                 B, B / gc, B / fwd, gc / fwd);
+    // Occlusion maps cost one forward pass per grid cell: measured on the tiny preset only
+    // (dinov2-vitb14 at 224 px is 256 passes per image, minutes per batch on 2 cores).
+    if (preset == "dinov2-tiny") {
+      const auto gray = torch::rand({B, 1, S, S});
+      const double oc = seconds_per_call([&] { occlusion_cam(model, gray, b.preset.preprocessing, target, 0.35); }, 1, 1.0);
+      const int64_t cells = (S / b.vit->arch.patch_size) * (S / b.vit->arch.patch_size);
+      std::printf("occlusion %-13s %d px batch %d, %lld cells: %.1f images/s (%.1fx Grad-CAM's time)\n", preset.c_str(), S,
+                  B, static_cast<long long>(cells), B / oc, oc / gc);
+    }
   }
   return 0;
 }

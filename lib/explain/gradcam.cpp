@@ -52,7 +52,7 @@ std::vector<int64_t> resolve_targets(std::vector<int64_t> target, const torch::T
   }
   for (int64_t t : target)
     if (t < 0 || t >= logits.size(1))
-      throw InputError("grad_cam: class " + std::to_string(t) + " outside 0.." + std::to_string(logits.size(1) - 1));
+      throw InputError("CAM target class " + std::to_string(t) + " outside 0.." + std::to_string(logits.size(1) - 1));
   return target;
 }
 }  // namespace

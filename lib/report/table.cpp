@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
@@ -116,6 +117,7 @@ std::vector<VariantRow> collect_sweep(const std::string& sweep_dir) {
       const json e = read_json(ex);
       if (e.contains("delta_bone")) r.delta_bone = estimate_at(e, "delta_bone.all", ex);
       if (e.contains("iou_bone")) r.iou_bone = estimate_at(e, "iou_bone.all", ex);
+      r.iou_bone_cam = e.contains("cam") && e["cam"].is_string() ? e["cam"].get<std::string>() : "gradcam";
     }
     rows.push_back(std::move(r));
   }
@@ -140,14 +142,15 @@ std::string format_table(const std::vector<VariantRow>& rows, const std::string&
   if (format == "csv") {
     out = csv_line({"backbone", "strategy", "trainable_parameters", "auc_macro", "auc_macro_lower", "auc_macro_upper",
                     "auc_osteoporosis", "auc_osteoporosis_lower", "auc_osteoporosis_upper", "accuracy",
-                    "sensitivity_osteoporosis", "specificity_osteoporosis", "delta_bone", "iou_bone", "best", "run"});
+                    "sensitivity_osteoporosis", "specificity_osteoporosis", "delta_bone", "iou_bone", "iou_bone_cam", "best", "run"});
     for (const auto& r : rows)
       out += csv_line({r.backbone, r.strategy, r.trainable_parameters ? std::to_string(*r.trainable_parameters) : "",
                        format_double(r.auc_macro.value), num(r.auc_macro.lower), num(r.auc_macro.upper),
                        format_double(r.auc_osteoporosis.value), num(r.auc_osteoporosis.lower),
                        num(r.auc_osteoporosis.upper), format_double(r.accuracy.value), format_double(r.sensitivity.value),
                        format_double(r.specificity.value), r.delta_bone ? format_double(r.delta_bone->value) : "",
-                       r.iou_bone ? format_double(r.iou_bone->value) : "", r.best ? "1" : "0", r.run});
+                       r.iou_bone ? format_double(r.iou_bone->value) : "", r.iou_bone ? r.iou_bone_cam : "",
+                       r.best ? "1" : "0", r.run});
     return out;
   }
   const std::vector<std::string> head = {"Backbone", "Strategy", "Trainable params", "Macro AUC [95% CI]",
@@ -171,6 +174,14 @@ std::string format_table(const std::vector<VariantRow>& rows, const std::string&
     out += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const auto& r : rows) out += line(cells(r, false));
     out += "\nBold: best macro AUC. Sensitivity and specificity of osteoporosis vs rest (argmax).\n";
+    std::set<std::string> cams;
+    for (const auto& r : rows)
+      if (r.iou_bone) cams.insert(r.iou_bone_cam);
+    if (!cams.empty()) {
+      std::string list;
+      for (const auto& c : cams) list += (list.empty() ? "" : ", ") + c;
+      out += "IoU_bone: all bones, top-k policy, on " + list + " maps.\n";
+    }
     return out;
   }
   if (format == "latex") {

@@ -20,6 +20,7 @@ struct VariantRow {
   std::optional<long long> trainable_parameters;
   Estimate auc_macro, auc_osteoporosis, accuracy, sensitivity, specificity;  // sens/spec: osteoporosis
   std::optional<Estimate> delta_bone, iou_bone;
+  std::string iou_bone_cam;  // the map IoU_bone was computed on (explain.json "cam")
   bool best = false;  // highest macro AUC of the sweep
 };
 
