@@ -14,7 +14,8 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   INFO(first.err);
   REQUIRE(first.code == 0);
   const std::string table = read_text(dir / "demo/sweep/table.md");
-  CHECK(count_lines(table) == 2 + 12 + 2);  // header, rule, 12 variants, blank + note
+  CHECK(count_lines(table) == 2 + 12 + 3);  // header, rule, 12 variants, blank + two notes
+  CHECK(table.find("IoU_bone: all bones, top-k policy, on gradcam maps.") != std::string::npos);
   for (const char* backbone : {"openclip-tiny", "dinov2-tiny", "chexagent-tiny", "rad-dino-tiny"})
     CHECK(table.find(backbone) != std::string::npos);
   CHECK(first.out.find("Where everything is") != std::string::npos);
