@@ -21,6 +21,7 @@
 #include "io/image.hpp"
 #include "io/safetensors_torch.hpp"
 #include "data/tensor_cache.hpp"
+#include "explain/explain.hpp"
 #include "explain/gradcam.hpp"
 #include "io/manifest.hpp"
 #include "models/checkpoint.hpp"
@@ -247,7 +248,7 @@ int main(int argc, char** argv) {
     // (dinov2-vitb14 at 224 px is 256 passes per image, minutes per batch on 2 cores).
     if (preset == "dinov2-tiny") {
       const auto gray = torch::rand({B, 1, S, S});
-      const double oc = seconds_per_call([&] { occlusion_cam(model, gray, b.preset.preprocessing, target, 0.35); }, 1, 1.0);
+      const double oc = seconds_per_call([&] { occlusion_cam(model, gray, b.preset.preprocessing, target, 0.35, ExplainOptions{}.occlusion_floor); }, 1, 1.0);
       const int64_t cells = (S / b.vit->arch.patch_size) * (S / b.vit->arch.patch_size);
       std::printf("occlusion %-13s %d px batch %d, %lld cells: %.1f images/s (%.1fx Grad-CAM's time)\n", preset.c_str(), S,
                   B, static_cast<long long>(cells), B / oc, oc / gc);

@@ -172,7 +172,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     const auto x01 = d.take(rows).to(dev);                 // [k,1,S,S]
     const auto masks = d.take_masks(rows);                 // [k,S,S] uint8, CPU
     const auto tg = std::chrono::steady_clock::now();
-    // One forward pass gives the probabilities, the predicted class and the gradient.
+    // The map's own (unoccluded) forward pass gives the probabilities and the predicted class.
     std::vector<int64_t> targets(k);
     for (int64_t i = 0; i < k; ++i)
       targets[i] = target_mode == -1 ? kPredictedClass : target_mode == -2 ? d.labels[b + i] : target_mode;

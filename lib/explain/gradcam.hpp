@@ -49,15 +49,14 @@ GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std
 // Grad-CAM's grid-averaged weight mean_t(a_t) u drops the attention pattern a_t: the map
 // shows which tokens *contain* features along u, not which tokens the model *uses*.
 // Removing a cell and watching the output measures use directly. Drops below `floor`
-// (default 1e-3, a tenth of a percentage point) are set to 0: a cell without measurable
+// (explain's default: 1e-3, a tenth of a percentage point) are set to 0: a cell without measurable
 // effect highlights nothing, and the top-k IoU policy then ranks only real effects, not
 // the order of float noise. Normalised and upsampled exactly as Grad-CAM (cam_grid = the
 // floored drops). gh*gw extra forward passes per batch, no autograd. Known blind spot of
 // any fill: a cue whose value equals the fill (a marker as dark as the mean) is not
 // removed by filling it.
-constexpr double kOcclusionFloor = 1e-3;
 GradCamResult occlusion_cam(Classifier& model, const torch::Tensor& gray01, const Preprocessing& pre,
-                            const std::vector<int64_t>& target, double fill, double floor = kOcclusionFloor);
+                            const std::vector<int64_t>& target, double fill, double floor);
 
 // (x - min) / (1e-7 + max(x - min)) over the last two dimensions, per leading index.
 torch::Tensor minmax_per_image(const torch::Tensor& x);
