@@ -186,7 +186,7 @@ TEST_CASE("stats: an absent class is a clear refusal, other metrics stay defined
     p.image_id.push_back("i" + std::to_string(i));
     p.patient_id.push_back("p" + std::to_string(i));
   }
-  CHECK_THROWS_WITH(evaluate(p, EvalOptions{}), Catch::Contains("absent.csv: no osteopenia images"));
+  CHECK_THROWS_WITH(evaluate(p, nullptr, EvalOptions{}), Catch::Contains("absent.csv: no osteopenia images"));
   MetricEngine engine(p.scored);
   const MetricValues v = engine.point();
   CHECK(std::isnan(v[kSensOsteopenia]));

@@ -85,7 +85,7 @@ StatisticCI bootstrap_statistic(size_t n, const std::vector<uint32_t>& cluster_o
 }
 
 BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t>& cluster_of, size_t n_units,
-                          const BootstrapOptions& opt) {
+                          const BootstrapOptions& opt, const ExtraStatistics& extra) {
   const size_t n = engine.size();
   const bool clustered = !cluster_of.empty();
   if (!clustered) n_units = n;
@@ -95,9 +95,25 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
   res.replicates = opt.replicates;
   res.estimate = engine.point();
   const int threads = resolve_threads(opt.threads);
+  // Columns: the fixed metrics, then the extra statistics.
+  const size_t width = kNumMetrics + extra.count;
+  auto compute_row = [&](const uint32_t* w, double* row) {
+    const MetricValues v = engine.compute(w);
+    std::copy(v.begin(), v.end(), row);
+    if (extra.count) extra.compute(w, row + kNumMetrics);
+  };
+  std::vector<double> point(width);
+  {
+    const std::vector<uint32_t> ones(n, 1u);
+    compute_row(ones.data(), point.data());
+  }
+  res.extra_estimate.assign(point.begin() + kNumMetrics, point.end());
+  res.extra_percentile.assign(extra.count, Interval{});
+  res.extra_bca.assign(extra.count, Interval{});
+  res.extra_undefined.assign(extra.count, 0);
 
-  // Replicates: values[r * kNumMetrics + m]; NaN rows mark invalid replicates.
-  std::vector<double> values(static_cast<size_t>(opt.replicates) * kNumMetrics, kNaN);
+  // Replicates: values[r * width + m]; NaN rows mark invalid replicates.
+  std::vector<double> values(static_cast<size_t>(opt.replicates) * width, kNaN);
   std::vector<std::vector<uint32_t>> weights(threads, std::vector<uint32_t>(n));
   std::vector<std::vector<uint32_t>> unit_counts(threads, std::vector<uint32_t>(clustered ? n_units : 0));
   std::vector<std::vector<uint32_t>> draws(threads, std::vector<uint32_t>(n_units));
@@ -105,45 +121,48 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
     uint32_t* w = weights[t].data();
     replicate_weights(opt.seed, r, cluster_of, n_units, n, w, draws[t], unit_counts[t]);
     if (!engine.all_classes_present(w)) return;
-    const MetricValues v = engine.compute(w);
-    std::copy(v.begin(), v.end(), values.begin() + r * kNumMetrics);
+    compute_row(w, values.data() + r * width);
   });
 
-  std::vector<std::vector<double>> sorted(kNumMetrics);
+  std::vector<std::vector<double>> sorted(width);
   for (int r = 0; r < opt.replicates; ++r) {
-    const double* row = &values[static_cast<size_t>(r) * kNumMetrics];
+    const double* row = &values[static_cast<size_t>(r) * width];
     if (std::isnan(row[kAucMacro])) continue;  // invalid: a class was absent
     ++res.valid;
-    for (int m = 0; m < kNumMetrics; ++m)
+    for (size_t m = 0; m < width; ++m)
       if (!std::isnan(row[m])) sorted[m].push_back(row[m]);
   }
   const double alpha = (1.0 - opt.conf_level) / 2.0;
-  for (int m = 0; m < kNumMetrics; ++m) {
+  auto percentile_of = [&](size_t m) -> Interval& {
+    return m < kNumMetrics ? res.percentile[m] : res.extra_percentile[m - kNumMetrics];
+  };
+  auto bca_of = [&](size_t m) -> Interval& { return m < kNumMetrics ? res.bca[m] : res.extra_bca[m - kNumMetrics]; };
+  for (size_t m = 0; m < width; ++m) {
     auto& s = sorted[m];
     std::sort(s.begin(), s.end());
+    if (m >= kNumMetrics) res.extra_undefined[m - kNumMetrics] = res.valid - static_cast<int>(s.size());
     // A metric undefined in some valid replicates has no honest interval.
     if (s.empty() || static_cast<int>(s.size()) != res.valid) continue;
-    res.percentile[m] = {quantile_type7(s, alpha), quantile_type7(s, 1.0 - alpha), true};
+    percentile_of(m) = {quantile_type7(s, alpha), quantile_type7(s, 1.0 - alpha), true};
   }
   if (!opt.bca || res.valid == 0) return res;
 
   // Jackknife over units (images, or patients with all their images).
   std::vector<std::vector<uint32_t>> images_of(n_units);
   for (size_t i = 0; i < n; ++i) images_of[clustered ? cluster_of[i] : i].push_back(static_cast<uint32_t>(i));
-  std::vector<double> jack(n_units * kNumMetrics);
+  std::vector<double> jack(n_units * width);
   std::vector<std::vector<uint32_t>> jw(threads, std::vector<uint32_t>(n, 1u));
   parallel_for(n_units, threads, [&](size_t u, int t) {
     uint32_t* w = jw[t].data();
     for (uint32_t i : images_of[u]) w[i] = 0;
-    const MetricValues v = engine.compute(w);
+    compute_row(w, jack.data() + u * width);
     for (uint32_t i : images_of[u]) w[i] = 1;
-    std::copy(v.begin(), v.end(), jack.begin() + u * kNumMetrics);
   });
   const double z_lo = normal_quantile(alpha), z_hi = normal_quantile(1.0 - alpha);
-  for (int m = 0; m < kNumMetrics; ++m) {
+  for (size_t m = 0; m < width; ++m) {
     const auto& s = sorted[m];
-    const double theta = res.estimate[m];
-    if (!res.percentile[m].defined || std::isnan(theta)) continue;
+    const double theta = point[m];
+    if (!percentile_of(m).defined || std::isnan(theta)) continue;
     // z0 with ties counting 1/2.
     const auto below = std::lower_bound(s.begin(), s.end(), theta) - s.begin();
     const auto upto = std::upper_bound(s.begin(), s.end(), theta) - s.begin();
@@ -151,7 +170,7 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
     double mean = 0;
     bool ok = true;
     for (size_t u = 0; u < n_units; ++u) {
-      const double j = jack[u * kNumMetrics + m];
+      const double j = jack[u * width + m];
       ok = ok && !std::isnan(j);
       mean += j;
     }
@@ -159,7 +178,7 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
     mean /= n_units;
     double s2 = 0, s3 = 0;
     for (size_t u = 0; u < n_units; ++u) {
-      const double d = mean - jack[u * kNumMetrics + m];
+      const double d = mean - jack[u * width + m];
       s2 += d * d;
       s3 += d * d * d;
     }
@@ -168,7 +187,7 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
     const double a1 = normal_cdf(z0 + (z0 + z_lo) / (1.0 - a * (z0 + z_lo)));
     const double a2 = normal_cdf(z0 + (z0 + z_hi) / (1.0 - a * (z0 + z_hi)));
     if (std::isnan(a1) || std::isnan(a2)) continue;
-    res.bca[m] = {quantile_type7(s, a1), quantile_type7(s, a2), true};
+    bca_of(m) = {quantile_type7(s, a1), quantile_type7(s, a2), true};
   }
   return res;
 }

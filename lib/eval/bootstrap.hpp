@@ -24,6 +24,13 @@ struct Interval {
   bool defined = false;
 };
 
+// Further statistics of weighted images, computed on every replicate next to the fixed
+// metrics (the same resamples): compute(w, out) writes `count` values, NaN where undefined.
+struct ExtraStatistics {
+  size_t count = 0;
+  std::function<void(const uint32_t* w, double* out)> compute;
+};
+
 struct BootstrapResult {
   std::string unit;              // "image" or "patient"
   size_t n_units = 0;
@@ -32,6 +39,11 @@ struct BootstrapResult {
   MetricValues estimate{};
   std::array<Interval, kNumMetrics> percentile{};
   std::array<Interval, kNumMetrics> bca{};  // defined only with options.bca
+  // The extra statistics: point estimates, intervals, and in how many valid replicates
+  // each was undefined (an interval needs it defined in all of them).
+  std::vector<double> extra_estimate;
+  std::vector<Interval> extra_percentile, extra_bca;
+  std::vector<int> extra_undefined;
 };
 
 // `cluster_of[i]` is image i's unit (0..n_units-1); empty means image-level. Each
@@ -39,7 +51,7 @@ struct BootstrapResult {
 // has its own random stream derived from (seed, r): results do not depend on the thread
 // count. Replicates missing a class are invalid: counted, and left out of every interval.
 BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t>& cluster_of, size_t n_units,
-                          const BootstrapOptions& options);
+                          const BootstrapOptions& options, const ExtraStatistics& extra = {});
 
 // Image multiplicities w[0..n) of replicate r: the very draw bootstrap() makes for it
 // (unit draws with replacement from the stream of (seed, r)). `draws` and `unit_counts`

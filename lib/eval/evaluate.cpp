@@ -1,27 +1,23 @@
 #include "eval/evaluate.hpp"
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
+#include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
 #include "eval/delong.hpp"
+#include "eval/json_values.hpp"
+#include "eval/screening.hpp"
 
 namespace osteofm {
 using nlohmann::json;
 
 namespace {
-json number_or_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
-json interval_json(const Interval& iv) {
-  return iv.defined ? json::array({iv.lower, iv.upper}) : json(nullptr);
-}
-// Puts `value` at a dotted path ("auc_per_class.normal").
-void put(json& root, const std::string& path, json value) {
-  auto dot = path.find('.');
-  if (dot == std::string::npos) root[path] = std::move(value);
-  else root[path.substr(0, dot)][path.substr(dot + 1)] = std::move(value);
-}
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
 void require_all_classes(const MetricEngine& engine, const std::string& source) {
   const auto counts = engine.class_counts();
   for (int k = 0; k < kNumClasses; ++k)
@@ -39,13 +35,192 @@ std::vector<double> column(const ScoredSet& s, int k) {
   for (size_t i = 0; i < s.size(); ++i) c[i] = s.score[i][k];
   return c;
 }
+
+// The statistics of one endpoint that the bootstrap resamples next to the AUCs: the
+// endpoint's AUC (low BMD only: osteoporosis-vs-rest is already a fixed metric), Brier,
+// ECE, and sensitivity, specificity, PPV and NPV at each validation-chosen threshold.
+class EndpointColumns {
+ public:
+  static constexpr int kPerRule = 4;  // sensitivity, specificity, ppv, npv
+
+  EndpointColumns(int endpoint, const ScoredSet& test, const ThresholdChoice& choice, size_t first_column)
+      : data_(endpoint_set(test, endpoint)), ranked_(data_.score, data_.positive) {
+    size_t c = first_column;
+    if (endpoint == kLowBmdVsNormal) auc_ = static_cast<int>(c++);
+    brier_ = static_cast<int>(c++);
+    ece_ = static_cast<int>(c++);
+    called_.assign(data_.size(), 0);
+    for (int r = 0; r < kNumRules; ++r) {
+      if (!choice.threshold[r]) continue;
+      rule_[r] = static_cast<int>(c);
+      c += kPerRule;
+      for (size_t i = 0; i < data_.size(); ++i)
+        if (data_.score[i] >= *choice.threshold[r]) called_[i] |= static_cast<uint8_t>(1u << r);
+    }
+    end_ = c;
+  }
+  size_t end() const { return end_; }
+  const BinarySet& data() const { return data_; }
+  int auc_column() const { return auc_; }
+  int brier_column() const { return brier_; }
+  int ece_column() const { return ece_; }
+  int rule_column(int r) const { return rule_[r]; }
+
+  void compute(const uint32_t* w, double* row) const {
+    if (auc_ >= 0) row[auc_] = ranked_.auc(w);
+    row[brier_] = brier_weighted(data_, w);
+    row[ece_] = ece10_weighted(data_, w);
+    double tp[kNumRules] = {}, fp[kNumRules] = {}, tn[kNumRules] = {}, fn[kNumRules] = {};
+    for (size_t i = 0; i < data_.size(); ++i) {
+      const double wi = w[i];
+      if (wi == 0) continue;
+      for (int r = 0; r < kNumRules; ++r) {
+        const bool called = (called_[i] >> r) & 1u;
+        if (data_.positive[i]) (called ? tp : fn)[r] += wi;
+        else (called ? fp : tn)[r] += wi;
+      }
+    }
+    auto ratio = [](double a, double b) { return a + b > 0 ? a / (a + b) : kNaN; };
+    for (int r = 0; r < kNumRules; ++r) {
+      if (rule_[r] < 0) continue;
+      double* out = row + rule_[r];
+      out[0] = ratio(tp[r], fn[r]);
+      out[1] = ratio(tn[r], fp[r]);
+      out[2] = ratio(tp[r], fp[r]);
+      out[3] = ratio(tn[r], fn[r]);
+    }
+  }
+
+ private:
+  BinarySet data_;
+  RankedProblem ranked_;
+  std::vector<uint8_t> called_;  // bit r: positive call at rule r's threshold
+  int auc_ = -1, brier_ = -1, ece_ = -1;
+  int rule_[kNumRules] = {-1, -1, -1};
+  size_t end_ = 0;
+};
+
+// Estimate + percentile (or BCa) interval of extra column c, with the reason when the
+// interval is undefined.
+json extra_json(const BootstrapResult& b, size_t c, bool bca) {
+  json j = estimate_json(b.extra_estimate[c], bca ? b.extra_bca[c] : b.extra_percentile[c]);
+  if (j["ci"].is_null() && b.extra_undefined[c] > 0)
+    j["ci_reason"] = "undefined in " + std::to_string(b.extra_undefined[c]) + " of " + std::to_string(b.valid) +
+                     " valid bootstrap replicates (empty denominator)";
+  return j;
+}
+
+json rate_json(const Proportion& p, const BootstrapResult& b, int column, bool bca) {
+  json j = wilson_json(p);
+  const json boot = extra_json(b, static_cast<size_t>(column), bca);
+  j["ci"] = boot["ci"];
+  if (boot.contains("ci_reason")) j["ci_reason"] = boot["ci_reason"];
+  return j;
+}
+
+json at_threshold_json(const EndpointColumns& cols, int rule, double threshold, const BootstrapResult& b, bool bca,
+                       double conf_level) {
+  const ConfusionCounts c = counts_at(cols.data(), threshold);
+  const Proportion sens = wilson(c.tp, c.tp + c.fn, conf_level), spec = wilson(c.tn, c.tn + c.fp, conf_level);
+  const Proportion ppv = wilson(c.tp, c.tp + c.fp, conf_level), npv = wilson(c.tn, c.tn + c.fn, conf_level);
+  const int col = cols.rule_column(rule);
+  json j = {{"threshold", threshold},
+            {"tp", c.tp},
+            {"fp", c.fp},
+            {"tn", c.tn},
+            {"fn", c.fn},
+            {"sensitivity", rate_json(sens, b, col, bca)},
+            {"specificity", rate_json(spec, b, col + 1, bca)},
+            {"ppv", rate_json(ppv, b, col + 2, bca)},
+            {"npv", rate_json(npv, b, col + 3, bca)}};
+  const double s = sens.estimate, p = spec.estimate;
+  j["lr_pos"] = sens.defined() && spec.defined() && 1.0 - p != 0 ? json(s / (1.0 - p)) : json(nullptr);
+  j["lr_neg"] = sens.defined() && spec.defined() && p != 0 ? json((1.0 - s) / p) : json(nullptr);
+  j["balanced_accuracy"] = sens.defined() && spec.defined() ? json((s + p) / 2) : json(nullptr);
+  return j;
+}
+
+json calibration_json(const Calibration& c, const EndpointColumns& cols, const BootstrapResult& b, bool bca) {
+  json j;
+  j["brier"] = extra_json(b, static_cast<size_t>(cols.brier_column()), bca);
+  j["ece_10"] = extra_json(b, static_cast<size_t>(cols.ece_column()), bca);
+  j["intercept"] = number_or_null(c.intercept);
+  if (!c.intercept_reason.empty()) j["intercept_reason"] = c.intercept_reason;
+  j["slope"] = number_or_null(c.slope);
+  if (!c.slope_reason.empty()) j["slope_reason"] = c.slope_reason;
+  j["bins"] = json::array();
+  for (const auto& bin : c.bins)
+    j["bins"].push_back({{"lower", bin.lower},
+                         {"upper", bin.upper},
+                         {"n", bin.n},
+                         {"mean_predicted", number_or_null(bin.mean_predicted)},
+                         {"observed", number_or_null(bin.observed)}});
+  return j;
+}
+
+// Images of each value of the --by column, in value order.
+std::map<std::string, std::vector<size_t>> groups_of(const Predictions& p, const std::string& by) {
+  std::map<std::string, std::vector<size_t>> groups;
+  if (by.empty()) return groups;
+  int col = -1;
+  std::string have;
+  for (size_t c = 0; c < p.extra_header.size(); ++c) {
+    if (p.extra_header[c] == by) col = static_cast<int>(c);
+    have += (have.empty() ? "" : ", ") + p.extra_header[c];
+  }
+  if (col < 0)
+    throw InputError(p.source + ": --by column '" + by + "' is not in the file (its extra columns: " +
+                     (have.empty() ? "none" : have) + ")");
+  for (size_t i = 0; i < p.size(); ++i) {
+    const std::string& v = p.extra[i][col];
+    groups[v.empty() ? "(missing)" : v].push_back(i);
+  }
+  return groups;
+}
+
+ScoredSet subset(const ScoredSet& s, const std::vector<size_t>& rows) {
+  ScoredSet out;
+  for (size_t i : rows) {
+    out.label.push_back(s.label[i]);
+    out.score.push_back(s.score[i]);
+  }
+  return out;
+}
+
+void check_disjoint(const Predictions& test, const Predictions& val) {
+  std::set<std::string> ids(test.image_id.begin(), test.image_id.end());
+  for (const auto& id : val.image_id)
+    if (ids.count(id))
+      throw InputError(val.source + ": image_id '" + id + "' is also in " + test.source +
+                       ": thresholds must come from a separate validation split");
+}
 }  // namespace
 
-json evaluate(const Predictions& p, const EvalOptions& opt) {
+json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& opt) {
   if (opt.ci != "percentile" && opt.ci != "bca") throw InputError("--ci must be percentile or bca, not '" + opt.ci + "'");
   if (opt.replicates < 1) throw InputError("--bootstrap must be at least 1");
+  for (double t : opt.decision_thresholds)
+    if (!(t > 0 && t < 1)) throw InputError("--decision-thresholds: " + format_double(t) + " is not in (0, 1)");
   MetricEngine engine(p.scored);
   require_all_classes(engine, p.source);
+  if (val) check_disjoint(p, *val);
+  const auto groups = groups_of(p, opt.by);
+  const bool bca = opt.ci == "bca";
+
+  // Thresholds from validation, and the endpoint statistics the bootstrap resamples.
+  ThresholdChoice choice[kNumEndpoints];
+  std::vector<EndpointColumns> endpoint_cols;
+  size_t columns = 0;
+  for (int e = 0; e < kNumEndpoints; ++e) {
+    if (val) choice[e] = choose_thresholds(endpoint_set(val->scored, e));
+    endpoint_cols.emplace_back(e, p.scored, choice[e], columns);
+    columns = endpoint_cols.back().end();
+  }
+  ExtraStatistics extra;
+  extra.count = columns;
+  extra.compute = [&](const uint32_t* w, double* row) {
+    for (const auto& c : endpoint_cols) c.compute(w, row);
+  };
 
   size_t n_patients = 0;
   const std::vector<uint32_t> clusters = cluster_index(p.patient_id, &n_patients);
@@ -54,13 +229,15 @@ json evaluate(const Predictions& p, const EvalOptions& opt) {
   bo.seed = opt.seed;
   bo.conf_level = opt.conf_level;
   bo.threads = opt.threads;
-  bo.bca = opt.ci == "bca";
-  const BootstrapResult boot = bootstrap(engine, opt.cluster ? clusters : std::vector<uint32_t>{}, n_patients, bo);
+  bo.bca = bca;
+  const BootstrapResult boot =
+      bootstrap(engine, opt.cluster ? clusters : std::vector<uint32_t>{}, n_patients, bo, extra);
 
   json j;
   j["n"] = p.size();
   j["n_patients"] = n_patients;
   j["source"] = p.source;
+  if (!opt.by.empty()) j["by"] = opt.by;  // the column of by_group and auc_macro_by_group
   j["bootstrap"] = {{"replicates", opt.replicates},
                     {"valid_replicates", boot.valid},
                     {"invalid_replicates", boot.replicates - boot.valid},
@@ -68,15 +245,16 @@ json evaluate(const Predictions& p, const EvalOptions& opt) {
                     {"clustered", opt.cluster},
                     {"resample_unit", boot.unit},
                     {"units", boot.n_units},
+                    {"patients_repeat", n_patients < p.size()},
                     {"stratified", false},
                     {"conf_level", opt.conf_level},
                     {"seed", opt.seed}};
   const auto counts = engine.class_counts();
   for (int k = 0; k < kNumClasses; ++k) j["class_counts"][kClassNames[k]] = counts[k];
-  for (int m = 0; m < kNumMetrics; ++m) {
-    const Interval& iv = opt.ci == "bca" ? boot.bca[m] : boot.percentile[m];
-    put(j, metric_key(m), {{"estimate", number_or_null(boot.estimate[m])}, {"ci", interval_json(iv)}});
-  }
+  for (int m = 0; m < kNumMetrics; ++m)
+    put_path(j, metric_key(m), estimate_json(boot.estimate[m], bca ? boot.bca[m] : boot.percentile[m]));
+  j["sensitivity"]["definition"] = j["specificity"]["definition"] =
+      "one-vs-rest at the argmax class (no threshold); see endpoints for validation-chosen thresholds";
   const auto conf = engine.confusion();
   j["confusion"] = json::array();
   for (const auto& row : conf) j["confusion"].push_back(row);
@@ -87,45 +265,93 @@ json evaluate(const Predictions& p, const EvalOptions& opt) {
     j["delong"][kClassNames[k]] = {{"auc", d.auc},         {"variance", d.variance},      {"se", d.se},
                                    {"ci", {d.lower, d.upper}}, {"n_cases", d.n_cases}, {"n_controls", d.n_controls}};
   }
-  return j;
-}
 
-json compare_predictions(const Predictions& a, const Predictions& b, double conf_level) {
-  std::map<std::string, size_t> row_of_b;
-  for (size_t i = 0; i < b.size(); ++i) row_of_b[b.image_id[i]] = i;
-  std::vector<double> sb_cols[kNumClasses];
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto it = row_of_b.find(a.image_id[i]);
-    if (it == row_of_b.end())
-      throw InputError(b.source + ": image_id '" + a.image_id[i] + "' of " + a.source + " is missing");
-    if (b.scored.label[it->second] != a.scored.label[i])
-      throw InputError(b.source + ": image_id '" + a.image_id[i] + "' has label " +
-                       std::to_string(b.scored.label[it->second]) + ", " + a.source + " says " +
-                       std::to_string(a.scored.label[i]));
-    for (int k = 0; k < kNumClasses; ++k) sb_cols[k].push_back(b.scored.score[it->second][k]);
+  // Where the thresholds come from.
+  if (val) j["validation"] = {{"source", val->source}, {"n", val->size()}};
+  else {
+    j["validation"] = nullptr;
+    j["validation_reason"] = opt.no_validation_reason.empty()
+                                 ? "no validation predictions given (--val): thresholds are chosen on validation "
+                                   "only, never on the test split, so no threshold metrics are reported"
+                                 : opt.no_validation_reason;
   }
-  if (b.size() != a.size()) {
-    std::set<std::string> in_a(a.image_id.begin(), a.image_id.end());
-    for (const auto& id : b.image_id)
-      if (!in_a.count(id)) throw InputError(a.source + ": image_id '" + id + "' of " + b.source + " is missing");
+  const std::vector<double> dca_t = opt.decision_thresholds.empty() ? default_decision_thresholds()
+                                                                    : opt.decision_thresholds;
+  for (int e = 0; e < kNumEndpoints; ++e) {
+    const EndpointColumns& cols = endpoint_cols[e];
+    const BinarySet& d = cols.data();
+    json ep;
+    ep["definition"] = e == kOsteoporosisVsRest ? "positive = osteoporosis; score = p_osteoporosis"
+                                                : "positive = osteopenia or osteoporosis; score = 1 - p_normal";
+    ep["n"] = d.size();
+    ep["n_positive"] = d.positives();
+    ep["prevalence"] = static_cast<double>(d.positives()) / d.size();
+    ep["auc"] = e == kOsteoporosisVsRest
+                    ? estimate_json(boot.estimate[kAucOsteoporosisVsRest],
+                                    bca ? boot.bca[kAucOsteoporosisVsRest] : boot.percentile[kAucOsteoporosisVsRest])
+                    : extra_json(boot, static_cast<size_t>(cols.auc_column()), bca);
+    if (val && choice[e].reason.empty()) {
+      json t = {{"chosen_on", "validation"}, {"validation_source", val->source}};
+      json at;
+      for (int r = 0; r < kNumRules; ++r) {
+        const auto& th = choice[e].threshold[r];
+        t[rule_key(r)] = th ? json(*th) : json(nullptr);
+        if (th) {
+          t["validation_operating_point"][rule_key(r)] = {{"sensitivity", choice[e].val_sensitivity[r]},
+                                                          {"specificity", choice[e].val_specificity[r]}};
+          at[rule_key(r)] = at_threshold_json(cols, r, *th, boot, bca, opt.conf_level);
+        } else {
+          at[rule_key(r)] = nullptr;
+          t[std::string(rule_key(r)) + "_reason"] = "no validation threshold reaches specificity >= 0.90";
+        }
+      }
+      ep["thresholds"] = t;
+      ep["at_threshold"] = at;
+    } else {
+      ep["thresholds"] = nullptr;
+      ep["thresholds_reason"] = val ? json(choice[e].reason) : j["validation_reason"];
+    }
+    ep["calibration"] = calibration_json(calibration(d), cols, boot, bca);
+    const DecisionCurve dc = decision_curve(d, dca_t);
+    ep["decision_curve"] = {{"thresholds", dc.thresholds},
+                            {"net_benefit", dc.net_benefit},
+                            {"treat_all", dc.treat_all},
+                            {"treat_none", "0 at every threshold"}};
+    if (!opt.by.empty()) {
+      for (const auto& [g, rows] : groups) {
+        BinarySet s;
+        for (size_t i : rows) {
+          s.score.push_back(d.score[i]);
+          s.positive.push_back(d.positive[i]);
+        }
+        const size_t pos = s.positives();
+        json gj = {{"n", rows.size()}, {"n_positive", pos}};
+        if (pos == 0 || pos == rows.size()) {
+          gj["auc"] = nullptr;
+          gj["auc_reason"] = "one class only in this group";
+        } else {
+          gj["auc"] = RankedProblem(s.score, s.positive).auc();
+        }
+        ep["by_group"][g] = gj;
+      }
+    }
+    j["endpoints"][endpoint_key(e)] = ep;
   }
-  MetricEngine engine(a.scored);
-  require_all_classes(engine, a.source);
-  json j;
-  j["a"] = a.source;
-  j["b"] = b.source;
-  j["n"] = a.size();
-  j["method"] = "DeLong, paired, two-sided (pROC roc.test conventions)";
-  j["conf_level"] = conf_level;
-  auto one = [&](int k) {
-    const DeLongPaired d = delong_paired(column(a.scored, k), sb_cols[k], positives(a.scored.label, k), conf_level,
-                                         a.source + ": " + kClassNames[k]);
-    return json{{"auc_a", d.auc_a},           {"auc_b", d.auc_b},     {"variance_a", d.variance_a},
-                {"variance_b", d.variance_b}, {"covariance", d.covariance}, {"z", d.z},
-                {"p_value", d.p_value},       {"diff", d.auc_a - d.auc_b}, {"diff_ci", {d.diff_lower, d.diff_upper}}};
-  };
-  for (int k = 0; k < kNumClasses; ++k) j["delong_paired"][kClassNames[k]] = one(k);
-  j["delong_paired"]["osteoporosis_vs_rest"] = one(kOsteoporosis);
+
+  json mc;
+  std::vector<int> predicted(p.size());
+  for (size_t i = 0; i < p.size(); ++i) predicted[i] = predicted_class(p.scored.score[i]);
+  mc["brier"] = multiclass_brier(p.scored);
+  mc["kappa_quadratic"] = number_or_null(weighted_kappa(p.scored.label, predicted, true));
+  mc["kappa_linear"] = number_or_null(weighted_kappa(p.scored.label, predicted, false));
+  if (!opt.by.empty()) {
+    for (const auto& [g, rows] : groups) {
+      const double a = auc_macro(subset(p.scored, rows));
+      mc["auc_macro_by_group"][g] = number_or_null(a);
+      if (std::isnan(a)) mc["auc_macro_by_group_reasons"][g] = "a class is absent in this group";
+    }
+  }
+  j["multiclass"] = mc;
   return j;
 }
 

@@ -1,7 +1,8 @@
-// metrics.json (design.md) and the paired comparison of two models.
+// metrics.json (design.md; screening keys from ../shared/fixtures/screening/README.md).
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13,18 +14,22 @@ namespace osteofm {
 struct EvalOptions {
   int replicates = 2000;
   std::string ci = "percentile";  // or "bca"
-  bool cluster = false;           // resample patients with all their images
+  // Resample patients with all their images. The default: where no patient repeats, the
+  // patient draw is the image draw exactly (same stream, same weights).
+  bool cluster = true;
   uint64_t seed = 1;
   double conf_level = 0.95;
   int threads = 0;
+  std::string by;                          // a passthrough column: subgroup AUCs per value
+  std::vector<double> decision_thresholds;  // empty: 0.01 ... 0.50
+  std::string no_validation_reason;        // said in the output when validation is null
 };
 
-// Point estimates, bootstrap CIs, confusion, DeLong per class. Throws InputError when a
-// class has no images (one-vs-rest AUC undefined, as sklearn and pROC refuse too).
-nlohmann::json evaluate(const Predictions& predictions, const EvalOptions& options);
-
-// Paired DeLong per class and for osteoporosis-vs-rest; rows matched by image_id
-// (any id in one file and not the other, or a label that differs, is an InputError).
-nlohmann::json compare_predictions(const Predictions& a, const Predictions& b, double conf_level = 0.95);
+// Point estimates, bootstrap CIs, confusion, DeLong per class, and the screening endpoints.
+// Thresholds come from `validation` only (never from the test split); without it the
+// output says so and leaves the threshold blocks out. Throws InputError when a test class
+// has no images (one-vs-rest AUC undefined, as sklearn and pROC refuse too), when the
+// two files share an image, or when --by names no column.
+nlohmann::json evaluate(const Predictions& test, const Predictions* validation, const EvalOptions& options);
 
 }  // namespace osteofm

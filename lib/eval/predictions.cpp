@@ -51,7 +51,7 @@ Predictions parse_predictions(const std::string& text, const std::string& source
       prob[k] = *v;
       sum += *v;
     }
-    if (std::fabs(sum - 1.0) > 1e-4) throw InputError(where + "probabilities sum to " + format_double(sum) + ", not 1");
+    if (std::fabs(sum - 1.0) > 1e-6) throw InputError(where + "probabilities sum to " + format_double(sum) + ", not 1");
     p.image_id.push_back(id);
     p.patient_id.push_back(rec.fields[col[1]]);
     p.scored.label.push_back(lab[0] - '0');

@@ -19,7 +19,7 @@ struct Predictions {
 };
 
 // Strict: every row needs an integer label 0..2 and three finite probabilities in [0,1]
-// summing to 1 within 1e-4. Errors are InputError("<file>:<line>: row N: ...").
+// summing to 1 within 1e-6. Errors are InputError("<file>:<line>: row N: ...").
 Predictions read_predictions(const std::string& path);
 Predictions parse_predictions(const std::string& text, const std::string& source);
 

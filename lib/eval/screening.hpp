@@ -1,0 +1,102 @@
+// What a screening study reports beyond AUC, as ../shared/fixtures/screening/README.md
+// defines it: two binary endpoints, thresholds chosen on the validation split, diagnostic
+// accuracy with Wilson intervals, calibration, decision curves, subgroup AUCs, weighted
+// kappa, Holm's step-down adjustment. Plain C++; every function is pure.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eval/metrics.hpp"
+
+namespace osteofm {
+
+// osteoporosis_vs_rest: positive = class 2, score = p_osteoporosis.
+// low_bmd_vs_normal:    positive = class 1 or 2, score = 1 - p_normal.
+enum Endpoint : int { kOsteoporosisVsRest = 0, kLowBmdVsNormal, kNumEndpoints };
+const char* endpoint_key(int endpoint);    // "osteoporosis_vs_rest", "low_bmd_vs_normal"
+const char* endpoint_title(int endpoint);  // "osteoporosis vs rest", "low BMD vs normal"
+
+struct BinarySet {
+  std::vector<double> score;
+  std::vector<uint8_t> positive;
+  size_t size() const { return score.size(); }
+  size_t positives() const;
+};
+BinarySet endpoint_set(const ScoredSet& data, int endpoint);
+
+// Threshold rules; a prediction is positive iff score >= threshold.
+enum ThresholdRule : int { kYouden = 0, kSens90, kSpec90, kNumRules };
+const char* rule_key(int rule);  // "youden", "sens90", "spec90"
+
+struct ThresholdChoice {
+  std::array<std::optional<double>, kNumRules> threshold;  // spec90 may be absent
+  std::string reason;  // why no threshold could be chosen at all (empty when chosen)
+  // The validation operating point of each chosen threshold.
+  std::array<double, kNumRules> val_sensitivity{}, val_specificity{};
+};
+// Candidates are the distinct validation scores, high to low (sklearn roc_curve with
+// drop_intermediate=False, without its leading +inf). youden: max TPR - FPR, ties to the
+// highest threshold; sens90: the highest candidate with TPR >= 0.90; spec90: the lowest
+// with FPR <= 0.10. A validation set with one class only gives no thresholds (reason set).
+ThresholdChoice choose_thresholds(const BinarySet& validation);
+
+struct ConfusionCounts {
+  int64_t tp = 0, fp = 0, tn = 0, fn = 0;
+};
+ConfusionCounts counts_at(const BinarySet& data, double threshold);
+
+// A proportion x/n with its 95% Wilson score interval (no continuity correction;
+// statsmodels proportion_confint(method="wilson")). estimate is NaN when n == 0.
+struct Proportion {
+  double estimate = 0, lower = 0, upper = 0;
+  bool defined() const { return estimate == estimate; }
+};
+Proportion wilson(int64_t x, int64_t n, double conf_level = 0.95);
+
+struct Calibration {
+  double brier = 0;
+  double intercept = 0, slope = 0;  // NaN when the fit does not exist (reason says why)
+  std::string intercept_reason, slope_reason;
+  double ece_10 = 0;
+  struct Bin {
+    double lower = 0, upper = 0;
+    int64_t n = 0;
+    double mean_predicted = 0, observed = 0;  // NaN when empty
+  };
+  std::vector<Bin> bins;  // the 10 equal-width bins of ece_10 (the reliability diagram)
+};
+// Brier; calibration slope (logistic regression of y on logit(s), Newton to convergence);
+// calibration-in-the-large (intercept with logit(s) as offset); ECE over 10 equal-width
+// bins. s is clipped to [1e-6, 1 - 1e-6] for the two fits only.
+Calibration calibration(const BinarySet& data);
+
+// Weighted forms for the bootstrap: Brier and ECE of the images with multiplicities w.
+double brier_weighted(const BinarySet& data, const uint32_t* w);
+double ece10_weighted(const BinarySet& data, const uint32_t* w);
+
+struct DecisionCurve {
+  std::vector<double> thresholds, net_benefit, treat_all;
+};
+// Net benefit TP/n - FP/n * pt/(1-pt) (positive iff s >= pt) and treat-all at each pt.
+DecisionCurve decision_curve(const BinarySet& data, const std::vector<double>& thresholds);
+// The default pt grid: 0.01, 0.02, ..., 0.50.
+std::vector<double> default_decision_thresholds();
+
+// Cohen's weighted kappa of the predicted class against the label, as sklearn's
+// cohen_kappa_score(weights="linear"|"quadratic"): the classes are those present in
+// either vector, weights from their index distance. NaN when undefined.
+double weighted_kappa(const std::vector<int>& label, const std::vector<int>& predicted, bool quadratic);
+
+// Mean over images of sum_k (p_k - [y == k])^2.
+double multiclass_brier(const ScoredSet& data);
+
+// sklearn's macro one-vs-rest AUC; NaN when a class is absent.
+double auc_macro(const ScoredSet& data);
+
+// Holm's step-down adjusted p-values, in the input order (statsmodels multipletests).
+std::vector<double> holm(const std::vector<double>& p);
+
+}  // namespace osteofm
