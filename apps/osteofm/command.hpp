@@ -17,6 +17,7 @@ void add_doctor_command(CLI::App& root, Commands& commands);
 void add_data_command(CLI::App& root, Commands& commands);
 void add_weights_command(CLI::App& root, Commands& commands);
 void add_eval_command(CLI::App& root, Commands& commands);
+void add_compare_command(CLI::App& root, Commands& commands);
 void add_table_command(CLI::App& root, Commands& commands);
 void add_embed_command(CLI::App& root, Commands& commands);
 void add_synth_command(CLI::App& root, Commands& commands);

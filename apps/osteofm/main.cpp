@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   cli::add_data_command(app, commands);
   cli::add_weights_command(app, commands);
   cli::add_eval_command(app, commands);
+  cli::add_compare_command(app, commands);
   cli::add_table_command(app, commands);
   cli::add_embed_command(app, commands);
   cli::add_train_command(app, commands);
