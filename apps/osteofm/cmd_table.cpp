@@ -16,17 +16,17 @@ void add_table_command(CLI::App& root, Commands& commands) {
     std::string sweep, format = "md";
   };
   auto o = std::make_shared<Options>();
-  auto* t = root.add_subcommand("table", "One row per variant: AUCs with CIs, accuracy, sensitivity, specificity, "
-                                         "Δbone, IoU_bone; writes SWEEP/table.<format> and SWEEP/roc_macro.svg/.png");
+  auto* t = root.add_subcommand("table", "One row per variant: AUCs with CIs, P(best) and the variants not significantly below the best, "
+                                         "validation-chosen sensitivity/specificity, calibration slope, Δbone, IoU_bone; writes SWEEP/table.<format> and SWEEP/roc_macro.svg/.png");
   t->add_option("SWEEP_DIR", o->sweep, "Sweep folder")->required();
   t->add_option("--format", o->format, "md, csv or latex")->capture_default_str()->check(CLI::IsMember({"md", "csv", "latex"}));
   commands.push_back({t, [o] {
-    const auto rows = collect_sweep(o->sweep);
-    const std::string text = format_table(rows, o->format);
+    const SweepTable table = collect_sweep(o->sweep);
+    const std::string text = format_table(table, o->format);
     std::cout << text;
     const std::string ext = o->format == "latex" ? "tex" : o->format;
     write_file_atomic((fs::path(o->sweep) / ("table." + ext)).string(), text);
-    for (const auto& f : write_sweep_roc(o->sweep, rows, (fs::path(o->sweep) / "roc_macro").string()))
+    for (const auto& f : write_sweep_roc(o->sweep, table.rows, (fs::path(o->sweep) / "roc_macro").string()))
       std::cerr << "wrote " << f << "\n";
     return 0;
   }});

@@ -1,3 +1,6 @@
+#include <cmath>
+#include <cstdio>
+
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "report/plot.hpp"
@@ -13,36 +16,50 @@ namespace osteofm {
 void write_plot_png(const std::string& path, const LinePlot& plot, int W, int H) {
   const int left = 90, right = 25, top = 50, bottom = 80;
   const double pw = W - left - right, ph = H - top - bottom;
+  const double xr = plot.x_max - plot.x_min, yr = plot.y_max - plot.y_min;
   auto P = [&](double x, double y) {
-    return cv::Point(static_cast<int>(left + x * pw + 0.5), static_cast<int>(top + (1 - y) * ph + 0.5));
+    return cv::Point(static_cast<int>(left + (x - plot.x_min) / xr * pw + 0.5),
+                     static_cast<int>(top + (plot.y_max - y) / yr * ph + 0.5));
   };
+  auto bgr = [](Rgb c) { return cv::Scalar(c.b, c.g, c.r); };
   cv::Mat img(H, W, CV_8UC3, cv::Scalar(255, 255, 255));
   const int font = cv::FONT_HERSHEY_SIMPLEX;
-  auto text = [&](const std::string& s, cv::Point at, double scale, bool center = false, bool right_align = false) {
+  auto text = [&](const std::string& s, cv::Point at, double scale, bool center = false, bool right_align = false,
+                  cv::Scalar ink = cv::Scalar(0, 0, 0)) {
     int base = 0;
     cv::Size sz = cv::getTextSize(s, font, scale, 1, &base);
     if (center) at.x -= sz.width / 2;
     if (right_align) at.x -= sz.width;
-    cv::putText(img, s, at, font, scale, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::putText(img, s, at, font, scale, ink, 1, cv::LINE_AA);
   };
-  for (int t = 0; t <= 10; ++t) {
-    const double v = t / 10.0;
-    cv::line(img, P(v, 0), P(v, 1), cv::Scalar(230, 230, 230), 1, cv::LINE_AA);
-    cv::line(img, P(0, v), P(1, v), cv::Scalar(230, 230, 230), 1, cv::LINE_AA);
-    char lab[8];
-    std::snprintf(lab, sizeof lab, "%.1f", v);
-    if (t % 2 == 0) {
-      text(lab, P(v, 0) + cv::Point(0, 24), 0.5, true);
-      text(lab, P(0, v) + cv::Point(-10, 5), 0.5, false, true);
+  int xd = 0, yd = 0;
+  char lab[32];
+  for (double v : axis_ticks(plot.x_min, plot.x_max, &xd)) {
+    cv::line(img, P(v, plot.y_min), P(v, plot.y_max), cv::Scalar(230, 230, 230), 1, cv::LINE_AA);
+    cv::line(img, P(v, plot.y_min), P(v, plot.y_min) + cv::Point(0, 6), cv::Scalar(0, 0, 0), 1);
+    std::snprintf(lab, sizeof lab, "%.*f", xd, v);
+    text(lab, P(v, plot.y_min) + cv::Point(0, 24), 0.5, true);
+  }
+  for (double v : axis_ticks(plot.y_min, plot.y_max, &yd)) {
+    const bool zero_line = v == 0 && plot.y_min < 0;
+    cv::line(img, P(plot.x_min, v), P(plot.x_max, v), zero_line ? cv::Scalar(140, 140, 140) : cv::Scalar(230, 230, 230),
+             1, cv::LINE_AA);
+    cv::line(img, P(plot.x_min, v), P(plot.x_min, v) - cv::Point(6, 0), cv::Scalar(0, 0, 0), 1);
+    std::snprintf(lab, sizeof lab, "%.*f", yd, v);
+    text(lab, P(plot.x_min, v) + cv::Point(-10, 5), 0.5, false, true);
+  }
+  cv::rectangle(img, P(plot.x_min, plot.y_max), P(plot.x_max, plot.y_min), cv::Scalar(0, 0, 0), 1);
+  auto dashed_line = [&](double x0, double y0, double x1, double y1, cv::Scalar ink, int width) {
+    if (!clip_segment(x0, y0, x1, y1, plot.x_min, plot.x_max, plot.y_min, plot.y_max)) return;
+    const cv::Point a = P(x0, y0), b = P(x1, y1);
+    const double len = std::hypot(b.x - a.x, b.y - a.y);
+    const int dashes = std::max(1, static_cast<int>(len / 9));
+    for (int k = 0; k < dashes; k += 2) {
+      const double t0 = static_cast<double>(k) / dashes, t1 = std::min(1.0, (k + 1.0) / dashes);
+      cv::line(img, a + (b - a) * t0, a + (b - a) * t1, ink, width, cv::LINE_AA);
     }
-    cv::line(img, P(v, 0), P(v, 0) + cv::Point(0, 6), cv::Scalar(0, 0, 0), 1);
-    cv::line(img, P(0, v), P(0, v) - cv::Point(6, 0), cv::Scalar(0, 0, 0), 1);
-  }
-  cv::rectangle(img, P(0, 1), P(1, 0), cv::Scalar(0, 0, 0), 1);
-  if (plot.diagonal) {
-    for (int k = 0; k < 40; k += 2)
-      cv::line(img, P(k / 40.0, k / 40.0), P((k + 1) / 40.0, (k + 1) / 40.0), cv::Scalar(150, 150, 150), 1, cv::LINE_AA);
-  }
+  };
+  if (plot.diagonal) dashed_line(0, 0, 1, 1, cv::Scalar(150, 150, 150), 1);
   text(plot.title, cv::Point(W / 2, 32), 0.7, true);
   text(plot.x_label, cv::Point(left + static_cast<int>(pw / 2), H - 25), 0.55, true);
   {
@@ -57,20 +74,39 @@ void write_plot_png(const std::string& path, const LinePlot& plot, int W, int H)
     if (y0 >= 0 && y0 + rot.rows <= H) rot.copyTo(img(cv::Rect(x0, y0, rot.cols, rot.rows)));
   }
   for (size_t s = 0; s < plot.series.size(); ++s) {
-    const Rgb c = series_color(s);
-    std::vector<cv::Point> pts;
-    for (size_t k = 0; k < plot.series[s].x.size(); ++k) pts.push_back(P(plot.series[s].x[k], plot.series[s].y[k]));
-    cv::polylines(img, pts, false, cv::Scalar(c.b, c.g, c.r), 2, cv::LINE_AA);
+    const PlotSeries& ser = plot.series[s];
+    const cv::Scalar ink = bgr(color_of(plot, s));
+    if (ser.dashed) {
+      for (size_t k = 1; k < ser.x.size(); ++k) dashed_line(ser.x[k - 1], ser.y[k - 1], ser.x[k], ser.y[k], ink, 2);
+    } else {
+      for (const auto& piece : clipped_pieces(plot, ser)) {
+        std::vector<cv::Point> pts;
+        for (const auto& [x, y] : piece) pts.push_back(P(x, y));
+        cv::polylines(img, pts, false, ink, 2, cv::LINE_AA);
+      }
+    }
+    for (size_t k = 0; k < ser.x.size(); ++k) {
+      if (ser.x[k] < plot.x_min || ser.x[k] > plot.x_max || ser.y[k] < plot.y_min || ser.y[k] > plot.y_max) continue;
+      if (ser.markers) cv::circle(img, P(ser.x[k], ser.y[k]), 5, ink, cv::FILLED, cv::LINE_AA);
+      if (k < ser.point_labels.size() && !ser.point_labels[k].empty())
+        text(ser.point_labels[k], P(ser.x[k], ser.y[k]) + cv::Point(7, -7), 0.4, false, false, ink);
+    }
   }
-  const int row = 22, lx = P(0.36, 0).x;
-  const int ly = P(0, 0).y - 14 - row * static_cast<int>(plot.series.size());
-  cv::rectangle(img, cv::Point(lx - 8, ly - 16), cv::Point(P(1, 0).x - 6, P(0, 0).y - 8), cv::Scalar(205, 205, 205), 1);
+  const int row = 22, lx = P(plot.x_min + 0.36 * xr, 0).x;
+  const int rows = static_cast<int>(plot.series.size() + plot.notes.size());
+  const int ly = plot.legend == LegendPlace::kLowerRight ? top + static_cast<int>(ph) - 14 - row * rows : top + 30;
+  cv::rectangle(img, cv::Point(lx - 8, ly - 18), cv::Point(left + static_cast<int>(pw) - 6, ly + row * rows - 12),
+                cv::Scalar(205, 205, 205), 1);
   for (size_t s = 0; s < plot.series.size(); ++s) {
-    const Rgb c = series_color(s);
+    const cv::Scalar ink = bgr(color_of(plot, s));
     const int y = ly + row * static_cast<int>(s);
-    cv::line(img, cv::Point(lx, y - 5), cv::Point(lx + 28, y - 5), cv::Scalar(c.b, c.g, c.r), 3, cv::LINE_AA);
+    cv::line(img, cv::Point(lx, y - 5), cv::Point(lx + (plot.series[s].dashed ? 12 : 28), y - 5), ink, 3, cv::LINE_AA);
+    if (plot.series[s].dashed) cv::line(img, cv::Point(lx + 18, y - 5), cv::Point(lx + 28, y - 5), ink, 3, cv::LINE_AA);
     text(plot.series[s].label, cv::Point(lx + 36, y), 0.48);
   }
+  for (size_t k = 0; k < plot.notes.size(); ++k)
+    text(plot.notes[k], cv::Point(lx, ly + row * static_cast<int>(plot.series.size() + k)), 0.42, false, false,
+         cv::Scalar(60, 60, 60));
   std::vector<uchar> buf;
   if (!cv::imencode(".png", img, buf)) throw RuntimeFailure(path + ": PNG encoding failed");
   write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));

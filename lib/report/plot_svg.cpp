@@ -6,14 +6,6 @@
 
 namespace osteofm {
 
-Rgb series_color(size_t i) {
-  // Okabe-Ito, then Tol's muted extras: distinguishable for colour-blind readers.
-  static const Rgb palette[] = {{0, 114, 178},  {213, 94, 0},   {0, 158, 115},  {204, 121, 167},
-                                {230, 159, 0},  {86, 180, 233}, {0, 0, 0},      {136, 34, 85},
-                                {68, 170, 153}, {153, 153, 51}, {170, 68, 153}, {102, 102, 102}};
-  return palette[i % (sizeof palette / sizeof palette[0])];
-}
-
 namespace {
 std::string escape(const std::string& s) {
   std::string o;
@@ -31,60 +23,90 @@ std::string color(Rgb c) {
   std::snprintf(b, sizeof b, "#%02x%02x%02x", c.r, c.g, c.b);
   return b;
 }
+std::string tick_label(double v, int decimals) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.*f", decimals, v);
+  return b;
+}
 }  // namespace
 
 std::string render_svg(const LinePlot& plot, int W, int H) {
   const double left = 70, right = 20, top = 40, bottom = 60;
   const double pw = W - left - right, ph = H - top - bottom;
-  auto X = [&](double x) { return left + x * pw; };
-  auto Y = [&](double y) { return top + (1 - y) * ph; };
+  const double xr = plot.x_max - plot.x_min, yr = plot.y_max - plot.y_min;
+  auto X = [&](double x) { return left + (x - plot.x_min) / xr * pw; };
+  auto Y = [&](double y) { return top + (plot.y_max - y) / yr * ph; };
   std::ostringstream o;
   o.precision(5);
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
     << " " << H << "\" font-family=\"DejaVu Sans, Arial, sans-serif\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o << "<text x=\"" << W / 2 << "\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">" << escape(plot.title) << "</text>\n";
-  for (int t = 0; t <= 10; ++t) {
-    const double v = t / 10.0;
-    o << "<line x1=\"" << X(v) << "\" y1=\"" << Y(0) << "\" x2=\"" << X(v) << "\" y2=\"" << Y(1)
+  int xd = 0, yd = 0;
+  const auto xt = axis_ticks(plot.x_min, plot.x_max, &xd), yt = axis_ticks(plot.y_min, plot.y_max, &yd);
+  for (double v : xt) {
+    o << "<line x1=\"" << X(v) << "\" y1=\"" << Y(plot.y_min) << "\" x2=\"" << X(v) << "\" y2=\"" << Y(plot.y_max)
       << "\" stroke=\"#e6e6e6\"/>\n";
-    o << "<line x1=\"" << X(0) << "\" y1=\"" << Y(v) << "\" x2=\"" << X(1) << "\" y2=\"" << Y(v)
-      << "\" stroke=\"#e6e6e6\"/>\n";
-    if (t % 2 == 0) {
-      char lab[8];
-      std::snprintf(lab, sizeof lab, "%.1f", v);
-      o << "<text x=\"" << X(v) << "\" y=\"" << Y(0) + 18 << "\" text-anchor=\"middle\" font-size=\"12\">" << lab
-        << "</text>\n";
-      o << "<text x=\"" << X(0) - 8 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\" font-size=\"12\">" << lab
-        << "</text>\n";
-    }
+    o << "<text x=\"" << X(v) << "\" y=\"" << Y(plot.y_min) + 18 << "\" text-anchor=\"middle\" font-size=\"12\">"
+      << tick_label(v, xd) << "</text>\n";
   }
-  o << "<rect x=\"" << X(0) << "\" y=\"" << Y(1) << "\" width=\"" << pw << "\" height=\"" << ph
+  for (double v : yt) {
+    o << "<line x1=\"" << X(plot.x_min) << "\" y1=\"" << Y(v) << "\" x2=\"" << X(plot.x_max) << "\" y2=\"" << Y(v)
+      << "\" stroke=\"" << (v == 0 && plot.y_min < 0 ? "#888888" : "#e6e6e6") << "\"/>\n";
+    o << "<text x=\"" << X(plot.x_min) - 8 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\" font-size=\"12\">"
+      << tick_label(v, yd) << "</text>\n";
+  }
+  o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
     << "\" fill=\"none\" stroke=\"black\"/>\n";
-  if (plot.diagonal)
-    o << "<line x1=\"" << X(0) << "\" y1=\"" << Y(0) << "\" x2=\"" << X(1) << "\" y2=\"" << Y(1)
-      << "\" stroke=\"#999999\" stroke-dasharray=\"6,4\"/>\n";
-  o << "<text x=\"" << X(0.5) << "\" y=\"" << H - 15 << "\" text-anchor=\"middle\" font-size=\"13\">"
+  auto segment = [&](double x0, double y0, double x1, double y1, const std::string& style) {
+    if (!clip_segment(x0, y0, x1, y1, plot.x_min, plot.x_max, plot.y_min, plot.y_max)) return;
+    o << "<line x1=\"" << X(x0) << "\" y1=\"" << Y(y0) << "\" x2=\"" << X(x1) << "\" y2=\"" << Y(y1) << "\" " << style
+      << "/>\n";
+  };
+  if (plot.diagonal) segment(0, 0, 1, 1, "stroke=\"#999999\" stroke-dasharray=\"6,4\"");
+  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 15 << "\" text-anchor=\"middle\" font-size=\"13\">"
     << escape(plot.x_label) << "</text>\n";
-  o << "<text transform=\"translate(18," << Y(0.5) << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">"
+  o << "<text transform=\"translate(18," << top + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">"
     << escape(plot.y_label) << "</text>\n";
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const auto& ser = plot.series[s];
-    o << "<polyline fill=\"none\" stroke=\"" << color(series_color(s)) << "\" stroke-width=\"2\" points=\"";
-    for (size_t k = 0; k < ser.x.size(); ++k) o << X(ser.x[k]) << "," << Y(ser.y[k]) << " ";
-    o << "\"/>\n";
+    const std::string c = color(color_of(plot, s));
+    const std::string style = "stroke=\"" + c + "\" stroke-width=\"2\"" + (ser.dashed ? " stroke-dasharray=\"8,5\"" : "");
+    o << "<g>\n";
+    // Clipped pieces joined into polylines (a 4,000-point ROC stays one element).
+    for (const auto& piece : clipped_pieces(plot, ser)) {
+      o << "<polyline fill=\"none\" " << style << " points=\"";
+      for (const auto& [x, y] : piece) o << X(x) << "," << Y(y) << " ";
+      o << "\"/>\n";
+    }
+    for (size_t k = 0; k < ser.x.size(); ++k) {
+      const bool inside = ser.x[k] >= plot.x_min && ser.x[k] <= plot.x_max && ser.y[k] >= plot.y_min && ser.y[k] <= plot.y_max;
+      if (!inside) continue;
+      if (ser.markers)
+        o << "<circle cx=\"" << X(ser.x[k]) << "\" cy=\"" << Y(ser.y[k]) << "\" r=\"4\" fill=\"" << c << "\"/>\n";
+      if (k < ser.point_labels.size() && !ser.point_labels[k].empty())
+        o << "<text x=\"" << X(ser.x[k]) + 6 << "\" y=\"" << Y(ser.y[k]) - 6 << "\" font-size=\"10\" fill=\"" << c
+          << "\">" << escape(ser.point_labels[k]) << "</text>\n";
+    }
+    o << "</g>\n";
   }
-  // Legend in the lower right, where ROC curves rarely go.
-  const double lx = X(0.38), ly = Y(0) - 12 - 18.0 * plot.series.size();
-  o << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 14 << "\" width=\"" << X(1) - lx << "\" height=\""
-    << 18.0 * plot.series.size() + 10 << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
+  // Legend: lower right (where ROC curves rarely go) or upper right.
+  const double rows = plot.series.size() + plot.notes.size();
+  const double lx = left + 0.38 * pw;
+  const double ly = plot.legend == LegendPlace::kLowerRight ? top + ph - 12 - 18.0 * rows : top + 24;
+  o << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 14 << "\" width=\"" << left + pw - lx << "\" height=\""
+    << 18.0 * rows + 10 << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const double y = ly + 18.0 * s;
     o << "<line x1=\"" << lx << "\" y1=\"" << y - 4 << "\" x2=\"" << lx + 24 << "\" y2=\"" << y - 4 << "\" stroke=\""
-      << color(series_color(s)) << "\" stroke-width=\"3\"/>\n";
+      << color(color_of(plot, s)) << "\" stroke-width=\"3\"" << (plot.series[s].dashed ? " stroke-dasharray=\"8,5\"" : "")
+      << "/>\n";
     o << "<text x=\"" << lx + 30 << "\" y=\"" << y << "\" font-size=\"12\">" << escape(plot.series[s].label)
       << "</text>\n";
   }
+  for (size_t k = 0; k < plot.notes.size(); ++k)
+    o << "<text x=\"" << lx << "\" y=\"" << ly + 18.0 * (plot.series.size() + k) << "\" font-size=\"11\" fill=\"#444444\">"
+      << escape(plot.notes[k]) << "</text>\n";
   o << "</svg>\n";
   return o.str();
 }

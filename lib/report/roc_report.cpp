@@ -1,5 +1,6 @@
 #include "report/roc_report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -26,7 +27,81 @@ std::vector<std::string> write_both(const LinePlot& plot, const std::string& ste
   }
   return files;
 }
+std::string number(const nlohmann::json& v, const char* format = "%.3f") {
+  if (!v.is_number()) return "n/a";
+  char b[32];
+  std::snprintf(b, sizeof b, format, v.get<double>());
+  return b;
+}
+// "0.112 [0.101, 0.124]" from {"estimate", "ci"}.
+std::string with_ci(const nlohmann::json& x) {
+  std::string s = number(x.value("estimate", nlohmann::json()));
+  if (x.contains("ci") && x["ci"].is_array()) s += " [" + number(x["ci"][0]) + ", " + number(x["ci"][1]) + "]";
+  return s;
+}
 }  // namespace
+
+std::vector<std::string> write_screening_figures(const nlohmann::json& m, const std::string& title,
+                                                 const std::string& stem) {
+  std::vector<std::string> files;
+  if (!m.contains("endpoints")) return files;
+  for (const auto& [key, ep] : m["endpoints"].items()) {
+    const std::string name = key == "osteoporosis_vs_rest" ? "osteoporosis vs rest" : "low BMD vs normal";
+    const auto& cal = ep["calibration"];
+    LinePlot rel;
+    rel.title = "Reliability, " + title + ": " + name + " (10 bins)";
+    rel.x_label = "mean predicted probability in bin";
+    rel.y_label = "observed fraction positive";
+    PlotSeries bins;
+    bins.label = "model: ECE " + with_ci(cal["ece_10"]);
+    bins.markers = true;
+    for (const auto& b : cal["bins"]) {
+      if (b["n"].get<long long>() == 0) continue;
+      bins.x.push_back(b["mean_predicted"].get<double>());
+      bins.y.push_back(b["observed"].get<double>());
+      bins.point_labels.push_back("n=" + std::to_string(b["n"].get<long long>()));
+    }
+    rel.series.push_back(bins);
+    rel.notes = {"Brier " + with_ci(cal["brier"]),
+                 "calibration slope " + number(cal["slope"]) + ", intercept " + number(cal["intercept"]),
+                 "dashed diagonal: perfect calibration"};
+    for (auto& f : write_both(rel, stem + "_reliability_" + key)) files.push_back(f);
+
+    const auto& dc = ep["decision_curve"];
+    LinePlot dca;
+    dca.title = "Decision curve, " + title + ": " + name;
+    dca.x_label = "threshold probability";
+    dca.y_label = "net benefit";
+    dca.diagonal = false;
+    dca.legend = LegendPlace::kUpperRight;
+    const double prevalence = ep["prevalence"].get<double>();
+    PlotSeries model{"model (AUC " + with_ci(ep["auc"]) + ")", {}, {}}, all, none;
+    all.label = "treat all (prevalence " + number(ep["prevalence"]) + ")";
+    all.dashed = true;
+    all.color = Rgb{120, 120, 120};
+    none.label = "treat none";
+    none.color = Rgb{0, 0, 0};
+    double top = prevalence;
+    for (size_t k = 0; k < dc["thresholds"].size(); ++k) {
+      const double t = dc["thresholds"][k].get<double>();
+      model.x.push_back(t);
+      model.y.push_back(dc["net_benefit"][k].get<double>());
+      all.x.push_back(t);
+      all.y.push_back(dc["treat_all"][k].get<double>());
+      top = std::max(top, model.y.back());
+    }
+    if (model.x.empty()) continue;
+    none.x = {0.0, model.x.back()};
+    none.y = {0.0, 0.0};
+    dca.series = {model, all, none};
+    dca.x_min = 0;
+    dca.x_max = model.x.back();
+    dca.y_max = std::max(0.05, top * 1.15);
+    dca.y_min = -0.25 * dca.y_max;
+    for (auto& f : write_both(dca, stem + "_decision_" + key)) files.push_back(f);
+  }
+  return files;
+}
 
 std::vector<std::string> write_class_roc(const Predictions& p, const std::string& title, const std::string& stem) {
   const auto curves = class_roc_curves(p.scored);

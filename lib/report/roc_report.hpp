@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eval/predictions.hpp"
 #include "report/table.hpp"
 
@@ -12,6 +14,12 @@ namespace osteofm {
 // Returns the files written.
 std::vector<std::string> write_class_roc(const Predictions& predictions, const std::string& title,
                                          const std::string& stem);
+// From a metrics.json (evaluate()): for each endpoint, a reliability diagram (the 10 ECE
+// bins with their counts, Brier / ECE with CIs, slope and intercept) and a decision curve
+// (model, treat all, treat none), as <stem>_reliability_<endpoint> and
+// <stem>_decision_<endpoint> (.svg, and .png in image builds).
+std::vector<std::string> write_screening_figures(const nlohmann::json& metrics, const std::string& title,
+                                                 const std::string& stem);
 std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std::vector<VariantRow>& rows,
                                          const std::string& stem);
 

@@ -9,6 +9,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "eval/compare.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -80,10 +81,65 @@ std::string params(const std::optional<long long>& p) {
 std::string num(const std::optional<double>& v) { return v ? format_double(*v) : ""; }
 }  // namespace
 
-std::vector<VariantRow> collect_sweep(const std::string& sweep_dir) {
+namespace {
+std::optional<Estimate> optional_estimate(const json& m, const std::string& key, const fs::path& file) {
+  const json* node = &m;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = key.find('.', start);
+    const std::string part = key.substr(start, dot - start);
+    if (!node->is_object() || !node->contains(part) || (*node)[part].is_null()) return std::nullopt;
+    node = &(*node)[part];
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!node->is_object() || !node->contains("estimate") || !(*node)["estimate"].is_number()) return std::nullopt;
+  return estimate_at(m, key, file);
+}
+std::string bootstrap_text(const json& b) {
+  if (!b.is_object()) return "";
+  return std::to_string(b.value("replicates", 0)) + " " +
+         (b.value("clustered", false) ? "patient-clustered " : "image-level ") + b.value("method", std::string("percentile")) +
+         " bootstrap replicates";
+}
+
+// P(best) and the marks from the paired bootstrap of compare_models.
+std::string rank_rows(const std::string& sweep_dir, std::vector<VariantRow>& rows) {
+  std::vector<ModelPredictions> models;
+  try {
+    models = sweep_models(sweep_dir);
+  } catch (const InputError& e) {
+    return std::string("no ranking: ") + e.what();
+  }
+  if (models.size() < 2) return "no ranking: one variant only";
+  json ranking;
+  CompareOptions opt;  // compare --sweep's defaults: the same numbers
+  try {
+    ranking = compare_models(models, opt)["ranking"];
+  } catch (const InputError& e) {
+    return std::string("no ranking: ") + e.what();
+  }
+  for (auto& r : rows)
+    for (const auto& m : ranking["models"])
+      if (m["name"] == r.run) {
+        if (m["p_best"].is_number()) r.p_best = m["p_best"].get<double>();
+        r.not_below_best = m["not_below_best"].get<bool>();
+      }
+  char alpha[16];
+  std::snprintf(alpha, sizeof alpha, "%g", ranking["alpha"].get<double>());
+  return "Bold: macro AUC not significantly below the best variant's (" + ranking["best"].get<std::string>() +
+         ": paired " + (opt.cluster ? "patient-clustered " : "") + "bootstrap of the difference, " +
+         std::to_string(opt.replicates) + " replicates, Holm over the " + std::to_string(models.size() - 1) +
+         " pairs with the best, alpha " + alpha + "). P(best): share of the same replicates in which the variant "
+         "has the highest macro AUC.";
+}
+}  // namespace
+
+SweepTable collect_sweep(const std::string& sweep_dir) {
   std::error_code ec;
   if (!fs::is_directory(sweep_dir, ec)) throw InputError(sweep_dir + ": not a folder");
-  std::vector<VariantRow> rows;
+  SweepTable table;
+  std::vector<VariantRow>& rows = table.rows;
   for (const auto& entry : fs::directory_iterator(sweep_dir)) {
     const fs::path run = entry.path();
     const fs::path metrics = run / "metrics_test.json";
@@ -110,8 +166,18 @@ std::vector<VariantRow> collect_sweep(const std::string& sweep_dir) {
     r.auc_macro = estimate_at(m, "auc_macro", metrics);
     r.auc_osteoporosis = estimate_at(m, "auc_osteoporosis_vs_rest", metrics);
     r.accuracy = estimate_at(m, "accuracy", metrics);
-    r.sensitivity = estimate_at(m, "sensitivity.osteoporosis", metrics);
-    r.specificity = estimate_at(m, "specificity.osteoporosis", metrics);
+    const std::string youden = "endpoints.osteoporosis_vs_rest.at_threshold.youden.";
+    r.sensitivity = optional_estimate(m, youden + "sensitivity", metrics);
+    r.specificity = optional_estimate(m, youden + "specificity", metrics);
+    if (r.sensitivity) r.threshold = m["endpoints"]["osteoporosis_vs_rest"]["at_threshold"]["youden"]["threshold"].get<double>();
+    if (m.contains("endpoints")) {
+      const json& slope = m["endpoints"]["osteoporosis_vs_rest"]["calibration"]["slope"];
+      if (slope.is_number()) r.calibration_slope = slope.get<double>();
+    }
+    if (m.contains("bootstrap")) {
+      r.bootstrap = bootstrap_text(m["bootstrap"]);
+      r.invalid_replicates = m["bootstrap"].value("invalid_replicates", 0);
+    }
     const fs::path ex = run / "explain" / "explain.json";
     if (fs::exists(ex)) {
       const json e = read_json(ex);
@@ -130,40 +196,88 @@ std::vector<VariantRow> collect_sweep(const std::string& sweep_dir) {
     const int sa = strategy_rank(a.strategy), sb = strategy_rank(b.strategy);
     return sa != sb ? sa < sb : a.strategy < b.strategy;
   });
-  auto best = std::max_element(rows.begin(), rows.end(), [](const VariantRow& a, const VariantRow& b) {
+  auto highest = std::max_element(rows.begin(), rows.end(), [](const VariantRow& a, const VariantRow& b) {
     return a.auc_macro.value < b.auc_macro.value;
   });
-  best->best = true;
-  return rows;
+  highest->highest = true;
+  table.ranking_note = rank_rows(sweep_dir, rows);
+  return table;
 }
 
-std::string format_table(const std::vector<VariantRow>& rows, const std::string& format) {
+namespace {
+std::string opt_ci(const std::optional<Estimate>& e) { return e ? with_ci(*e) : ""; }
+std::string opt3(const std::optional<double>& v) { return v ? fmt3(*v) : ""; }
+
+// The notes under the table: what each number is.
+std::vector<std::string> footnotes(const SweepTable& t) {
+  std::vector<std::string> notes;
+  notes.push_back(t.ranking_note);
+  std::set<std::string> boots;
+  int invalid = 0;
+  bool thresholds = false, missing_thresholds = false;
+  for (const auto& r : t.rows) {
+    if (!r.bootstrap.empty()) boots.insert(r.bootstrap);
+    invalid = std::max(invalid, r.invalid_replicates);
+    (r.sensitivity ? thresholds : missing_thresholds) = true;
+  }
+  std::string b;
+  for (const auto& x : boots) b += (b.empty() ? "" : "; ") + x;
+  notes.push_back("Test split. 95% CIs: " + (b.empty() ? std::string("as in each metrics_test.json") : b) + "." +
+                  (invalid > 0 ? " Up to " + std::to_string(invalid) +
+                                     " replicates per variant lacked a class and were left out."
+                               : std::string()));
+  if (thresholds)
+    notes.push_back("Sensitivity, specificity: osteoporosis vs rest at the Youden threshold chosen on the validation "
+                    "split and applied unchanged to the test split. Accuracy: argmax of the three classes.");
+  if (missing_thresholds) notes.push_back("Blank sensitivity/specificity: the run has no validation predictions.");
+  notes.push_back("Calibration slope: logistic recalibration slope of p_osteoporosis on the test split (1 = ideal).");
+  std::set<std::string> cams;
+  for (const auto& r : t.rows)
+    if (r.iou_bone) cams.insert(r.iou_bone_cam);
+  if (!cams.empty()) {
+    std::string list;
+    for (const auto& c : cams) list += (list.empty() ? "" : ", ") + c;
+    notes.push_back("IoU_bone: all bones, top-k policy, on " + list + " maps.");
+  }
+  return notes;
+}
+}  // namespace
+
+std::string format_table(const SweepTable& t, const std::string& format) {
+  const auto& rows = t.rows;
   std::string out;
   if (format == "csv") {
     out = csv_line({"backbone", "strategy", "trainable_parameters", "auc_macro", "auc_macro_lower", "auc_macro_upper",
-                    "auc_osteoporosis", "auc_osteoporosis_lower", "auc_osteoporosis_upper", "accuracy",
-                    "sensitivity_osteoporosis", "specificity_osteoporosis", "delta_bone", "iou_bone", "iou_bone_cam", "best", "run"});
+                    "p_best", "not_below_best", "highest_auc_macro", "auc_osteoporosis", "auc_osteoporosis_lower",
+                    "auc_osteoporosis_upper", "accuracy", "youden_threshold", "sensitivity_osteoporosis",
+                    "sensitivity_lower", "sensitivity_upper", "specificity_osteoporosis", "specificity_lower",
+                    "specificity_upper", "calibration_slope", "delta_bone", "iou_bone", "iou_bone_cam", "bootstrap",
+                    "run"});
+    auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
+    auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
+    auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
     for (const auto& r : rows)
       out += csv_line({r.backbone, r.strategy, r.trainable_parameters ? std::to_string(*r.trainable_parameters) : "",
-                       format_double(r.auc_macro.value), num(r.auc_macro.lower), num(r.auc_macro.upper),
-                       format_double(r.auc_osteoporosis.value), num(r.auc_osteoporosis.lower),
-                       num(r.auc_osteoporosis.upper), format_double(r.accuracy.value), format_double(r.sensitivity.value),
-                       format_double(r.specificity.value), r.delta_bone ? format_double(r.delta_bone->value) : "",
-                       r.iou_bone ? format_double(r.iou_bone->value) : "", r.iou_bone ? r.iou_bone_cam : "",
-                       r.best ? "1" : "0", r.run});
+                       format_double(r.auc_macro.value), num(r.auc_macro.lower), num(r.auc_macro.upper), num(r.p_best),
+                       r.not_below_best ? "1" : "0", r.highest ? "1" : "0", format_double(r.auc_osteoporosis.value),
+                       num(r.auc_osteoporosis.lower), num(r.auc_osteoporosis.upper), format_double(r.accuracy.value),
+                       num(r.threshold), val(r.sensitivity), lo(r.sensitivity), hi(r.sensitivity), val(r.specificity),
+                       lo(r.specificity), hi(r.specificity), num(r.calibration_slope), val(r.delta_bone),
+                       val(r.iou_bone), r.iou_bone ? r.iou_bone_cam : "", r.bootstrap, r.run});
     return out;
   }
-  const std::vector<std::string> head = {"Backbone", "Strategy", "Trainable params", "Macro AUC [95% CI]",
-                                         "Osteoporosis AUC [95% CI]", "Accuracy", "Sensitivity", "Specificity",
-                                         "Δbone", "IoU_bone"};
+  const std::vector<std::string> head = {"Backbone", "Strategy", "Trainable params", "Macro AUC [95% CI]", "P(best)",
+                                         "Osteoporosis AUC [95% CI]", "Accuracy", "Sensitivity [95% CI]",
+                                         "Specificity [95% CI]", "Calibration slope", "Δbone", "IoU_bone"};
   auto cells = [&](const VariantRow& r, bool latex) {
     std::string macro = with_ci(r.auc_macro);
-    if (r.best) macro = latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
-    return std::vector<std::string>{r.backbone, r.strategy, params(r.trainable_parameters), macro,
-                                    with_ci(r.auc_osteoporosis), fmt3(r.accuracy.value), fmt3(r.sensitivity.value),
-                                    fmt3(r.specificity.value), r.delta_bone ? with_ci(*r.delta_bone) : "",
-                                    r.iou_bone ? with_ci(*r.iou_bone) : ""};
+    if (r.not_below_best) macro = latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
+    return std::vector<std::string>{r.backbone, r.strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
+                                    with_ci(r.auc_osteoporosis), fmt3(r.accuracy.value), opt_ci(r.sensitivity),
+                                    opt_ci(r.specificity), opt3(r.calibration_slope), opt_ci(r.delta_bone),
+                                    opt_ci(r.iou_bone)};
   };
+  const auto notes = footnotes(t);
   if (format == "md") {
     auto line = [](const std::vector<std::string>& c) {
       std::string s = "|";
@@ -171,17 +285,10 @@ std::string format_table(const std::vector<VariantRow>& rows, const std::string&
       return s + "\n";
     };
     out = line(head);
-    out += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    out += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const auto& r : rows) out += line(cells(r, false));
-    out += "\nBold: best macro AUC. Sensitivity and specificity of osteoporosis vs rest (argmax).\n";
-    std::set<std::string> cams;
-    for (const auto& r : rows)
-      if (r.iou_bone) cams.insert(r.iou_bone_cam);
-    if (!cams.empty()) {
-      std::string list;
-      for (const auto& c : cams) list += (list.empty() ? "" : ", ") + c;
-      out += "IoU_bone: all bones, top-k policy, on " + list + " maps.\n";
-    }
+    out += "\n";
+    for (const auto& n : notes) out += n + "\n";
     return out;
   }
   if (format == "latex") {
@@ -193,15 +300,16 @@ std::string format_table(const std::vector<VariantRow>& rows, const std::string&
       }
       return o;
     };
-    out = "\\begin{tabular}{llrrrrrrrr}\n\\toprule\n";
-    out += "Backbone & Strategy & Trainable & Macro AUC [95\\% CI] & Osteoporosis AUC [95\\% CI] & Acc. & Sens. & Spec. & "
-           "$\\Delta_\\mathrm{bone}$ & IoU$_\\mathrm{bone}$ \\\\\n\\midrule\n";
+    out = "\\begin{tabular}{llrrrrrrrrrr}\n\\toprule\n";
+    out += "Backbone & Strategy & Trainable & Macro AUC [95\\% CI] & P(best) & Osteoporosis AUC [95\\% CI] & Acc. & "
+           "Sens. [95\\% CI] & Spec. [95\\% CI] & Cal. slope & $\\Delta_\\mathrm{bone}$ & IoU$_\\mathrm{bone}$ \\\\\n\\midrule\n";
     for (const auto& r : rows) {
       auto c = cells(r, true);
-      for (size_t i = 0; i < c.size(); ++i) out += (i ? " & " : "") + (i == 3 && r.best ? c[i] : tex(c[i]));
+      for (size_t i = 0; i < c.size(); ++i) out += (i ? " & " : "") + (i == 3 && r.not_below_best ? c[i] : tex(c[i]));
       out += " \\\\\n";
     }
     out += "\\bottomrule\n\\end{tabular}\n";
+    for (const auto& n : notes) out += "\n{\\footnotesize " + tex(n) + "}\n";
     return out;
   }
   throw InputError("--format must be md, csv or latex, not '" + format + "'");

@@ -1,6 +1,6 @@
 // The study's table: one row per variant of a sweep, from each run directory's
 // config.json (backbone, strategy), status.json (trainable_parameters),
-// metrics_test.json (eval) and explain/explain.json (delta_bone, iou_bone; blank until
+// metrics_test.json (eval), predictions_{test,val}.csv (the ranking) and explain/explain.json (delta_bone, iou_bone; blank until
 // explain has run).
 #pragma once
 #include <optional>
@@ -18,17 +18,32 @@ struct VariantRow {
   std::string run;  // folder name
   std::string backbone, strategy;
   std::optional<long long> trainable_parameters;
-  Estimate auc_macro, auc_osteoporosis, accuracy, sensitivity, specificity;  // sens/spec: osteoporosis
+  Estimate auc_macro, auc_osteoporosis, accuracy;
+  // Osteoporosis vs rest at the Youden threshold chosen on validation (absent without
+  // validation predictions).
+  std::optional<Estimate> sensitivity, specificity;
+  std::optional<double> threshold, calibration_slope;
   std::optional<Estimate> delta_bone, iou_bone;
   std::string iou_bone_cam;  // the map IoU_bone was computed on (explain.json "cam")
-  bool best = false;  // highest macro AUC of the sweep
+  std::string bootstrap;     // "2000 patient-clustered percentile replicates", from metrics_test.json
+  int invalid_replicates = 0;
+  bool highest = false;                 // highest macro AUC point estimate of the sweep
+  std::optional<double> p_best;         // bootstrap probability of the highest macro AUC
+  bool not_below_best = false;          // not significantly below the best (Holm)
 };
 
+struct SweepTable {
+  std::vector<VariantRow> rows;
+  std::string ranking_note;  // how P(best) and the marks were made, or why they are absent
+};
 // Reads every run folder of a sweep that has metrics_test.json; ordered by backbone
 // family (openclip, dinov2, chexagent, rad-dino, then others) then strategy (linear
 // probe, partial fine-tune, LoRA). Throws InputError if none is found or a file is bad.
-std::vector<VariantRow> collect_sweep(const std::string& sweep_dir);
+// The ranking (compare_models over the runs' test and validation predictions) marks the
+// variants not significantly below the best; it is left out, with the reason in
+// ranking_note, when fewer than two runs share the same test images.
+SweepTable collect_sweep(const std::string& sweep_dir);
 
-std::string format_table(const std::vector<VariantRow>& rows, const std::string& format);  // md|csv|latex
+std::string format_table(const SweepTable& table, const std::string& format);  // md|csv|latex
 
 }  // namespace osteofm

@@ -9,6 +9,7 @@
 #include "data/phantom.hpp"
 #include "explain/explain.hpp"
 #include "report/roc_report.hpp"
+#include "eval/compare.hpp"
 #include "report/table.hpp"
 #include "sweep/sweep.hpp"
 
@@ -80,12 +81,15 @@ int run_demo(const DemoOptions& o) {
 
   // 4. The table and the ROC overlay.
   std::cerr << "demo: [4/4] the table\n";
-  const auto rows = collect_sweep(sweep.string());
-  const std::string md = format_table(rows, "md");
+  const SweepTable table = collect_sweep(sweep.string());
+  const std::string md = format_table(table, "md");
   write_file_atomic((sweep / "table.md").string(), md);
-  write_file_atomic((sweep / "table.csv").string(), format_table(rows, "csv"));
-  write_file_atomic((sweep / "table.tex").string(), format_table(rows, "latex"));
-  const auto plots = write_sweep_roc(sweep.string(), rows, (sweep / "roc_macro").string());
+  write_file_atomic((sweep / "table.csv").string(), format_table(table, "csv"));
+  write_file_atomic((sweep / "table.tex").string(), format_table(table, "latex"));
+  const auto plots = write_sweep_roc(sweep.string(), table.rows, (sweep / "roc_macro").string());
+  // Every pair of variants: paired DeLong + Holm, paired bootstrap differences, ranking.
+  write_file_atomic((sweep / "compare.json").string(),
+                    compare_models(sweep_models(sweep.string()), CompareOptions{}).dump(2) + "\n");
   std::cout << md << "\n";
   std::cout << "Where everything is (" << static_cast<int>(elapsed()) << " s):\n"
             << "  " << cohort.string() << "/                phantom radiographs, bone masks, manifest.csv, previews/\n"
@@ -93,7 +97,9 @@ int run_demo(const DemoOptions& o) {
             << "  " << sweep.string() << "/<variant>/      config.json, log.jsonl, checkpoints/, predictions_*.csv, "
             << "metrics_test.json\n"
             << "  " << sweep.string() << "/<variant>/explain/  explain.json, per_image.csv, overlays/*.png\n"
-            << "  " << sweep.string() << "/table.{md,csv,tex}   this table\n";
+            << "  " << sweep.string() << "/table.{md,csv,tex}   this table\n"
+            << "  " << sweep.string() << "/compare.json         every pair of variants: DeLong + Holm, bootstrap "
+            << "differences, P(best)\n";
   for (const auto& p : plots) std::cout << "  " << p << "\n";
   std::cout << "Rerunning 'osteofm demo --out " << o.out << "' resumes; finished steps are kept.\n";
   return failures;
