@@ -12,6 +12,7 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   struct Options {
     std::string run, out;
     ExplainOptions explain;
+    bool no_cluster = false;
   };
   auto o = std::make_shared<Options>();
   auto* e = root.add_subcommand("explain", "Grad-CAM, IoU_bone and Δbone of a run (explain.json, per_image.csv, overlays)");
@@ -33,11 +34,13 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   e->add_option("--overlays", o->explain.overlays_per_class, "Overlay PNGs per true class")->capture_default_str();
   e->add_option("--bootstrap", o->explain.bootstrap.replicates, "Bootstrap replicates")->capture_default_str();
   e->add_option("--seed", o->explain.bootstrap.seed, "Bootstrap and noise-fill seed")->capture_default_str();
-  e->add_flag("--cluster", o->explain.cluster, "Resample patients (with all their images) instead of images");
+  auto* cl = e->add_flag("--cluster", "Resample patients with all their images (the default)");
+  e->add_flag("--no-cluster", o->no_cluster, "Resample images, ignoring that a patient may have several")->excludes(cl);
   e->add_option("--batch", o->explain.batch, "Images per batch")->capture_default_str();
   e->add_option("--device", o->explain.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   commands.push_back({e, [o] {
     o->explain.bootstrap.threads = hardware_threads();
+    o->explain.cluster = !o->no_cluster;
     const ExplainSummary s = explain_run(o->run, o->out, o->explain);
     const auto& r = s.report;
     auto show = [](const nlohmann::json& v) {

@@ -332,6 +332,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"regions", regions_json},
                 {"bootstrap",
                  {{"replicates", opt.bootstrap.replicates}, {"method", "percentile"}, {"clustered", opt.cluster},
+                  {"resample_unit", opt.cluster ? "patient" : "image"}, {"patients_repeat", n_units < N},
                   {"seed", opt.bootstrap.seed}, {"conf_level", opt.bootstrap.conf_level}}},
                 {"occlusion", {{"pixel_mean", mean}, {"pixel_sd", sd}, {"blur_sigma_px", S / 32.0}}},
                 {"iou_bone", iou_block(iou_topk)},

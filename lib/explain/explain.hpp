@@ -35,7 +35,9 @@ struct ExplainOptions {
   int overlays_per_class = 4;
   int batch = 16;
   std::string device = "auto";
-  bool cluster = false;                  // resample patients (all their images) instead of images
+  // Resample patients with all their images (the default; where no patient repeats the
+  // patient draw is exactly the image draw).
+  bool cluster = true;
   BootstrapOptions bootstrap;            // replicates, seed, conf_level, threads
   int workers = 0;                       // decoding threads (<= 0: all cores)
 };

@@ -308,11 +308,12 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     write_predictions(p.source, p);
     return p;
   };
-  write_split(val, f_val, "predictions_val.csv");
+  const Predictions pv = write_split(val, f_val, "predictions_val.csv");
   if (test.size() > 0) {
     const Predictions pt = write_split(test, f_test, "predictions_test.csv");
     try {
-      write_file_atomic((run / "metrics_test.json").string(), evaluate(pt, EvalOptions{}).dump(2) + "\n");
+      // Thresholds chosen on this run's validation predictions; patients clustered.
+      write_file_atomic((run / "metrics_test.json").string(), evaluate(pt, &pv, EvalOptions{}).dump(2) + "\n");
     } catch (const InputError& e) {
       std::cerr << "osteofm: warning: no metrics_test.json: " << e.what() << "\n";
     }
