@@ -14,8 +14,17 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   INFO(first.err);
   REQUIRE(first.code == 0);
   const std::string table = read_text(dir / "demo/sweep/table.md");
-  CHECK(count_lines(table) == 2 + 12 + 3);  // header, rule, 12 variants, blank + two notes
+  INFO(table);
+  // header, rule, 12 variants, blank + five notes (ranking, CIs, thresholds, calibration, IoU map)
+  CHECK(count_lines(table) == 2 + 12 + 6);
   CHECK(table.find("IoU_bone: all bones, top-k policy, on gradcam maps.") != std::string::npos);
+  CHECK(table.find("patient-clustered percentile bootstrap replicates") != std::string::npos);
+  CHECK(table.find("Youden threshold chosen on the validation split") != std::string::npos);
+  CHECK(table.find("Blank sensitivity/specificity") == std::string::npos);  // every variant has them
+  CHECK(table.find("P(best)") != std::string::npos);
+  const json cmp = json::parse(read_text(dir / "demo/sweep/compare.json"));
+  CHECK(cmp["ranking"]["models"].size() == 12);
+  CHECK(cmp["comparisons"]["osteoporosis_vs_rest"].size() == 66);
   for (const char* backbone : {"openclip-tiny", "dinov2-tiny", "chexagent-tiny", "rad-dino-tiny"})
     CHECK(table.find(backbone) != std::string::npos);
   CHECK(first.out.find("Where everything is") != std::string::npos);

@@ -94,11 +94,12 @@ TEST_CASE("compare: paired DeLong from the CLI matches pROC, mismatched rows are
   const json j = json::parse(read_text(dir / "cmp.json"));
   for (const char* k : {"normal", "osteopenia", "osteoporosis"}) {
     const json& e = c["expected"]["delong_paired"][k];
-    const double p = j["delong_paired"][k]["p_value"], ep = e["p_value"];
+    const json& got = j["comparisons_per_class"][k][0];
+    const double p = got["p"], ep = e["p_value"];
     CHECK(std::fabs(p - ep) <= 1e-15 + 1e-9 * ep);
-    CHECK(std::fabs(j["delong_paired"][k]["z"].get<double>() - e["z"].get<double>()) <= 1e-12 + 1e-9 * std::fabs(e["z"].get<double>()));
+    CHECK(std::fabs(got["z"].get<double>() - e["z"].get<double>()) <= 1e-12 + 1e-9 * std::fabs(e["z"].get<double>()));
   }
-  CHECK(j["delong_paired"]["osteoporosis_vs_rest"] == j["delong_paired"]["osteoporosis"]);
+  CHECK(j["comparisons"]["osteoporosis_vs_rest"][0]["z"] == j["comparisons_per_class"]["osteoporosis"][0]["z"]);
 
   // B without one image of A.
   std::string text = read_text(b);
@@ -109,12 +110,27 @@ TEST_CASE("compare: paired DeLong from the CLI matches pROC, mismatched rows are
   CHECK_THAT(m.err, Catch::Contains("image_id 'img5'") && Catch::Contains("is missing"));
 }
 
-TEST_CASE("table: one row per variant, ordered, best marked, three formats, ROC overlay", "[eval][cli][image_io]") {
+TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-chosen sensitivity, three formats", "[eval][cli][image_io]") {
   TempDir dir;
-  const std::vector<std::pair<std::string, std::string>> runs = {
-      {"rad-dino-lora", "realistic_n500"}, {"dinov2-lora", "imbalanced_n1000"}, {"openclip-linear-probe", "realistic_n50"}};
-  for (const auto& [run, fixture] : runs) {
-    fixture_predictions(fixture, dir / (run + "/predictions_test.csv"));
+  // Three models of the screening fixture on the same test images, each with validation predictions.
+  const json c = json::parse(read_text(shared("fixtures/screening/realistic_v800_t1200.json")));
+  const json& in = c["inputs"];
+  auto split = [&](const json& sp, const json& scores, const std::string& prefix) {
+    Predictions p;
+    for (size_t i = 0; i < sp["y_true"].size(); ++i) {
+      p.image_id.push_back(prefix + std::to_string(i));
+      p.patient_id.push_back(sp["patient_id"][i].get<std::string>());
+      p.scored.label.push_back(sp["y_true"][i].get<int>());
+      p.scored.score.push_back({scores[i][0].get<double>(), scores[i][1].get<double>(), scores[i][2].get<double>()});
+    }
+    return p;
+  };
+  const std::vector<std::pair<std::string, json>> runs = {{"rad-dino-lora", in["test"]["y_score_models"]["B"]},
+                                                          {"dinov2-lora", in["test"]["y_score"]},
+                                                          {"openclip-linear-probe", in["test"]["y_score_models"]["D"]}};
+  for (const auto& [run, scores] : runs) {
+    write_predictions(dir / (run + "/predictions_test.csv"), split(in["test"], scores, "t"));
+    write_predictions(dir / (run + "/predictions_val.csv"), split(in["val"], in["val"]["y_score"], "v"));
     REQUIRE(run_osteofm("eval --run '" + (dir / run) + "' --bootstrap 200 --no-plots").code == 0);
   }
   write_text(dir / "openclip-linear-probe/config.json", R"({"backbone": "openclip-vitb16", "strategy": "linear-probe"})");
@@ -122,6 +138,7 @@ TEST_CASE("table: one row per variant, ordered, best marked, three formats, ROC 
   write_text(dir / "dinov2-lora/explain/explain.json",
              R"({"delta_bone": {"all": {"estimate": 0.12, "ci": [0.08, 0.16]}}, "iou_bone": {"all": {"estimate": 0.31, "ci": [0.29, 0.33]}}})");
   CliResult md = run_osteofm("table '" + dir.path.string() + "'");
+  INFO(md.err);
   REQUIRE(md.code == 0);
   const auto first = md.out.find("| openclip-vitb16 | linear-probe | 2.3k |");
   const auto second = md.out.find("| dinov2 | lora |");
@@ -130,14 +147,36 @@ TEST_CASE("table: one row per variant, ordered, best marked, three formats, ROC 
   CHECK(second != std::string::npos);
   CHECK(third != std::string::npos);
   CHECK((first < second && second < third));
-  CHECK_THAT(md.out, Catch::Contains("| **0.866 [") && Catch::Contains("| 0.120 [0.080, 0.160] | 0.310 [0.290, 0.330] |"));
+  // The best (A) is bold; D, far below it (DeLong p ~ 1e-8), is not.
+  const json best = json::parse(read_text(dir / "dinov2-lora/metrics_test.json"));
+  char macro[16];
+  std::snprintf(macro, sizeof macro, "%.3f", best["auc_macro"]["estimate"].get<double>());
+  CHECK_THAT(md.out, Catch::Contains(std::string("| dinov2 | lora |  | **") + macro + " ["));
+  CHECK_THAT(md.out, Catch::Contains("| openclip-vitb16 | linear-probe | 2.3k | 0."));
+  CHECK_THAT(md.out, Catch::Contains("| 0.120 [0.080, 0.160] | 0.310 [0.290, 0.330] |"));
+  // Sensitivity at the validation-chosen Youden threshold, with its interval, and the footnotes.
+  const json& sens = best["endpoints"]["osteoporosis_vs_rest"]["at_threshold"]["youden"]["sensitivity"];
+  char sens_text[64];
+  std::snprintf(sens_text, sizeof sens_text, "%.3f [%.3f, %.3f]", sens["estimate"].get<double>(),
+                sens["ci"][0].get<double>(), sens["ci"][1].get<double>());
+  CHECK_THAT(md.out, Catch::Contains(sens_text));
+  CHECK_THAT(md.out, Catch::Contains("Youden threshold chosen on the validation split"));
+  CHECK_THAT(md.out, Catch::Contains("200 patient-clustered percentile bootstrap replicates"));
+  CHECK_THAT(md.out, Catch::Contains("Holm over the 2 pairs with the best"));
   CHECK(fs::exists(dir / "table.md"));
   CHECK(fs::exists(dir / "roc_macro.svg"));
   CHECK(fs::exists(dir / "roc_macro.png"));
   CliResult csv = run_osteofm("table '" + dir.path.string() + "' --format csv");
   CHECK_THAT(csv.out, Catch::StartsWith("backbone,strategy,trainable_parameters,auc_macro,"));
   CliResult tex = run_osteofm("table '" + dir.path.string() + "' --format latex");
-  CHECK_THAT(tex.out, Catch::Contains("\\textbf{0.866") && Catch::Contains("\\bottomrule"));
+  CHECK_THAT(tex.out, Catch::Contains(std::string("\\textbf{") + macro) && Catch::Contains("\\bottomrule"));
+  // compare --sweep: the same ranking, written beside the runs.
+  CliResult cmp = run_osteofm("compare --sweep '" + dir.path.string() + "' --bootstrap 300");
+  REQUIRE(cmp.code == 0);
+  const json cj = json::parse(read_text(dir / "compare.json"));
+  CHECK(cj["ranking"]["best"] == "dinov2-lora");
+  CHECK(cj["comparisons"]["osteoporosis_vs_rest"].size() == 3);
+  CHECK(cj["bootstrap_differences"]["pairs"][0]["osteoporosis_vs_rest"]["sensitivity_youden"]["ci"].is_array());
   TempDir empty;
   CHECK(run_osteofm("table '" + empty.path.string() + "'").code == 2);
 }

@@ -1,0 +1,320 @@
+// Screening endpoints, validation-chosen thresholds, calibration, decision curves,
+// subgroups, kappa and multi-model comparisons against ../shared/fixtures/screening (golden
+// values from scikit-learn, statsmodels and SciPy), through the CLI; and the bad inputs.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/csv.hpp"
+#include "eval/bootstrap.hpp"
+#include "eval/compare.hpp"
+#include "eval/evaluate.hpp"
+#include "eval/predictions.hpp"
+#include "eval/screening.hpp"
+#include "support.hpp"
+
+using namespace osteofm;
+using namespace osteofm::test;
+using nlohmann::json;
+
+namespace {
+std::vector<fs::path> screening_cases() {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(shared("fixtures/screening")))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// One split of a case as a predictions CSV (ids prefixed so val and test never share one).
+Predictions split_predictions(const json& split, const std::string& prefix, const json& y_score, bool with_group) {
+  Predictions p;
+  if (with_group) p.extra_header = {"group"};
+  for (size_t i = 0; i < split.at("y_true").size(); ++i) {
+    p.image_id.push_back(prefix + std::to_string(i));
+    p.patient_id.push_back(split.at("patient_id")[i].get<std::string>());
+    p.scored.label.push_back(split["y_true"][i].get<int>());
+    const auto& s = y_score[i];
+    p.scored.score.push_back({s[0].get<double>(), s[1].get<double>(), s[2].get<double>()});
+    if (with_group) p.extra.push_back({split.at("group")[i].get<std::string>()});
+  }
+  return p;
+}
+
+// Tolerances of the fixture README: counts and thresholds exact, calibration fits 1e-6
+// abs + 1e-6 rel, everything else 1e-9 abs + 1e-7 rel.
+struct Tolerance {
+  bool exact = false;
+  double abs = 1e-9, rel = 1e-7;
+};
+Tolerance tolerance_for(const std::string& path) {
+  const auto last = path.substr(path.rfind('.') + 1);
+  static const std::set<std::string> counts = {"tp", "fp", "tn", "fn", "n", "n_positive"};
+  if (counts.count(last) || path.find(".thresholds.") != std::string::npos) return {true, 0, 0};
+  if (path.find("calibration.slope") != std::string::npos || path.find("calibration.intercept") != std::string::npos)
+    return {false, 1e-6, 1e-6};
+  return {};
+}
+
+// Every key of `expected` must be in `actual` with the value; a number may sit in an
+// object's "estimate" (values that carry intervals), null in a null estimate.
+void check_close(const json& expected, const json& actual, const std::string& path, int* compared) {
+  INFO(path);
+  if (expected.is_object()) {
+    REQUIRE(actual.is_object());
+    for (const auto& [k, v] : expected.items()) {
+      INFO("key " << k);
+      REQUIRE(actual.contains(k));
+      check_close(v, actual[k], path + "." + k, compared);
+    }
+    return;
+  }
+  if (expected.is_array()) {
+    REQUIRE(actual.is_array());
+    REQUIRE(actual.size() == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) check_close(expected[i], actual[i], path + "[" + std::to_string(i) + "]", compared);
+    return;
+  }
+  const json& value = actual.is_object() && actual.contains("estimate") ? actual["estimate"] : actual;
+  ++*compared;
+  if (expected.is_null()) {
+    CHECK(value.is_null());
+    return;
+  }
+  if (expected.is_string()) {
+    CHECK(value == expected);
+    return;
+  }
+  REQUIRE(value.is_number());
+  const double e = expected.get<double>(), a = value.get<double>();
+  const Tolerance t = tolerance_for(path);
+  if (t.exact) CHECK(a == e);
+  else CHECK(std::fabs(a - e) <= t.abs + t.rel * std::fabs(e));
+}
+
+std::string join(const json& values) {
+  std::string s;
+  for (const auto& v : values) s += (s.empty() ? "" : ",") + format_double(v.get<double>());
+  return s;
+}
+}  // namespace
+
+TEST_CASE("screening fixtures: eval and compare from the CLI equal sklearn, statsmodels and SciPy", "[eval][cli][screening]") {
+  const auto cases = screening_cases();
+  REQUIRE(cases.size() >= 4);
+  for (const auto& file : cases) {
+    const json c = json::parse(read_text(file.string()));
+    const std::string name = c.at("case").get<std::string>();
+    INFO("case " << name);
+    TempDir dir;
+    const json& in = c.at("inputs");
+    const json& expected = c.at("expected");
+    write_predictions(dir / "val.csv", split_predictions(in.at("val"), "val-", in["val"]["y_score"], false));
+    write_predictions(dir / "test.csv", split_predictions(in.at("test"), "test-", in["test"]["y_score"], true));
+    std::string files = "'" + (dir / "test.csv") + "'", names = "A";
+    for (const auto& [model, scores] : in["test"].at("y_score_models").items()) {
+      write_predictions(dir / (model + ".csv"), split_predictions(in["test"], "test-", scores, true));
+      files += " '" + (dir / (model + ".csv")) + "'";
+      names += "," + model;
+    }
+    const std::string dca = join(expected["endpoints"]["osteoporosis_vs_rest"]["decision_curve"]["thresholds"]);
+    CliResult r = run_osteofm("eval --predictions '" + (dir / "test.csv") + "' --val '" + (dir / "val.csv") +
+                              "' --by group --bootstrap 300 --decision-thresholds " + dca + " --out '" + (dir / "m.json") +
+                              "'" + (name.rfind("small", 0) == 0 ? "" : " --no-plots"));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const json m = json::parse(read_text(dir / "m.json"));
+    int compared = 0;
+    check_close(expected.at("endpoints"), m.at("endpoints"), "endpoints", &compared);
+    check_close(expected.at("multiclass"), m.at("multiclass"), "multiclass", &compared);
+    CHECK(compared > 100);
+    CHECK(m["bootstrap"]["clustered"] == true);  // the default
+    CHECK(m["bootstrap"]["resample_unit"] == "patient");
+    CHECK(m["endpoints"]["osteoporosis_vs_rest"]["thresholds"]["chosen_on"] == "validation");
+    // Bootstrap intervals next to the Wilson ones, around the estimate.
+    const json& sens = m["endpoints"]["low_bmd_vs_normal"]["at_threshold"]["youden"]["sensitivity"];
+    REQUIRE(sens["ci"].is_array());
+    CHECK(sens["ci"][0].get<double>() <= sens["estimate"].get<double>());
+    CHECK(sens["ci"][1].get<double>() >= sens["estimate"].get<double>());
+
+    CliResult cr = run_osteofm("compare --predictions " + files + " --names " + names + " --bootstrap 300 --out '" +
+                               (dir / "c.json") + "'");
+    INFO(cr.err);
+    REQUIRE(cr.code == 0);
+    const json cj = json::parse(read_text(dir / "c.json"));
+    int ccompared = 0;
+    check_close(expected.at("comparisons"), cj.at("comparisons"), "comparisons", &ccompared);
+    CHECK(ccompared >= 14);
+    if (name.rfind("small", 0) == 0)
+      for (const char* fig : {"m_roc.svg", "m_roc.png", "m_reliability_osteoporosis_vs_rest.svg",
+                              "m_reliability_low_bmd_vs_normal.png", "m_decision_osteoporosis_vs_rest.svg",
+                              "m_decision_low_bmd_vs_normal.png"})
+        CHECK(fs::exists(dir / fig));
+  }
+}
+
+TEST_CASE("screening: bootstrap intervals of threshold metrics use the AUCs' resamples", "[eval][screening]") {
+  const json c = json::parse(read_text(shared("fixtures/screening/realistic_v800_t1200.json")));
+  const json& in = c["inputs"];
+  const Predictions val = split_predictions(in["val"], "v", in["val"]["y_score"], false);
+  const Predictions test = split_predictions(in["test"], "t", in["test"]["y_score"], true);
+  EvalOptions opt;
+  opt.replicates = 400;
+  opt.seed = 7;
+  const json m = evaluate(test, &val, opt);
+  const double t = m["endpoints"]["osteoporosis_vs_rest"]["thresholds"]["youden"];
+  // The same statistic through the generic bootstrap: identical resamples (seed, replicate),
+  // replicates without every class left out as the metric bootstrap does.
+  size_t units = 0;
+  const auto clusters = cluster_index(test.patient_id, &units);
+  BootstrapOptions bo;
+  bo.replicates = opt.replicates;
+  bo.seed = opt.seed;
+  const MetricEngine engine(test.scored);
+  const StatisticCI sens = bootstrap_statistic(test.size(), clusters, units, bo, [&](const uint32_t* w) {
+    if (!engine.all_classes_present(w)) return std::nan("");
+    double tp = 0, fn = 0;
+    for (size_t i = 0; i < test.size(); ++i)
+      if (test.scored.label[i] == 2) (test.scored.score[i][2] >= t ? tp : fn) += w[i];
+    return tp / (tp + fn);
+  });
+  const json& got = m["endpoints"]["osteoporosis_vs_rest"]["at_threshold"]["youden"]["sensitivity"];
+  CHECK(got["ci"][0].get<double>() == sens.ci.lower);
+  CHECK(got["ci"][1].get<double>() == sens.ci.upper);
+  // Clustered: with patients repeating, the interval differs from the image-level one.
+  CHECK(m["bootstrap"]["patients_repeat"] == true);
+  opt.cluster = false;
+  const json image_level = evaluate(test, &val, opt);
+  CHECK(image_level["bootstrap"]["resample_unit"] == "image");
+  CHECK(image_level["auc_macro"]["ci"] != m["auc_macro"]["ci"]);
+}
+
+TEST_CASE("screening: Wilson, Holm and kappa on hand-checked values", "[eval][screening]") {
+  // Wilson 95% for 0/10 and 10/10: [0, 0.2775], [0.7225, 1] (Newcombe 1998, table I).
+  const Proportion zero = wilson(0, 10), all = wilson(10, 10);
+  CHECK(zero.lower == Approx(0.0).margin(1e-15));
+  CHECK(zero.upper == Approx(0.27753).epsilon(1e-4));
+  CHECK(all.lower == Approx(0.72247).epsilon(1e-4));
+  CHECK_FALSE(wilson(0, 0).defined());
+  // Holm: sorted p times (m - rank), running maximum, capped at 1.
+  const auto h = holm({0.01, 0.04, 0.03, 0.5});
+  CHECK(h[0] == Approx(0.04));
+  CHECK(h[2] == Approx(0.09));
+  CHECK(h[1] == Approx(0.09));  // 0.04 * 2 = 0.08, raised to the running max 0.09
+  CHECK(h[3] == Approx(0.5));
+  // Perfect agreement: kappa 1; one class only in both: undefined.
+  CHECK(weighted_kappa({0, 1, 2, 2}, {0, 1, 2, 2}, true) == Approx(1.0));
+  CHECK(std::isnan(weighted_kappa({1, 1}, {1, 1}, true)));
+}
+
+TEST_CASE("screening bad input: one-class validation, one-class subgroup, no validation, sums, shared images", "[eval][cli][screening]") {
+  TempDir dir;
+  const json c = json::parse(read_text(shared("fixtures/screening/small_v80_t90.json")));
+  const json& in = c["inputs"];
+  Predictions test = split_predictions(in["test"], "t", in["test"]["y_score"], true);
+  // A subgroup whose images are all of one class for the osteoporosis endpoint.
+  test.extra_header.push_back("site");
+  for (size_t i = 0; i < test.size(); ++i) test.extra[i].push_back(test.scored.label[i] == 2 ? "north" : "south");
+  write_predictions(dir / "test.csv", test);
+  Predictions val = split_predictions(in["val"], "v", in["val"]["y_score"], false);
+  Predictions one_class;
+  for (size_t i = 0; i < val.size(); ++i)
+    if (val.scored.label[i] != 2) {
+      one_class.image_id.push_back(val.image_id[i]);
+      one_class.patient_id.push_back(val.patient_id[i]);
+      one_class.scored.label.push_back(val.scored.label[i]);
+      one_class.scored.score.push_back(val.scored.score[i]);
+    }
+  write_predictions(dir / "val_no_osteoporosis.csv", one_class);
+
+  CliResult r = run_osteofm("eval --predictions '" + (dir / "test.csv") + "' --val '" + (dir / "val_no_osteoporosis.csv") +
+                            "' --by site --bootstrap 100 --no-plots --out '" + (dir / "m.json") + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json m = json::parse(read_text(dir / "m.json"));
+  const json& op = m["endpoints"]["osteoporosis_vs_rest"];
+  CHECK(op["thresholds"].is_null());
+  CHECK_THAT(op["thresholds_reason"].get<std::string>(), Catch::Contains("no positive image"));
+  CHECK_FALSE(op.contains("at_threshold"));
+  CHECK(m["endpoints"]["low_bmd_vs_normal"]["thresholds"]["youden"].is_number());  // still has both classes
+  CHECK(op["by_group"]["north"]["auc"].is_null());
+  CHECK(op["by_group"]["north"]["auc_reason"] == "one class only in this group");
+  CHECK(m["multiclass"]["auc_macro_by_group"]["south"].is_null());
+
+  // No validation: said, and no threshold block (never a fallback to test).
+  CliResult nv = run_osteofm("eval --predictions '" + (dir / "test.csv") + "' --bootstrap 100 --no-plots --out '" +
+                             (dir / "nv.json") + "'");
+  REQUIRE(nv.code == 0);
+  CHECK_THAT(nv.out, Catch::Contains("no thresholds"));
+  const json n = json::parse(read_text(dir / "nv.json"));
+  CHECK(n["validation"].is_null());
+  CHECK_THAT(n["validation_reason"].get<std::string>(), Catch::Contains("never on the test split"));
+  CHECK(n["endpoints"]["osteoporosis_vs_rest"]["thresholds"].is_null());
+  CHECK_FALSE(n["endpoints"]["osteoporosis_vs_rest"].contains("at_threshold"));
+  CHECK(n["endpoints"]["osteoporosis_vs_rest"]["calibration"]["slope"].is_number());
+
+  // The test split given as validation, an unknown --by column, rows not summing to 1 within 1e-6.
+  CliResult same = run_osteofm("eval --predictions '" + (dir / "test.csv") + "' --val '" + (dir / "test.csv") +
+                               "' --no-plots --out '" + (dir / "x.json") + "'");
+  CHECK(same.code == 2);
+  CHECK(count_lines(same.err) == 1);
+  CHECK_THAT(same.err, Catch::Contains("thresholds must come from a separate validation split"));
+  CliResult by = run_osteofm("eval --predictions '" + (dir / "test.csv") + "' --by scanner --no-plots --out '" +
+                             (dir / "x.json") + "'");
+  CHECK(by.code == 2);
+  CHECK_THAT(by.err, Catch::Contains("--by column 'scanner' is not in the file (its extra columns: group, site)"));
+  write_text(dir / "sum.csv", "image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis\na,P,1,0.2,0.3,0.50001\n");
+  CliResult sum = run_osteofm("eval --predictions '" + (dir / "sum.csv") + "' --no-plots --out '" + (dir / "x.json") + "'");
+  CHECK(sum.code == 2);
+  CHECK_THAT(sum.err, Catch::Contains("row 1: probabilities sum to 1.00001"));
+  write_text(dir / "nan.csv", "image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis\na,P,1,nan,0.5,0.5\n");
+  CHECK(run_osteofm("eval --predictions '" + (dir / "nan.csv") + "' --no-plots --out '" + (dir / "x.json") + "'").code == 2);
+  CliResult dca = run_osteofm("eval --predictions '" + (dir / "test.csv") + "' --decision-thresholds 0.1,1 --no-plots --out '" +
+                              (dir / "x.json") + "'");
+  CHECK(dca.code == 2);
+  CHECK_THAT(dca.err, Catch::Contains("--decision-thresholds: 1 is not in (0, 1)"));
+  CHECK_FALSE(fs::exists(dir / "x.json"));
+
+  // compare: a label that differs is refused, naming the image.
+  Predictions relabelled = test;
+  relabelled.scored.label[3] = (relabelled.scored.label[3] + 1) % 3;
+  write_predictions(dir / "relabelled.csv", relabelled);
+  CliResult cmp = run_osteofm("compare --predictions '" + (dir / "test.csv") + "' '" + (dir / "relabelled.csv") +
+                              "' --out '" + (dir / "c.json") + "'");
+  CHECK(cmp.code == 2);
+  CHECK_THAT(cmp.err, Catch::Contains("image_id 't3' has label"));
+}
+
+TEST_CASE("compare: ranking and paired bootstrap differences of several models", "[eval][screening]") {
+  const json c = json::parse(read_text(shared("fixtures/screening/realistic_v800_t1200.json")));
+  const json& in = c["inputs"];
+  std::vector<ModelPredictions> models;
+  const Predictions val = split_predictions(in["val"], "v", in["val"]["y_score"], false);
+  models.push_back({"A", split_predictions(in["test"], "t", in["test"]["y_score"], false), val});
+  for (const auto& [name, scores] : in["test"]["y_score_models"].items())
+    models.push_back({name, split_predictions(in["test"], "t", scores, false), std::nullopt});
+  models.push_back({"A-copy", models[0].test, val});
+  CompareOptions opt;
+  opt.replicates = 500;
+  const json j = compare_models(models, opt);
+  const json& ranking = j["ranking"];
+  double total = 0;
+  for (const auto& m : ranking["models"]) total += m["p_best"].get<double>();
+  CHECK(total == Approx(1.0));
+  // A and its copy tie in every replicate: they share P(best), their difference is 0 with p = 1.
+  CHECK(ranking["models"][0]["p_best"] == ranking["models"][4]["p_best"]);
+  CHECK(ranking["models"][4]["not_below_best"] == true);
+  const json& pairs = j["bootstrap_differences"]["pairs"];
+  const json& copy_pair = pairs[3];  // (A, A-copy)
+  REQUIRE(copy_pair["b"] == "A-copy");
+  CHECK(copy_pair["auc_macro"]["difference"] == 0.0);
+  CHECK(copy_pair["auc_macro"]["p"] == 1.0);
+  CHECK(copy_pair["osteoporosis_vs_rest"]["sensitivity_youden"]["difference"] == 0.0);
+  // Models without validation predictions get no threshold differences, and say why.
+  CHECK(pairs[0]["osteoporosis_vs_rest"].is_null());
+  CHECK(pairs[0].contains("osteoporosis_vs_rest_reason"));
+  // D is far below A (DeLong p ~ 1e-8): significantly below the best.
+  for (const auto& m : ranking["models"])
+    if (m["name"] == "D") CHECK(m["not_below_best"] == false);
+  CHECK(j["comparisons"]["osteoporosis_vs_rest"].size() == 10);  // 5 models: 10 pairs
+}
