@@ -189,7 +189,10 @@ TEST_CASE("occlusion_cam: each grid cell is the drop of the class probability wi
 // printed, and Grad-CAM is held to its own claim below, the CAM mass inside the bones.
 TEST_CASE("explain: a bone-reading model scores higher IoU_bone and Δbone than a shortcut model", "[explain][validation][image_io]") {
   TempDir dir;
-  REQUIRE(run_osteofm("synth --out '" + (dir / "bone") + "' --patients 240 --size 112 --seed 5 --effect 2").code == 0);
+  // --effect 3: at --effect 2 the bone cue is learned too weakly to be robust across CPUs:
+  // on an AMD EPYC (OpenBLAS Haswell kernels) the same seeds gave a bone model with test
+  // AUC 0.891 and a blur-fill Δbone gap of -0.029 (0.944 and > 0.03 where it was written).
+  REQUIRE(run_osteofm("synth --out '" + (dir / "bone") + "' --patients 240 --size 112 --seed 5 --effect 3").code == 0);
   REQUIRE(run_osteofm("synth --out '" + (dir / "marker") + "' --patients 240 --size 112 --seed 5 --effect 0 --shortcut marker").code == 0);
   write_text(dir / "arch.json", R"({"depth": 2})");
   json gc[2], occ[2];
