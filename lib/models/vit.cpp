@@ -174,6 +174,12 @@ namespace osteofm {
 int64_t inject_lora(VisionTransformer& vit, const LoraOptions& o) {
   if (o.rank < 1) throw InputError("lora: rank must be at least 1");
   const int64_t D = vit->arch.width;
+  // A rank above the width adds parameters without adding rank (and can cost gigabytes).
+  if (o.rank > D)
+    throw InputError("lora: rank " + std::to_string(o.rank) + " exceeds the model width " + std::to_string(D));
+  if (o.targets.empty()) throw InputError("lora: targets is empty (give some of qkv, qv, proj, fc1, fc2)");
+  if (!(o.alpha > 0)) throw InputError("lora: alpha must be greater than 0");
+  if (!(o.dropout >= 0 && o.dropout < 1)) throw InputError("lora: dropout must be in [0, 1)");
   int64_t count = 0;
   auto add = [&](torch::nn::Module& owner, LoraAdapter& slot, const std::string& name, const torch::nn::Linear& base,
                  std::vector<std::pair<int64_t, int64_t>> rows) {

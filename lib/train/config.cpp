@@ -1,8 +1,12 @@
 #include "train/config.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "core/atomic_file.hpp"
+#include "core/csv.hpp"
 #include "core/error.hpp"
 
 namespace osteofm {
@@ -42,7 +46,15 @@ void merge(json& base, const json& over, const std::string& path, const std::str
       const bool ok = (b.is_number() && it.value().is_number()) || (b.is_boolean() && it.value().is_boolean()) ||
                       (b.is_string() && it.value().is_string());
       if (!ok) throw InputError(source + ": '" + key + "' has the wrong type (default " + b.dump() + ")");
-      b = it.value();
+      if (b.is_number_integer() && !it.value().is_number_integer()) {
+        // 2.0 is 2; 2.5 epochs would be silently truncated.
+        const double v = it.value().get<double>();
+        if (v != std::floor(v) || std::fabs(v) > 1e15)
+          throw InputError(source + ": '" + key + "' must be a whole number, not " + it.value().dump());
+        b = static_cast<int64_t>(v);
+      } else {
+        b = it.value();
+      }
     }
   }
 }
@@ -62,6 +74,12 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
     for (;;) {
       const size_t dot = key.find('.', start);
       const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (part.empty()) throw InputError("--set '" + o + "': empty key part");
+      if (!node->is_object()) {
+        if (!node->is_null())
+          throw InputError("--set '" + o + "': '" + key.substr(0, start - 1) + "' is a value, not a group of keys");
+        *node = json::object();
+      }
       if (dot == std::string::npos) {
         (*node)[part] = value;
         break;
@@ -77,13 +95,42 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
   if (manifest.empty()) throw InputError(source + ": data.manifest is required");
   if (fs::path(manifest).is_relative() && !base_dir.empty())
     data["manifest"] = (fs::path(base_dir) / manifest).lexically_normal().string();
+  // Every numeric field's range, before anything runs.
+  struct Range {
+    const char* key;
+    double lo, hi;
+    bool lo_open, hi_open;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  static const Range ranges[] = {
+      {"data.workers", 0, 1024, false, false},        {"data.prefetch", 0, 1024, false, false},
+      {"train.epochs", 1, 100000, false, false},      {"train.batch_size", 1, 1 << 20, false, false},
+      {"train.lr_head", 0, 10, true, false},          {"train.lr_body", 0, 10, false, false},
+      {"train.weight_decay", 0, 10, false, false},    {"train.warmup_epochs", 0, inf, false, true},
+      {"train.label_smoothing", 0, 1, false, true},   {"train.grad_accum", 1, 1 << 20, false, false},
+      {"train.clip_norm", 0, inf, false, true},       {"train.patience", 1, 100000, false, false},
+      {"augment.rotate_deg", 0, 180, false, false},   {"augment.scale", 0, 1, false, true},
+      {"augment.translate", 0, 1, false, true},       {"augment.brightness", 0, 1, false, true},
+      {"augment.contrast", 0, 1, false, true},        {"augment.gamma", 0, 1, false, true},
+  };
+  for (const auto& r : ranges) {
+    const std::string k = r.key;
+    const double v = resolved[k.substr(0, k.find('.'))][k.substr(k.find('.') + 1)].get<double>();
+    const bool ok = std::isfinite(v) && (r.lo_open ? v > r.lo : v >= r.lo) && (r.hi_open ? v < r.hi : v <= r.hi);
+    if (!ok) {
+      char range[96];
+      std::snprintf(range, sizeof range, "%s%g, %g%s", r.lo_open ? "(" : "[", r.lo, r.hi, r.hi_open ? ")" : "]");
+      throw InputError(source + ": " + k + " = " + format_double(v) + " is outside " + range);
+    }
+  }
   const auto& t = resolved["train"];
-  if (t["epochs"].get<int>() < 1) throw InputError(source + ": train.epochs must be at least 1");
-  if (t["batch_size"].get<int>() < 1) throw InputError(source + ": train.batch_size must be at least 1");
-  if (t["grad_accum"].get<int>() < 1) throw InputError(source + ": train.grad_accum must be at least 1");
+  if (t["warmup_epochs"].get<double>() > t["epochs"].get<double>())
+    throw InputError(source + ": train.warmup_epochs (" + format_double(t["warmup_epochs"]) +
+                     ") is longer than train.epochs (" + std::to_string(t["epochs"].get<int>()) + ")");
   if (t["loss"] != "weighted_ce" && t["loss"] != "ce") throw InputError(source + ": train.loss must be weighted_ce or ce");
-  const double ls = t["label_smoothing"];
-  if (ls < 0 || ls >= 1) throw InputError(source + ": train.label_smoothing must be in [0, 1)");
+  const std::string preload = resolved["data"]["preload"];
+  if (preload != "auto" && preload != "yes" && preload != "no")
+    throw InputError(source + ": data.preload must be auto, yes or no, not '" + preload + "'");
   return resolved;
 }
 

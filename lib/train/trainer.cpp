@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "core/atomic_file.hpp"
 #include "core/autocast.hpp"
@@ -23,6 +25,7 @@
 #include "models/embed.hpp"
 #include "train/adamw.hpp"
 #include "train/dataset.hpp"
+#include "train/run_folder.hpp"
 #include "train/run_model.hpp"
 #include "tuning/strategy.hpp"
 
@@ -65,10 +68,13 @@ torch::Tensor frozen_features(Classifier& m, const SplitData& d, const Preproces
   return load_safetensors(path).at("features").to(torch::kFloat32);  // the same fp16 values as a later cache hit
 }
 
-void append_line(const std::string& path, const json& j) {
-  std::ofstream out(path, std::ios::app);
-  out << j.dump() << "\n";
-  out.flush();
+// A checkpoint's integer metadata; anything else names the file and key.
+int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& file) {
+  auto it = meta.find(key);
+  if (it == meta.end()) throw InputError(file + ": metadata '" + key + "' is missing (not a checkpoint of osteofm train?)");
+  const auto v = parse_number(it->second);
+  if (!v || *v != std::floor(*v)) throw InputError(file + ": metadata '" + key + "' = '" + it->second + "' is not a whole number");
+  return static_cast<int64_t>(*v);
 }
 }  // namespace
 
@@ -77,13 +83,12 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   const fs::path run(run_dir);
   const fs::path cfg_path = run / "config.json", last_path = run / "checkpoints" / "last.safetensors",
                  best_path = run / "checkpoints" / "best.safetensors";
-  if (fs::exists(cfg_path)) {
-    if (!resume) throw InputError(run_dir + ": already holds a run (use --resume to continue it, or another --out)");
-    const json old = json::parse(read_file(cfg_path.string()), nullptr, false);
-    if (old != config) throw InputError(cfg_path.string() + ": differs from the given config; --resume needs the same one");
-  }
-  fs::create_directories(run / "checkpoints");
-  write_file_atomic(cfg_path.string(), config.dump(2) + "\n");
+  // Refusals that need nothing read come first; then everything the input can get wrong
+  // (preset, weights, strategy, manifest, splits) is checked before anything is written,
+  // so a failed start leaves no half-made run behind.
+  if (is_run(run) && !resume)
+    throw InputError(run_dir + ": already holds a run (checkpoints/last.safetensors); add --resume to continue it, "
+                     "or give another --out");
 
   const json& tc = config["train"];
   const int64_t seed = tc["seed"].get<int64_t>();
@@ -108,6 +113,23 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   for (SplitData* d : {&train, &val, &test}) d->resize_device = device;
   if (train.size() == 0 || val.size() == 0)
     throw InputError(manifest.path + ": needs train and val rows (make a split with 'osteofm data split')");
+
+  // The folder: one trainer at a time; temporaries of a killed writer removed.
+  RunLock lock(run);
+  for (const fs::path& d : {run, run / "checkpoints"}) remove_stale_temporaries(d);
+  const bool existing = is_run(run);
+  if (existing) {
+    const json old = json::parse(read_file(cfg_path.string()), nullptr, false);
+    if (old.is_discarded()) throw InputError(cfg_path.string() + ": not valid JSON; give another --out");
+    const std::string diff = first_difference(run_identity(old), run_identity(config));
+    if (!diff.empty())
+      throw InputError(cfg_path.string() + ": differs from the given config at '" + diff +
+                       "'; --resume continues the same run only (give another --out for a new one)");
+  } else if (fs::exists(cfg_path)) {
+    std::cerr << "osteofm: note: " << run_dir << " has no checkpoint yet (an earlier start stopped early): starting afresh\n";
+  }
+  fs::create_directories(run / "checkpoints");
+  write_file_atomic(cfg_path.string(), config.dump(2) + "\n");
 
   const bool cached = strategy->frozen_backbone() && tc["feature_cache"].get<bool>();
   torch::Tensor f_train, f_val, f_test;
@@ -147,19 +169,23 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   int start_epoch = 0, best_epoch = -1, bad_epochs = 0;
   int64_t global_step = 0;
   double best = -1;
-  if (resume && fs::exists(last_path)) {
+  if (existing) {
     auto file = SafetensorsFile::open(last_path.string());
     std::map<std::string, torch::Tensor> saved;
     for (const auto& e : file->tensors()) saved[e.name] = tensor_from(file, e).clone();
     load_trainable(model, saved, last_path.string());
     opt.load_state(saved);
     const auto& meta = file->header().metadata;
-    start_epoch = std::stoi(meta.at("epochs_done"));
-    best_epoch = std::stoi(meta.at("best_epoch"));
-    bad_epochs = std::stoi(meta.at("bad_epochs"));
-    global_step = std::stoll(meta.at("global_step"));
-    best = std::stod(meta.at("best_val_auc"));
+    const std::string lp = last_path.string();
+    start_epoch = static_cast<int>(meta_int(meta, "epochs_done", lp));
+    best_epoch = static_cast<int>(meta_int(meta, "best_epoch", lp));
+    bad_epochs = static_cast<int>(meta_int(meta, "bad_epochs", lp));
+    global_step = meta_int(meta, "global_step", lp);
+    const auto b = meta.count("best_val_auc") ? parse_number(meta.at("best_val_auc")) : std::nullopt;
+    if (!b) throw InputError(lp + ": metadata 'best_val_auc' is missing or not a number");
+    best = *b;
     summary.resumed = true;
+    truncate_log(run / "log.jsonl", start_epoch);
   } else if (fs::exists(run / "log.jsonl")) {
     fs::remove(run / "log.jsonl");
   }
@@ -177,7 +203,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
                            : model->forward(normalize_batch(d.range(i, e).to(device), pre));
       out.push_back(torch::softmax(logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64));
     }
-    return out.empty() ? torch::zeros({0, kNumClasses}, torch::kFloat64) : torch::cat(out);
+    auto p = out.empty() ? torch::zeros({0, kNumClasses}, torch::kFloat64) : torch::cat(out);
+    if (!torch::isfinite(p).all().item<bool>())
+      throw RuntimeFailure(run_dir + ": the model's " + d.split + " probabilities are not finite (NaN or Inf weights)");
+    return p;
   };
   auto scored = [&](const SplitData& d, const torch::Tensor& probs) {
     ScoredSet s;
@@ -200,7 +229,8 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     write_file_atomic((run / "status.json").string(),
                       json{{"state", state}, {"epoch", epochs_done}, {"epochs", epochs}, {"best_val_auc", best},
                            {"best_epoch", best_epoch + 1}, {"trainable_parameters", summary.trainable_parameters},
-                           {"strategy", strategy->name()}, {"backbone", bc["preset"]}}
+                           {"strategy", strategy->name()}, {"backbone", bc["preset"]},
+                           {"random_weights", bc["weights"].get<std::string>().empty() || is_random_weights(bc["weights"])}}
                               .dump(2) + "\n");
   };
 
@@ -266,20 +296,22 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     const ScoredSet vs = scored(val, predict(val, f_val));
     const MetricValues vm = MetricEngine(vs).point();
     const double val_auc = std::isnan(vm[kAucMacro]) ? vm[kAccuracy] : vm[kAucMacro];
-    if (val_auc > best) {
+    const bool improved = val_auc > best;
+    if (improved) {
       best = val_auc;
       best_epoch = epoch;
       bad_epochs = 0;
-      save_checkpoint(best_path, false, epoch + 1);
     } else {
       ++bad_epochs;
     }
-    save_checkpoint(last_path, true, epoch + 1);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const json line = {{"epoch", epoch + 1}, {"train_loss", loss_sum / std::max<int64_t>(1, seen)},
                        {"val_auc_macro", vm[kAucMacro]}, {"val_accuracy", vm[kAccuracy]}, {"lr_head", opt.groups()[0].lr},
                        {"lr_body", opt.groups()[1].lr}, {"seconds", secs}, {"images_per_s", seen / secs}};
-    append_line((run / "log.jsonl").string(), line);
+    // The line before the checkpoint: a resume drops lines past the checkpoint's epoch.
+    append_json_line((run / "log.jsonl").string(), line);
+    if (improved) save_checkpoint(best_path, false, epoch + 1);
+    save_checkpoint(last_path, true, epoch + 1);
     write_status("training", epoch + 1);
     if (ProgressBar::enabled()) {
       char text[160];
@@ -313,7 +345,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     const Predictions pt = write_split(test, f_test, "predictions_test.csv");
     try {
       // Thresholds chosen on this run's validation predictions; patients clustered.
-      write_file_atomic((run / "metrics_test.json").string(), evaluate(pt, &pv, EvalOptions{}).dump(2) + "\n");
+      json metrics = evaluate(pt, &pv, EvalOptions{});
+      const std::string w = bc["weights"];
+      metrics["backbone"] = {{"preset", bc["preset"]}, {"weights", w.empty() || is_random_weights(w) ? "random" : w}};
+      write_file_atomic((run / "metrics_test.json").string(), metrics.dump(2) + "\n");
     } catch (const InputError& e) {
       std::cerr << "osteofm: warning: no metrics_test.json: " << e.what() << "\n";
     }

@@ -76,12 +76,16 @@ const std::map<std::string, Factory>& registry() {
       {"partial",
        [](const json& c) {
          check_fields(c, {"blocks"}, "partial");
+         if (c.contains("blocks") && !c["blocks"].is_number_integer())
+           throw InputError("strategy partial: blocks must be a whole number, not " + c["blocks"].dump());
          return std::unique_ptr<TuningStrategy>(new PartialFineTune(c.value("blocks", 2)));
        }},
       {"lora",
        [](const json& c) {
          check_fields(c, {"rank", "alpha", "dropout", "targets"}, "lora");
          LoraOptions o;
+         if (c.contains("rank") && !(c["rank"].is_number_integer() && c["rank"].get<int64_t>() >= 1))
+           throw InputError("strategy lora: rank must be a whole number >= 1, not " + c["rank"].dump());
          o.rank = c.value("rank", o.rank);
          o.alpha = c.value("alpha", o.alpha);
          o.dropout = c.value("dropout", o.dropout);

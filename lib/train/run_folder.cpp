@@ -1,0 +1,113 @@
+#include "train/run_folder.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+
+namespace osteofm {
+namespace fs = std::filesystem;
+
+bool is_run(const fs::path& run) {
+  std::error_code ec;
+  return fs::exists(run / "checkpoints" / "last.safetensors", ec);
+}
+
+RunLock::RunLock(const fs::path& run) {
+  std::error_code ec;
+  fs::create_directories(run, ec);
+  const std::string path = (run / ".lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw RuntimeFailure(path + ": cannot open the run lock: " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    const std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
+    throw InputError(run.string() + ": another osteofm process (pid " + holder.substr(0, holder.find('\n')) +
+                     ") is training in this folder; wait for it to finish or stop it, then rerun");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+    throw RuntimeFailure(path + ": cannot write the run lock: " + std::strerror(errno));
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+int remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos || !e.is_regular_file(ec)) continue;
+    const std::string rest = name.substr(at + 5);  // <pid>.<n>
+    const auto dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(rest.substr(0, dot).c_str(), &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still alive
+    if (fs::remove(e.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+nlohmann::json run_identity(nlohmann::json config) {
+  if (config.contains("train") && config["train"].is_object()) config["train"].erase("device");
+  return config;
+}
+
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path) {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [k, v] : a.items()) {
+      const std::string p = path.empty() ? k : path + "." + k;
+      if (!b.contains(k)) return p;
+      const std::string d = first_difference(v, b[k], p);
+      if (!d.empty()) return d;
+    }
+    for (const auto& [k, v] : b.items())
+      if (!a.contains(k)) return path.empty() ? k : path + "." + k;
+    return "";
+  }
+  return a == b ? "" : (path.empty() ? "(the whole config)" : path);
+}
+
+void append_json_line(const std::string& path, const nlohmann::json& line) {
+  std::ofstream out(path, std::ios::app);
+  out << line.dump() << "\n";
+  out.flush();
+  if (!out) throw RuntimeFailure(path + ": cannot append the epoch's line (disk full?)");
+}
+
+void truncate_log(const fs::path& path, int epochs_done) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  std::string kept;
+  bool dropped = false;
+  std::istringstream in(read_file(path.string()));
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    const bool keep = !j.is_discarded() && j.contains("epoch") && j["epoch"].is_number_integer() &&
+                      j["epoch"].get<int>() <= epochs_done;
+    if (keep) kept += line + "\n";
+    else dropped = true;
+  }
+  if (dropped) write_file_atomic(path.string(), kept);
+}
+
+}  // namespace osteofm

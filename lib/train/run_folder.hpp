@@ -1,0 +1,46 @@
+// What makes a folder a run, and who may write in it: a run is a folder with a checkpoint
+// (a folder holding only the config of a start that failed is not one); one process at a
+// time trains in it, under an advisory lock that the kernel releases when the process
+// dies, so a lock left by a crash never blocks a retry.
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace osteofm {
+
+// True when `run` holds checkpoints/last.safetensors.
+bool is_run(const std::filesystem::path& run);
+
+class RunLock {
+ public:
+  // Takes RUN/.lock (creating RUN); InputError naming the holder's pid when another
+  // process trains there.
+  explicit RunLock(const std::filesystem::path& run);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Removes the atomic writers' temporaries (*.tmp.<pid>.<n>) in `dir` whose process is gone
+// (a kill mid-write leaves them). Returns how many were removed.
+int remove_stale_temporaries(const std::filesystem::path& dir);
+
+// The config keys that make a run what it is: everything but runtime choices (the device).
+nlohmann::json run_identity(nlohmann::json config);
+// The first key path at which two configs differ ("" when equal), e.g. "train.lr_head".
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path = "");
+
+// log.jsonl: one JSON line appended; a failed write (disk full) is a RuntimeFailure, never
+// a silently lost line.
+void append_json_line(const std::string& path, const nlohmann::json& line);
+// On resume: keeps the lines of the epochs 1..epochs_done that the checkpoint holds (an
+// epoch's line is written before its checkpoint, so a kill between the two leaves one
+// line too many). The file is rewritten only when a line is dropped.
+void truncate_log(const std::filesystem::path& path, int epochs_done);
+
+}  // namespace osteofm
