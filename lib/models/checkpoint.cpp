@@ -142,4 +142,15 @@ Backbone load_backbone(const BackboneSpec& spec) {
   return b;
 }
 
+std::string backbone_weights(const std::string& preset, const std::string& weights, const std::string& what) {
+  if (is_random_weights(weights)) return "";
+  const bool tiny = preset.size() >= 5 && preset.compare(preset.size() - 5, 5, "-tiny") == 0;
+  if (weights.empty() && !tiny)
+    throw InputError(what + " is not given for the pretrained preset '" + preset +
+                     "': give its checkpoint file, or \"random\" to use random weights on purpose");
+  return weights;
+}
+
+bool is_random_weights(const std::string& weights) { return weights == "random"; }
+
 }  // namespace osteofm

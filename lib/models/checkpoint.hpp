@@ -28,6 +28,12 @@ struct Backbone {
 // code) with the command that converts them.
 TensorMap read_checkpoint(const std::string& path, const BackboneFamily& family);
 
+// The weights file to load for a preset: "random" means random initialisation on purpose
+// (returned as ""); an empty value is refused for a real preset (only the "-tiny" ones
+// exist to run on random weights), naming `what` (the flag or config key) and the fix.
+std::string backbone_weights(const std::string& preset, const std::string& weights, const std::string& what);
+bool is_random_weights(const std::string& weights);  // "random"
+
 // Missing, unexpected and wrongly shaped tensors are all listed in one InputError:
 // "<weights>: 2 missing (blocks.3.attn.qkv.weight [192,64], ...); 1 shape mismatch (...)".
 Backbone load_backbone(const BackboneSpec& spec);

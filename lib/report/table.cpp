@@ -78,6 +78,8 @@ std::string params(const std::optional<long long>& p) {
   else std::snprintf(b, sizeof b, "%lld", *p);
   return b;
 }
+// The *-tiny presets exist to run on random weights; only a real preset's are worth a mark.
+bool is_tiny(const std::string& preset) { return preset.size() >= 5 && preset.compare(preset.size() - 5, 5, "-tiny") == 0; }
 std::string num(const std::optional<double>& v) { return v ? format_double(*v) : ""; }
 }  // namespace
 
@@ -161,6 +163,7 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       const json s = read_json(run / "status.json");
       if (s.contains("trainable_parameters") && s["trainable_parameters"].is_number_integer())
         r.trainable_parameters = s["trainable_parameters"].get<long long>();
+      r.random_weights = s.value("random_weights", false);
     }
     const json m = read_json(metrics);
     r.auc_macro = estimate_at(m, "auc_macro", metrics);
@@ -272,7 +275,7 @@ std::string format_table(const SweepTable& t, const std::string& format) {
   auto cells = [&](const VariantRow& r, bool latex) {
     std::string macro = with_ci(r.auc_macro);
     if (r.not_below_best) macro = latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
-    return std::vector<std::string>{r.backbone, r.strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
+    return std::vector<std::string>{r.backbone + (r.random_weights && !is_tiny(r.backbone) ? " (random weights)" : ""), r.strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
                                     with_ci(r.auc_osteoporosis), fmt3(r.accuracy.value), opt_ci(r.sensitivity),
                                     opt_ci(r.specificity), opt3(r.calibration_slope), opt_ci(r.delta_bone),
                                     opt_ci(r.iou_bone)};

@@ -18,6 +18,7 @@ struct VariantRow {
   std::string run;  // folder name
   std::string backbone, strategy;
   std::optional<long long> trainable_parameters;
+  bool random_weights = false;  // status.json: the backbone was not pretrained
   Estimate auc_macro, auc_osteoporosis, accuracy;
   // Osteoporosis vs rest at the Youden threshold chosen on validation (absent without
   // validation predictions).

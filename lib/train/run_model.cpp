@@ -15,7 +15,8 @@ using nlohmann::json;
 BuiltClassifier build_classifier(const json& config) {
   BuiltClassifier b;
   const json& bc = config.at("backbone");
-  b.backbone = load_backbone({bc["preset"], bc["arch"], bc["weights"], bc["seed"].get<uint64_t>()});
+  b.backbone = load_backbone({bc["preset"], bc["arch"], backbone_weights(bc["preset"], bc["weights"], "backbone.weights"),
+                              bc["seed"].get<uint64_t>()});
   torch::manual_seed(config.at("train").at("seed").get<int64_t>());
   HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses};
   b.model = Classifier(b.backbone.vit, head);
