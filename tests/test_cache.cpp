@@ -58,7 +58,7 @@ TEST_CASE("cache: training from a cache gives the predictions of training from i
   INFO(p.err);
   REQUIRE(p.code == 0);
   CHECK(count_lines(p.out) == 3);
-  CHECK(p.out.rfind("path,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted\n", 0) == 0);
+  CHECK(p.out.rfind("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,path,status,error,warnings\n", 0) == 0);
   CHECK(p.out.find("RG2_JPLL.dcm") != std::string::npos);
   // The probabilities are the run's: the same image through predict and through the run's predictions.
   const CliResult q = run_osteofm("predict --run '" + (dir / "from_manifest") + "' --data '" + (dir / "cache") + "' --out '" +
@@ -199,7 +199,7 @@ TEST_CASE("cache: train, eval, explain and predict from a cache made without any
   INFO(p.err);
   REQUIRE(p.code == 0);
   CHECK(count_lines(p.out) == 22);
-  CHECK(p.out.rfind("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted\n", 0) == 0);
+  CHECK(p.out.rfind("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,path,status,error,warnings\n", 0) == 0);
   // The table picks the explain scores up.
   const CliResult tb = run_osteofm("table '" + dir.path.string() + "' --format csv");
   INFO(tb.err);

@@ -16,7 +16,7 @@ void add_predict_command(CLI::App& root, Commands& commands) {
     PredictOptions predict;
   };
   auto o = std::make_shared<Options>();
-  auto* p = root.add_subcommand("predict", "Class probabilities of a finished run's model for images (DICOM, PNG, ...)");
+  auto* p = root.add_subcommand("predict", "Class probabilities of a finished run's model for images (DICOM, PNG, ...): one predictions-CSV row per input with status; exit 2 if any input failed");
   p->add_option("--run", o->run, "Finished run folder")->required();
   p->add_option("IMAGE", o->images, "Image files");
   p->add_option("--data", o->data, "Instead of files: a manifest or tensor cache (every row, or --split)");
@@ -26,13 +26,22 @@ void add_predict_command(CLI::App& root, Commands& commands) {
   p->add_option("--device", o->predict.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   commands.push_back({p, [o] {
     if (o->images.empty() == o->data.empty()) throw InputError("predict: give image files or --data, not both or neither");
-    const bool manifest = !o->data.empty();
-    const auto rows = manifest ? predict_manifest(o->run, o->data, o->predict) : predict_files(o->run, o->images, o->predict);
-    const std::string csv = predictions_csv(rows, manifest);
+    const PredictResult res = o->data.empty() ? predict_files(o->run, o->images, o->predict)
+                                              : predict_manifest(o->run, o->data, o->predict);
+    const std::string csv = predictions_csv(res);
     if (o->out.empty()) std::cout << csv;
-    else {
-      write_file_atomic(o->out, csv);
-      std::cerr << o->out << ": " << rows.size() << " images\n";
+    else write_file_atomic(o->out, csv);
+    for (const auto& r : res.rows) {
+      for (const auto& w : r.warnings) std::cerr << "osteofm: warning: " << r.path << ": " << w << "\n";
+      if (!r.ok) std::cerr << "osteofm: skipped: " << r.error << "\n";
+    }
+    const size_t failed = res.failed();
+    if (!o->out.empty()) std::cerr << o->out << ": " << res.rows.size() - failed << " of " << res.rows.size() << " images scored\n";
+    if (failed > 0) {
+      // Every input has its row; the exit code tells a script that some have no probabilities.
+      std::cerr << "osteofm: error: " << failed << " of " << res.rows.size()
+                << " inputs could not be scored (status=error in the CSV)\n";
+      return 2;
     }
     return 0;
   }});

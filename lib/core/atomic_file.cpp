@@ -77,6 +77,8 @@ std::string read_file(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
   if (fs::is_directory(path, ec)) throw InputError(path + ": is a folder, not a file");
+  // A FIFO or device would block the reader forever.
+  if (!fs::is_regular_file(path, ec)) throw InputError(path + ": not a regular file (a pipe or device?)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open: " + std::strerror(errno));
   std::ostringstream ss;

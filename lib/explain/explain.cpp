@@ -179,6 +179,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     const GradCamResult g = cam_method == CamMethod::Occlusion ? occlusion_cam(model, x01, tm.pre, targets, mean, opt.occlusion_floor)
                                                                : grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
     const auto probs = torch::softmax(g.logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
+    if (!torch::isfinite(probs).all().item<bool>())
+      throw RuntimeFailure(run_dir + ": the model's probabilities are not finite (NaN or Inf weights); nothing to explain");
     for (int64_t i = 0; i < k; ++i) {
       std::array<double, kNumClasses> p{};
       for (int c = 0; c < kNumClasses; ++c) p[c] = probs[i][c].item<double>();

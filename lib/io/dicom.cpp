@@ -131,6 +131,17 @@ GrayImage read_dicom(const std::string& path) {
   GrayImage out;
   out.format = ImageFormat::Dicom;
   out.source_bits = bits_stored;
+  out.channels = spp;
+  auto text = [&](const DcmTagKey& tag) {
+    OFString v;
+    return ds->findAndGetOFString(tag, v).good() ? std::string(v.c_str()) : std::string();
+  };
+  out.modality = text(DCM_Modality);
+  out.body_part = text(DCM_BodyPartExamined);
+  out.view_position = text(DCM_ViewPosition);
+  out.photometric = text(DCM_PhotometricInterpretation);
+  out.sop_instance_uid = text(DCM_SOPInstanceUID);
+  out.patient_id = text(DCM_PatientID);
   out.width = static_cast<int>(image->getWidth());
   out.height = static_cast<int>(image->getHeight());
   // VOI: an explicit VOI LUT wins over a window (as pydicom's prefer_lut); without

@@ -1,5 +1,7 @@
 #include "io/image.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -30,10 +32,35 @@ const char* format_name(ImageFormat f) {
 
 bool image_io_available() { return OSTEOFM_WITH_IMAGE_IO != 0; }
 
+std::vector<std::string> radiograph_warnings(const GrayImage& img) {
+  std::vector<std::string> w;
+  auto upper = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  if (!img.modality.empty() && upper(img.modality) != "CR" && upper(img.modality) != "DX")
+    w.push_back("DICOM Modality " + img.modality + " is not CR/DX (a radiograph)");
+  if (!img.body_part.empty() && upper(img.body_part) != "CHEST")
+    w.push_back("DICOM BodyPartExamined " + img.body_part + " is not CHEST");
+  const std::string view = upper(img.view_position);
+  if (view == "LL" || view == "RL" || view == "LAT" || view == "LATERAL" || view == "RLD" || view == "LLD")
+    w.push_back("DICOM ViewPosition " + img.view_position + " is lateral (the models read frontal views)");
+  if (!img.photometric.empty() && img.photometric.rfind("MONOCHROME", 0) != 0)
+    w.push_back("photometric interpretation " + img.photometric + " is not a grayscale radiograph");
+  if (img.format != ImageFormat::Dicom && img.channels > 1)
+    w.push_back("colour image (" + std::to_string(img.channels) + " channels) converted to grayscale");
+  if (img.width < 64 || img.height < 64)
+    w.push_back("image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                " pixels, too small for a radiograph");
+  return w;
+}
+
 ImageFormat sniff_image_format(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
   if (fs::is_directory(path, ec)) throw InputError(path + ": is a folder, not an image");
+  // A FIFO or device would block the reader forever.
+  if (!fs::is_regular_file(path, ec)) throw InputError(path + ": not a regular file (a pipe or device?)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open for reading");
   unsigned char b[132] = {0};
@@ -76,10 +103,12 @@ void require_png_end(const std::string& path, const std::string& bytes) {
 }
 
 GrayImage from_mat(const std::string& path, cv::Mat m, ImageFormat format) {
+  const int channels = m.channels();
   if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2GRAY);
   else if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2GRAY);
   else if (m.channels() != 1) throw InputError(path + ": " + std::to_string(m.channels()) + " channels, expected grayscale or RGB");
   GrayImage img;
+  img.channels = channels;
   img.format = format;
   img.width = m.cols;
   img.height = m.rows;

@@ -16,6 +16,9 @@ struct GrayImage {
   int source_bits = 8;        // bits per sample as stored (DICOM BitsStored)
   ImageFormat format = ImageFormat::Unknown;
   std::string voi;            // DICOM: "window", "lut" or "range" (no VOI: full modality range)
+  int channels = 1;           // as stored: 3 or 4 for colour files (converted to grayscale)
+  // DICOM attributes that tell what the image is (empty when absent or not DICOM).
+  std::string modality, body_part, view_position, photometric, sop_instance_uid, patient_id;
   std::vector<float> pixels;  // row-major, height x width, values in [0,1]
   float at(int x, int y) const { return pixels[static_cast<size_t>(y) * width + x]; }
 };
@@ -34,6 +37,13 @@ GrayImage read_image(const std::string& path);
 // DICOM alone: modality LUT (rescale or LUT sequence), VOI (LUT sequence first, else the
 // first window, else the full modality range), MONOCHROME1 inverted.
 GrayImage read_dicom(const std::string& path);
+
+// Why the image may not be a frontal chest radiograph: DICOM Modality other than CR/DX,
+// BodyPartExamined other than CHEST, a lateral ViewPosition, a colour or non-MONOCHROME
+// photometric interpretation, a colour file, an image too small to be a radiograph. Empty
+// when nothing is suspicious. (A model scores any image it is given; these say when its
+// probabilities mean little.)
+std::vector<std::string> radiograph_warnings(const GrayImage& image);
 
 // Writes a 16-bit (bits=16) or 8-bit grayscale PNG atomically from values in [0,1].
 void write_png(const std::string& path, const GrayImage& image, int bits = 16);

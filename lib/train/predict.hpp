@@ -15,22 +15,35 @@ struct PredictOptions {
 };
 
 struct PredictedImage {
-  std::string source;    // the file, or the manifest row's image_id
-  std::string patient_id;
+  std::string image_id;  // DICOM SOPInstanceUID, else the path as given; manifest rows: image_id
+  std::string patient_id;  // DICOM PatientID; manifest rows: patient_id
+  std::string path;      // the file as given (manifest rows: empty)
   int label = -1;        // known label (manifest input), else -1
   std::array<double, 3> p{};
   int predicted = 0;
+  bool ok = true;
+  std::string error;                  // why the row has no probabilities
+  std::vector<std::string> warnings;  // why the image may not be a frontal chest radiograph
+  std::vector<std::string> extra;     // manifest passthrough columns
 };
 
-// Image files (PNG/JPEG/TIFF/DICOM), preprocessed as the run's backbone family does.
-// An undecodable file is an InputError naming it; nothing is written before all succeed.
-std::vector<PredictedImage> predict_files(const std::string& run_dir, const std::vector<std::string>& files,
-                                          const PredictOptions& options);
-// Every row (of options.split) of a manifest or tensor cache; labels may be missing.
-std::vector<PredictedImage> predict_manifest(const std::string& run_dir, const std::string& data,
-                                             const PredictOptions& options);
+struct PredictResult {
+  std::vector<PredictedImage> rows;
+  std::vector<std::string> extra_header;
+  size_t failed() const;
+};
 
-// CSV: path|image_id, patient_id, label, p_normal, p_osteopenia, p_osteoporosis, predicted.
-std::string predictions_csv(const std::vector<PredictedImage>& rows, bool from_manifest);
+// Image files (PNG/JPEG/TIFF/DICOM), preprocessed as the run's backbone family does. Every
+// file gets a row: one that cannot be read, or whose probabilities are not finite, gets
+// ok = false and the reason; the others are scored. A run that cannot be loaded is an error.
+PredictResult predict_files(const std::string& run_dir, const std::vector<std::string>& files,
+                            const PredictOptions& options);
+// Every row (of options.split) of a manifest or tensor cache; labels may be missing.
+PredictResult predict_manifest(const std::string& run_dir, const std::string& data, const PredictOptions& options);
+
+// The predictions CSV of design.md (image_id, patient_id, label, p_normal, p_osteopenia,
+// p_osteoporosis), then predicted, path, status (ok|error), error, warnings and the
+// passthrough columns: eval reads it directly (rows with a label).
+std::string predictions_csv(const PredictResult& result);
 
 }  // namespace osteofm
