@@ -14,13 +14,17 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
   struct Options {
     std::string config, out, gpus;
     SweepOptions sweep;
+    bool check = false;
   };
   auto o = std::make_shared<Options>();
   auto* s = root.add_subcommand("sweep", "Train every backbone x strategy variant of a sweep config");
-  s->add_option("--config", o->config, "Sweep config (configs/sweeps/paper.json, configs/demo-sweep.json)")->required();
-  s->add_option("--out", o->out, "Sweep folder")->required();
+  s->add_option("--config", o->config, "Sweep config (configs/sweeps/paper.json, configs/demo.json)")->required();
+  s->add_option("--out", o->out, "Sweep folder (required unless --check)");
+  s->add_flag("--check", o->check, "Resolve every variant (preset, weights, strategy, manifest, splits) and stop; "
+                                   "the same check runs before any sweep starts");
   s->add_option("--executor", o->sweep.executor, "local or slurm")->capture_default_str()->check(CLI::IsMember({"local", "slurm"}));
-  s->add_flag("--resume", o->sweep.resume, "Continue unfinished variants (finished ones are always skipped)");
+  s->add_flag("--resume", o->sweep.resume, "Also retry the variants that failed in an earlier run (unfinished ones "
+                                           "always continue, finished ones are always skipped)");
   s->add_option("--gpus", o->gpus, "local: GPUs to spread variants over, e.g. 0,1,2,3");
   s->add_flag("--wait", o->sweep.wait, "slurm: wait until the job array has finished");
   s->add_option("--sbatch-args", o->sweep.sbatch_args, "slurm: extra sbatch arguments");
@@ -29,6 +33,15 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
     std::string g;
     while (std::getline(ss, g, ','))
       if (!g.empty()) o->sweep.gpus.push_back(g);
+    if (o->check) {
+      const auto problems = check_sweep(o->config);
+      for (const auto& p : problems) std::cerr << "osteofm: sweep: " << p << "\n";
+      if (!problems.empty())
+        throw InputError(o->config + ": " + std::to_string(problems.size()) + " variant(s) cannot start (listed above)");
+      std::cout << o->config << ": " << expand_sweep(o->config).size() << " variants, every one can start\n";
+      return 0;
+    }
+    if (o->out.empty()) throw InputError("sweep: --out SWEEP_DIR is required (or --check)");
     o->sweep.binary = self_executable();
     const int failures = run_sweep(o->config, o->out, o->sweep);
     if (failures > 0) {

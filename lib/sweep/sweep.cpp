@@ -1,16 +1,24 @@
 #include "sweep/sweep.hpp"
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "io/manifest.hpp"
 #include "train/config.hpp"
+#include "train/run_model.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -48,6 +56,17 @@ std::vector<Variant> expand_sweep(const std::string& file) {
     if (!m.empty() && fs::path(m).is_relative())
       base["data"]["manifest"] = fs::absolute(fs::path(dir) / m).lexically_normal().string();
   }
+  // Variant names become folder names under --out: one path component, plain characters.
+  for (const char* group : {"backbones", "strategies"})
+    for (auto it = j[group].begin(); it != j[group].end(); ++it) {
+      const std::string& n = it.key();
+      const bool plain = !n.empty() && n != "." && n != ".." && std::all_of(n.begin(), n.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
+      if (!plain)
+        throw InputError(file + ": " + group + " name '" + n +
+                         "' must be a single folder name (letters, digits, '.', '_', '-')");
+    }
   std::vector<Variant> out;
   for (auto b = j["backbones"].begin(); b != j["backbones"].end(); ++b)
     for (auto s = j["strategies"].begin(); s != j["strategies"].end(); ++s) {
@@ -63,23 +82,97 @@ std::vector<Variant> expand_sweep(const std::string& file) {
   return out;
 }
 
+std::vector<std::string> check_sweep(const std::string& file) {
+  const auto variants = expand_sweep(file);
+  std::vector<std::string> problems;
+  std::map<std::string, std::string> manifest_problem;  // manifest path -> "" or its problem
+  for (const auto& v : variants) {
+    try {
+      const json config = resolve_train_config_json(v.config, {}, file + " (" + v.name + ")", "");
+      build_classifier(config);  // preset, arch, weights (names and shapes), strategy fields
+      const std::string m = config["data"]["manifest"];
+      if (!manifest_problem.count(m)) {
+        std::string problem;
+        try {
+          const Manifest man = load_manifest(m);
+          for (const auto& p : man.problems)
+            if (p.error && problem.empty()) problem = p.message;
+          if (problem.empty()) {
+            size_t train = 0, val = 0;
+            for (const auto& r : man.rows) {
+              train += r.split == "train";
+              val += r.split == "val";
+            }
+            if (train == 0 || val == 0)
+              problem = m + ": needs train and val rows (make a split with 'osteofm data split')";
+          }
+        } catch (const InputError& e) {
+          problem = e.what();
+        }
+        manifest_problem[m] = problem;
+      }
+      if (!manifest_problem[m].empty()) problems.push_back(v.name + ": " + manifest_problem[m]);
+    } catch (const InputError& e) {
+      problems.push_back(v.name + ": " + e.what());
+    }
+  }
+  return problems;
+}
+
+namespace {
+// The variants that failed in an earlier local run of this sweep (SWEEP/sweep.json).
+std::set<std::string> earlier_failures(const fs::path& root) {
+  std::set<std::string> failed;
+  std::error_code ec;
+  if (!fs::exists(root / "sweep.json", ec)) return failed;
+  const json j = json::parse(read_file((root / "sweep.json").string()), nullptr, false);
+  if (!j.is_discarded() && j.contains("failed") && j["failed"].is_array())
+    for (const auto& f : j["failed"])
+      if (f.is_string()) failed.insert(f.get<std::string>());
+  return failed;
+}
+
+// Children die with the sweep: SIGTERM/SIGINT to the sweep is passed on to them, and each
+// child asks the kernel for SIGTERM when its parent dies (even by SIGKILL).
+std::map<pid_t, std::pair<size_t, std::string>>* g_running = nullptr;
+void forward_signal(int sig) {
+  if (g_running)
+    for (const auto& [pid, v] : *g_running) ::kill(pid, SIGTERM);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+}  // namespace
+
 int run_sweep(const std::string& file, const std::string& sweep_dir, const SweepOptions& o) {
   const auto variants = expand_sweep(file);
+  // Every variant resolved before any starts: twelve identical errors become one list.
+  const auto problems = check_sweep(file);
+  if (!problems.empty()) {
+    for (const auto& p : problems) std::cerr << "osteofm: sweep: " << p << "\n";
+    throw InputError(file + ": " + std::to_string(problems.size()) + " of " + std::to_string(variants.size()) +
+                     " variants cannot start (listed above); nothing was run");
+  }
   const fs::path root(sweep_dir);
   fs::create_directories(root / "configs");
+  std::set<std::string> failed_before = earlier_failures(root);
   json manifest = {{"config", fs::absolute(file).string()}, {"executor", o.executor}, {"variants", json::array()}};
   for (const auto& v : variants) {
     write_file_atomic((root / "configs" / (v.name + ".json")).string(), v.config.dump(2) + "\n");
     manifest["variants"].push_back(v.name);
   }
-  write_file_atomic((root / "sweep.json").string(), manifest.dump(2) + "\n");
-  auto train_command = [&](const Variant& v, const std::string& device) {
+  auto write_manifest = [&](const std::set<std::string>& failed) {
+    manifest["failed"] = json::array();
+    for (const auto& f : failed) manifest["failed"].push_back(f);
+    write_file_atomic((root / "sweep.json").string(), manifest.dump(2) + "\n");
+  };
+  write_manifest(o.resume ? std::set<std::string>{} : failed_before);
+  auto train_argv = [&](const Variant& v, const std::string& device) {
     const fs::path run = root / v.name;
-    std::string cmd = quote(o.binary) + " train --config " + quote((root / "configs" / (v.name + ".json")).string()) +
-                      " --out " + quote(run.string());
-    if (fs::exists(run / "config.json")) cmd += " --resume";
-    if (!device.empty()) cmd += " --set train.device=" + device;
-    return cmd;
+    std::vector<std::string> argv = {o.binary, "train", "--config", (root / "configs" / (v.name + ".json")).string(),
+                                     "--out", run.string()};
+    if (fs::exists(run / "checkpoints" / "last.safetensors")) argv.push_back("--resume");
+    if (!device.empty()) argv.insert(argv.end(), {"--set", "train.device=" + device});
+    return argv;
   };
 
   if (o.executor == "slurm") {
@@ -88,7 +181,7 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
                          (fs::absolute(root) / "slurm" / "%A_%a.log").string() + "\nset -euo pipefail\nvariants=(";
     for (const auto& v : variants) script += " " + v.name;
     script += " )\nv=${variants[$SLURM_ARRAY_TASK_ID]}\nrun=" + quote(fs::absolute(root).string()) + "/$v\n";
-    script += "resume=''\n[[ -f \"$run/config.json\" ]] && resume=--resume\n";
+    script += "resume=''\n[[ -f \"$run/checkpoints/last.safetensors\" ]] && resume=--resume\n";
     script += "exec " + quote(fs::absolute(o.binary).string()) + " train --config " +
               quote(fs::absolute(root / "configs").string()) + "/$v.json --out \"$run\" $resume\n";
     fs::create_directories(root / "slurm");
@@ -111,28 +204,49 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
 
   // Local: one child process per variant; as many at once as GPUs listed (else one).
   std::vector<const Variant*> todo;
+  std::set<std::string> failed_now;
+  int failures = 0;
   for (const auto& v : variants) {
     if (finished(root / v.name)) {
       std::cerr << "sweep: " << v.name << " already done, skipped\n";
+      continue;
+    }
+    if (!o.resume && failed_before.count(v.name)) {
+      std::cerr << "sweep: " << v.name << " failed in an earlier run, not retried (rerun with --resume to retry it)\n";
+      failed_now.insert(v.name);
+      ++failures;
       continue;
     }
     todo.push_back(&v);
   }
   const size_t slots = std::max<size_t>(1, o.gpus.size());
   std::map<pid_t, std::pair<size_t, std::string>> running;  // pid -> slot, variant
+  g_running = &running;
+  struct sigaction sa {}, old_int {}, old_term {};
+  sa.sa_handler = forward_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
   std::vector<bool> busy(slots, false);
-  int failures = 0;
   size_t next = 0;
+  const pid_t sweep_pid = ::getpid();
   while (next < todo.size() || !running.empty()) {
     while (next < todo.size() && running.size() < slots) {
       size_t slot = 0;
       while (busy[slot]) ++slot;
       const Variant& v = *todo[next++];
-      const std::string cmd = train_command(v, o.gpus.empty() ? "" : "cuda:" + o.gpus[slot]);
+      const std::vector<std::string> args = train_argv(v, o.gpus.empty() ? "" : "cuda:" + o.gpus[slot]);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
       std::cerr << "sweep: " << v.name << (o.gpus.empty() ? "" : " on GPU " + o.gpus[slot]) << "\n";
       const pid_t pid = fork();
       if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != sweep_pid) _exit(143);  // the sweep died before prctl took effect
+        ::signal(SIGINT, SIG_DFL);
+        ::signal(SIGTERM, SIG_DFL);
+        ::execv(argv[0], argv.data());
         _exit(127);
       }
       if (pid < 0) throw RuntimeFailure("sweep: cannot start a process");
@@ -141,16 +255,25 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     }
     int status = 0;
     const pid_t done = waitpid(-1, &status, 0);
-    if (done < 0) break;
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
     auto it = running.find(done);
     if (it == running.end()) continue;
     busy[it->second.first] = false;
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
       ++failures;
-      std::cerr << "sweep: " << it->second.second << " failed; rerun the sweep with --resume to continue it\n";
+      failed_now.insert(it->second.second);
+      std::cerr << "sweep: " << it->second.second << " failed (see its log above); rerun the sweep with --resume to "
+                << "retry it\n";
     }
     running.erase(it);
   }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  g_running = nullptr;
+  write_manifest(failed_now);
   return failures;
 }
 

@@ -21,13 +21,20 @@ std::vector<Variant> expand_sweep(const std::string& file);
 struct SweepOptions {
   std::string executor = "local";  // local | slurm
   std::vector<std::string> gpus;   // local: one variant at a time per listed GPU ("0", "1")
-  bool resume = false;
+  bool resume = false;             // retry the variants that failed in an earlier run (else reported, skipped)
   bool wait = false;               // slurm: block until the array finishes (sbatch --wait)
   std::string sbatch_args;         // extra sbatch arguments (partition, time, gres)
   std::string binary;              // the osteofm executable run by each task
 };
 
-// Writes SWEEP/configs/<variant>.json and SWEEP/sweep.json, then runs the variants.
+// Resolves every variant as its trainer would (config, preset, arch, weights names and
+// shapes, strategy fields, manifest readable with train and val rows) without training;
+// one line per problem, "<variant>: <reason>". Empty when every variant can start.
+std::vector<std::string> check_sweep(const std::string& file);
+
+// Checks every variant first (InputError listing the problems, nothing run), writes
+// SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the variants that failed), then
+// runs the variants.
 // Returns the number of variants that failed (local), or 0 once the array is submitted.
 int run_sweep(const std::string& file, const std::string& sweep_dir, const SweepOptions& options);
 
