@@ -1,0 +1,263 @@
+// A researcher's day without dead ends: failed starts that do not block a retry, the device
+// outside a run's identity, every numeric field checked up front, a locked run folder,
+// a log consistent with its checkpoint, NaN models refused, predict that scores every good
+// file and marks the bad ones, sweeps checked before they start and stopped with their
+// children. Each case failed before its fix.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "io/safetensors_torch.hpp"
+#include "support.hpp"
+#include "train/run_folder.hpp"
+
+using namespace osteofm;
+using namespace osteofm::test;
+using nlohmann::json;
+
+namespace {
+std::string cohort(const TempDir& dir, int patients = 60) {
+  const CliResult r = run_osteofm("synth --out '" + (dir / "cohort") + "' --patients " + std::to_string(patients) +
+                                  " --size 112 --seed 3");
+  REQUIRE(r.code == 0);
+  return dir / "cohort/manifest.csv";
+}
+std::string write_config(const TempDir& dir, const std::string& name, const json& c) {
+  write_text(dir / name, c.dump());
+  return dir / name;
+}
+json base_config(const std::string& manifest, int epochs = 2) {
+  return {{"data", {{"manifest", manifest}}},
+          {"backbone", {{"preset", "dinov2-tiny"}, {"seed", 5}}},
+          {"strategy", {{"name", "linear_probe"}}},
+          {"train", {{"epochs", epochs}, {"batch_size", 16}, {"patience", 10}, {"seed", 2}}}};
+}
+int dead_pid() {
+  const pid_t p = fork();
+  if (p == 0) _exit(0);
+  int st = 0;
+  waitpid(p, &st, 0);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("day: a start that fails on bad input leaves no run behind, so the retry works", "[day][image_io]") {
+  TempDir dir;
+  const std::string manifest = cohort(dir);
+  json c = base_config(manifest);
+  c["backbone"]["weights"] = dir / "no-such-weights.safetensors";
+  const CliResult bad = run_osteofm("train --config '" + write_config(dir, "bad.json", c) + "' --out '" + (dir / "run") + "'");
+  CHECK(bad.code == 2);
+  CHECK(count_lines(bad.err) == 1);
+  CHECK_FALSE(fs::exists(dir / "run/config.json"));
+  // The fixed config runs in the same folder, without --resume.
+  c["backbone"].erase("weights");
+  const CliResult good = run_osteofm("train --config '" + write_config(dir, "good.json", c) + "' --out '" + (dir / "run") + "'");
+  INFO(good.err);
+  CHECK(good.code == 0);
+  // A folder with a config but no checkpoint (a start that stopped early) is not a run either.
+  fs::create_directories(dir.path / "half");
+  write_text(dir / "half/config.json", "{\"old\": true}");
+  const CliResult half = run_osteofm("train --config '" + (dir / "good.json") + "' --out '" + (dir / "half") + "'");
+  INFO(half.err);
+  CHECK(half.code == 0);
+  CHECK_THAT(half.err, Catch::Contains("no checkpoint yet"));
+  // A finished run still needs --resume, and says how.
+  const CliResult again = run_osteofm("train --config '" + (dir / "good.json") + "' --out '" + (dir / "run") + "'");
+  CHECK(again.code == 2);
+  CHECK_THAT(again.err, Catch::Contains("add --resume to continue it"));
+}
+
+TEST_CASE("day: the device is not part of a run's identity, a changed key is named", "[day][image_io]") {
+  TempDir dir;
+  const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir)));
+  REQUIRE(run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "' --set train.device=cpu").code == 0);
+  const CliResult moved = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "' --resume --set train.device=auto");
+  INFO(moved.err);
+  CHECK(moved.code == 0);
+  CHECK_THAT(moved.out, Catch::Contains("(resumed)"));
+  const CliResult changed = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "' --resume --set train.lr_head=0.5");
+  CHECK(changed.code == 2);
+  CHECK_THAT(changed.err, Catch::Contains("differs from the given config at 'train.lr_head'"));
+}
+
+TEST_CASE("day: every numeric field and LoRA setting is checked before training", "[day][image_io]") {
+  TempDir dir;
+  const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30)));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--set train.patience=0", "train.patience = 0 is outside [1, 100000]"},
+      {"--set train.lr_head=-0.001", "train.lr_head = -0.001 is outside (0, 10]"},
+      {"--set train.weight_decay=-1", "train.weight_decay = -1 is outside [0, 10]"},
+      {"--set train.epochs=2.5", "'train.epochs' must be a whole number, not 2.5"},
+      {"--set train.warmup_epochs=5", "train.warmup_epochs (5) is longer than train.epochs (2)"},
+      {"--set data.prefetch=-1", "data.prefetch = -1 is outside [0, 1024]"},
+      {"--set train.epochs.x=1", "'train.epochs' is a value, not a group of keys"},
+      {"--set 'strategy={\"name\":\"lora\",\"dropout\":2.0}'", "lora: dropout must be in [0, 1)"},
+      {"--set 'strategy={\"name\":\"lora\",\"rank\":100000}'", "lora: rank 100000 exceeds the model width"},
+      {"--set 'strategy={\"name\":\"lora\",\"targets\":[]}'", "lora: targets is empty"},
+      {"--set 'strategy={\"name\":\"lora\",\"alpha\":0}'", "lora: alpha must be greater than 0"},
+      {"--set 'strategy={\"name\":\"lora\",\"rank\":2.5}'", "rank must be a whole number >= 1, not 2.5"},
+  };
+  for (const auto& [flag, message] : cases) {
+    INFO(flag);
+    const CliResult r = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "' " + flag);
+    CHECK(r.code == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::Contains(message));
+    CHECK_FALSE(fs::exists(dir / "run/config.json"));
+  }
+}
+
+TEST_CASE("day: a pretrained preset never runs on random weights by accident", "[day]") {
+  TempDir dir;
+  json c = base_config(dir / "any.csv");
+  c["backbone"]["preset"] = "dinov2-vitb14";
+  const CliResult r = run_osteofm("train --config '" + write_config(dir, "c.json", c) + "' --out '" + (dir / "run") + "'");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("backbone.weights is not given for the pretrained preset 'dinov2-vitb14'") &&
+                        Catch::Contains("\"random\""));
+  save_safetensors(dir / "x.safetensors", {{"x", torch::zeros({1, 3, 28, 28})}});
+  const CliResult e = run_osteofm("embed --backbone dinov2-vitb14 --tensor '" + (dir / "x.safetensors") + "' --out '" +
+                                  (dir / "e.safetensors") + "'");
+  CHECK(e.code == 2);
+  CHECK_THAT(e.err, Catch::Contains("--weights is not given for the pretrained preset"));
+  const CliResult ok = run_osteofm("embed --backbone dinov2-vitb14 --weights random --tensor '" + (dir / "x.safetensors") +
+                                   "' --out '" + (dir / "e.safetensors") + "'");
+  INFO(ok.err);
+  CHECK(ok.code == 0);
+}
+
+TEST_CASE("day: one trainer per run folder, a crash's lock and temporaries do not block the next", "[day][image_io]") {
+  TempDir dir;
+  const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30)));
+  {
+    RunLock held(dir.path / "run");  // as if another trainer were running there
+    const CliResult r = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "'");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("another osteofm process (pid " + std::to_string(getpid()) + ") is training"));
+  }
+  // Released (as the kernel does when a trainer dies): the stale lock file does not block.
+  fs::create_directories(dir.path / "run/checkpoints");
+  const std::string stale = dir / ("run/checkpoints/last.safetensors.tmp." + std::to_string(dead_pid()) + ".0");
+  write_text(stale, "half a checkpoint");
+  const CliResult r = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "'");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK_FALSE(fs::exists(stale));
+}
+
+TEST_CASE("day: log.jsonl matches the checkpoint after a resume, a failed append is an error", "[day][image_io]") {
+  TempDir dir;
+  const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30), 3));
+  const std::string kill = "OSTEOFM_TEST_KILL_AFTER_STEPS=3 '" + std::string(OSTEOFM_BIN) + "' train --config '" + cfg +
+                           "' --out '" + (dir / "run") + "' >/dev/null 2>&1";
+  std::system(kill.c_str());
+  REQUIRE(fs::exists(dir / "run/checkpoints/last.safetensors"));
+  // A line for an epoch the checkpoint does not hold (a kill between the line and the checkpoint).
+  std::ofstream(dir / "run/log.jsonl", std::ios::app) << "{\"epoch\": 9, \"train_loss\": 1}\n";
+  const CliResult r = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "' --resume");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const std::string log = read_text(dir / "run/log.jsonl");
+  CHECK(count_lines(log) == 3);
+  int expected = 1;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) CHECK(json::parse(line)["epoch"] == expected++);
+  // /dev/full: every write fails with ENOSPC, as on a full disk; the line is never lost silently.
+  CHECK_THROWS_WITH(append_json_line("/dev/full", json{{"epoch", 1}}), Catch::Contains("/dev/full: cannot append"));
+}
+
+TEST_CASE("day: a NaN model is an error, predict scores every good file and marks the others", "[day][image_io]") {
+  TempDir dir;
+  const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30)));
+  REQUIRE(run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "'").code == 0);
+  const std::string png = dir / "cohort/images/PH00001_1.png";
+  const std::string ct = shared("data/public-cxr/dicom/pydicom/CT_small.dcm");
+  ::mkfifo((dir / "fifo.png").c_str(), 0644);
+  const CliResult p = run_osteofm("predict --run '" + (dir / "run") + "' '" + png + "' '" + (dir / "missing.png") + "' '" +
+                                  ct + "' '" + (dir / "fifo.png") + "' --out '" + (dir / "p.csv") + "'");
+  CHECK(p.code == 2);
+  CHECK_THAT(p.err, Catch::Contains("2 of 4 inputs could not be scored"));
+  CHECK_THAT(p.err, Catch::Contains("DICOM Modality CT is not CR/DX"));
+  const std::string csv = read_text(dir / "p.csv");
+  CHECK(count_lines(csv) == 5);
+  CHECK_THAT(csv, Catch::StartsWith("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,path,status,error,warnings\n"));
+  CHECK_THAT(csv, Catch::Contains("missing.png: no such file") && Catch::Contains("not a regular file"));
+  CHECK_THAT(csv, Catch::Contains(",ok,,DICOM Modality CT is not CR/DX"));
+
+  // NaN weights in the best checkpoint: predict marks every row, explain and the run's numbers refuse.
+  auto tensors = load_safetensors(dir / "run/checkpoints/best.safetensors");
+  for (auto& [name, t] : tensors) t = torch::full_like(t, std::nan(""));
+  save_safetensors(dir / "run/checkpoints/best.safetensors", tensors);
+  const CliResult n = run_osteofm("predict --run '" + (dir / "run") + "' '" + png + "'");
+  CHECK(n.code == 2);
+  CHECK_THAT(n.out, Catch::Contains(",error,the model's probabilities are not finite"));
+  const CliResult e = run_osteofm("explain --run '" + (dir / "run") + "' --out '" + (dir / "ex") + "' --bootstrap 10");
+  CHECK(e.code == 1);
+  CHECK_THAT(e.err, Catch::Contains("probabilities are not finite"));
+}
+
+TEST_CASE("day: sweeps check every variant first, keep names inside --out, and stop with their children", "[day][sweep][image_io]") {
+  TempDir dir;
+  const std::string manifest = cohort(dir, 40);
+  json sweep = {{"base", {{"data", {{"manifest", manifest}}}, {"train", {{"epochs", 2}, {"batch_size", 16}}}}},
+                {"backbones", {{"dinov2", {{"preset", "dinov2-tiny"}}}, {"rad", {{"preset", "rad-dino-huge"}}}}},
+                {"strategies", {{"linear", {{"name", "linear_probe"}}}, {"lora", {{"name", "lora"}, {"targets", {"qq"}}}}}}};
+  const std::string bad = write_config(dir, "bad.json", sweep);
+  const CliResult check = run_osteofm("sweep --config '" + bad + "' --check");
+  CHECK(check.code == 2);
+  CHECK_THAT(check.err, Catch::Contains("dinov2-lora: ") && Catch::Contains("unknown target 'qq'"));
+  CHECK_THAT(check.err, Catch::Contains("rad-linear: ") && Catch::Contains("rad-dino-huge"));
+  CHECK_THAT(check.err, Catch::Contains("3 variant(s) cannot start"));
+  const CliResult run = run_osteofm("sweep --config '" + bad + "' --out '" + (dir / "sw") + "'");
+  CHECK(run.code == 2);
+  CHECK_FALSE(fs::exists(dir / "sw/dinov2-linear"));  // nothing started
+
+  json escape = sweep;
+  escape["backbones"] = {{"../../escape", {{"preset", "dinov2-tiny"}}}};
+  const CliResult esc = run_osteofm("sweep --config '" + write_config(dir, "esc.json", escape) + "' --out '" + (dir / "sw") + "'");
+  CHECK(esc.code == 2);
+  CHECK_THAT(esc.err, Catch::Contains("backbones name '../../escape' must be a single folder name"));
+
+  // Killing the sweep (SIGKILL: no chance to clean up) takes its trainer down too.
+  json slow = sweep;
+  slow["backbones"] = {{"dinov2", {{"preset", "dinov2-tiny"}}}};
+  slow["strategies"] = {{"partial", {{"name", "partial"}, {"blocks", 2}}}};
+  slow["base"]["train"]["epochs"] = 200;
+  slow["base"]["augment"] = {{"enabled", true}};
+  const std::string slow_cfg = write_config(dir, "slow.json", slow);
+  const std::string out = dir / "killed";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(OSTEOFM_BIN, OSTEOFM_BIN, "sweep", "--config", slow_cfg.c_str(), "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(out + "/dinov2-partial/log.jsonl") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(fs::exists(out + "/dinov2-partial/log.jsonl"));
+  ::kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  // The trainer holds the run lock while it lives: taking it proves it is gone.
+  bool released = false;
+  for (int i = 0; i < 100 && !released; ++i) {
+    try {
+      RunLock lock(out + "/dinov2-partial");
+      released = true;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  CHECK(released);
+}
