@@ -118,11 +118,18 @@ std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std
                                          const std::string& stem) {
   LinePlot plot;
   plot.title = "Macro-average ROC, test split";
+  if (!rows.empty() && !rows.front().bootstrap.empty()) plot.notes = {"95% CI: " + rows.front().bootstrap};
   for (const auto& r : rows) {
     const fs::path preds = fs::path(sweep_dir) / r.run / "predictions_test.csv";
     if (!fs::exists(preds)) continue;
     const RocCurve macro = macro_roc_curve(class_roc_curves(read_predictions(preds.string()).scored));
-    plot.series.push_back({auc_label(r.backbone + " " + r.strategy, macro.auc), macro.fpr, macro.tpr});
+    std::string label = auc_label(r.backbone + " " + r.strategy, macro.auc);
+    if (r.auc_macro.lower) {  // the table's interval of the same AUC
+      char ci[48];
+      std::snprintf(ci, sizeof ci, " [%.3f, %.3f])", *r.auc_macro.lower, *r.auc_macro.upper);
+      label = label.substr(0, label.size() - 1) + ci;
+    }
+    plot.series.push_back({label, macro.fpr, macro.tpr});
   }
   if (plot.series.empty()) return {};
   return write_both(plot, stem);
