@@ -128,6 +128,12 @@ TEST_CASE("cache: an interrupted build continues, undecodable images are recorde
   const CliResult t = run_osteofm("train --config '" + train_config(dir, dir / "cache2", "t") + "' --out '" + (dir / "run") + "'");
   CHECK(t.code == 2);
   CHECK(t.err.find("not in the cache") != std::string::npos);
+  // The image fixed, the rerun (as the error says) decodes the failed row again.
+  write_text(victim, bytes);
+  const CliResult fixed = run_osteofm("data cache '" + (dir / "cohort/manifest.csv") + "' --size 64 --out '" + (dir / "cache2") + "'");
+  INFO(fixed.err);
+  CHECK(fixed.code == 0);
+  CHECK(read_text(dir / "cache2/index.csv").find("cannot decode PNG") == std::string::npos);
 }
 
 // In-memory pixels: a "spine" band whose brightness falls with the class, "lungs" beside it.

@@ -43,6 +43,16 @@ TEST_CASE("format_double prints the shortest text that reads back exactly", "[cs
     CHECK(std::strtod(format_double(v).c_str(), nullptr) == v);
   }
   CHECK(format_double(0.1) == "0.1");
+  // Positional where Python's repr is (ages, counts): "50", not "5e+01".
+  CHECK(format_double(50) == "50");
+  CHECK(format_double(100) == "100");
+  CHECK(format_double(-2000) == "-2000");
+  CHECK(format_double(0.0001) == "0.0001");
+  CHECK(format_double(1e15) == "1000000000000000");
+  CHECK(format_double(1e16) == "1e+16");
+  CHECK(format_double(1e-5) == "1e-05");
+  for (double v : {50.0, 1e15, 123456789012.5, 0.00012345678901234})
+    CHECK(std::strtod(format_double(v).c_str(), nullptr) == v);
 }
 
 TEST_CASE("WHO labels at the exact boundaries", "[labels]") {

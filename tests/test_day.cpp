@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/parallel.hpp"
 #include "io/safetensors_torch.hpp"
 #include "support.hpp"
 #include "train/run_folder.hpp"
@@ -260,4 +261,122 @@ TEST_CASE("day: sweeps check every variant first, keep names inside --out, and s
     }
   }
   CHECK(released);
+}
+
+TEST_CASE("day: one rule for paths: a config's against its folder, the command line's against the current directory", "[day][image_io]") {
+  TempDir dir;
+  cohort(dir, 30);
+  // The config lives in cfg/ with an arch file beside it; the manifest is given on the command line.
+  write_text(dir / "cfg/arch.json", R"({"depth": 1})");
+  json c = base_config("unused.csv", 1);
+  c["backbone"]["arch"] = "arch.json";
+  write_config(dir, "cfg/c.json", c);
+  const std::string cmd = "cd '" + dir.path.string() + "' && '" + OSTEOFM_BIN +
+                          "' train --config cfg/c.json --set data.manifest=cohort/manifest.csv --out runs/a >out.txt 2>err.txt";
+  const int rc = std::system(cmd.c_str());
+  INFO(read_text(dir / "err.txt"));
+  REQUIRE(WEXITSTATUS(rc) == 0);
+  const json stored = json::parse(read_text(dir / "runs/a/config.json"));
+  CHECK(stored["data"]["manifest"] == (dir.path / "cohort/manifest.csv").string());
+  CHECK(stored["backbone"]["arch"] == (dir.path / "cfg/arch.json").string());
+  // Stored absolute: the run is explained from another folder.
+  const CliResult e = run_osteofm("explain --run '" + (dir / "runs/a") + "' --out '" + (dir / "ex") + "' --bootstrap 10 --overlays 0");
+  INFO(e.err);
+  CHECK(e.code == 0);
+}
+
+TEST_CASE("day: a validation split without a class is flagged by data check and never called an AUC", "[day][image_io]") {
+  TempDir dir;
+  const std::string manifest = cohort(dir, 60);
+  // Relabel every validation osteoporosis row as osteopenia.
+  std::string text = read_text(manifest), out;
+  std::istringstream lines(text);
+  std::string header;
+  std::getline(lines, header);
+  out = header + "\n";
+  // image_id,patient_id,path,mask,t_score,age,split: every validation image made osteopenic.
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+    REQUIRE(f.size() == 7);
+    if (f[6] == "val") f[4] = "-1.5";
+    std::string joined;
+    for (const auto& x : f) joined += (joined.empty() ? "" : ",") + x;
+    out += joined + "\n";
+  }
+  write_text(dir / "cohort/one_class_val.csv", out);
+  const CliResult check = run_osteofm("data check '" + (dir / "cohort/one_class_val.csv") + "'");
+  CHECK_THAT(check.out, Catch::Contains("the val split has no normal images") &&
+                            Catch::Contains("the val split has no osteoporosis images: its macro AUC is undefined"));
+  json c = base_config(dir / "cohort/one_class_val.csv", 1);
+  const CliResult t = run_osteofm("train --config '" + write_config(dir, "c.json", c) + "' --out '" + (dir / "run") + "'");
+  INFO(t.err);
+  REQUIRE(t.code == 0);
+  CHECK_THAT(t.err, Catch::Contains("best epoch is selected on validation accuracy"));
+  CHECK_THAT(t.out, Catch::Contains("best val accuracy"));
+  const json status = json::parse(read_text(dir / "run/status.json"));
+  CHECK(status["selection_metric"] == "val_accuracy");
+  CHECK(status["best_val_auc"].is_null());
+}
+
+TEST_CASE("day: --threads reaches osteofm's own pools", "[day]") {
+  set_default_threads(3);
+  CHECK(resolve_threads(0) == 3);
+  CHECK(resolve_threads(5) == 5);
+  set_default_threads(0);
+  CHECK(resolve_threads(0) == static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+TEST_CASE("day: messages a user can act on, no library words, no stack traces", "[day]") {
+  TempDir dir;
+  // A batch of zero images: one line naming the tensor, not a LibTorch trace.
+  save_safetensors(dir / "empty.safetensors", {{"x", torch::zeros({0, 3, 28, 28})}});
+  const CliResult e = run_osteofm("embed --backbone dinov2-tiny --tensor '" + (dir / "empty.safetensors") + "' --out '" +
+                                  (dir / "e.safetensors") + "'");
+  CHECK(e.code == 2);
+  CHECK(count_lines(e.err) == 1);
+  CHECK_THAT(e.err, Catch::Contains("tensor 'x' holds no image"));
+  // A Latin-1 manifest: named, with the fix, exit 2 (was: exit 1 from the JSON writer).
+  write_text(dir / "latin1.csv", "image_id,patient_id,path,t_score\na,Jos\xE9,x.png,-1\n");
+  const CliResult l = run_osteofm("data check '" + (dir / "latin1.csv") + "' --json '" + (dir / "c.json") + "'");
+  CHECK(l.code == 2);
+  CHECK(count_lines(l.err) == 1);
+  CHECK_THAT(l.err, Catch::Contains("latin1.csv:2: not UTF-8 text (byte 0xE9)"));
+  // data check --json - : the JSON on stdout, the text report on stderr.
+  write_text(dir / "ok.csv", "image_id,patient_id,path,t_score\na,P1,x.png,-1\n");
+  const CliResult j = run_osteofm("data check '" + (dir / "ok.csv") + "' --json -");
+  CHECK(json::parse(j.out, nullptr, false).is_object());
+  // A usage error inside a verb points at that verb's help.
+  const CliResult u = run_osteofm("eval --bootstrap many");
+  CHECK(u.code == 2);
+  CHECK_THAT(u.err, Catch::Contains("(run 'osteofm eval --help')"));
+  // Phantom ages are whole numbers as people write them.
+  REQUIRE(run_osteofm("synth --out '" + (dir / "ph") + "' --patients 12 --size 64").code == 0);
+  CHECK(read_text(dir / "ph/manifest.csv").find("e+") == std::string::npos);
+}
+
+TEST_CASE("day: progress as JSON lines where stderr is a log, not a terminal", "[day][image_io]") {
+  TempDir dir;
+  cohort(dir, 12);
+  const std::string cmd = "OSTEOFM_PROGRESS_SECONDS=0 '" + std::string(OSTEOFM_BIN) + "' data cache '" +
+                          (dir / "cohort/manifest.csv") + "' --size 64 --out '" + (dir / "cache") + "' 2>'" +
+                          (dir / "err.txt") + "' >/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  int lines = 0, finals = 0;
+  std::istringstream err(read_text(dir / "err.txt"));
+  for (std::string line; std::getline(err, line);) {
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("progress")) continue;
+    ++lines;
+    CHECK(j["total"] == count_lines(read_text(dir / "cohort/manifest.csv")) - 1);  // every image of the cohort
+    finals += j["final"].get<bool>();
+  }
+  CHECK(lines >= 2);
+  CHECK(finals == 1);
+  // At the default rate, a short step writes none.
+  const std::string quiet = "'" + std::string(OSTEOFM_BIN) + "' data cache '" + (dir / "cohort/manifest.csv") +
+                            "' --size 48 --out '" + (dir / "cache48") + "' 2>'" + (dir / "err2.txt") + "' >/dev/null";
+  REQUIRE(std::system(quiet.c_str()) == 0);
+  CHECK(read_text(dir / "err2.txt").find("\"progress\"") == std::string::npos);
 }

@@ -15,8 +15,11 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   REQUIRE(first.code == 0);
   const std::string table = read_text(dir / "demo/sweep/table.md");
   INFO(table);
-  // header, rule, 12 variants, blank + five notes (ranking, CIs, thresholds, calibration, IoU map)
-  CHECK(count_lines(table) == 2 + 12 + 6);
+  // header, rule, 12 variants, blank + seven notes (ranking, CIs, thresholds, calibration,
+  // IoU map, Δbone definition and fill, explain split)
+  CHECK(count_lines(table) == 2 + 12 + 8);
+  CHECK(table.find("Δbone: AUC(original) - AUC(all bones occluded), mean fill.") != std::string::npos);
+  CHECK(table.find("Explainability scores on the test split.") != std::string::npos);
   CHECK(table.find("IoU_bone: all bones, top-k policy, on gradcam maps.") != std::string::npos);
   CHECK(table.find("patient-clustered percentile bootstrap replicates") != std::string::npos);
   CHECK(table.find("Youden threshold chosen on the validation split") != std::string::npos);

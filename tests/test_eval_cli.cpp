@@ -191,6 +191,20 @@ TEST_CASE("roc: trapezoidal area of the curve equals the rank AUC, macro curve i
     CHECK(std::fabs(curves[k].auc - c["expected"]["auc_per_class"][kClassNames[k]].get<double>()) < 1e-12);
   const RocCurve macro = macro_roc_curve(curves);
   CHECK(std::fabs(macro.auc - c["expected"]["auc_macro"].get<double>()) < 1e-12);
+  // The drawn curve's own area is the number in its legend.
+  double area = 0;
+  for (size_t i = 1; i < macro.fpr.size(); ++i)
+    area += (macro.fpr[i] - macro.fpr[i - 1]) * (macro.tpr[i] + macro.tpr[i - 1]) / 2;
+  CHECK(area == Approx(macro.auc).margin(1e-12));
+  // ... also on a small, tie-free set, where the old vertex sampling overstated it.
+  const json small = json::parse(read_text(shared("fixtures/stats/realistic_n50.json")));
+  ScoredSet s50;
+  s50.label = small["inputs"]["y_true"].get<std::vector<int>>();
+  for (const auto& r : small["inputs"]["y_score"]) s50.score.push_back({r[0], r[1], r[2]});
+  const RocCurve m50 = macro_roc_curve(class_roc_curves(s50));
+  double area50 = 0;
+  for (size_t i = 1; i < m50.fpr.size(); ++i) area50 += (m50.fpr[i] - m50.fpr[i - 1]) * (m50.tpr[i] + m50.tpr[i - 1]) / 2;
+  CHECK(area50 == Approx(small["expected"]["auc_macro"].get<double>()).margin(1e-12));
   for (size_t i = 1; i < macro.fpr.size(); ++i) {
     CHECK(macro.fpr[i] >= macro.fpr[i - 1]);
     CHECK(macro.tpr[i] >= macro.tpr[i - 1]);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "core/parallel.hpp"
 #include "core/atomic_file.hpp"
 #include "core/runtime.hpp"
 #include "data/dataset_check.hpp"
@@ -26,13 +27,14 @@ void add_data_command(CLI::App& root, Commands& commands) {
   auto check = std::make_shared<CheckOptions>();
   auto* c = data->add_subcommand("check", "Report classes, splits, patients and every problem of a manifest, by row");
   c->add_option("MANIFEST", check->manifest, "Manifest CSV")->required();
-  c->add_option("--json", check->json, "Also write the report as JSON to this file");
+  c->add_option("--json", check->json, "Also write the report as JSON to this file (- for standard output)");
   c->add_flag("--decode", check->decode, "Decode every image and mask fully (default: existence and format only)");
   commands.push_back({c, [check] {
     Manifest m = load_manifest(check->manifest);
-    DatasetReport rep = check_dataset(m, check->decode, hardware_threads());
-    std::cout << report_text(rep);
-    if (!check->json.empty()) write_file_atomic(check->json, report_json(rep).dump(2) + "\n");
+    DatasetReport rep = check_dataset(m, check->decode, resolve_threads(0));
+    (check->json == "-" ? std::cerr : std::cout) << report_text(rep);  // stdout stays pure JSON with --json -
+    if (check->json == "-") std::cout << report_json(rep).dump(2) << "\n";  // for pipes: jq, scripts
+    else if (!check->json.empty()) write_file_atomic(check->json, report_json(rep).dump(2) + "\n");
     if (!rep.usable()) {
       std::cerr << "osteofm: error: " << check->manifest << ": unusable manifest, " << rep.errors << " errors (listed above)\n";
       return 2;
@@ -81,6 +83,8 @@ void add_data_command(CLI::App& root, Commands& commands) {
   mk->add_option("--map", masks->maps, "VALUE=REGION, repeatable (V7 Labs: 255=lungs; 127 'ignore' maps to nothing)")
       ->required();
   mk->add_option("--out", masks->conversion.out_dir, "Output folder: masks/*.png, regions.json, masks.csv")->required();
+  mk->add_option("--root", masks->conversion.root,
+                 "Folder the CSV's relative paths resolve against (default: the CSV's folder)");
   commands.push_back({mk, [masks] {
     for (const auto& m : masks->maps) masks->conversion.value_to_region.insert(parse_value_region(m));
     const MaskConversionSummary s = convert_label_masks(masks->conversion);
@@ -102,7 +106,7 @@ void add_data_command(CLI::App& root, Commands& commands) {
   k->add_option("--fit", cache->options.fit, "crop (short side + centre crop) or squash")->capture_default_str();
   k->add_option("--shard-mb", cache->options.shard_mb, "Target shard size, MB")->capture_default_str();
   commands.push_back({k, [cache] {
-    cache->options.threads = hardware_threads();
+    cache->options.threads = resolve_threads(0);
     const CacheSummary s = build_tensor_cache(cache->manifest, cache->out, cache->options);
     for (const auto& f : s.failures) std::cerr << "osteofm: error: " << f << "\n";
     std::cout << cache->out << ": " << s.images << " images in " << s.shards << " shards (" << s.decoded

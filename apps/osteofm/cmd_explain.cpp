@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "core/parallel.hpp"
 #include "core/runtime.hpp"
 #include "explain/explain.hpp"
 
@@ -39,7 +40,7 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   e->add_option("--batch", o->explain.batch, "Images per batch")->capture_default_str();
   e->add_option("--device", o->explain.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   commands.push_back({e, [o] {
-    o->explain.bootstrap.threads = hardware_threads();
+    o->explain.bootstrap.threads = resolve_threads(0);
     o->explain.cluster = !o->no_cluster;
     const ExplainSummary s = explain_run(o->run, o->out, o->explain);
     const auto& r = s.report;

@@ -1,10 +1,14 @@
 // osteofm gradcam: Grad-CAM of a backbone + linear head on pre-normalised tensors (the
 // scripting form of what explain does for a run).
+#include <cmath>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "command.hpp"
+#include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/labels.hpp"
 #include "explain/gradcam.hpp"
 #include "io/safetensors_torch.hpp"
 #include "models/checkpoint.hpp"
@@ -26,7 +30,7 @@ void add_gradcam_command(CLI::App& root, Commands& commands) {
   g->add_option("--head", o->head, ".safetensors with head.weight [C,D] and head.bias [C] (applied to the final-norm CLS)")
       ->required();
   g->add_option("--tensor", o->tensor, "FILE.safetensors[:KEY], normalised images [B,3,H,W]")->required();
-  g->add_option("--class", o->target, "Class index to explain, or 'pred' (each image's argmax)")->capture_default_str();
+  g->add_option("--class", o->target, "Class to explain: an index, a class name (normal, osteopenia, osteoporosis), or pred (each image's argmax)")->capture_default_str();
   g->add_option("--out", o->out, "Output .safetensors (cam [B,H,W], cam_grid [B,h,w], logits [B,C])")->required();
   g->add_option("--batch", o->batch, "Images per backward pass")->capture_default_str();
   g->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -57,14 +61,18 @@ void add_gradcam_command(CLI::App& root, Commands& commands) {
     for (int64_t i = 0; i < x.size(0); i += o->batch) {
       const auto xb = x.slice(0, i, std::min<int64_t>(i + o->batch, x.size(0))).to(device, torch::kFloat32);
       std::vector<int64_t> target(xb.size(0), kPredictedClass);
-      if (o->target != "pred") {
-        int64_t c = -1;
-        try {
-          c = std::stoll(o->target);
-        } catch (const std::exception&) {
+      if (o->target != "pred" && o->target != "predicted") {
+        // An index of the head, or (three-class heads) a class name, as explain --target takes.
+        std::optional<int> c = ho.classes == kNumClasses ? parse_label(o->target) : std::nullopt;
+        if (!c) {
+          const auto v = parse_number(o->target);
+          if (v && *v == std::floor(*v) && *v >= 0 && *v < ho.classes) c = static_cast<int>(*v);
         }
-        if (c < 0) throw InputError("--class must be a class index or 'pred', not '" + o->target + "'");
-        std::fill(target.begin(), target.end(), c);
+        if (!c)
+          throw InputError("--class must be pred, a class index 0.." + std::to_string(ho.classes - 1) +
+                           (ho.classes == kNumClasses ? " or normal, osteopenia, osteoporosis" : "") + ", not '" +
+                           o->target + "'");
+        std::fill(target.begin(), target.end(), *c);
       }
       const GradCamResult r = grad_cam(model, xb, target);
       cams.push_back(r.cam.cpu());

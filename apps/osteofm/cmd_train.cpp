@@ -23,7 +23,7 @@ void add_train_command(CLI::App& root, Commands& commands) {
   commands.push_back({t, [o] {
     const auto config = resolve_train_config(o->config, o->set);
     const TrainSummary s = train_run(config, o->out, o->resume);
-    std::cout << o->out << ": " << s.epochs_run << " epochs" << (s.resumed ? " (resumed)" : "") << ", best val macro AUC "
+    std::cout << o->out << ": " << s.epochs_run << " epochs" << (s.resumed ? " (resumed)" : "") << ", best " << (s.selection_metric == "val_auc_macro" ? "val macro AUC " : "val accuracy (no macro AUC: a class is missing) ")
               << s.best_val_auc << " at epoch " << s.best_epoch << ", " << s.trainable_parameters
               << " trainable parameters\n";
     return 0;

@@ -40,7 +40,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "osteofm: error: " << one_line(e.what()) << " (run 'osteofm --help')\n";
+    // Point at the help of the verb being parsed ("osteofm data check --help").
+    std::string verb;
+    const CLI::App* at = &app;
+    for (auto subs = at->get_subcommands(); !subs.empty(); subs = at->get_subcommands()) {
+      at = subs.front();
+      verb += " " + at->get_name();
+    }
+    std::cerr << "osteofm: error: " << one_line(e.what()) << " (run 'osteofm" << verb << " --help')\n";
     return 2;
   }
   if (version) {

@@ -1,6 +1,8 @@
 #include "core/csv.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <cmath>
@@ -15,10 +17,41 @@ int CsvTable::column(std::string_view name) const {
   return -1;
 }
 
+namespace {
+// Offset of the first byte that does not start or continue a valid UTF-8 sequence
+// (overlong forms and surrogates included), or npos.
+size_t invalid_utf8_at(std::string_view t) {
+  size_t i = 0;
+  while (i < t.size()) {
+    const auto c = static_cast<unsigned char>(t[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > t.size() || (len == 2 && c < 0xC2)) return i;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < len; ++k) {
+      const auto d = static_cast<unsigned char>(t[i + k]);
+      if ((d >> 6) != 0x2) return i;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 CsvTable parse_csv(std::string_view text, const std::string& source) {
   if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
       static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF)
     text.remove_prefix(3);
+  // CSVs are UTF-8 (design.md); a Latin-1 export would otherwise reach the JSON writers.
+  if (const size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + bad, '\n'));
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[bad]));
+    throw InputError(source + ":" + std::to_string(line) + ": not UTF-8 text (byte " + byte +
+                     "); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)");
+  }
 
   std::vector<CsvRecord> rows;
   CsvRecord current;
@@ -130,9 +163,20 @@ std::string format_double(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char buf[64];
-  for (int prec = 1; prec <= 17; ++prec) {
+  int prec = 1;
+  for (; prec <= 17; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*g", prec, value);
     if (std::strtod(buf, nullptr) == value) break;
+  }
+  // The shortest digits, written as Python's repr writes them: positional notation for
+  // decimal exponents -4..15 ("50", not "5e+01"), scientific outside.
+  if (value != 0 && std::strchr(buf, 'e')) {
+    const int exponent = static_cast<int>(std::floor(std::log10(std::fabs(value))));
+    if (exponent >= -4 && exponent < 16) {
+      char fixed[64];
+      std::snprintf(fixed, sizeof fixed, "%.*f", std::max(0, prec - 1 - exponent), value);
+      if (std::strtod(fixed, nullptr) == value) return fixed;
+    }
   }
   return buf;
 }

@@ -11,8 +11,16 @@
 
 namespace osteofm {
 
+// The count every pool uses when it is given none: `osteofm --threads N` sets it (0: all cores).
+inline std::atomic<int>& default_threads_slot() {
+  static std::atomic<int> n{0};
+  return n;
+}
+inline void set_default_threads(int n) { default_threads_slot() = n > 0 ? n : 0; }
+
 inline int resolve_threads(int requested) {
   if (requested > 0) return requested;
+  if (const int d = default_threads_slot().load(); d > 0) return d;
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(hw);
 }

@@ -1,5 +1,7 @@
-// A one-line progress bar on a terminal (stderr); silent when stderr is not a TTY, where
-// the caller's structured log lines are the record instead.
+// A one-line progress bar on a terminal (stderr). When stderr is not a terminal (Slurm
+// logs, pipes) it writes JSON lines instead, at most one every OSTEOFM_PROGRESS_SECONDS
+// (default 30) so a long step shows it is alive without flooding the log; a step shorter
+// than that writes nothing.
 #pragma once
 #include <chrono>
 #include <string>
@@ -19,6 +21,9 @@ class ProgressBar {
   long total_;
   std::chrono::steady_clock::time_point start_, last_;
   bool on_;
+  double json_every_ = 30;  // seconds between JSON lines (not a terminal)
+  bool json_written_ = false;
+  void json_line(long done, const std::string& extra, bool final);
 };
 
 }  // namespace osteofm

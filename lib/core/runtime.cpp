@@ -1,5 +1,7 @@
 #include "core/runtime.hpp"
 
+#include "core/parallel.hpp"
+
 #include <unistd.h>
 
 #include <ATen/Parallel.h>
@@ -27,7 +29,8 @@ int hardware_threads() {
 }
 
 void set_threads(int threads) {
-  const int n = threads > 0 ? threads : hardware_threads();
+  set_default_threads(threads);  // osteofm's own pools (bootstrap, phantom, loaders, data check)
+  const int n = resolve_threads(0);
   at::set_num_threads(n);
 #if OSTEOFM_WITH_IMAGE_IO
   cv::setNumThreads(n);

@@ -79,6 +79,31 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
     if (per_class[k] == 0 && !m.rows.empty())
       m.problems.push_back({"empty_class", 0, 1, m.path + ": no " + std::string(kClassNames[k]) + " images (one-vs-rest AUC undefined)", false});
 
+  // Per split: an absent class leaves the split's macro AUC undefined (validation selects
+  // the best epoch on it, test reports it); a handful of images of a class gives intervals
+  // too wide to mean much.
+  if (m.has_split)
+    for (const char* split : {"train", "val", "test"}) {
+      auto it = rep.images.find(split);
+      if (it == rep.images.end()) {
+        m.problems.push_back({"empty_split", 0, 1, m.path + ": the " + std::string(split) + " split has no images", false});
+        continue;
+      }
+      for (int k = 0; k < kNumClasses; ++k) {
+        const size_t n = it->second[k];
+        if (n == 0)
+          m.problems.push_back({"split_missing_class", 0, 1,
+                                m.path + ": the " + std::string(split) + " split has no " + kClassNames[k] +
+                                    " images: its macro AUC is undefined" +
+                                    (std::string(split) == "val" ? " (training would select epochs on accuracy)" : ""),
+                                false});
+        else if (n < 5)
+          m.problems.push_back({"tiny_class", 0, 1,
+                                m.path + ": the " + std::string(split) + " split has only " + std::to_string(n) + " " +
+                                    kClassNames[k] + " image(s): its intervals will be very wide",
+                                false});
+      }
+    }
   rep.problems = m.problems;
   std::stable_sort(rep.problems.begin(), rep.problems.end(),
                    [](const ManifestProblem& a, const ManifestProblem& b) { return a.row < b.row; });

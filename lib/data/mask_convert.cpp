@@ -47,7 +47,7 @@ MaskConversionSummary convert_label_masks(const MaskConversion& c) {
   uint8_t lut[256] = {};
   for (const auto& [value, name] : c.value_to_region) lut[value] |= static_cast<uint8_t>(s.region_bits[name]);
 
-  const fs::path base = fs::path(c.pairs_csv).parent_path();
+  const fs::path base = c.root.empty() ? fs::path(c.pairs_csv).parent_path() : fs::path(c.root);
   const fs::path out(c.out_dir);
   fs::create_directories(out / "masks");
   std::string csv = csv_line({"image", "mask", "source_mask"});
@@ -63,7 +63,9 @@ MaskConversionSummary convert_label_masks(const MaskConversion& c) {
       m = read_png_u8(src.string(), &w, &h);
       img = read_image(image.string());
     } catch (const InputError& e) {
-      throw InputError(where + ": " + e.what());
+      throw InputError(where + ": " + e.what() +
+                       (c.root.empty() ? " (relative paths resolve against the CSV's folder; --root DIR names another)"
+                                       : ""));
     }
     if (w != img.width || h != img.height)
       throw InputError(where + ": mask " + src.string() + " is " + std::to_string(w) + "x" + std::to_string(h) +

@@ -13,6 +13,9 @@ struct MaskConversion {
   std::string image_column = "image", mask_column = "semantic_mask";
   std::map<int, std::string> value_to_region;  // e.g. {255: "lungs"}; other values -> no region
   std::string out_dir;
+  // The folder the CSV's relative paths resolve against (default: the CSV's own folder,
+  // as every path written inside a file does).
+  std::string root;
 };
 
 struct MaskConversionSummary {

@@ -131,20 +131,35 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
     const size_t first = k * per_shard, count = std::min(per_shard, n - first);
     const std::string path = (dir / shard_name(k)).string();
     ShardRecord& rec = records[k];
-    if (read_shard_record(path, key, count, &rec)) {
-      sum.reused += count;
-      done += count;
-      bar.update(static_cast<long>(done), "reused " + shard_name(k));
-      continue;
-    }
     std::vector<uint16_t> images(count * pixels, 0);
     std::vector<uint8_t> masks(count * pixels, 0);
-    rec.status.assign(count, "ok");
-    rec.width.assign(count, 0);
-    rec.height.assign(count, 0);
-    rec.has_mask.assign(count, 0);
+    std::vector<size_t> todo;  // rows of this shard to decode
+    if (read_shard_record(path, key, count, &rec)) {
+      for (size_t i = 0; i < count; ++i)
+        if (rec.status[i] != "ok") todo.push_back(i);
+      if (todo.empty()) {
+        sum.reused += count;
+        done += count;
+        bar.update(static_cast<long>(done), "reused " + shard_name(k));
+        continue;
+      }
+      // Rows that failed last time are retried (their file may have been fixed since);
+      // the good rows are kept as they are.
+      auto f = SafetensorsFile::open(path);
+      std::memcpy(images.data(), f->data(f->at("images")), images.size() * sizeof(uint16_t));
+      std::memcpy(masks.data(), f->data(f->at("masks")), masks.size());
+      sum.reused += count - todo.size();
+      done += count - todo.size();
+    } else {
+      rec.status.assign(count, "ok");
+      rec.width.assign(count, 0);
+      rec.height.assign(count, 0);
+      rec.has_mask.assign(count, 0);
+      for (size_t i = 0; i < count; ++i) todo.push_back(i);
+    }
     std::mutex mu;
-    parallel_for(count, threads, [&](size_t i, int) {
+    parallel_for(todo.size(), threads, [&](size_t t, int) {
+      const size_t i = todo[t];
       const ManifestRow& r = m.rows[first + i];
       try {
         CachedRow c = decoder(r, geometry);
@@ -152,9 +167,12 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
         if (c.image.size() != pixels || (!c.mask.empty() && c.mask.size() != pixels))
           throw RuntimeFailure("decoder returned " + std::to_string(c.image.size()) + " pixels, expected " +
                                std::to_string(pixels));
+        rec.status[i] = "ok";
         rec.width[i] = c.orig_width;
         rec.height[i] = c.orig_height;
         std::copy(c.image.begin(), c.image.end(), images.begin() + i * pixels);
+        std::fill(masks.begin() + i * pixels, masks.begin() + (i + 1) * pixels, uint8_t{0});
+        rec.has_mask[i] = 0;
         if (!c.mask.empty()) {
           std::copy(c.mask.begin(), c.mask.end(), masks.begin() + i * pixels);
           rec.has_mask[i] = 1;
@@ -178,7 +196,7 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
     w.set_metadata("rows", json{{"status", rec.status}, {"width", rec.width}, {"height", rec.height},
                                 {"has_mask", rec.has_mask}}.dump());
     w.write(path);
-    sum.decoded += count;
+    sum.decoded += todo.size();
   }
 
   // The index: a manifest of the cached rows (absolute source paths), with the cache's columns.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 namespace osteofm {
 
@@ -41,32 +42,45 @@ std::vector<RocCurve> class_roc_curves(const ScoredSet& data) {
 }
 
 namespace {
-// np.interp on a monotone curve; at a vertical step it returns the upper value.
-double interp(const RocCurve& c, double x) {
-  auto it = std::upper_bound(c.fpr.begin(), c.fpr.end(), x);
-  if (it == c.fpr.begin()) return c.tpr.front();
-  if (it == c.fpr.end()) return c.tpr.back();
-  const size_t hi = it - c.fpr.begin(), lo = hi - 1;
-  if (c.fpr[hi] == c.fpr[lo]) return c.tpr[hi];
-  return c.tpr[lo] + (c.tpr[hi] - c.tpr[lo]) * (x - c.fpr[lo]) / (c.fpr[hi] - c.fpr[lo]);
+// The curve's value at x approached from the left (lower end of a vertical step at x)
+// and from the right (upper end); equal where the curve is continuous.
+std::pair<double, double> limits_at(const RocCurve& c, double x) {
+  const auto first = std::lower_bound(c.fpr.begin(), c.fpr.end(), x);
+  const auto past = std::upper_bound(c.fpr.begin(), c.fpr.end(), x);
+  if (first != past)  // x is a vertex (several when the curve steps up at x)
+    return {c.tpr[first - c.fpr.begin()], c.tpr[past - c.fpr.begin() - 1]};
+  if (past == c.fpr.begin()) return {c.tpr.front(), c.tpr.front()};
+  if (past == c.fpr.end()) return {c.tpr.back(), c.tpr.back()};
+  const size_t hi = past - c.fpr.begin(), lo = hi - 1;
+  const double y = c.tpr[lo] + (c.tpr[hi] - c.tpr[lo]) * (x - c.fpr[lo]) / (c.fpr[hi] - c.fpr[lo]);
+  return {y, y};
 }
 }  // namespace
 
 RocCurve macro_roc_curve(const std::vector<RocCurve>& curves) {
-  std::vector<double> grid;
+  // Every class curve is linear between consecutive points of the union of their FPRs, so
+  // their mean is too: drawn through both limits at each such point (vertical steps kept),
+  // the mean curve's trapezoidal area is exactly the mean of the class AUCs, the macro AUC.
+  std::vector<double> grid = {0.0};
   for (const auto& c : curves) grid.insert(grid.end(), c.fpr.begin(), c.fpr.end());
   std::sort(grid.begin(), grid.end());
   grid.erase(std::unique(grid.begin(), grid.end()), grid.end());
   RocCurve m;
   for (double x : grid) {
-    double y = 0;
-    for (const auto& c : curves) y += interp(c, x);
+    double left = 0, right = 0;
+    for (const auto& c : curves) {
+      const auto [l, r] = limits_at(c, x);
+      left += l;
+      right += r;
+    }
+    left /= curves.size();
+    right /= curves.size();
     m.fpr.push_back(x);
-    m.tpr.push_back(y / curves.size());
-  }
-  if (m.fpr.empty() || m.fpr.front() != 0) {
-    m.fpr.insert(m.fpr.begin(), 0);
-    m.tpr.insert(m.tpr.begin(), 0);
+    m.tpr.push_back(x == 0 ? 0.0 : left);  // every curve starts at (0, 0)
+    if (right != m.tpr.back()) {
+      m.fpr.push_back(x);
+      m.tpr.push_back(right);
+    }
   }
   double sum = 0;
   for (const auto& c : curves) sum += c.auc;

@@ -19,8 +19,10 @@ RocCurve roc_curve(const std::vector<double>& score, const std::vector<uint8_t>&
 // Per-class curves of a scored set (one-vs-rest).
 std::vector<RocCurve> class_roc_curves(const ScoredSet& data);
 
-// Macro-average curve: every class's TPR interpolated linearly onto the union of their
-// FPR points and averaged (as in scikit-learn's multi-class ROC example); auc = macro AUC.
+// Macro-average curve: the mean of the class curves (each linear between the union of
+// their FPR points, vertical steps kept), so the drawn curve's area is the macro AUC
+// exactly; auc = macro AUC. (scikit-learn's example samples np.interp at the vertices
+// only, which drops the start of each step and overstates the area.)
 RocCurve macro_roc_curve(const std::vector<RocCurve>& per_class);
 
 }  // namespace osteofm

@@ -12,6 +12,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/labels.hpp"
 #include "core/progress.hpp"
 #include "core/runtime.hpp"
@@ -117,7 +118,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   Manifest manifest = load_manifest(data);
   for (const auto& p : manifest.problems)
     if (p.error) throw InputError(p.message);
-  const int workers = opt.workers > 0 ? opt.workers : hardware_threads();
+  const int workers = resolve_threads(opt.workers);
   SplitData d = load_split(manifest, opt.split, tm.pre, workers, "auto");
   if (d.size() == 0) throw InputError(data + ": no '" + opt.split + "' rows to explain");
   for (int64_t i = 0; i < d.size(); ++i)

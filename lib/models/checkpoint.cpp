@@ -143,6 +143,8 @@ Backbone load_backbone(const BackboneSpec& spec) {
 }
 
 std::string backbone_weights(const std::string& preset, const std::string& weights, const std::string& what) {
+  BackbonePreset known;
+  family_of_preset(preset, &known);  // an unknown preset is named (with the known ones) first
   if (is_random_weights(weights)) return "";
   const bool tiny = preset.size() >= 5 && preset.compare(preset.size() - 5, 5, "-tiny") == 0;
   if (weights.empty() && !tiny)

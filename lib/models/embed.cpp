@@ -5,6 +5,7 @@
 
 #include "core/autocast.hpp"
 #include "core/error.hpp"
+#include "core/progress.hpp"
 #include "io/safetensors_torch.hpp"
 
 namespace osteofm {
@@ -31,13 +32,17 @@ Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOpt
   torch::InferenceMode guard;
   CudaAutocast autocast(opt.precision == "auto" && device.is_cuda());
   std::vector<torch::Tensor> cls, patch, pooled;
+  ProgressBar bar("embed " + b.preset.name, static_cast<long>(images.size(0)));
   for (int64_t i = 0; i < images.size(0); i += opt.batch_size) {
-    auto x = images.slice(0, i, std::min<int64_t>(i + opt.batch_size, images.size(0))).to(device, dtype);
+    const int64_t e = std::min<int64_t>(i + opt.batch_size, images.size(0));
+    auto x = images.slice(0, i, e).to(device, dtype);
     VitOutput o = b.vit->forward(x);
     cls.push_back(o.cls.to(torch::kCPU, torch::kFloat32));
     patch.push_back(o.patch_tokens.to(torch::kCPU, torch::kFloat32));
     pooled.push_back(o.pooled.to(torch::kCPU, torch::kFloat32));
+    bar.update(static_cast<long>(e));
   }
+  bar.finish(std::to_string(images.size(0)) + " images");
   b.vit->to(torch::kFloat32);
   return {torch::cat(cls), torch::cat(patch), torch::cat(pooled)};
 }
@@ -108,15 +113,19 @@ torch::Tensor read_tensor_argument(const std::string& spec) {
     key = spec.substr(colon + 1);
   }
   auto file = SafetensorsFile::open(path);
-  if (key.empty()) {
-    if (file->tensors().size() != 1) {
-      std::string names;
-      for (const auto& e : file->tensors()) names += (names.empty() ? "" : ", ") + e.name;
-      throw InputError(path + ": holds several tensors (" + names + "); name one as FILE.safetensors:KEY");
-    }
-    return tensor_from(file, file->tensors().front()).to(torch::kFloat32);
+  if (key.empty() && file->tensors().size() != 1) {
+    std::string names;
+    for (const auto& e : file->tensors()) names += (names.empty() ? "" : ", ") + e.name;
+    throw InputError(path + ": holds " + (names.empty() ? "no tensor" : "several tensors (" + names + ")") +
+                     "; name one as FILE.safetensors:KEY");
   }
-  return tensor_from(file, file->at(key)).to(torch::kFloat32);
+  const TensorEntry& entry = key.empty() ? file->tensors().front() : file->at(key);
+  // Caught here, not deep inside LibTorch: images must be a non-empty [B,3,H,W] batch.
+  if (entry.shape.size() != 4 || entry.shape[1] != 3)
+    throw InputError(path + ": tensor '" + entry.name + "' must be images [B,3,H,W]");
+  if (entry.shape[0] == 0 || entry.shape[2] == 0 || entry.shape[3] == 0)
+    throw InputError(path + ": tensor '" + entry.name + "' holds no image (a dimension is 0)");
+  return tensor_from(file, entry).to(torch::kFloat32);
 }
 
 void write_embeddings(const std::string& path, const Embeddings& e, const std::map<std::string, std::string>& metadata) {

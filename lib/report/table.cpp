@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -187,6 +188,9 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       if (e.contains("delta_bone")) r.delta_bone = estimate_at(e, "delta_bone.all", ex);
       if (e.contains("iou_bone")) r.iou_bone = estimate_at(e, "iou_bone.all", ex);
       r.iou_bone_cam = e.contains("cam") && e["cam"].is_string() ? e["cam"].get<std::string>() : "gradcam";
+      r.explain_split = e.value("split", std::string("test"));
+      if (e.contains("delta_bone") && e["delta_bone"].is_object())
+        r.delta_bone_fill = e["delta_bone"].value("fill", std::string("mean"));
     }
     rows.push_back(std::move(r));
   }
@@ -234,14 +238,21 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                     "split and applied unchanged to the test split. Accuracy: argmax of the three classes.");
   if (missing_thresholds) notes.push_back("Blank sensitivity/specificity: the run has no validation predictions.");
   notes.push_back("Calibration slope: logistic recalibration slope of p_osteoporosis on the test split (1 = ideal).");
-  std::set<std::string> cams;
-  for (const auto& r : t.rows)
+  std::set<std::string> cams, splits, fills;
+  for (const auto& r : t.rows) {
     if (r.iou_bone) cams.insert(r.iou_bone_cam);
-  if (!cams.empty()) {
-    std::string list;
-    for (const auto& c : cams) list += (list.empty() ? "" : ", ") + c;
-    notes.push_back("IoU_bone: all bones, top-k policy, on " + list + " maps.");
+    if (r.iou_bone || r.delta_bone) splits.insert(r.explain_split);
+    if (r.delta_bone) fills.insert(r.delta_bone_fill);
   }
+  auto list = [](const std::set<std::string>& s) {
+    std::string out;
+    for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
+    return out;
+  };
+  if (!cams.empty()) notes.push_back("IoU_bone: all bones, top-k policy, on " + list(cams) + " maps.");
+  if (!fills.empty())
+    notes.push_back("Δbone: AUC(original) - AUC(all bones occluded), " + list(fills) + " fill.");
+  if (!splits.empty()) notes.push_back("Explainability scores on the " + list(splits) + " split.");
   return notes;
 }
 }  // namespace
@@ -272,10 +283,14 @@ std::string format_table(const SweepTable& t, const std::string& format) {
   const std::vector<std::string> head = {"Backbone", "Strategy", "Trainable params", "Macro AUC [95% CI]", "P(best)",
                                          "Osteoporosis AUC [95% CI]", "Accuracy", "Sensitivity [95% CI]",
                                          "Specificity [95% CI]", "Calibration slope", "Δbone", "IoU_bone"};
+  // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
+  std::map<std::string, int> seen;
+  for (const auto& r : rows) seen[r.backbone + "\n" + r.strategy]++;
   auto cells = [&](const VariantRow& r, bool latex) {
+    const std::string strategy = seen[r.backbone + "\n" + r.strategy] > 1 ? r.strategy + " (" + r.run + ")" : r.strategy;
     std::string macro = with_ci(r.auc_macro);
     if (r.not_below_best) macro = latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
-    return std::vector<std::string>{r.backbone + (r.random_weights && !is_tiny(r.backbone) ? " (random weights)" : ""), r.strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
+    return std::vector<std::string>{r.backbone + (r.random_weights && !is_tiny(r.backbone) ? " (random weights)" : ""), strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
                                     with_ci(r.auc_osteoporosis), fmt3(r.accuracy.value), opt_ci(r.sensitivity),
                                     opt_ci(r.specificity), opt3(r.calibration_slope), opt_ci(r.delta_bone),
                                     opt_ci(r.iou_bone)};

@@ -26,6 +26,7 @@ struct VariantRow {
   std::optional<double> threshold, calibration_slope;
   std::optional<Estimate> delta_bone, iou_bone;
   std::string iou_bone_cam;  // the map IoU_bone was computed on (explain.json "cam")
+  std::string explain_split, delta_bone_fill;  // explain.json "split", "delta_bone.fill"
   std::string bootstrap;     // "2000 patient-clustered percentile replicates", from metrics_test.json
   int invalid_replicates = 0;
   bool highest = false;                 // highest macro AUC point estimate of the sweep

@@ -49,13 +49,10 @@ std::vector<Variant> expand_sweep(const std::string& file) {
   if (!j.contains("strategies") || !j["strategies"].is_object() || j["strategies"].empty())
     throw InputError(file + ": 'strategies' must be a non-empty object");
   json base = j.value("base", json::object());
-  const std::string dir = fs::path(file).parent_path().string();
-  if (base.contains("data") && base["data"].contains("manifest")) {
-    const std::string m = base["data"]["manifest"];
-    // Absolute: the variant configs are written elsewhere (SWEEP/configs/) and read from there.
-    if (!m.empty() && fs::path(m).is_relative())
-      base["data"]["manifest"] = fs::absolute(fs::path(dir) / m).lexically_normal().string();
-  }
+  // Paths in the sweep file resolve against its folder, now: the variant configs are
+  // written elsewhere (SWEEP/configs/) and read from there.
+  std::string dir = fs::path(file).parent_path().string();
+  if (dir.empty()) dir = ".";
   // Variant names become folder names under --out: one path component, plain characters.
   for (const char* group : {"backbones", "strategies"})
     for (auto it = j[group].begin(); it != j[group].end(); ++it) {
@@ -75,6 +72,7 @@ std::vector<Variant> expand_sweep(const std::string& file) {
       v.config = base;
       v.config["backbone"] = b.value();
       v.config["strategy"] = s.value();
+      v.config = absolute_paths(v.config, dir);
       // Validate now: a typo should fail before a 12-variant sweep starts.
       resolve_train_config_json(v.config, {}, file + " (" + v.name + ")", "");
       out.push_back(v);

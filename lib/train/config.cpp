@@ -60,9 +60,31 @@ void merge(json& base, const json& over, const std::string& path, const std::str
 }
 }  // namespace
 
+namespace {
+// The keys that hold file paths.
+const char* const kPathKeys[][2] = {{"data", "manifest"}, {"backbone", "weights"}, {"backbone", "arch"}};
+
+// A relative path made absolute against `dir` ("" and "random" weights stay as they are).
+std::string absolute_against(const std::string& value, const fs::path& dir) {
+  if (value.empty() || value == "random" || fs::path(value).is_absolute()) return value;
+  return fs::absolute(dir / value).lexically_normal().string();
+}
+}  // namespace
+
+json absolute_paths(json config, const std::string& dir) {
+  if (!config.is_object()) return config;
+  for (const auto& k : kPathKeys)
+    if (config.contains(k[0]) && config[k[0]].is_object() && config[k[0]].contains(k[1]) && config[k[0]][k[1]].is_string())
+      config[k[0]][k[1]] = absolute_against(config[k[0]][k[1]].get<std::string>(), dir);
+  return config;
+}
+
 json resolve_train_config_json(json config, const std::vector<std::string>& overrides, const std::string& source,
                                const std::string& base_dir) {
   if (!config.is_object()) throw InputError(source + ": a config must be a JSON object");
+  // One rule: paths written in a config resolve against its folder, paths given on the
+  // command line (--set) against the current directory; the run stores them absolute.
+  config = absolute_paths(config, base_dir.empty() ? "." : base_dir);
   for (const auto& o : overrides) {
     const auto eq = o.find('=');
     if (eq == std::string::npos || eq == 0) throw InputError("--set '" + o + "': expected KEY=VALUE");
@@ -81,6 +103,9 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
         *node = json::object();
       }
       if (dot == std::string::npos) {
+        bool path_key = false;
+        for (const auto& k : kPathKeys) path_key = path_key || key == std::string(k[0]) + "." + k[1];
+        if (path_key && value.is_string()) value = absolute_against(value.get<std::string>(), fs::current_path());
         (*node)[part] = value;
         break;
       }
@@ -90,11 +115,7 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
   }
   json resolved = default_train_config();
   merge(resolved, config, "", source);
-  auto& data = resolved["data"];
-  const std::string manifest = data["manifest"];
-  if (manifest.empty()) throw InputError(source + ": data.manifest is required");
-  if (fs::path(manifest).is_relative() && !base_dir.empty())
-    data["manifest"] = (fs::path(base_dir) / manifest).lexically_normal().string();
+  if (resolved["data"]["manifest"].get<std::string>().empty()) throw InputError(source + ": data.manifest is required");
   // Every numeric field's range, before anything runs.
   struct Range {
     const char* key;

@@ -13,8 +13,12 @@ nlohmann::json default_train_config();
 
 // Reads FILE, applies overrides ("train.epochs=5", "strategy={\"name\":\"lora\"}"),
 // merges with the defaults and validates. Unknown keys and bad values are InputErrors
-// naming the key. Relative paths in data.manifest resolve against FILE's folder.
+// naming the key. Paths (data.manifest, backbone.weights, backbone.arch) come out
+// absolute: those in FILE against FILE's folder, those of --set against the current
+// directory.
 nlohmann::json resolve_train_config(const std::string& file, const std::vector<std::string>& overrides);
+// The path keys of a (partial) config made absolute against `dir`.
+nlohmann::json absolute_paths(nlohmann::json config, const std::string& dir);
 nlohmann::json resolve_train_config_json(nlohmann::json config, const std::vector<std::string>& overrides,
                                          const std::string& source, const std::string& base_dir);
 

@@ -55,7 +55,7 @@ PredictResult predict_files(const std::string& run_dir, const std::vector<std::s
   TrainedModel tm = load_trained_model(run_dir, o.device);
   PredictResult res;
   res.rows.resize(files.size());
-  const int threads = o.workers > 0 ? o.workers : hardware_threads();
+  const int threads = resolve_threads(o.workers);
   for (size_t b = 0; b < files.size(); b += o.batch) {
     const size_t e = std::min(files.size(), b + o.batch);
     std::vector<torch::Tensor> parts(e - b);
@@ -92,7 +92,7 @@ PredictResult predict_manifest(const std::string& run_dir, const std::string& da
   Manifest m = load_manifest(data);
   for (const auto& p : m.problems)
     if (p.error && p.kind != "missing_t_score" && p.kind != "missing_label") throw InputError(p.message);
-  const SplitData d = load_split(m, o.split, tm.pre, o.workers > 0 ? o.workers : hardware_threads(), "no", false);
+  const SplitData d = load_split(m, o.split, tm.pre, resolve_threads(o.workers), "no", false);
   if (d.size() == 0) throw InputError(data + ": no rows to predict" + (o.split.empty() ? "" : " in split '" + o.split + "'"));
   PredictResult res;
   res.extra_header = m.passthrough_columns();

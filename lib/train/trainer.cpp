@@ -1,5 +1,6 @@
 #include "train/trainer.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "core/autocast.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/hash.hpp"
 #include "core/labels.hpp"
 #include "core/progress.hpp"
@@ -104,7 +106,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   Manifest manifest = load_manifest(config["data"]["manifest"]);
   for (const auto& p : manifest.problems)
     if (p.error) throw InputError(p.message);
-  const int workers = config["data"]["workers"].get<int>() > 0 ? config["data"]["workers"].get<int>() : hardware_threads();
+  const int workers = resolve_threads(config["data"]["workers"].get<int>());
   const Preprocessing& pre = b.preset.preprocessing;
   const std::string preload = config["data"]["preload"];
   SplitData train = load_split(manifest, "train", pre, workers, preload),
@@ -113,6 +115,17 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   for (SplitData* d : {&train, &val, &test}) d->resize_device = device;
   if (train.size() == 0 || val.size() == 0)
     throw InputError(manifest.path + ": needs train and val rows (make a split with 'osteofm data split')");
+
+  // A validation split without every class has no macro AUC: epochs are selected on
+  // accuracy then, and every output says so instead of calling it an AUC.
+  std::string val_missing;
+  for (int k = 0; k < kNumClasses; ++k)
+    if (std::count(val.labels.begin(), val.labels.end(), k) == 0)
+      val_missing += std::string(val_missing.empty() ? "" : ", ") + kClassNames[k];
+  summary.selection_metric = val_missing.empty() ? "val_auc_macro" : "val_accuracy";
+  if (!val_missing.empty())
+    std::cerr << "osteofm: warning: the validation split has no " << val_missing
+              << " images: macro AUC is undefined there, so the best epoch is selected on validation accuracy\n";
 
   // The folder: one trainer at a time; temporaries of a killed writer removed.
   RunLock lock(run);
@@ -227,7 +240,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
 
   auto write_status = [&](const char* state, int epochs_done) {
     write_file_atomic((run / "status.json").string(),
-                      json{{"state", state}, {"epoch", epochs_done}, {"epochs", epochs}, {"best_val_auc", best},
+                      json{{"state", state}, {"epoch", epochs_done}, {"epochs", epochs},
+                           {"selection_metric", summary.selection_metric},
+                           {"best_val_score", best},
+                           {"best_val_auc", summary.selection_metric == "val_auc_macro" ? json(best) : json(nullptr)},
                            {"best_epoch", best_epoch + 1}, {"trainable_parameters", summary.trainable_parameters},
                            {"strategy", strategy->name()}, {"backbone", bc["preset"]},
                            {"random_weights", bc["weights"].get<std::string>().empty() || is_random_weights(bc["weights"])}}

@@ -10,7 +10,8 @@ namespace osteofm {
 
 struct TrainSummary {
   int epochs_run = 0, best_epoch = -1;
-  double best_val_auc = 0;
+  double best_val_auc = 0;  // the selection score: macro AUC, or accuracy (selection_metric)
+  std::string selection_metric = "val_auc_macro";
   long long trainable_parameters = 0;
   bool resumed = false;
 };
