@@ -380,3 +380,51 @@ TEST_CASE("day: progress as JSON lines where stderr is a log, not a terminal", "
   REQUIRE(std::system(quiet.c_str()) == 0);
   CHECK(read_text(dir / "err2.txt").find("\"progress\"") == std::string::npos);
 }
+
+TEST_CASE("day: data check --decode warns about images that are not frontal chest radiographs", "[day][image_io]") {
+  TempDir dir;
+  const std::string root = shared("data/public-cxr");
+  write_text(dir / "m.csv", "image_id,patient_id,path,t_score\n"
+                            "a,P1," + root + "/nih-chestxray14/torchxrayvision-512/00000001_000.png,-1\n"
+                            "b,P2," + root + "/dicom/pydicom/CT_small.dcm,-2\n");
+  const CliResult r = run_osteofm("data check '" + (dir / "m.csv") + "' --decode");
+  CHECK_THAT(r.out, Catch::Contains("row 2") && Catch::Contains("DICOM Modality CT is not CR/DX"));
+  CHECK(r.out.find("row 1: ") == std::string::npos);  // the chest radiograph draws no warning
+}
+
+TEST_CASE("day: weights inspect reads an index, names pickles by content and a checkpoint's family", "[day]") {
+  TempDir dir;
+  const fs::path parity = shared("fixtures/parity");
+  // A pickle under a .safetensors name: recognised by its bytes, refused with the conversion.
+  write_text(dir / "model.safetensors", std::string("\x80\x04\x95\x10\x00\x00\x00", 7) + "pickle body");
+  const CliResult p = run_osteofm("weights inspect '" + (dir / "model.safetensors") + "'");
+  CHECK(p.code == 2);
+  CHECK(count_lines(p.err) == 1);
+  CHECK_THAT(p.err, Catch::Contains("pickled PyTorch checkpoints can execute code") && Catch::Contains("save_file"));
+  const CliResult pe = run_osteofm("embed --backbone dinov2-vitb14 --weights '" + (dir / "model.safetensors") +
+                                   "' --tensor x.safetensors --out '" + (dir / "e.safetensors") + "'");
+  CHECK(pe.code == 2);
+  CHECK_THAT(pe.err, Catch::Contains("pickled PyTorch checkpoints can execute code"));
+  // A sharded checkpoint's index: every tensor of its shards.
+  fs::copy_file(parity / "dinov2_hub_noreg_A.safetensors", dir.path / "shard-1.safetensors");
+  json index = {{"metadata", json::object()}, {"weight_map", json::object()}};
+  const CliResult plain = run_osteofm("weights inspect --json '" + (dir / "shard-1.safetensors") + "'");
+  REQUIRE(plain.code == 0);
+  const json listing = json::parse(plain.out);
+  for (const auto& t : listing["tensors"]) index["weight_map"][t["name"].get<std::string>()] = "shard-1.safetensors";
+  write_text(dir / "model.safetensors.index.json", index.dump());
+  const CliResult ix = run_osteofm("weights inspect --json '" + (dir / "model.safetensors.index.json") + "'");
+  INFO(ix.err);
+  REQUIRE(ix.code == 0);
+  const json il = json::parse(ix.out);
+  CHECK(il["parameters"] == listing["parameters"]);
+  CHECK(il["tensors"].size() == listing["tensors"].size());
+  CHECK(il["tensors"][0]["shard"] == "shard-1.safetensors");
+  // A DINOv2 checkpoint given to an OpenCLIP preset: the family it looks like, not 150 names.
+  const CliResult wrong = run_osteofm("embed --backbone openclip-vitb16 --weights '" +
+                                      (parity / "dinov2_hub_noreg_A.safetensors").string() + "' --tensor x.safetensors --out '" +
+                                      (dir / "e.safetensors") + "'");
+  CHECK(wrong.code == 2);
+  CHECK(count_lines(wrong.err) == 1);
+  CHECK_THAT(wrong.err, Catch::Contains("no tensor of the openclip vision tower; it looks like a dinov2 checkpoint"));
+}

@@ -30,9 +30,11 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
     const ManifestRow& r = m.rows[i];
     if (cache || missing_rows.count(r.row)) return;
     std::string failure, kind = "unreadable_file";
+    std::vector<std::string> doubts;
     try {
       if (decode) {
         GrayImage img = read_image(r.path);
+        doubts = radiograph_warnings(img);  // not a frontal chest radiograph?
         if (!r.mask.empty()) {
           int w = 0, h = 0;
           kind = "bad_mask";
@@ -47,10 +49,9 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
     } catch (const std::exception& e) {
       failure = e.what();
     }
-    if (!failure.empty()) {
-      std::lock_guard<std::mutex> lock(mu);
-      m.problems.push_back({kind, r.row, r.line, m.where(r) + ": " + failure, true});
-    }
+    std::lock_guard<std::mutex> lock(mu);
+    if (!failure.empty()) m.problems.push_back({kind, r.row, r.line, m.where(r) + ": " + failure, true});
+    for (const auto& d : doubts) m.problems.push_back({"not_chest_radiograph", r.row, r.line, m.where(r) + ": " + d, false});
   });
 
   DatasetReport rep;

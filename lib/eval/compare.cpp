@@ -55,12 +55,6 @@ std::vector<ScoredSet> align(const std::vector<ModelPredictions>& models) {
   return out;
 }
 
-std::vector<double> class_column(const ScoredSet& s, int k) {
-  std::vector<double> c(s.size());
-  for (size_t i = 0; i < s.size(); ++i) c[i] = s.score[i][k];
-  return c;
-}
-
 // Paired DeLong for every pair (i < j) in order, with Holm over the pairs.
 json delong_pairs(const std::vector<ModelPredictions>& models, const std::vector<std::vector<double>>& score,
                   const std::vector<uint8_t>& positive, double conf_level, const std::string& what) {
@@ -93,11 +87,7 @@ int spec_stat(int e) { return 2 + 2 * e; }
 class ModelStats {
  public:
   ModelStats(const ScoredSet& s, const std::optional<Predictions>& val) {
-    for (int k = 0; k < kNumClasses; ++k) {
-      std::vector<uint8_t> pos(s.size());
-      for (size_t i = 0; i < s.size(); ++i) pos[i] = s.label[i] == k;
-      classes_.emplace_back(class_column(s, k), pos);
-    }
+    for (int k = 0; k < kNumClasses; ++k) classes_.emplace_back(class_scores(s, k), class_positives(s.label, k));
     for (int e = 0; e < kNumEndpoints; ++e) {
       endpoint_[e] = endpoint_set(s, e);
       if (!val) continue;
@@ -186,11 +176,9 @@ json compare_models(const std::vector<ModelPredictions>& models, const CompareOp
   }
   for (int k = 0; k < kNumClasses; ++k) {
     std::vector<std::vector<double>> score;
-    for (const auto& s : sets) score.push_back(class_column(s, k));
-    std::vector<uint8_t> pos(n);
-    for (size_t i = 0; i < n; ++i) pos[i] = first.scored.label[i] == k;
-    j["comparisons_per_class"][kClassNames[k]] =
-        delong_pairs(models, score, pos, opt.conf_level, first.source + ": " + kClassNames[k]);
+    for (const auto& s : sets) score.push_back(class_scores(s, k));
+    j["comparisons_per_class"][kClassNames[k]] = delong_pairs(models, score, class_positives(first.scored.label, k),
+                                                              opt.conf_level, first.source + ": " + kClassNames[k]);
   }
   j["delong"] = "paired DeLong (pROC roc.test conventions), two-sided; p_holm: Holm's step-down over all pairs of "
                 "that endpoint";

@@ -25,16 +25,6 @@ void require_all_classes(const MetricEngine& engine, const std::string& source) 
       throw InputError(source + ": no " + std::string(kClassNames[k]) +
                        " images: one-vs-rest AUC is undefined when a class is absent");
 }
-std::vector<uint8_t> positives(const std::vector<int>& labels, int k) {
-  std::vector<uint8_t> p(labels.size());
-  for (size_t i = 0; i < labels.size(); ++i) p[i] = labels[i] == k;
-  return p;
-}
-std::vector<double> column(const ScoredSet& s, int k) {
-  std::vector<double> c(s.size());
-  for (size_t i = 0; i < s.size(); ++i) c[i] = s.score[i][k];
-  return c;
-}
 
 // The statistics of one endpoint that the bootstrap resamples next to the AUCs: the
 // endpoint's AUC (low BMD only: osteoporosis-vs-rest is already a fixed metric), Brier,
@@ -260,7 +250,7 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
   for (const auto& row : conf) j["confusion"].push_back(row);
   j["argmax_ties"] = engine.argmax_ties();
   for (int k = 0; k < kNumClasses; ++k) {
-    const DeLongResult d = delong(column(p.scored, k), positives(p.scored.label, k), opt.conf_level,
+    const DeLongResult d = delong(class_scores(p.scored, k), class_positives(p.scored.label, k), opt.conf_level,
                                   p.source + ": " + kClassNames[k]);
     j["delong"][kClassNames[k]] = {{"auc", d.auc},         {"variance", d.variance},      {"se", d.se},
                                    {"ci", {d.lower, d.upper}}, {"n_cases", d.n_cases}, {"n_controls", d.n_controls}};

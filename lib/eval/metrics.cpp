@@ -21,6 +21,18 @@ const char* const kMetricKeys[kNumMetrics] = {
 
 const char* metric_key(int m) { return kMetricKeys[m]; }
 
+std::vector<double> class_scores(const ScoredSet& data, int k) {
+  std::vector<double> c(data.size());
+  for (size_t i = 0; i < data.size(); ++i) c[i] = data.score[i][k];
+  return c;
+}
+
+std::vector<uint8_t> class_positives(const std::vector<int>& labels, int k) {
+  std::vector<uint8_t> p(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) p[i] = labels[i] == k;
+  return p;
+}
+
 int predicted_class(const std::array<double, kNumClasses>& p) {
   int best = 0;
   for (int k = 1; k < kNumClasses; ++k)
@@ -92,15 +104,7 @@ MetricEngine::MetricEngine(const ScoredSet& data) : label_(data.label) {
     for (int k = 0; k < kNumClasses; ++k) at_top += data.score[i][k] == top;
     argmax_ties_ += at_top > 1;
   }
-  for (int k = 0; k < kNumClasses; ++k) {
-    std::vector<double> s(n);
-    std::vector<uint8_t> pos(n);
-    for (size_t i = 0; i < n; ++i) {
-      s[i] = data.score[i][k];
-      pos[i] = data.label[i] == k;
-    }
-    problems_.emplace_back(s, pos);
-  }
+  for (int k = 0; k < kNumClasses; ++k) problems_.emplace_back(class_scores(data, k), class_positives(data.label, k));
 }
 
 MetricValues MetricEngine::compute(const uint32_t* w) const {

@@ -31,6 +31,10 @@ struct ScoredSet {
   size_t size() const { return label.size(); }
 };
 
+// Class k's one-vs-rest problem: the scores p_k, and which images are of class k.
+std::vector<double> class_scores(const ScoredSet& data, int k);
+std::vector<uint8_t> class_positives(const std::vector<int>& labels, int k);
+
 // Predicted class: the argmax; when classes share the maximum, the lowest index wins
 // (numpy.argmax, the fixtures' convention).
 int predicted_class(const std::array<double, kNumClasses>& p);

@@ -29,15 +29,7 @@ RocCurve roc_curve(const std::vector<double>& score, const std::vector<uint8_t>&
 
 std::vector<RocCurve> class_roc_curves(const ScoredSet& data) {
   std::vector<RocCurve> out;
-  for (int k = 0; k < kNumClasses; ++k) {
-    std::vector<double> s(data.size());
-    std::vector<uint8_t> p(data.size());
-    for (size_t i = 0; i < data.size(); ++i) {
-      s[i] = data.score[i][k];
-      p[i] = data.label[i] == k;
-    }
-    out.push_back(roc_curve(s, p));
-  }
+  for (int k = 0; k < kNumClasses; ++k) out.push_back(roc_curve(class_scores(data, k), class_positives(data.label, k)));
   return out;
 }
 

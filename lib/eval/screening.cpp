@@ -296,15 +296,8 @@ double multiclass_brier(const ScoredSet& d) {
 
 double auc_macro(const ScoredSet& d) {
   double sum = 0;
-  for (int k = 0; k < kNumClasses; ++k) {
-    std::vector<double> s(d.size());
-    std::vector<uint8_t> pos(d.size());
-    for (size_t i = 0; i < d.size(); ++i) {
-      s[i] = d.score[i][k];
-      pos[i] = d.label[i] == k;
-    }
-    sum += RankedProblem(s, pos).auc();  // NaN when a class is absent
-  }
+  for (int k = 0; k < kNumClasses; ++k)
+    sum += RankedProblem(class_scores(d, k), class_positives(d.label, k)).auc();  // NaN when a class is absent
   return sum / kNumClasses;
 }
 

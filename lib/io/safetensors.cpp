@@ -1,5 +1,7 @@
 #include "io/safetensors.hpp"
 
+#include <fstream>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -269,6 +271,30 @@ void SafetensorsWriter::write(const std::string& path) const {
   out.write(header.data(), header.size());
   for (const auto& [name, item] : data_order()) out.write(item->bytes.data(), item->bytes.size());
   out.commit();
+}
+
+CheckpointKind sniff_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char b[16] = {0};
+  in.read(reinterpret_cast<char*>(b), sizeof b);
+  const auto got = in.gcount();
+  if (got >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return CheckpointKind::Pickle;  // PROTO opcode
+  if (got >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) return CheckpointKind::TorchZip;
+  if (got >= 1 && b[0] == '{') return CheckpointKind::Index;  // a JSON object (an index, when it has weight_map)
+  if (got >= 9) {
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | b[i];
+    if (n > 1 && b[8] == '{') return CheckpointKind::Safetensors;  // 8-byte header length, then JSON
+  }
+  return CheckpointKind::Unknown;
+}
+
+std::string pickle_advice(const std::string& path) {
+  return path + ": pickled PyTorch checkpoints can execute code and are not read (this file is one, whatever its "
+                "name); convert once with: python3 -c \"import torch,sys; from safetensors.torch import save_file; "
+                "sd=torch.load(sys.argv[1], map_location='cpu', weights_only=True); "
+                "save_file({k: v.contiguous() for k, v in sd.items()}, sys.argv[2])\" " +
+         path + " model.safetensors";
 }
 
 }  // namespace osteofm

@@ -42,6 +42,15 @@ constexpr uint64_t kMaxSafetensorsHeader = 100ull * 1000 * 1000;
 // when one entry is wrong: header length bounds, JSON well-formed and an object,
 // duplicate names, known dtype, non-negative shape, offsets inside the data section,
 // byte length = dtype size x element count, no overlap, no unused gap.
+// What a checkpoint file is, from its first bytes (and a .json name for an index):
+// safetensors, a sharded checkpoint's index JSON, a Python pickle (.pth/.bin of old
+// torch.save) or a zip archive (torch.save since PyTorch 1.6), or unknown.
+enum class CheckpointKind { Safetensors, Index, Pickle, TorchZip, Unknown };
+CheckpointKind sniff_checkpoint(const std::string& path);
+// The one-line advice for a pickle or torch zip: they can run code and are never read;
+// the command that converts one to safetensors.
+std::string pickle_advice(const std::string& path);
+
 SafetensorsHeader parse_safetensors(const uint8_t* bytes, size_t size, const std::string& source);
 
 // A memory-mapped safetensors file (copy-on-write private mapping: tensors made from it

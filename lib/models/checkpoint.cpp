@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <set>
 
 #include "core/atomic_file.hpp"
@@ -39,20 +40,53 @@ void random_init(VisionTransformer& vit, uint64_t seed) {
     else p.normal_(0.0, 0.02);
   }
 }
+// The family whose adapter reads the most of this checkpoint's tensor names ("" if none).
+std::string guess_family(const std::string& path) {
+  std::vector<std::string> names;
+  try {
+    if (sniff_checkpoint(path) == CheckpointKind::Index) {
+      const json index = json::parse(read_file(path), nullptr, false);
+      if (!index.is_discarded() && index.contains("weight_map") && index["weight_map"].is_object())
+        for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) names.push_back(it.key());
+    } else {
+      for (const auto& e : SafetensorsFile::open(path)->tensors()) names.push_back(e.name);
+    }
+  } catch (const std::exception&) {
+    return "";
+  }
+  std::string best;
+  size_t best_count = 0;
+  for (const auto& f : backbone_families()) {
+    size_t n = 0;
+    for (const auto& name : names) n += f->wants(name);
+    if (n > best_count) {
+      best_count = n;
+      best = f->name();
+    }
+  }
+  return best;
+}
+// "; it looks like a dinov2 checkpoint: use a dinov2 preset" (or "" when no family reads it).
+std::string family_hint(const std::string& path) {
+  const std::string guess = guess_family(path);
+  return guess.empty() ? " (no known family reads its tensor names)"
+                       : "; it looks like a " + guess + " checkpoint: use a " + guess + " preset";
+}
 }  // namespace
 
 TensorMap read_checkpoint(const std::string& path, const BackboneFamily& family) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
   TensorMap out;
-  if (ends_with(path, ".json")) {
+  if (ends_with(path, ".json") || sniff_checkpoint(path) == CheckpointKind::Index) {
     const json index = json::parse(read_file(path), nullptr, false);
     if (index.is_discarded() || !index.contains("weight_map") || !index["weight_map"].is_object())
       throw InputError(path + ": not a sharded-checkpoint index (no weight_map object)");
     std::map<std::string, std::set<std::string>> by_shard;
     for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it)
       if (family.wants(it.key()) && it.value().is_string()) by_shard[it.value().get<std::string>()].insert(it.key());
-    if (by_shard.empty()) throw InputError(path + ": no tensor of the " + family.name() + " vision tower in weight_map");
+    if (by_shard.empty())
+      throw InputError(path + ": no tensor of the " + family.name() + " vision tower in weight_map" + family_hint(path));
     const fs::path dir = fs::path(path).parent_path();
     for (const auto& [shard, names] : by_shard) {
       const std::string shard_path = (dir / shard).string();
@@ -62,14 +96,13 @@ TensorMap read_checkpoint(const std::string& path, const BackboneFamily& family)
     }
     return out;
   }
-  if (ends_with(path, ".pth") || ends_with(path, ".pt") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
-    throw InputError(path + ": pickled PyTorch checkpoints can execute code and are not read; convert once with: "
-                            "python3 -c \"import torch,sys; from safetensors.torch import save_file; "
-                            "sd=torch.load(sys.argv[1], map_location='cpu', weights_only=True); "
-                            "save_file({k: v.contiguous() for k, v in sd.items()}, sys.argv[2])\" " +
-                     path + " model.safetensors");
+  // By content, not by name: a pickle saved as model.safetensors is still a pickle.
+  const CheckpointKind kind = sniff_checkpoint(path);
+  if (kind == CheckpointKind::Pickle || kind == CheckpointKind::TorchZip || ends_with(path, ".pth") ||
+      ends_with(path, ".pt") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
+    throw InputError(pickle_advice(path));
   load_shard(path, family, out);
-  if (out.empty()) throw InputError(path + ": no tensor of the " + family.name() + " vision tower (wrong family?)");
+  if (out.empty()) throw InputError(path + ": no tensor of the " + family.name() + " vision tower" + family_hint(path));
   return out;
 }
 
@@ -125,10 +158,20 @@ Backbone load_backbone(const BackboneSpec& spec) {
     for (const auto& [name, t] : m.canonical) m.unexpected.push_back(name + " " + shape_str(t));
     if (!missing.empty() || !mismatched.empty() || !m.unexpected.empty()) {
       std::string msg = spec.weights + ": does not fit " + spec.preset + ":";
+      // Most of the model missing: probably another family's checkpoint; say which.
+      if (missing.size() * 2 > b.vit->named_parameters().size()) {
+        const std::string guess = guess_family(spec.weights);
+        if (!guess.empty() && guess != b.family->name())
+          throw InputError(spec.weights + ": looks like a " + guess + " checkpoint, not " + b.family->name() + " (" +
+                           std::to_string(missing.size()) + " of the " + spec.preset +
+                           " tensors are missing); use a " + guess + " preset (osteofm weights inspect lists its tensors)");
+      }
       auto list = [&](const char* what, const std::vector<std::string>& v) {
         if (v.empty()) return;
         msg += " " + std::to_string(v.size()) + " " + what + " (";
-        for (size_t i = 0; i < v.size(); ++i) msg += (i ? ", " : "") + v[i];
+        const size_t shown = std::min<size_t>(v.size(), 8);
+        for (size_t i = 0; i < shown; ++i) msg += (i ? ", " : "") + v[i];
+        if (shown < v.size()) msg += ", ... and " + std::to_string(v.size() - shown) + " more";
         msg += ");";
       };
       list("missing", missing);
