@@ -351,7 +351,10 @@ TEST_CASE("day: messages a user can act on, no library words, no stack traces", 
   const CliResult u = run_osteofm("eval --bootstrap many");
   CHECK(u.code == 2);
   CHECK_THAT(u.err, Catch::Contains("(run 'osteofm eval --help')"));
-  // Phantom ages are whole numbers as people write them.
+}
+
+TEST_CASE("day: phantom ages are whole numbers as people write them", "[day][image_io]") {
+  TempDir dir;
   REQUIRE(run_osteofm("synth --out '" + (dir / "ph") + "' --patients 12 --size 64").code == 0);
   CHECK(read_text(dir / "ph/manifest.csv").find("e+") == std::string::npos);
 }
