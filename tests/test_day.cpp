@@ -280,9 +280,18 @@ TEST_CASE("day: one rule for paths: a config's against its folder, the command l
   CHECK(stored["data"]["manifest"] == (dir.path / "cohort/manifest.csv").string());
   CHECK(stored["backbone"]["arch"] == (dir.path / "cfg/arch.json").string());
   // Stored absolute: the run is explained from another folder.
-  const CliResult e = run_osteofm("explain --run '" + (dir / "runs/a") + "' --out '" + (dir / "ex") + "' --bootstrap 10 --overlays 0");
+  const CliResult e = run_osteofm("explain --run '" + (dir / "runs/a") + "' --out '" + (dir / "ex") + "' --bootstrap 10 --overlays 1");
   INFO(e.err);
   CHECK(e.code == 0);
+  size_t pngs = 0;
+  for (const auto& f : fs::directory_iterator(dir.path / "ex/overlays")) pngs += f.path().extension() == ".png";
+  CHECK(pngs > 0);
+  // Rerun into the same folder without overlays: the old ones go, they would belong to another run.
+  const CliResult again = run_osteofm("explain --run '" + (dir / "runs/a") + "' --out '" + (dir / "ex") + "' --bootstrap 10 --overlays 0");
+  REQUIRE(again.code == 0);
+  pngs = 0;
+  for (const auto& f : fs::directory_iterator(dir.path / "ex/overlays")) pngs += f.path().extension() == ".png";
+  CHECK(pngs == 0);
 }
 
 TEST_CASE("day: a validation split without a class is flagged by data check and never called an AUC", "[day][image_io]") {

@@ -151,6 +151,12 @@ TEST_CASE("screening fixtures: eval and compare from the CLI equal sklearn, stat
         CHECK(fs::file_size(dir / (stem + ".svg")) > 1000);
         CHECK(fs::exists(dir / (stem + ".png")) == (OSTEOFM_WITH_IMAGE_IO != 0));  // PNG needs OpenCV
       }
+    if (name.rfind("small", 0) == 0) {
+      // The ROC legend: n per class and each AUC with its interval, the bootstrap named.
+      const std::string roc = read_text(dir / "m_roc.svg");
+      CHECK_THAT(roc, Catch::Contains("osteoporosis (n=18, AUC 0.") && Catch::Contains("macro average (AUC 0."));
+      CHECK_THAT(roc, Catch::Contains("95% CI: 300 patient-clustered bootstrap replicates"));
+    }
   }
 }
 

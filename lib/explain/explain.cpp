@@ -376,6 +376,13 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   write_file_atomic((fs::path(out_dir) / "per_image.csv").string(), csv);
   json overlay_files = json::array();
   std::string overlay_note;
+  {
+    // A rerun into the same folder: the previous run's overlays (other images, another
+    // map) would otherwise sit beside the new ones as if they belonged to them.
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(out_dir) / "overlays", ec))
+      if (e.path().extension() == ".png") fs::remove(e.path(), ec);
+  }
   if (!overlays.empty()) {
     try {
       fs::create_directories(fs::path(out_dir) / "overlays");

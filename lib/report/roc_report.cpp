@@ -1,6 +1,7 @@
 #include "report/roc_report.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <filesystem>
 
@@ -103,14 +104,25 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
   return files;
 }
 
-std::vector<std::string> write_class_roc(const Predictions& p, const std::string& title, const std::string& stem) {
+std::vector<std::string> write_class_roc(const Predictions& p, const std::string& title, const std::string& stem,
+                                         const nlohmann::json* metrics) {
   const auto curves = class_roc_curves(p.scored);
   LinePlot plot;
   plot.title = title;
-  for (int k = 0; k < kNumClasses; ++k)
-    plot.series.push_back({auc_label(kClassNames[k], curves[k].auc), curves[k].fpr, curves[k].tpr});
+  std::array<long long, kNumClasses> n{};
+  for (int l : p.scored.label) n[l]++;
+  for (int k = 0; k < kNumClasses; ++k) {
+    std::string label = std::string(kClassNames[k]) + " (n=" + std::to_string(n[k]) + ", AUC ";
+    label += metrics ? with_ci((*metrics)["auc_per_class"][kClassNames[k]]) : number(curves[k].auc);
+    plot.series.push_back({label + ")", curves[k].fpr, curves[k].tpr});
+  }
   const RocCurve macro = macro_roc_curve(curves);
-  plot.series.push_back({auc_label("macro average", macro.auc), macro.fpr, macro.tpr});
+  plot.series.push_back({"macro average (AUC " + (metrics ? with_ci((*metrics)["auc_macro"]) : number(macro.auc)) + ")",
+                         macro.fpr, macro.tpr});
+  if (metrics && (*metrics).contains("bootstrap"))
+    plot.notes = {"95% CI: " + std::to_string((*metrics)["bootstrap"].value("replicates", 0)) +
+                  ((*metrics)["bootstrap"].value("clustered", false) ? " patient-clustered" : " image-level") +
+                  " bootstrap replicates"};
   return write_both(plot, stem);
 }
 

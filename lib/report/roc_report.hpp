@@ -12,8 +12,9 @@
 namespace osteofm {
 
 // Returns the files written.
+// With `metrics` (evaluate()'s JSON), each legend entry gives n and the AUC's CI.
 std::vector<std::string> write_class_roc(const Predictions& predictions, const std::string& title,
-                                         const std::string& stem);
+                                         const std::string& stem, const nlohmann::json* metrics = nullptr);
 // From a metrics.json (evaluate()): for each endpoint, a reliability diagram (the 10 ECE
 // bins with their counts, Brier / ECE with CIs, slope and intercept) and a decision curve
 // (model, treat all, treat none), as <stem>_reliability_<endpoint> and
