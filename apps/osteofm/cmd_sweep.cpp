@@ -34,11 +34,12 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
     while (std::getline(ss, g, ','))
       if (!g.empty()) o->sweep.gpus.push_back(g);
     if (o->check) {
-      const auto problems = check_sweep(o->config);
+      const auto variants = expand_sweep(o->config);
+      const auto problems = check_sweep(variants, o->config);
       for (const auto& p : problems) std::cerr << "osteofm: sweep: " << p << "\n";
       if (!problems.empty())
         throw InputError(o->config + ": " + std::to_string(problems.size()) + " variant(s) cannot start (listed above)");
-      std::cout << o->config << ": " << expand_sweep(o->config).size() << " variants, every one can start\n";
+      std::cout << o->config << ": " << variants.size() << " variants, every one can start\n";
       return 0;
     }
     if (o->out.empty()) throw InputError("sweep: --out SWEEP_DIR is required (or --check)");

@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
-#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "io/safetensors.hpp"
 
@@ -34,18 +33,13 @@ void add_weights_command(CLI::App& root, Commands& commands) {
     if (kind == CheckpointKind::Pickle || kind == CheckpointKind::TorchZip) throw InputError(pickle_advice(opt->file));
     if (kind == CheckpointKind::Index) {
       // A sharded checkpoint: every shard's header, tensors in index order.
-      const auto index = nlohmann::json::parse(read_file(opt->file), nullptr, false);
-      if (index.is_discarded() || !index.contains("weight_map") || !index["weight_map"].is_object())
-        throw InputError(opt->file + ": a JSON file but not a sharded-checkpoint index (no weight_map object)");
       std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
       const auto dir = std::filesystem::path(opt->file).parent_path();
-      for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-        if (!it.value().is_string()) throw InputError(opt->file + ": weight_map['" + it.key() + "'] is not a file name");
-        const std::string shard = it.value().get<std::string>();
+      for (const auto& [name, shard] : read_checkpoint_index(opt->file)) {
         auto& f = shards[shard];
         if (!f) f = SafetensorsFile::open((dir / shard).string());
-        const TensorEntry* e = f->find(it.key());
-        if (!e) throw InputError((dir / shard).string() + ": tensor '" + it.key() + "' listed in " + opt->file + " is missing");
+        const TensorEntry* e = f->find(name);
+        if (!e) throw InputError((dir / shard).string() + ": tensor '" + name + "' listed in " + opt->file + " is missing");
         rows.push_back({*e, shard});
       }
     } else {

@@ -46,7 +46,7 @@ class EndpointColumns {
     for (size_t i = 0; i < n; ++i) {
       const double e = data_.score[i] - data_.positive[i];
       squared_error_[i] = e * e;
-      code_[i] = static_cast<uint8_t>(std::min(static_cast<int>(std::floor(10.0 * data_.score[i])), 9) << 4);  // ECE bin
+      code_[i] = static_cast<uint8_t>(ece_bin(data_.score[i]) << 4);
       if (data_.positive[i]) code_[i] |= 8;
     }
     for (int r = 0; r < kNumRules; ++r) {
@@ -65,8 +65,8 @@ class EndpointColumns {
   int ece_column() const { return ece_; }
   int rule_column(int r) const { return rule_[r]; }
 
-  // One pass over the images for Brier, the ECE bins and every rule's 2x2 table (integer
-  // counts); the same sums in the same order as brier_weighted / ece10_weighted.
+  // One pass over the images for Brier (mean squared error), ECE (sum over the 10 bins of
+  // n_b/n |mean y - mean s|) and every rule's 2x2 table (integer counts).
   void compute(const uint32_t* w, double* row) const {
     if (auc_ >= 0) row[auc_] = ranked_.auc(w);
     uint64_t table[kNumRules][4] = {};  // [rule][positive * 2 + called]

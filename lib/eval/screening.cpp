@@ -15,7 +15,6 @@ constexpr double kClip = 1e-6;
 
 double logit(double p) { return std::log(p / (1.0 - p)); }
 double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
-int ece_bin(double s) { return std::min(static_cast<int>(std::floor(10.0 * s)), 9); }
 
 // Calibration-in-the-large: the root a of sum_i (y_i - sigmoid(a + o_i)) = 0. The score
 // is strictly decreasing in a, so Newton steps safeguarded by a bisection bracket
@@ -90,6 +89,8 @@ bool fit_logistic(const std::vector<double>& x, const std::vector<uint8_t>& y, d
   return false;
 }
 }  // namespace
+
+int ece_bin(double s) { return std::min(static_cast<int>(std::floor(10.0 * s)), 9); }
 
 const char* endpoint_key(int e) { return e == kOsteoporosisVsRest ? "osteoporosis_vs_rest" : "low_bmd_vs_normal"; }
 const char* endpoint_title(int e) { return e == kOsteoporosisVsRest ? "osteoporosis vs rest" : "low BMD vs normal"; }
@@ -173,8 +174,6 @@ Calibration calibration(const BinarySet& d) {
   Calibration c;
   const size_t n = d.size();
   std::vector<double> x(n);
-  c.brier = brier_weighted(d, nullptr);
-  c.ece_10 = ece10_weighted(d, nullptr);
   for (size_t i = 0; i < n; ++i) x[i] = logit(std::clamp(d.score[i], kClip, 1.0 - kClip));
   const size_t P = d.positives();
   if (P == 0 || P == n) {
@@ -205,33 +204,6 @@ Calibration calibration(const BinarySet& d) {
     c.bins[b].observed = c.bins[b].n ? sum_y[b] / c.bins[b].n : kNaN;
   }
   return c;
-}
-
-double brier_weighted(const BinarySet& d, const uint32_t* w) {
-  double sum = 0, total = 0;
-  for (size_t i = 0; i < d.size(); ++i) {
-    const double wi = w ? w[i] : 1.0, e = d.score[i] - d.positive[i];
-    sum += wi * e * e;
-    total += wi;
-  }
-  return total > 0 ? sum / total : kNaN;
-}
-
-double ece10_weighted(const BinarySet& d, const uint32_t* w) {
-  double n_b[10] = {}, s_b[10] = {}, y_b[10] = {}, total = 0;
-  for (size_t i = 0; i < d.size(); ++i) {
-    const double wi = w ? w[i] : 1.0;
-    const int b = ece_bin(d.score[i]);
-    n_b[b] += wi;
-    s_b[b] += wi * d.score[i];
-    y_b[b] += wi * d.positive[i];
-    total += wi;
-  }
-  if (total == 0) return kNaN;
-  double ece = 0;
-  for (int b = 0; b < 10; ++b)
-    if (n_b[b] > 0) ece += n_b[b] / total * std::fabs(y_b[b] / n_b[b] - s_b[b] / n_b[b]);
-  return ece;
 }
 
 DecisionCurve decision_curve(const BinarySet& d, const std::vector<double>& thresholds) {

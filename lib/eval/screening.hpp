@@ -57,25 +57,23 @@ struct Proportion {
 Proportion wilson(int64_t x, int64_t n, double conf_level = 0.95);
 
 struct Calibration {
-  double brier = 0;
   double intercept = 0, slope = 0;  // NaN when the fit does not exist (reason says why)
   std::string intercept_reason, slope_reason;
-  double ece_10 = 0;
   struct Bin {
     double lower = 0, upper = 0;
     int64_t n = 0;
     double mean_predicted = 0, observed = 0;  // NaN when empty
   };
-  std::vector<Bin> bins;  // the 10 equal-width bins of ece_10 (the reliability diagram)
+  std::vector<Bin> bins;  // the 10 equal-width bins of ECE (the reliability diagram)
 };
-// Brier; calibration slope (logistic regression of y on logit(s), Newton to convergence);
-// calibration-in-the-large (intercept with logit(s) as offset); ECE over 10 equal-width
-// bins. s is clipped to [1e-6, 1 - 1e-6] for the two fits only.
+// Calibration slope (logistic regression of y on logit(s), Newton to convergence),
+// calibration-in-the-large (intercept with logit(s) as offset), and the 10 equal-width
+// bins. s is clipped to [1e-6, 1 - 1e-6] for the two fits only. (Brier and ECE are
+// statistics of weighted images: evaluate() computes them with their bootstrap.)
 Calibration calibration(const BinarySet& data);
 
-// Weighted forms for the bootstrap: Brier and ECE of the images with multiplicities w.
-double brier_weighted(const BinarySet& data, const uint32_t* w);
-double ece10_weighted(const BinarySet& data, const uint32_t* w);
+// The ECE bin of a score: min(floor(10 s), 9).
+int ece_bin(double s);
 
 struct DecisionCurve {
   std::vector<double> thresholds, net_benefit, treat_all;

@@ -273,6 +273,18 @@ void SafetensorsWriter::write(const std::string& path) const {
   out.commit();
 }
 
+std::vector<std::pair<std::string, std::string>> read_checkpoint_index(const std::string& path) {
+  const json index = json::parse(read_file(path), nullptr, false);
+  if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    throw InputError(path + ": not a sharded-checkpoint index (no weight_map object)");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
+    if (!it.value().is_string()) throw InputError(path + ": weight_map['" + it.key() + "'] is not a file name");
+    out.emplace_back(it.key(), it.value().get<std::string>());
+  }
+  return out;
+}
+
 CheckpointKind sniff_checkpoint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   unsigned char b[16] = {0};

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace osteofm {
@@ -50,6 +51,11 @@ CheckpointKind sniff_checkpoint(const std::string& path);
 // The one-line advice for a pickle or torch zip: they can run code and are never read;
 // the command that converts one to safetensors.
 std::string pickle_advice(const std::string& path);
+
+// A sharded checkpoint's index (HF model.safetensors.index.json): its weight_map as
+// (tensor name, shard file name relative to the index's folder) pairs, in name order.
+// InputError when the file is not such an index or a shard name is not a string.
+std::vector<std::pair<std::string, std::string>> read_checkpoint_index(const std::string& path);
 
 SafetensorsHeader parse_safetensors(const uint8_t* bytes, size_t size, const std::string& source);
 

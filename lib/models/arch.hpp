@@ -29,4 +29,7 @@ nlohmann::json arch_to_json(const ArchConfig& arch);
 // Checks internal consistency; throws InputError("<source>: ...").
 void validate_arch(const ArchConfig& arch, const std::string& source);
 
+// The "*-tiny" presets are CPU sizes for demos and tests, meant to run on random weights.
+bool is_tiny_preset(const std::string& preset);
+
 }  // namespace osteofm

@@ -45,9 +45,7 @@ std::string guess_family(const std::string& path) {
   std::vector<std::string> names;
   try {
     if (sniff_checkpoint(path) == CheckpointKind::Index) {
-      const json index = json::parse(read_file(path), nullptr, false);
-      if (!index.is_discarded() && index.contains("weight_map") && index["weight_map"].is_object())
-        for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) names.push_back(it.key());
+      for (const auto& [name, shard] : read_checkpoint_index(path)) names.push_back(name);
     } else {
       for (const auto& e : SafetensorsFile::open(path)->tensors()) names.push_back(e.name);
     }
@@ -79,12 +77,9 @@ TensorMap read_checkpoint(const std::string& path, const BackboneFamily& family)
   if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
   TensorMap out;
   if (ends_with(path, ".json") || sniff_checkpoint(path) == CheckpointKind::Index) {
-    const json index = json::parse(read_file(path), nullptr, false);
-    if (index.is_discarded() || !index.contains("weight_map") || !index["weight_map"].is_object())
-      throw InputError(path + ": not a sharded-checkpoint index (no weight_map object)");
     std::map<std::string, std::set<std::string>> by_shard;
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it)
-      if (family.wants(it.key()) && it.value().is_string()) by_shard[it.value().get<std::string>()].insert(it.key());
+    for (const auto& [name, shard] : read_checkpoint_index(path))
+      if (family.wants(name)) by_shard[shard].insert(name);
     if (by_shard.empty())
       throw InputError(path + ": no tensor of the " + family.name() + " vision tower in weight_map" + family_hint(path));
     const fs::path dir = fs::path(path).parent_path();
@@ -189,8 +184,7 @@ std::string backbone_weights(const std::string& preset, const std::string& weigh
   BackbonePreset known;
   family_of_preset(preset, &known);  // an unknown preset is named (with the known ones) first
   if (is_random_weights(weights)) return "";
-  const bool tiny = preset.size() >= 5 && preset.compare(preset.size() - 5, 5, "-tiny") == 0;
-  if (weights.empty() && !tiny)
+  if (weights.empty() && !is_tiny_preset(preset))
     throw InputError(what + " is not given for the pretrained preset '" + preset +
                      "': give its checkpoint file, or \"random\" to use random weights on purpose");
   return weights;

@@ -11,6 +11,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "eval/compare.hpp"
+#include "models/arch.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -79,8 +80,6 @@ std::string params(const std::optional<long long>& p) {
   else std::snprintf(b, sizeof b, "%lld", *p);
   return b;
 }
-// The *-tiny presets exist to run on random weights; only a real preset's are worth a mark.
-bool is_tiny(const std::string& preset) { return preset.size() >= 5 && preset.compare(preset.size() - 5, 5, "-tiny") == 0; }
 std::string num(const std::optional<double>& v) { return v ? format_double(*v) : ""; }
 }  // namespace
 
@@ -286,11 +285,12 @@ std::string format_table(const SweepTable& t, const std::string& format) {
   // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
   std::map<std::string, int> seen;
   for (const auto& r : rows) seen[r.backbone + "\n" + r.strategy]++;
+  // Random weights are marked for real presets only: the *-tiny ones exist to run on them.
   auto cells = [&](const VariantRow& r, bool latex) {
     const std::string strategy = seen[r.backbone + "\n" + r.strategy] > 1 ? r.strategy + " (" + r.run + ")" : r.strategy;
     std::string macro = with_ci(r.auc_macro);
     if (r.not_below_best) macro = latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
-    return std::vector<std::string>{r.backbone + (r.random_weights && !is_tiny(r.backbone) ? " (random weights)" : ""), strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
+    return std::vector<std::string>{r.backbone + (r.random_weights && !is_tiny_preset(r.backbone) ? " (random weights)" : ""), strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
                                     with_ci(r.auc_osteoporosis), fmt3(r.accuracy.value), opt_ci(r.sensitivity),
                                     opt_ci(r.specificity), opt3(r.calibration_slope), opt_ci(r.delta_bone),
                                     opt_ci(r.iou_bone)};

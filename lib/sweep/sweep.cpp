@@ -80,8 +80,7 @@ std::vector<Variant> expand_sweep(const std::string& file) {
   return out;
 }
 
-std::vector<std::string> check_sweep(const std::string& file) {
-  const auto variants = expand_sweep(file);
+std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const std::string& file) {
   std::vector<std::string> problems;
   std::map<std::string, std::string> manifest_problem;  // manifest path -> "" or its problem
   for (const auto& v : variants) {
@@ -144,7 +143,7 @@ void forward_signal(int sig) {
 int run_sweep(const std::string& file, const std::string& sweep_dir, const SweepOptions& o) {
   const auto variants = expand_sweep(file);
   // Every variant resolved before any starts: twelve identical errors become one list.
-  const auto problems = check_sweep(file);
+  const auto problems = check_sweep(variants, file);
   if (!problems.empty()) {
     for (const auto& p : problems) std::cerr << "osteofm: sweep: " << p << "\n";
     throw InputError(file + ": " + std::to_string(problems.size()) + " of " + std::to_string(variants.size()) +

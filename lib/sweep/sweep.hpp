@@ -27,10 +27,10 @@ struct SweepOptions {
   std::string binary;              // the osteofm executable run by each task
 };
 
-// Resolves every variant as its trainer would (config, preset, arch, weights names and
+// Resolves every variant (of expand_sweep(file)) as its trainer would (config, preset, arch, weights names and
 // shapes, strategy fields, manifest readable with train and val rows) without training;
 // one line per problem, "<variant>: <reason>". Empty when every variant can start.
-std::vector<std::string> check_sweep(const std::string& file);
+std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const std::string& file);
 
 // Checks every variant first (InputError listing the problems, nothing run), writes
 // SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the variants that failed), then
