@@ -1,8 +1,11 @@
 // Explainability: Grad-CAM against pytorch-grad-cam's output (fixture gradcam_dinov2_A,
 // through `osteofm gradcam`, the user's path), IoU and occlusion on known masks.
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/csv.hpp"
 #include "core/error.hpp"
 #include "explain/explain.hpp"
 #include "explain/gradcam.hpp"
@@ -132,6 +135,169 @@ TEST_CASE("data masks: real V7 Labs lung masks become bit-coded region masks, Io
     CHECK(std::isnan(score_region(cam, sorted, m, 1, 0.5).iou_topk));  // no spine in a lung mask
   }
   CHECK(checked == 20);
+}
+
+TEST_CASE("explain: real radiographs with lung masks on some images give maps, lung scores and why no bone score", "[explain][image_io]") {
+  // All public data has: 36 real radiographs, human-drawn lung masks on 20 of them, no bone
+  // mask anywhere. explain used to refuse the split; it now scores what the masks allow.
+  TempDir tmp;
+  const CliResult conv = run_osteofm("data masks '" + shared("data/public-cxr/v7labs-lung-masks/pairs.csv") + "' --root '" +
+                                     shared("data/public-cxr") + "' --map 255=lungs --out '" + (tmp / "cxr") + "'");
+  REQUIRE(conv.code == 0);
+  std::map<std::string, std::string> mask_of;
+  for (const auto& rec : parse_csv(read_text(tmp / "cxr/masks.csv"), "masks.csv").records) mask_of[rec.fields[0]] = rec.fields[1];
+  std::vector<std::string> images;
+  for (const char* dir : {"covid-chestxray-dataset/images", "nih-chestxray14", "hannover-covid19-repository/png"})
+    for (const auto& e : fs::directory_iterator(shared(std::string("data/public-cxr/") + dir)))
+      if (e.is_regular_file()) images.push_back(e.path().string());
+  std::sort(images.begin(), images.end());
+  REQUIRE(images.size() >= 30);
+  // Three splits, each with every class: split by i % 3, class by (i / 3) % 3.
+  const char* splits[] = {"train", "val", "test"};
+  const char* t_scores[] = {"0.5", "-1.8", "-3.1"};
+  std::string manifest = "image_id,patient_id,path,mask,t_score,split\n";
+  size_t test_rows = 0, test_masked = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto it = mask_of.find(images[i]);
+    const std::string mask = it == mask_of.end() ? "" : it->second;
+    manifest += "img" + std::to_string(i) + ",p" + std::to_string(i) + "," + images[i] + "," + mask + "," +
+                t_scores[(i / 3) % 3] + "," + splits[i % 3] + "\n";
+    if (i % 3 == 2) {
+      ++test_rows;
+      test_masked += !mask.empty();
+    }
+  }
+  REQUIRE(test_masked > 0);
+  REQUIRE(test_masked < test_rows);
+  write_text(tmp / "cxr/manifest.csv", manifest);  // beside the regions.json data masks wrote
+  const json c = {{"data", {{"manifest", tmp / "cxr/manifest.csv"}}},
+                  {"backbone", {{"preset", "dinov2-tiny"}, {"seed", 5}}},
+                  {"strategy", {{"name", "linear_probe"}}},
+                  {"train", {{"epochs", 1}, {"batch_size", 8}, {"seed", 2}}}};
+  write_text(tmp / "c.json", c.dump());
+  const CliResult t = run_osteofm("train --config '" + (tmp / "c.json") + "' --out '" + (tmp / "run") + "'");
+  INFO(t.err);
+  REQUIRE(t.code == 0);
+  const CliResult e = run_osteofm("explain --run '" + (tmp / "run") + "' --out '" + (tmp / "run/explain") +
+                                  "' --bootstrap 50 --overlays 4");
+  INFO(e.err);
+  REQUIRE(e.code == 0);
+  CHECK_THAT(e.err, Catch::Contains("bone scores (IoU_bone, Δbone) on 0") && Catch::Contains("no bone region"));
+  CHECK_THAT(e.out, Catch::Contains("IoU_bone(all) n/a"));
+  const json r = json::parse(read_text(tmp / "run/explain/explain.json"));
+  CHECK(r["coverage"]["images"] == test_rows);
+  CHECK(r["coverage"]["with_mask"] == test_masked);
+  CHECK(r["coverage"]["bone_scored"] == 0);
+  CHECK(r["coverage"]["skipped"]["no_mask"] == test_rows - test_masked);
+  CHECK(r["coverage"]["bone_reason"] == "the region table (regions.json) has no bone region");
+  CHECK(r["delta_bone"]["all"].is_null());
+  CHECK(r["delta_bone"]["reason"] == r["coverage"]["bone_reason"]);
+  CHECK(r["iou_bone"]["all"].is_null());
+  // The lungs are scored on exactly the masked images, with an interval.
+  const json lungs = r["iou_bone"]["per_region"]["lungs"];
+  CHECK(lungs["n"] == test_masked);
+  CHECK(lungs["estimate"].get<double>() > 0.0);
+  CHECK(lungs["estimate"].get<double>() < 1.0);
+  CHECK(r["cam_share"]["per_region"]["lungs"]["n"] == test_masked);
+  // Every image has its map: the per-image table has a row each, blank lung scores where
+  // there is no mask; overlays exist for masked and unmasked images alike.
+  const CsvTable per_image = parse_csv(read_text(tmp / "run/explain/per_image.csv"), "per_image.csv");
+  CHECK(per_image.records.size() == test_rows);
+  const int lung_col = per_image.column("iou_topk_lungs");
+  REQUIRE(lung_col >= 0);
+  size_t blank = 0;
+  for (const auto& rec : per_image.records) blank += rec.fields[lung_col].empty();
+  CHECK(blank == test_rows - test_masked);
+  REQUIRE(r["files"]["overlays"].size() > 0);
+  // An overlay is the input beside the map (two square panels and a colour bar), with a
+  // caption above and a legend below: wider than two panels, taller than one.
+  const std::string png = read_text(tmp / ("run/explain/" + r["files"]["overlays"][0].get<std::string>()));
+  REQUIRE(png.size() > 24);
+  auto be32 = [&](size_t at) {
+    return (uint32_t(uint8_t(png[at])) << 24) | (uint32_t(uint8_t(png[at + 1])) << 16) | (uint32_t(uint8_t(png[at + 2])) << 8) |
+           uint32_t(uint8_t(png[at + 3]));
+  };
+  const uint32_t width = be32(16), height = be32(20);
+  CHECK(width >= 2 * 448 + 16);
+  CHECK(height > 448 + 40);
+  // The table has the run's row with blank bone columns instead of an error.
+  const CliResult table = run_osteofm("table '" + tmp.path.string() + "'");
+  INFO(table.err);
+  CHECK(table.code == 0);
+}
+
+TEST_CASE("explain: images without a mask get maps; bone scores on the rest equal those of the masked images alone", "[explain][image_io]") {
+  TempDir tmp;
+  REQUIRE(run_osteofm("synth --out '" + (tmp / "cohort") + "' --patients 60 --size 112 --seed 3").code == 0);
+  const json c = {{"data", {{"manifest", tmp / "cohort/manifest.csv"}}},
+                  {"backbone", {{"preset", "dinov2-tiny"}, {"seed", 5}}},
+                  {"strategy", {{"name", "linear_probe"}}},
+                  {"train", {{"epochs", 2}, {"batch_size", 16}, {"seed", 2}}}};
+  write_text(tmp / "c.json", c.dump());
+  REQUIRE(run_osteofm("train --config '" + (tmp / "c.json") + "' --out '" + (tmp / "run") + "'").code == 0);
+  // partial.csv: the first 5 test rows lose their mask; masked.csv: only the other test rows.
+  const CsvTable m = parse_csv(read_text(tmp / "cohort/manifest.csv"), "manifest.csv");
+  const int mask_col = m.column("mask"), split_col = m.column("split");
+  std::string partial = "image_id,patient_id,path,mask,t_score,age,split\n", masked = partial;
+  REQUIRE(csv_line(m.header) == partial);
+  int dropped = 0, kept = 0;
+  for (auto rec : m.records) {
+    if (rec.fields[split_col] == "test" && dropped < 5) {
+      ++dropped;
+      rec.fields[mask_col] = "";
+      partial += csv_line(rec.fields);
+      continue;
+    }
+    kept += rec.fields[split_col] == "test";
+    partial += csv_line(rec.fields);
+    masked += csv_line(rec.fields);
+  }
+  write_text(tmp / "cohort/partial.csv", partial);
+  write_text(tmp / "cohort/masked.csv", masked);
+  const CliResult p = run_osteofm("explain --run '" + (tmp / "run") + "' --data '" + (tmp / "cohort/partial.csv") +
+                                  "' --out '" + (tmp / "partial") + "' --bootstrap 100 --overlays 2 --batch 1 --fills blur");
+  INFO(p.err);
+  REQUIRE(p.code == 0);
+  CHECK_THAT(p.err, Catch::Contains("bone scores (IoU_bone, Δbone) on " + std::to_string(kept)) &&
+                        Catch::Contains("5 without a mask"));
+  const CliResult q = run_osteofm("explain --run '" + (tmp / "run") + "' --data '" + (tmp / "cohort/masked.csv") +
+                                  "' --out '" + (tmp / "masked") + "' --bootstrap 100 --overlays 0 --batch 1 --fills blur");
+  REQUIRE(q.code == 0);
+  CHECK(q.err.find("note: explain") == std::string::npos);  // every image scored: nothing to say
+  const json a = json::parse(read_text(tmp / "partial/explain.json")), b = json::parse(read_text(tmp / "masked/explain.json"));
+  CHECK(a["n"] == kept + 5);
+  CHECK(a["coverage"]["bone_scored"] == kept);
+  CHECK(a["coverage"]["skipped"]["no_mask"] == 5);
+  CHECK(a["delta_bone"]["n"] == kept);
+  // Same images, same patients, same seed: the same Δbone and interval, to the last digit.
+  // (--batch 1: a batch's composition moves float sums in the last bits; --fills blur: the
+  // mean and noise fills depend on the whole split's pixel statistics, not per image.)
+  CHECK(a["delta_bone"]["all"] == b["delta_bone"]["all"]);
+  CHECK(a["delta_bone"]["fills"]["blur"]["per_region"] == b["delta_bone"]["fills"]["blur"]["per_region"]);
+  CHECK(a["iou_bone"]["all"]["estimate"] == b["iou_bone"]["all"]["estimate"]);
+  CHECK(a["iou_bone"]["all"]["n"] == kept);
+  // The unmasked images' occlusion columns are blank, not copies of the original scores.
+  const CsvTable rows = parse_csv(read_text(tmp / "partial/per_image.csv"), "per_image.csv");
+  const int occ = rows.column("p_label_blur_all_bones_occluded");
+  REQUIRE(occ >= 0);
+  size_t blank = 0;
+  for (const auto& rec : rows.records) blank += rec.fields[occ].empty();
+  CHECK(blank == 5);
+}
+
+TEST_CASE("regions.json: the nested form without controls never counts a control region as bone", "[explain]") {
+  // {"bits": {...}} without "controls" made every region a bone: the lungs inflated
+  // IoU_bone(all) (0.321 -> 0.438 on one run). Known control names are controls in both forms.
+  const auto nested = parse_region_table(R"({"bits": {"spine": 1, "ribs": 2, "lungs": 32, "marker": 64}})", "r.json");
+  CHECK(nested.bone_bits() == 3);
+  REQUIRE(nested.controls().size() == 2);
+  CHECK(nested.controls()[0].name == "lungs");
+  CHECK(nested.controls()[1].name == "marker");
+  const auto flat = parse_region_table(R"({"spine": 1, "ribs": 2, "lungs": 32, "marker": 64})", "r.json");
+  CHECK(flat.bone_bits() == nested.bone_bits());
+  // An explicit list still rules: here the lungs are declared a bone region on purpose.
+  const auto listed = parse_region_table(R"({"bits": {"spine": 1, "lungs": 32}, "controls": []})", "r.json");
+  CHECK(listed.bone_bits() == 33);
 }
 
 TEST_CASE("score_region: the top-k policy selects only positive CAM pixels", "[explain]") {

@@ -45,7 +45,7 @@ void add_explain_command(CLI::App& root, Commands& commands) {
     const ExplainSummary s = explain_run(o->run, o->out, o->explain);
     const auto& r = s.report;
     auto show = [](const nlohmann::json& v) {
-      if (v.at("estimate").is_null()) return std::string("n/a");
+      if (v.is_null() || v.at("estimate").is_null()) return std::string("n/a");
       char b[96];
       if (v.at("ci").is_null()) std::snprintf(b, sizeof b, "%.3f", v.at("estimate").get<double>());
       else

@@ -26,6 +26,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "io/annotate.hpp"
 #endif
 
 namespace osteofm {
@@ -314,22 +316,31 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
   return img;
 }
 void write_phantom_preview(const std::string& path, const PhantomImage& img) {
-  cv::Mat g(img.height, img.width, CV_32F, const_cast<float*>(img.pixels.data())), g8, bgr;
+  // Upscaled to at least 448 px so thin ribs and their outlines can be told apart, the
+  // radiograph alone beside the outlined one, and a legend naming each colour.
+  const int scale = std::max(1, (448 + std::max(img.width, img.height) - 1) / std::max(img.width, img.height));
+  cv::Mat g(img.height, img.width, CV_32F, const_cast<float*>(img.pixels.data())), g8, plain;
   g.convertTo(g8, CV_8U, 255.0);
-  cv::cvtColor(g8, bgr, cv::COLOR_GRAY2BGR);
-  const std::pair<uint8_t, cv::Scalar> colours[] = {{kSpine, {40, 40, 230}},    {kRibs, {0, 140, 255}},
-                                                    {kClavicles, {0, 230, 230}}, {kScapulae, {60, 200, 60}},
-                                                    {kHumeri, {230, 230, 0}},    {kLungs, {230, 90, 40}}};
+  cv::resize(g8, g8, cv::Size(img.width * scale, img.height * scale), 0, 0, cv::INTER_CUBIC);
+  cv::cvtColor(g8, plain, cv::COLOR_GRAY2BGR);
+  cv::Mat outlined = plain.clone();
+  const std::tuple<uint8_t, cv::Scalar, const char*> regions[] = {
+      {kSpine, {40, 40, 230}, "spine"},     {kRibs, {0, 140, 255}, "ribs"},    {kClavicles, {0, 230, 230}, "clavicles"},
+      {kScapulae, {60, 200, 60}, "scapulae"}, {kHumeri, {230, 230, 0}, "humeri"}, {kLungs, {230, 90, 40}, "lungs (control)"},
+      {kMarker, {230, 60, 230}, "marker (control)"}};
   cv::Mat m(img.height, img.width, CV_8U, const_cast<uint8_t*>(img.mask.data()));
-  for (const auto& [bit, colour] : colours) {
-    cv::Mat region = (m & bit) > 0;
-    std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(region, contours, cv::RETR_LIST, cv::CHAIN_APPROX_NONE);
-    cv::drawContours(bgr, contours, -1, colour, 1, cv::LINE_AA);
+  std::vector<LegendEntry> legend;
+  for (const auto& [bit, colour, name] : regions) {
+    if (cv::countNonZero((m & bit) != 0) == 0) continue;
+    draw_region_contours(outlined, m, bit, colour, scale, 2);
+    legend.push_back({name, colour});
   }
-  std::vector<uchar> buf;
-  cv::imencode(".png", bgr, buf);
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  label_panel(plain, "phantom radiograph");
+  label_panel(outlined, "region masks");
+  const cv::Mat panels = hstack_panels({plain, outlined});
+  write_png_atomic(path, vstack_panels({caption_band(panels.cols, fs::path(path).stem().string() + ": synthetic phantom, " +
+                                                                      std::to_string(img.width) + " px, outlines = mask bits"),
+                                        panels, legend_band(panels.cols, legend)}));
 }
 #else
 void write_phantom_preview(const std::string& path, const PhantomImage&) {

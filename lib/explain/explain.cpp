@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -33,6 +34,12 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 json number_or_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+std::string format_fixed(double v, int digits) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
 
 json ci_json(const StatisticCI& s, size_t n) {
   return {{"estimate", number_or_null(s.estimate)},
@@ -121,20 +128,25 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   const int workers = resolve_threads(opt.workers);
   SplitData d = load_split(manifest, opt.split, tm.pre, workers, "auto");
   if (d.size() == 0) throw InputError(data + ": no '" + opt.split + "' rows to explain");
-  for (int64_t i = 0; i < d.size(); ++i)
-    if (d.mask_path[i].empty())
-      throw InputError(d.where[i] + ": no region mask; explain needs the manifest's mask column (bit-coded PNGs, "
-                       "see 'osteofm data masks' for converting other mask formats)");
+  // Scores need masks, maps do not: every image gets its map (and overlay); region scores
+  // come from the images that have a mask, bone scores from those whose mask has bone.
   const RegionTable table = region_table_for(manifest.cache_dir.empty() ? manifest.dir : manifest.cache_dir);
   const uint8_t bone_bits = table.bone_bits();
-  if (bone_bits == 0)
-    throw InputError(data + ": its region table (regions.json) has no bone region; IoU_bone and Δbone need bone masks");
+  const bool bone_table = bone_bits != 0;
   uint8_t control_bits = 0;
-  for (const auto& r : table.controls()) control_bits |= r.bits;
+  std::string control_names;
+  for (const auto& r : table.controls()) {
+    control_bits |= r.bits;
+    control_names += (control_names.empty() ? "" : ", ") + r.name;
+  }
 
-  std::vector<ScoredRegion> iou_regions = {{"all_bones", bone_bits}};
+  // iou_regions[0] is "all_bones" when the table has a bone region.
+  std::vector<ScoredRegion> iou_regions;
+  if (bone_table) iou_regions.push_back({"all_bones", bone_bits});
   for (const auto& r : table.regions) iou_regions.push_back({r.name, r.bits});
-  std::vector<OcclusionVariant> variants = {{"all_bones", bone_bits, 0}};
+  const size_t first_region = bone_table ? 1 : 0;
+  std::vector<OcclusionVariant> variants;
+  if (bone_table) variants.push_back({"all_bones", bone_bits, 0});
   for (const auto& r : table.bones())
     variants.push_back({"keep_" + r.name, bone_bits, r.bits});
 
@@ -161,6 +173,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   original.score.resize(N);
   std::vector<ScoredSet> occluded(Fn * V, original);  // [fill][variant]
   std::vector<int> predicted(N), target_class(N);
+  std::vector<char> has_mask(N), bone_scored(N);  // bone_scored: a mask with bone pixels
   std::map<int, int> overlays_left = {{0, opt.overlays_per_class}, {1, opt.overlays_per_class}, {2, opt.overlays_per_class}};
   std::vector<std::pair<std::string, CamOverlay>> overlays;
   double cam_seconds = 0, occlusion_seconds = 0;
@@ -192,7 +205,11 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     const auto cam = g.cam.to(torch::kCPU);  // [k,S,S]
     cam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
 
+    std::vector<int64_t> bone_rows;  // in-batch rows whose mask has bone
     for (int64_t i = 0; i < k; ++i) {
+      has_mask[b + i] = !d.mask_path[b + i].empty();
+      bone_scored[b + i] = has_mask[b + i] && bone_table && masks[i].bitwise_and(bone_bits).ne(0).any().item<bool>();
+      if (bone_scored[b + i]) bone_rows.push_back(i);
       const auto c = cam[i];
       const auto sorted = std::get<0>(c.flatten().sort(0, /*descending=*/true));
       for (size_t r = 0; r < R; ++r) {
@@ -214,29 +231,36 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         o.mask.assign(mm.data_ptr<uint8_t>(), mm.data_ptr<uint8_t>() + S * S);
         o.bone_bits = bone_bits;
         o.control_bits = control_bits;
+        o.map_name = cam_method == CamMethod::Occlusion ? "occlusion" : cam_method == CamMethod::GradTimesActivation ? "gradient x activation" : "Grad-CAM";
+        o.bone_label = "bones (white)";
+        o.control_label = control_names + " (cyan, control)";
         char caption[200];
-        std::snprintf(caption, sizeof caption, "%s  true %s  pred %s (p %.2f)  IoU_bone %.2f", d.image_id[b + i].c_str(),
+        const std::string iou_text = bone_scored[b + i] ? format_fixed(iou_topk[0][b + i], 2) : "n/a";
+        std::snprintf(caption, sizeof caption, "%s  true %s  pred %s (p %.2f)  IoU_bone %s", d.image_id[b + i].c_str(),
                       kClassNames[label], kClassNames[predicted[b + i]], original.score[b + i][predicted[b + i]],
-                      iou_topk[0][b + i]);
+                      iou_text.c_str());
         o.caption = caption;
         overlays.emplace_back(kClassNames[label] + std::string("_") + d.image_id[b + i] + ".png", std::move(o));
       }
     }
 
-    // Occlusion: every fill x variant, one forward pass each.
+    // Occlusion of the images with bone: every fill x variant, one forward pass each.
     const auto to0 = std::chrono::steady_clock::now();
     torch::NoGradGuard ng;
-    const auto mdev = masks.to(dev).unsqueeze(1);  // [k,1,S,S]
-    for (size_t f = 0; f < Fn; ++f) {
+    const int64_t kb = static_cast<int64_t>(bone_rows.size());
+    const auto pick = torch::tensor(bone_rows, torch::kInt64);
+    const auto xb = kb ? x01.index_select(0, pick.to(dev)) : x01;
+    const auto mdev = kb ? masks.index_select(0, pick).to(dev).unsqueeze(1) : masks;  // [kb,1,S,S]
+    for (size_t f = 0; f < Fn && kb > 0; ++f) {
       torch::Tensor fill;
       if (opt.fills[f] == "mean") {
-        fill = torch::full_like(x01, mean);
+        fill = torch::full_like(xb, mean);
       } else if (opt.fills[f] == "blur") {
-        fill = gaussian_blur(x01, S / 32.0);
+        fill = gaussian_blur(xb, S / 32.0);
       } else {
         // Per image its own seeded stream: the same noise whatever the batch size.
         std::vector<torch::Tensor> parts;
-        for (int64_t i = 0; i < k; ++i) {
+        for (const int64_t i : bone_rows) {
           auto gen = at::detail::createCPUGenerator(opt.bootstrap.seed * 1000003ull + static_cast<uint64_t>(b + i));
           parts.push_back(torch::randn({1, S, S}, gen, torch::TensorOptions().dtype(torch::kFloat32)));
         }
@@ -246,12 +270,12 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         auto o = mdev.bitwise_and(variants[v].occlude).ne(0);
         if (variants[v].keep) o = o.logical_and(mdev.bitwise_and(variants[v].keep).eq(0));
         const auto of = o.to(torch::kFloat32);
-        const auto xo = x01 * (1 - of) + fill * of;
+        const auto xo = xb * (1 - of) + fill * of;
         const auto p = torch::softmax(model->forward(normalize_batch(xo, tm.pre)).to(torch::kFloat32), -1)
                            .to(torch::kCPU, torch::kFloat64);
         auto& set = occluded[f * V + v];
-        for (int64_t i = 0; i < k; ++i)
-          for (int c = 0; c < kNumClasses; ++c) set.score[b + i][c] = p[i][c].item<double>();
+        for (int64_t j = 0; j < kb; ++j)
+          for (int c = 0; c < kNumClasses; ++c) set.score[b + bone_rows[j]][c] = p[j][c].item<double>();
       }
     }
     occlusion_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - to0).count();
@@ -276,51 +300,106 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     });
     return ci_json(s, n);
   };
+  const int64_t n_masked = std::count(has_mask.begin(), has_mask.end(), 1);
+  const int64_t n_bone = std::count(bone_scored.begin(), bone_scored.end(), 1);
+  // Why there is no bone score, when there is none.
+  std::string bone_reason;
+  if (!bone_table) bone_reason = "the region table (regions.json) has no bone region";
+  else if (n_masked == 0) bone_reason = "no image of the split has a region mask";
+  else if (n_bone == 0) bone_reason = "no mask of the split has bone pixels";
   auto iou_block = [&](const std::vector<std::vector<double>>& values) {
-    json block = {{"all", mean_ci(values[0], -1)}, {"per_region", json::object()}, {"per_class", json::object()}};
-    for (size_t r = 1; r < R; ++r) block["per_region"][iou_regions[r].name] = mean_ci(values[r], -1);
+    json block = {{"per_region", json::object()}, {"per_class", json::object()}};
+    block["all"] = bone_table ? mean_ci(values[0], -1) : json(nullptr);
+    if (!bone_reason.empty()) block["all_reason"] = bone_reason;
+    for (size_t r = first_region; r < R; ++r) block["per_region"][iou_regions[r].name] = mean_ci(values[r], -1);
     for (int c = 0; c < kNumClasses; ++c) {
-      json pc = {{"all", mean_ci(values[0], c)}};
-      for (size_t r = 1; r < R; ++r) pc[iou_regions[r].name] = mean_ci(values[r], c);
+      json pc = {{"all", bone_table ? mean_ci(values[0], c) : json(nullptr)}};
+      for (size_t r = first_region; r < R; ++r) pc[iou_regions[r].name] = mean_ci(values[r], c);
       block["per_class"][kClassNames[c]] = pc;
     }
     return block;
   };
 
-  const MetricEngine orig_engine(original);
-  const auto orig_counts = orig_engine.class_counts();
-  for (int c = 0; c < kNumClasses; ++c)
-    if (orig_counts[c] == 0)
-      throw InputError(data + ": the " + opt.split + " split has no " + kClassNames[c] +
-                       " images: macro AUC, and so Δbone, is undefined");
-  std::vector<MetricEngine> engines;
-  for (const auto& s : occluded) engines.emplace_back(s);
-  auto auc_of = [&](const MetricEngine& e) {
-    return bootstrap_statistic(N, clusters, n_units, opt.bootstrap, [&](const uint32_t* w) {
-      return e.all_classes_present(w) ? e.compute(w)[kAucMacro] : kNaN;
-    });
-  };
-  auto diff_of = [&](const MetricEngine& a, const MetricEngine& b2) {
-    return bootstrap_statistic(N, clusters, n_units, opt.bootstrap, [&](const uint32_t* w) {
-      return a.all_classes_present(w) ? a.compute(w)[kAucMacro] - b2.compute(w)[kAucMacro] : kNaN;
-    });
-  };
-  json fills = json::object();
-  for (size_t f = 0; f < Fn; ++f) {
-    const MetricEngine& all = engines[f * V];
-    json fj = {{"all", ci_json(diff_of(orig_engine, all), N)}, {"per_region", json::object()},
-               {"auc", {{"original", ci_json(auc_of(orig_engine), N)}, {"all_bones_occluded", ci_json(auc_of(all), N)}}}};
-    for (size_t v = 1; v < V; ++v) {
-      const std::string region = variants[v].name.substr(5);
-      fj["per_region"][region] = ci_json(diff_of(engines[f * V + v], all), N);
-      fj["auc"]["all_bones_occluded_except_" + region] = ci_json(auc_of(engines[f * V + v]), N);
+  // Δbone on the images with bone (all of them when every mask has bone): the same images
+  // before and after occlusion, resampled by patient.
+  std::vector<int64_t> bone_index;
+  for (int64_t i = 0; i < N; ++i)
+    if (bone_scored[i]) bone_index.push_back(i);
+  const int64_t NB = static_cast<int64_t>(bone_index.size());
+  auto subset = [&](const ScoredSet& s) {
+    ScoredSet out;
+    for (const int64_t i : bone_index) {
+      out.label.push_back(s.label[i]);
+      out.score.push_back(s.score[i]);
     }
-    fills[opt.fills[f]] = fj;
+    return out;
+  };
+  std::vector<std::string> bone_patients;
+  for (const int64_t i : bone_index) bone_patients.push_back(d.patient_id[i]);
+  size_t nb_units = 0;
+  const std::vector<uint32_t> bone_clusters_all = cluster_index(bone_patients, &nb_units);
+  const std::vector<uint32_t> bone_clusters = opt.cluster ? bone_clusters_all : std::vector<uint32_t>();
+  std::string delta_reason = bone_reason;
+  const ScoredSet original_bone = subset(original);
+  if (delta_reason.empty()) {
+    const MetricEngine probe(original_bone);
+    const auto counts = probe.class_counts();
+    for (int c = 0; c < kNumClasses && delta_reason.empty(); ++c)
+      if (counts[c] == 0)
+        delta_reason = std::string("the images with bone masks include no ") + kClassNames[c] +
+                       " image: macro AUC, and so Δbone, is undefined";
   }
-  json delta = fills[opt.fills[0]];
-  delta["fill"] = opt.fills[0];
-  delta["metric"] = "auc_macro";
-  delta["fills"] = fills;
+  json delta = {{"fill", opt.fills[0]}, {"metric", "auc_macro"}, {"n", NB}};
+  if (!delta_reason.empty()) {
+    delta["all"] = nullptr;
+    delta["reason"] = delta_reason;
+  } else {
+    const MetricEngine orig_engine(original_bone);
+    std::vector<MetricEngine> engines;
+    for (const auto& s : occluded) engines.emplace_back(subset(s));
+    auto auc_of = [&](const MetricEngine& e) {
+      return bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
+        return e.all_classes_present(w) ? e.compute(w)[kAucMacro] : kNaN;
+      });
+    };
+    auto diff_of = [&](const MetricEngine& a, const MetricEngine& b2) {
+      return bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
+        return a.all_classes_present(w) ? a.compute(w)[kAucMacro] - b2.compute(w)[kAucMacro] : kNaN;
+      });
+    };
+    json fills = json::object();
+    for (size_t f = 0; f < Fn; ++f) {
+      const MetricEngine& all = engines[f * V];
+      json fj = {{"all", ci_json(diff_of(orig_engine, all), NB)}, {"per_region", json::object()},
+                 {"auc", {{"original", ci_json(auc_of(orig_engine), NB)}, {"all_bones_occluded", ci_json(auc_of(all), NB)}}}};
+      for (size_t v = 1; v < V; ++v) {
+        const std::string region = variants[v].name.substr(5);
+        fj["per_region"][region] = ci_json(diff_of(engines[f * V + v], all), NB);
+        fj["auc"]["all_bones_occluded_except_" + region] = ci_json(auc_of(engines[f * V + v]), NB);
+      }
+      fills[opt.fills[f]] = fj;
+    }
+    for (auto it = fills[opt.fills[0]].begin(); it != fills[opt.fills[0]].end(); ++it) delta[it.key()] = it.value();
+    delta["fills"] = fills;
+  }
+  json coverage = {{"images", N},
+                   {"with_mask", n_masked},
+                   {"bone_scored", n_bone},
+                   {"skipped", {{"no_mask", N - n_masked}, {"no_bone_pixels", bone_table ? n_masked - n_bone : 0}}},
+                   {"bone_region_in_table", bone_table}};
+  if (!bone_reason.empty()) coverage["bone_reason"] = bone_reason;
+  if (n_bone < N) {
+    // Said once on stderr too: a partial score is not the whole split's.
+    std::string why;
+    if (N - n_masked > 0) why += std::to_string(N - n_masked) + " without a mask";
+    if (bone_table && n_masked - n_bone > 0)
+      why += (why.empty() ? "" : ", ") + std::to_string(n_masked - n_bone) + " whose mask has no bone";
+    if (!bone_table) why += (why.empty() ? "" : ", ") + std::string("regions.json has no bone region");
+    std::cerr << "osteofm: note: explain: maps for all " << N << " images; region scores on " << n_masked
+              << ", bone scores (IoU_bone, Δbone) on " << n_bone << " (" << why << ")\n";
+  }
+  if (!delta_reason.empty() && delta_reason != bone_reason)
+    std::cerr << "osteofm: warning: explain: no Δbone: " << delta_reason << "\n";
 
   json regions_json = json::parse(table.to_json());
   ExplainSummary sum;
@@ -341,6 +420,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"iou_bone", iou_block(iou_topk)},
                 {"iou_bone_fixed", iou_block(iou_fixed)},
                 {"cam_share", iou_block(cam_share)},
+                {"coverage", coverage},
                 {"delta_bone", delta}};
   sum.report["iou_bone"]["policy"] = "topk";
   sum.report["iou_bone_fixed"]["policy"] = "fixed";
@@ -370,7 +450,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     for (int c = 0; c < kNumClasses; ++c) row.push_back(format_double(original.score[i][c]));
     for (const auto* t : {&iou_topk, &iou_fixed, &cam_share})
       for (size_t r = 0; r < R; ++r) row.push_back(num((*t)[r][i]));
-    for (const auto& s : occluded) row.push_back(format_double(s.score[i][d.labels[i]]));
+    for (const auto& s : occluded) row.push_back(bone_scored[i] ? format_double(s.score[i][d.labels[i]]) : std::string());
     csv += csv_line(row);
   }
   write_file_atomic((fs::path(out_dir) / "per_image.csv").string(), csv);

@@ -62,7 +62,9 @@ RegionTable parse_region_table(const std::string& text, const std::string& sourc
         throw InputError(source + ": controls entry " + c.dump() + " is not a region of 'bits'");
       controls.push_back(c.get<std::string>());
     }
-  } else if (!nested) {
+  } else {
+    // The flat form, or the nested one without a list: the known control names are
+    // controls (a lung counted as bone would inflate IoU_bone).
     controls = kControlNames;
   }
   RegionTable t;

@@ -27,7 +27,8 @@ RegionTable default_region_table();
 
 // A regions.json: either the flat form {"spine": 1, "ribs": 2, ..., "lungs": 32} (names in
 // kControlNames are controls, every other region a bone) or {"bits": {...}, "controls":
-// [...]} (controls listed); a table may have no bone (real lung masks). Bits must be non-zero 8-bit values. InputError naming the file
+// [...]} (controls listed; without the list, the names in kControlNames are controls, as
+// in the flat form); a table may have no bone (real lung masks). Bits must be non-zero 8-bit values. InputError naming the file
 // and key otherwise.
 RegionTable parse_region_table(const std::string& text, const std::string& source);
 

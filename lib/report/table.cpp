@@ -184,8 +184,9 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
     const fs::path ex = run / "explain" / "explain.json";
     if (fs::exists(ex)) {
       const json e = read_json(ex);
-      if (e.contains("delta_bone")) r.delta_bone = estimate_at(e, "delta_bone.all", ex);
-      if (e.contains("iou_bone")) r.iou_bone = estimate_at(e, "iou_bone.all", ex);
+      // Null where the masks allowed no bone score (explain.json says why).
+      r.delta_bone = optional_estimate(e, "delta_bone.all", ex);
+      r.iou_bone = optional_estimate(e, "iou_bone.all", ex);
       r.iou_bone_cam = e.contains("cam") && e["cam"].is_string() ? e["cam"].get<std::string>() : "gradcam";
       r.explain_split = e.value("split", std::string("test"));
       if (e.contains("delta_bone") && e["delta_bone"].is_object())

@@ -106,7 +106,7 @@ torch::Tensor SplitData::take_masks(const std::vector<int64_t>& rows) const {
   std::vector<torch::Tensor> parts(rows.size());
   parallel_for(rows.size(), cache ? 1 : threads, [&](size_t i, int) {
     const int64_t r = rows[i];
-    if (mask_path[r].empty()) throw InputError(where[r] + ": no region mask (the manifest's mask column is empty)");
+    if (mask_path[r].empty()) return;  // filled with zeros below, in the others' geometry
     if (cache) {
       parts[i] = cache->mask(cache_row[r]);
       return;
@@ -120,6 +120,11 @@ torch::Tensor SplitData::take_masks(const std::vector<int64_t>& rows) const {
     }
   });
   if (parts.empty()) return torch::empty({0, pre.size, pre.size}, torch::kUInt8);
+  std::vector<int64_t> shape = {pre.size, pre.size};
+  for (const auto& p : parts)
+    if (p.defined()) shape = p.sizes().vec();
+  for (auto& p : parts)
+    if (!p.defined()) p = torch::zeros(shape, torch::kUInt8);
   auto out = torch::stack(parts);
   return cache ? fit_cached_masks(out, pre.size) : out;
 }

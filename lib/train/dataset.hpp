@@ -36,8 +36,8 @@ struct SplitData {
   // Images [k, 1, S, S] of the given rows (decoded in parallel unless preloaded).
   torch::Tensor take(const std::vector<int64_t>& rows) const;
   torch::Tensor range(int64_t begin, int64_t end) const;
-  // Region masks [k, S, S] uint8 of the given rows (the images' geometry); InputError
-  // naming the row when one has no mask.
+  // Region masks [k, S, S] uint8 of the given rows (the images' geometry); a row without a
+  // mask gets all zeros (no region): callers that need one check mask_path.
   torch::Tensor take_masks(const std::vector<int64_t>& rows) const;
   // An epoch in `order`, `batch` rows at a time: next_batch() returns them in sequence
   // while up to `depth` further batches decode in the background.
