@@ -3,6 +3,7 @@
 // values from scikit-learn, statsmodels and SciPy), through the CLI; and the bad inputs.
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 
 #include "core/csv.hpp"
@@ -156,6 +157,14 @@ TEST_CASE("screening fixtures: eval and compare from the CLI equal sklearn, stat
       const std::string roc = read_text(dir / "m_roc.svg");
       CHECK_THAT(roc, Catch::Contains("osteoporosis (n=18, AUC 0.") && Catch::Contains("macro average (AUC 0."));
       CHECK_THAT(roc, Catch::Contains("95% CI: 300 patient-clustered bootstrap replicates"));
+      // Square axes (equal scales on both rates), the legend below them, outside the curves.
+      std::smatch box;
+      REQUIRE(std::regex_search(roc, box, std::regex(R"re(<rect x="([0-9.]+)" y="([0-9.]+)" width="([0-9.]+)" height="([0-9.]+)" fill="none")re")));
+      CHECK(box[3].str() == box[4].str());
+      const double box_bottom = std::stod(box[2].str()) + std::stod(box[4].str());
+      std::smatch legend;
+      REQUIRE(std::regex_search(roc, legend, std::regex(R"re(<text x="[0-9.]+" y="([0-9.]+)" font-size="12">macro average)re")));
+      CHECK(std::stod(legend[1].str()) > box_bottom + 40);  // below the x-axis label too
     }
   }
 }

@@ -24,7 +24,8 @@ struct PlotSeries {
   std::vector<std::string> point_labels;  // text beside each point (e.g. "n=12"); may be empty
 };
 
-enum class LegendPlace { kLowerRight, kUpperRight };
+// kBelow: under the axes, outside the curves (ROC figures, where curves cover any corner).
+enum class LegendPlace { kLowerRight, kUpperRight, kBelow };
 
 struct LinePlot {
   std::string title, x_label = "1 - specificity (false positive rate)", y_label = "sensitivity (true positive rate)";
@@ -32,6 +33,7 @@ struct LinePlot {
   bool diagonal = true;  // the chance line (or perfect calibration)
   double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
   LegendPlace legend = LegendPlace::kLowerRight;
+  bool square = false;  // a square axes box (ROC: equal scales on both rates); the figure grows to fit
   std::vector<std::string> notes;  // lines of small text under the legend's entries
 };
 
@@ -43,6 +45,17 @@ bool clip_segment(double& x0, double& y0, double& x1, double& y1, double xmin, d
 
 // The series' line clipped to the plot's box, as runs of connected points.
 std::vector<std::vector<std::pair<double, double>>> clipped_pieces(const LinePlot& plot, const PlotSeries& series);
+
+// The figure's frame: the axes' box and where the legend starts, from the plot's margins.
+// With `square` the box is as tall as it is wide; with a legend below it the figure is as
+// tall as its rows need.
+struct PlotFrame {
+  double left, top, pw, ph;  // axes box
+  int width, height;         // whole figure
+  double legend_x, legend_y; // baseline of the legend's first row
+};
+PlotFrame plot_frame(const LinePlot& plot, int width, int height, double left, double right, double top, double bottom,
+                     double row);
 
 std::string render_svg(const LinePlot& plot, int width = 720, int height = 640);
 void write_svg(const std::string& path, const LinePlot& plot);

@@ -74,4 +74,23 @@ std::vector<std::vector<std::pair<double, double>>> clipped_pieces(const LinePlo
   return pieces;
 }
 
+PlotFrame plot_frame(const LinePlot& plot, int width, int height, double left, double right, double top, double bottom,
+                     double row) {
+  PlotFrame f{left, top, width - left - right, height - top - bottom, width, height, 0, 0};
+  if (plot.square) {
+    f.ph = f.pw;
+    f.height = static_cast<int>(top + f.ph + bottom);
+  }
+  const double rows = static_cast<double>(plot.series.size() + plot.notes.size());
+  if (plot.legend == LegendPlace::kBelow) {
+    f.legend_x = left;
+    f.legend_y = top + f.ph + bottom + row * 0.5;
+    f.height = static_cast<int>(f.legend_y + row * rows + 8);
+  } else {
+    f.legend_x = left + 0.37 * f.pw;
+    f.legend_y = plot.legend == LegendPlace::kLowerRight ? top + f.ph - 12 - row * rows : top + row + 8;
+  }
+  return f;
+}
+
 }  // namespace osteofm

@@ -13,9 +13,11 @@
 namespace osteofm {
 
 #if OSTEOFM_WITH_IMAGE_IO
-void write_plot_png(const std::string& path, const LinePlot& plot, int W, int H) {
-  const int left = 90, right = 25, top = 50, bottom = 80;
-  const double pw = W - left - right, ph = H - top - bottom;
+void write_plot_png(const std::string& path, const LinePlot& plot, int width, int height) {
+  const int row = 22;
+  const PlotFrame f = plot_frame(plot, width, height, 90, 25, 50, 80, row);
+  const int left = static_cast<int>(f.left), top = static_cast<int>(f.top), W = f.width, H = f.height;
+  const double pw = f.pw, ph = f.ph;
   const double xr = plot.x_max - plot.x_min, yr = plot.y_max - plot.y_min;
   auto P = [&](double x, double y) {
     return cv::Point(static_cast<int>(left + (x - plot.x_min) / xr * pw + 0.5),
@@ -61,7 +63,7 @@ void write_plot_png(const std::string& path, const LinePlot& plot, int W, int H)
   };
   if (plot.diagonal) dashed_line(0, 0, 1, 1, cv::Scalar(150, 150, 150), 1);
   text(plot.title, cv::Point(W / 2, 32), 0.7, true);
-  text(plot.x_label, cv::Point(left + static_cast<int>(pw / 2), H - 25), 0.55, true);
+  text(plot.x_label, cv::Point(left + static_cast<int>(pw / 2), top + static_cast<int>(ph) + 55), 0.55, true);
   {
     // Rotated y label: draw on a strip, rotate, paste.
     int base = 0;
@@ -92,11 +94,11 @@ void write_plot_png(const std::string& path, const LinePlot& plot, int W, int H)
         text(ser.point_labels[k], P(ser.x[k], ser.y[k]) + cv::Point(7, -7), 0.4, false, false, ink);
     }
   }
-  const int row = 22, lx = P(plot.x_min + 0.36 * xr, 0).x;
+  const int lx = static_cast<int>(f.legend_x), ly = static_cast<int>(f.legend_y);
   const int rows = static_cast<int>(plot.series.size() + plot.notes.size());
-  const int ly = plot.legend == LegendPlace::kLowerRight ? top + static_cast<int>(ph) - 14 - row * rows : top + 30;
-  cv::rectangle(img, cv::Point(lx - 8, ly - 18), cv::Point(left + static_cast<int>(pw) - 6, ly + row * rows - 12),
-                cv::Scalar(205, 205, 205), 1);
+  if (plot.legend != LegendPlace::kBelow)
+    cv::rectangle(img, cv::Point(lx - 8, ly - 18), cv::Point(left + static_cast<int>(pw) - 6, ly + row * rows - 12),
+                  cv::Scalar(205, 205, 205), 1);
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const cv::Scalar ink = bgr(color_of(plot, s));
     const int y = ly + row * static_cast<int>(s);

@@ -30,9 +30,10 @@ std::string tick_label(double v, int decimals) {
 }
 }  // namespace
 
-std::string render_svg(const LinePlot& plot, int W, int H) {
-  const double left = 70, right = 20, top = 40, bottom = 60;
-  const double pw = W - left - right, ph = H - top - bottom;
+std::string render_svg(const LinePlot& plot, int width, int height) {
+  const PlotFrame f = plot_frame(plot, width, height, 70, 20, 40, 60, 18);
+  const double left = f.left, top = f.top, pw = f.pw, ph = f.ph;
+  const int W = f.width, H = f.height;
   const double xr = plot.x_max - plot.x_min, yr = plot.y_max - plot.y_min;
   auto X = [&](double x) { return left + (x - plot.x_min) / xr * pw; };
   auto Y = [&](double y) { return top + (plot.y_max - y) / yr * ph; };
@@ -64,7 +65,7 @@ std::string render_svg(const LinePlot& plot, int W, int H) {
       << "/>\n";
   };
   if (plot.diagonal) segment(0, 0, 1, 1, "stroke=\"#999999\" stroke-dasharray=\"6,4\"");
-  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 15 << "\" text-anchor=\"middle\" font-size=\"13\">"
+  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << top + ph + 45 << "\" text-anchor=\"middle\" font-size=\"13\">"
     << escape(plot.x_label) << "</text>\n";
   o << "<text transform=\"translate(18," << top + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">"
     << escape(plot.y_label) << "</text>\n";
@@ -90,12 +91,12 @@ std::string render_svg(const LinePlot& plot, int W, int H) {
     }
     o << "</g>\n";
   }
-  // Legend: lower right (where ROC curves rarely go) or upper right.
+  // Legend: below the axes, or in the lower or upper right corner of the box.
   const double rows = plot.series.size() + plot.notes.size();
-  const double lx = left + 0.38 * pw;
-  const double ly = plot.legend == LegendPlace::kLowerRight ? top + ph - 12 - 18.0 * rows : top + 24;
-  o << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 14 << "\" width=\"" << left + pw - lx << "\" height=\""
-    << 18.0 * rows + 10 << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
+  const double lx = f.legend_x, ly = f.legend_y;
+  if (plot.legend != LegendPlace::kBelow)
+    o << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 14 << "\" width=\"" << left + pw - lx << "\" height=\""
+      << 18.0 * rows + 10 << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const double y = ly + 18.0 * s;
     o << "<line x1=\"" << lx << "\" y1=\"" << y - 4 << "\" x2=\"" << lx + 24 << "\" y2=\"" << y - 4 << "\" stroke=\""

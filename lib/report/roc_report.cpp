@@ -50,6 +50,7 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     const std::string name = key == "osteoporosis_vs_rest" ? "osteoporosis vs rest" : "low BMD vs normal";
     const auto& cal = ep["calibration"];
     LinePlot rel;
+    rel.square = true;
     rel.title = "Reliability, " + title + ": " + name + " (10 bins)";
     rel.x_label = "mean predicted probability in bin";
     rel.y_label = "observed fraction positive";
@@ -109,6 +110,8 @@ std::vector<std::string> write_class_roc(const Predictions& p, const std::string
   const auto curves = class_roc_curves(p.scored);
   LinePlot plot;
   plot.title = title;
+  plot.square = true;
+  plot.legend = LegendPlace::kBelow;
   std::array<long long, kNumClasses> n{};
   for (int l : p.scored.label) n[l]++;
   for (int k = 0; k < kNumClasses; ++k) {
@@ -130,6 +133,8 @@ std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std
                                          const std::string& stem) {
   LinePlot plot;
   plot.title = "Macro-average ROC, test split";
+  plot.square = true;
+  plot.legend = LegendPlace::kBelow;
   if (!rows.empty() && !rows.front().bootstrap.empty()) plot.notes = {"95% CI: " + rows.front().bootstrap};
   for (const auto& r : rows) {
     const fs::path preds = fs::path(sweep_dir) / r.run / "predictions_test.csv";
