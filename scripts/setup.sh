@@ -11,7 +11,8 @@ test_deps=0
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread          # LibTorch 1.13 CPU; OpenBLAS: ~40x faster than reference BLAS
-  libopencv-dev                              # PNG/JPEG/TIFF decoding and drawing
+  libopencv-dev                              # TIFF/BMP decoding, drawing, PNG encoding
+  libjpeg62-turbo-dev libpng-dev             # JPEG and PNG decoding with our own message handlers
   libdcmtk-dev libgdcm-dev                   # DICOM: DCMTK (JPEG, JPEG-LS, RLE) + GDCM (JPEG 2000)
   libcli11-dev nlohmann-json3-dev libeigen3-dev catch2
 )

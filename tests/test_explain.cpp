@@ -226,7 +226,7 @@ TEST_CASE("explain: real radiographs with lung masks on some images give maps, l
   CHECK(table.code == 0);
 }
 
-TEST_CASE("explain: images without a mask get maps; bone scores on the rest equal those of the masked images alone", "[explain][image_io]") {
+TEST_CASE("explain: images without a mask get maps, bone scores on the rest equal those of the masked images alone", "[explain][image_io]") {
   TempDir tmp;
   REQUIRE(run_osteofm("synth --out '" + (tmp / "cohort") + "' --patients 60 --size 112 --seed 3").code == 0);
   const json c = {{"data", {{"manifest", tmp / "cohort/manifest.csv"}}},

@@ -7,6 +7,11 @@
 #include "io/image.hpp"
 #include "support.hpp"
 
+#if OSTEOFM_WITH_IMAGE_IO
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
 using namespace osteofm;
 using namespace osteofm::test;
 using nlohmann::json;
@@ -119,6 +124,94 @@ TEST_CASE("images: truncated or fake files are refused, never half-decoded", "[i
   CHECK_THROWS_WITH(read_image(dir / "fake.dcm"), Catch::Contains("fake.dcm: not a readable DICOM file"));
   CHECK_THROWS_WITH(read_image(dir / "absent.png"), Catch::Contains("absent.png: no such file"));
 }
+
+#if OSTEOFM_WITH_IMAGE_IO
+namespace {
+// A copy of `src` with `from` (its first occurrence) replaced by `to` of the same length.
+std::string patched(const std::string& src, const std::string& from, const std::string& to) {
+  REQUIRE(from.size() == to.size());
+  std::string out = src;
+  const size_t at = out.find(from);
+  REQUIRE(at != std::string::npos);
+  out.replace(at, from.size(), to);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("images: JPEG and PNG decode to OpenCV's pixels exactly, every public file", "[image][image_io]") {
+  // libjpeg and libpng are called directly (for their messages); the pixels must stay those
+  // OpenCV's imdecode gave, colour files (RGB -> grey) and 16-bit PNGs included.
+  size_t compared = 0;
+  for (const auto& e : fs::recursive_directory_iterator(shared("data/public-cxr"))) {
+    const std::string ext = e.path().extension().string();
+    if (ext != ".png" && ext != ".jpg" && ext != ".jpeg") continue;
+    INFO(e.path().string());
+    const GrayImage ours = read_image(e.path().string());
+    cv::Mat m = cv::imread(e.path().string(), cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
+    REQUIRE(!m.empty());
+    if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2GRAY);
+    else if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2GRAY);
+    cv::Mat f;
+    m.convertTo(f, CV_32F, m.depth() == CV_16U ? 1.0 / 65535.0 : 1.0 / 255.0);
+    REQUIRE(ours.width == f.cols);
+    REQUIRE(ours.height == f.rows);
+    size_t differ = 0;
+    for (int y = 0; y < f.rows; ++y)
+      for (int x = 0; x < f.cols; ++x) differ += ours.at(x, y) != f.at<float>(y, x);
+    CHECK(differ == 0);
+    CHECK(ours.decoder_warnings.empty());
+    ++compared;
+  }
+  CHECK(compared == 56);
+}
+
+TEST_CASE("images: damaged data the codec decodes anyway is a warning, codec words never reach stderr", "[image][image_io]") {
+  TempDir dir;
+  // Entropy-coded bytes scrambled mid-file, the end marker intact: libjpeg decodes with
+  // "Corrupt JPEG data" warnings (which it used to print on stderr; OpenCV carried on).
+  std::string jpg = read_text(shared("data/public-cxr/covid-chestxray-dataset/images/2168a917.jpg"));
+  for (size_t i = jpg.size() / 2; i < jpg.size() / 2 + 40; ++i) jpg[i] = static_cast<char>(i % 7 == 0 ? 0xFF : jpg[i] ^ 0x5A);
+  write_text(dir / "scrambled.jpg", jpg);
+  const GrayImage j = read_image(dir / "scrambled.jpg");
+  REQUIRE_FALSE(j.decoder_warnings.empty());
+  CHECK_THAT(j.decoder_warnings[0], Catch::StartsWith("damaged JPEG data decoded anyway (Corrupt JPEG data"));
+  CHECK_THAT(radiograph_warnings(j)[0], Catch::StartsWith("damaged JPEG data"));
+  // A PNG row filter byte broken: libpng's error, in our message.
+  std::string png = read_text(shared("data/public-cxr/nih-chestxray14/torchxrayvision-512/00000001_000.png"));
+  png[200] = static_cast<char>(png[200] ^ 0xFF);
+  write_text(dir / "badfilter.png", png);
+  CHECK_THROWS_WITH(read_image(dir / "badfilter.png"), Catch::StartsWith((dir / "badfilter.png") + ": cannot decode PNG: "));
+  // Through the CLI: the damaged file is reported by data check, and no codec words
+  // (libjpeg's "Corrupt JPEG data", "libpng error") start a line of their own.
+  write_text(dir / "manifest.csv", "image_id,patient_id,path,label,split\n"
+                                   "a,pa,scrambled.jpg,normal,train\nb,pb,badfilter.png,osteopenia,train\n");
+  const CliResult check = run_osteofm("data check '" + (dir / "manifest.csv") + "' --decode");
+  INFO(check.out << check.err);
+  const std::string all = "\n" + check.out + check.err;
+  CHECK_THAT(all, Catch::Contains("damaged JPEG data decoded anyway"));
+  CHECK_THAT(all, Catch::Contains("badfilter.png: cannot decode PNG"));
+  CHECK(all.find("\nCorrupt JPEG") == std::string::npos);
+  CHECK(all.find("\nlibpng") == std::string::npos);
+}
+
+TEST_CASE("DICOM: an unknown transfer syntax is read by detection with a warning, or refused when not native", "[dicom][image_io]") {
+  TempDir dir;
+  // Native explicit little endian under a UID DCMTK does not know: read, and said.
+  const std::string native = read_text(shared("data/public-cxr/dicom/pydicom/mlut_18.dcm"));
+  write_text(dir / "native.dcm", patched(native, "1.2.840.10008.1.2.1", "1.2.826.0.1.9999999"));
+  const GrayImage reference = read_image(shared("data/public-cxr/dicom/pydicom/mlut_18.dcm"));
+  const GrayImage n = read_image(dir / "native.dcm");
+  CHECK(reference.decoder_warnings.empty());
+  REQUIRE(n.decoder_warnings.size() == 1);
+  CHECK_THAT(n.decoder_warnings[0], Catch::StartsWith("unknown DICOM transfer syntax 1.2.826.0.1.9999999, read as"));
+  CHECK(n.pixels == reference.pixels);
+  // JPEG baseline under an unknown UID: nothing native to read; the message names the UID.
+  const std::string jpeg = read_text(shared("data/public-cxr/dicom/siim-acr-via-torchxrayvision/Fake_MONOHR1.dcm"));
+  write_text(dir / "encapsulated.dcm", patched(jpeg, "1.2.840.10008.1.2.4.50", "1.2.826.0.1.9999999.99"));
+  CHECK_THROWS_WITH(read_image(dir / "encapsulated.dcm"),
+                    Catch::Contains("encapsulated.dcm: unknown DICOM transfer syntax 1.2.826.0.1.9999999.99"));
+}
+#endif
 
 TEST_CASE("images: 16-bit PNG round trip keeps 16-bit precision", "[image][image_io]") {
   TempDir dir;

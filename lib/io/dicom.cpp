@@ -5,6 +5,7 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
@@ -14,6 +15,7 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 #include <gdcmImageReader.h>
+#include <gdcmTrace.h>
 #include <gdcmVersion.h>
 
 #include <memory>
@@ -30,6 +32,9 @@ void register_codecs() {
   std::call_once(once, [] {
     // DCMTK's warnings go to stderr by default; osteofm reports problems itself, one line each.
     OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+    gdcm::Trace::DebugOff();  // GDCM (and the OpenJPEG it drives) likewise
+    gdcm::Trace::WarningOff();
+    gdcm::Trace::ErrorOff();
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
@@ -82,6 +87,20 @@ GrayImage read_dicom(const std::string& path) {
   if (st.bad()) throw InputError(path + ": not a readable DICOM file: " + st.text());
   DcmDataset* ds = ff.getDataset();
   const E_TransferSyntax xfer = ds->getOriginalXfer();
+  // A transfer syntax UID DCMTK does not know: it reads the data set by detection (explicit
+  // or implicit VR, little endian), which is right for a private name of a native encoding
+  // and wrong for anything compressed. Said, not silent.
+  std::vector<std::string> warnings;
+  std::string unknown_uid;
+  {
+    OFString uid;
+    if (ff.getMetaInfo() && ff.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid).good() && !uid.empty() &&
+        DcmXfer(uid.c_str()).getXfer() == EXS_Unknown) {
+      unknown_uid = uid.c_str();
+      warnings.push_back("unknown DICOM transfer syntax " + unknown_uid + ", read as " + DcmXfer(xfer).getXferName() +
+                         " (detected from the data)");
+    }
+  }
   const Uint16 rows = get_u16(ds, DCM_Rows, path, "Rows");
   const Uint16 cols = get_u16(ds, DCM_Columns, path, "Columns");
   const Uint16 bits_alloc = get_u16(ds, DCM_BitsAllocated, path, "BitsAllocated");
@@ -115,6 +134,9 @@ GrayImage read_dicom(const std::string& path) {
     const unsigned long long expected =
         static_cast<unsigned long long>(rows) * cols * spp * ((bits_alloc + 7) / 8) * static_cast<unsigned long long>(frames);
     const unsigned long long have = pixel->getLength();
+    if (bits_alloc % 8 == 0 && have < expected && !unknown_uid.empty())
+      throw InputError(path + ": unknown DICOM transfer syntax " + unknown_uid +
+                       ": its pixel data is not in a native encoding osteofm can read");
     if (bits_alloc % 8 == 0 && have < expected)
       throw InputError(path + ": pixel data has " + std::to_string(have) + " bytes, " + std::to_string(expected) +
                        " expected (truncated file)");
@@ -130,6 +152,7 @@ GrayImage read_dicom(const std::string& path) {
   }
   GrayImage out;
   out.format = ImageFormat::Dicom;
+  out.decoder_warnings = warnings;
   out.source_bits = bits_stored;
   out.channels = spp;
   auto text = [&](const DcmTagKey& tag) {

@@ -14,6 +14,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "io/raster_codecs.hpp"
 #endif
 
 namespace osteofm {
@@ -47,6 +49,7 @@ std::vector<std::string> radiograph_warnings(const GrayImage& img) {
     w.push_back("DICOM ViewPosition " + img.view_position + " is lateral (the models read frontal views)");
   if (!img.photometric.empty() && img.photometric.rfind("MONOCHROME", 0) != 0)
     w.push_back("photometric interpretation " + img.photometric + " is not a grayscale radiograph");
+  for (const auto& d : img.decoder_warnings) w.push_back(d);
   if (img.format != ImageFormat::Dicom && img.channels > 1)
     w.push_back("colour image (" + std::to_string(img.channels) + " channels) converted to grayscale");
   if (img.width < 64 || img.height < 64)
@@ -102,10 +105,11 @@ void require_png_end(const std::string& path, const std::string& bytes) {
     throw InputError(path + ": cannot decode PNG: truncated file (no IEND chunk at the end)");
 }
 
-GrayImage from_mat(const std::string& path, cv::Mat m, ImageFormat format) {
-  const int channels = m.channels();
+// `rgb`: a 3-channel m is in RGB order (our decoders), not OpenCV's BGR.
+GrayImage from_mat(const std::string& path, cv::Mat m, ImageFormat format, bool rgb = false, int stored_channels = 0) {
+  const int channels = stored_channels > 0 ? stored_channels : m.channels();
   if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2GRAY);
-  else if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2GRAY);
+  else if (m.channels() == 3) cv::cvtColor(m, m, rgb ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY);
   else if (m.channels() != 1) throw InputError(path + ": " + std::to_string(m.channels()) + " channels, expected grayscale or RGB");
   GrayImage img;
   img.channels = channels;
@@ -140,6 +144,16 @@ GrayImage read_image(const std::string& path) {
   const std::string bytes = read_file(path);
   if (format == ImageFormat::Jpeg) require_jpeg_end(path, bytes);
   if (format == ImageFormat::Png) require_png_end(path, bytes);
+  if (format == ImageFormat::Jpeg || format == ImageFormat::Png) {
+    // Our own handlers: the codec's words become a warning or this error, never stderr text.
+    DecodedRaster d = format == ImageFormat::Jpeg ? decode_jpeg(path, bytes) : decode_png(path, bytes);
+    if (!d.mat.empty()) {
+      GrayImage img = from_mat(path, d.mat, format, /*rgb=*/true, d.stored_channels);
+      for (const auto& w : d.warnings)
+        img.decoder_warnings.push_back(std::string("damaged ") + format_name(format) + " data decoded anyway (" + w + ")");
+      return img;
+    }
+  }
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
   cv::Mat m;
   try {
@@ -170,11 +184,13 @@ void write_png_u8(const std::string& path, int width, int height, const std::vec
 
 std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* height) {
   const std::string bytes = read_file(path);
-  cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  cv::Mat m = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
-  if (m.empty()) throw InputError(path + ": cannot decode mask image");
+  if (sniff_image_format(path) != ImageFormat::Png) throw InputError(path + ": a mask must be a PNG");
+  require_png_end(path, bytes);
+  const DecodedRaster d = decode_png(path, bytes);
+  const cv::Mat& m = d.mat;
   if (m.depth() != CV_8U) throw InputError(path + ": mask must be 8-bit");
-  if (m.channels() != 1) throw InputError(path + ": mask must have one channel");
+  if (m.channels() != 1 || d.stored_channels != 1) throw InputError(path + ": mask must have one channel");
+  if (!d.warnings.empty()) throw InputError(path + ": damaged mask PNG: " + d.warnings.front());
   *width = m.cols;
   *height = m.rows;
   return std::vector<uint8_t>(m.datastart, m.dataend);

@@ -19,6 +19,9 @@ struct GrayImage {
   int channels = 1;           // as stored: 3 or 4 for colour files (converted to grayscale)
   // DICOM attributes that tell what the image is (empty when absent or not DICOM).
   std::string modality, body_part, view_position, photometric, sop_instance_uid, patient_id;
+  // What the decoder said of data it decoded anyway (damaged JPEG/PNG data, an unknown DICOM
+  // transfer syntax), one sentence each.
+  std::vector<std::string> decoder_warnings;
   std::vector<float> pixels;  // row-major, height x width, values in [0,1]
   float at(int x, int y) const { return pixels[static_cast<size_t>(y) * width + x]; }
 };
