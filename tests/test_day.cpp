@@ -360,6 +360,17 @@ TEST_CASE("day: messages a user can act on, no library words, no stack traces", 
   const CliResult u = run_osteofm("eval --bootstrap many");
   CHECK(u.code == 2);
   CHECK_THAT(u.err, Catch::Contains("(run 'osteofm eval --help')"));
+  // Range errors give the range people can type (was: "0 to 1.797...e308" written out).
+  const CliResult t = run_osteofm("--threads -1 doctor");
+  CHECK(t.code == 2);
+  CHECK_THAT(t.err, Catch::Contains("not in range 0 to 4096"));
+  CHECK(t.err.find("179769313") == std::string::npos);
+  // synth --class-mix names its own flag and what the numbers are (was: "--ratios").
+  const CliResult mix = run_osteofm("synth --out '" + (dir / "s") + "' --patients 5 --class-mix 0.5,0.5,0.5");
+  CHECK(mix.code == 2);
+  CHECK_THAT(mix.err, Catch::Contains("--class-mix '0.5,0.5,0.5'"));
+  const CliResult two = run_osteofm("synth --out '" + (dir / "s") + "' --patients 5 --class-mix 0.5,0.5");
+  CHECK_THAT(two.err, Catch::Contains("normal,osteopenia,osteoporosis"));
 }
 
 TEST_CASE("day: phantom ages are whole numbers as people write them", "[day][image_io]") {

@@ -4,6 +4,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "io/safetensors.hpp"
 #include "io/safetensors_torch.hpp"
 #include "support.hpp"
 
@@ -139,6 +140,24 @@ TEST_CASE("safetensors: corrupt headers are one-line errors naming file and tens
   CHECK_THAT(error_of(raw_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", 8)),
              Catch::Contains("overflow"));
   CHECK_THAT(error_of(raw_file(R"({"__metadata__":{"k":1}})", 0)), Catch::Contains("__metadata__ value 'k'"));
+}
+
+TEST_CASE("sniff_checkpoint: a 123-byte header (0x7B, '{') is safetensors, not an index", "[safetensors]") {
+  // The header length's first byte is '{' when the header is 123 bytes long: the file then
+  // starts like JSON and was taken for a sharded-checkpoint index ("no weight_map object").
+  std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  header += std::string(123 - header.size(), ' ');  // safetensors pads headers with spaces
+  REQUIRE(header.size() == 0x7B);
+  TempDir dir;
+  write_text(dir / "w.safetensors", raw_file(header, 8));
+  CHECK(sniff_checkpoint(dir / "w.safetensors") == CheckpointKind::Safetensors);
+  CHECK(load_safetensors(dir / "w.safetensors").at("a").numel() == 2);
+  const CliResult r = run_osteofm("weights inspect '" + (dir / "w.safetensors") + "'");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("1 tensors"));
+  // A real index still is one.
+  write_text(dir / "model.safetensors.index.json", R"({"weight_map": {"a": "w.safetensors"}})");
+  CHECK(sniff_checkpoint(dir / "model.safetensors.index.json") == CheckpointKind::Index);
 }
 
 TEST_CASE("safetensors: a truncated real fixture fails cleanly and the writer is atomic", "[safetensors]") {

@@ -89,7 +89,13 @@ TEST_CASE("train: config errors name the key", "[train][image_io]") {
   write_text(dir / "c.json", R"({"data": {"manifest": "m.csv"}, "train": {"epoch": 3}})");
   CHECK_THROWS_WITH(resolve_train_config(dir / "c.json", {}), Catch::Contains("unknown config key 'train.epoch'"));
   write_text(dir / "d.json", R"({"data": {"manifest": "m.csv"}})");
-  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.epochs=abc"}), Catch::Contains("'train.epochs' has the wrong type"));
+  // A --set value of the wrong type is named as the --set it is (was: "d.json: ... wrong type").
+  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.epochs=abc"}),
+                    Catch::Equals("--set 'train.epochs=abc': train.epochs is a number (default 10), not 'abc'"));
+  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"data.preload=3"}), Catch::Contains("'data.preload' has the wrong type"));
+  // Range bounds as people write them (was: "[1, 1.04858e+06]").
+  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.batch_size=0"}), Catch::Contains("is outside [1, 1048576]"));
+  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.warmup_epochs=-1"}), Catch::Contains("is outside [0, inf)"));
   const json ok = resolve_train_config(dir / "d.json", {"train.epochs=7", "strategy={\"name\":\"lora\"}"});
   CHECK(ok["train"]["epochs"] == 7);
   CHECK(ok["strategy"]["name"] == "lora");

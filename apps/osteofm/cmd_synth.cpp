@@ -38,7 +38,7 @@ void add_synth_command(CLI::App& root, Commands& commands) {
     } else {
       throw InputError("--images-per-patient '" + o->images + "': expected A-B, e.g. 1-2");
     }
-    const SplitRatios mix = parse_split_ratios(o->mix);  // three shares summing to 1
+    const SplitRatios mix = parse_split_ratios(o->mix, "--class-mix", "normal,osteopenia,osteoporosis");  // three shares summing to 1
     o->phantom.class_mix = {mix.train, mix.val, mix.test};
     const PhantomSummary sum = write_phantom_cohort(o->out, o->phantom);
     std::printf("%s: %zu images of %zu patients (normal %zu, osteopenia %zu, osteoporosis %zu) in %.1f s (%.0f images/s)\n"

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   bool version = false;
   int threads = 0;
   app.add_flag("--version", version, "Print the version and exit");
-  app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 4096));
 
   cli::Commands commands;
   cli::add_doctor_command(app, commands);

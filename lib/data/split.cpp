@@ -11,17 +11,17 @@
 
 namespace osteofm {
 
-SplitRatios parse_split_ratios(const std::string& text) {
+SplitRatios parse_split_ratios(const std::string& text, const std::string& option, const std::string& parts) {
   std::vector<double> v;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
     auto x = parse_number(item);
-    if (!x || *x < 0) throw InputError("--ratios '" + text + "': '" + item + "' is not a non-negative number");
+    if (!x || *x < 0) throw InputError(option + " '" + text + "': '" + item + "' is not a non-negative number");
     v.push_back(*x);
   }
-  if (v.size() != 3) throw InputError("--ratios '" + text + "': expected three numbers train,val,test");
-  if (std::fabs(v[0] + v[1] + v[2] - 1.0) > 1e-6) throw InputError("--ratios '" + text + "': the three numbers must sum to 1");
+  if (v.size() != 3) throw InputError(option + " '" + text + "': expected three numbers " + parts);
+  if (std::fabs(v[0] + v[1] + v[2] - 1.0) > 1e-6) throw InputError(option + " '" + text + "': the three numbers must sum to 1");
   return {v[0], v[1], v[2]};
 }
 

@@ -14,7 +14,9 @@ struct SplitRatios {
 };
 
 // Parses "0.7,0.1,0.2" (must be three non-negative numbers summing to 1 within 1e-6).
-SplitRatios parse_split_ratios(const std::string& text);
+// Errors name `option` (the flag the text came from) and what the three numbers are.
+SplitRatios parse_split_ratios(const std::string& text, const std::string& option = "--ratios",
+                               const std::string& parts = "train,val,test");
 
 // Assigns every patient to train/val/test. Patients are stratified by their most
 // severe label (unknown labels form their own stratum); within a stratum, patients

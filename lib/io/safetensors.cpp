@@ -1,5 +1,6 @@
 #include "io/safetensors.hpp"
 
+#include <filesystem>
 #include <fstream>
 
 #include <fcntl.h>
@@ -292,12 +293,17 @@ CheckpointKind sniff_checkpoint(const std::string& path) {
   const auto got = in.gcount();
   if (got >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return CheckpointKind::Pickle;  // PROTO opcode
   if (got >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) return CheckpointKind::TorchZip;
-  if (got >= 1 && b[0] == '{') return CheckpointKind::Index;  // a JSON object (an index, when it has weight_map)
   if (got >= 9) {
+    // 8-byte header length, then JSON. Checked before the index: a header of 123 bytes
+    // (0x7B, '{') makes a safetensors file start like a JSON object.
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | b[i];
-    if (n > 1 && b[8] == '{') return CheckpointKind::Safetensors;  // 8-byte header length, then JSON
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (n > 1 && b[8] == '{' && (ec || n <= size - 8)) return CheckpointKind::Safetensors;
   }
+  if (got >= 1 && b[0] == '{') return CheckpointKind::Index;  // a JSON object (an index, when it has weight_map)
+  if (got >= 9 && b[8] == '{') return CheckpointKind::Safetensors;  // its length is wrong: the reader says how
   return CheckpointKind::Unknown;
 }
 

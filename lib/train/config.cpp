@@ -91,6 +91,27 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
     const std::string key = o.substr(0, eq), text = o.substr(eq + 1);
     json value = json::parse(text, nullptr, false);
     if (value.is_discarded()) value = text;  // a bare string
+    {
+      // The value's type against the key's default: the message names --set, not the file.
+      const json defaults = default_train_config();
+      const json* d = &defaults;
+      size_t from = 0;
+      for (;;) {
+        const size_t dot = key.find('.', from);
+        const std::string part = key.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
+        if (!d->is_object() || !d->contains(part) || part == "strategy") {
+          d = nullptr;
+          break;
+        }
+        d = &(*d)[part];
+        if (dot == std::string::npos) break;
+        from = dot + 1;
+      }
+      if (d && d->is_number() && !value.is_number())
+        throw InputError("--set '" + o + "': " + key + " is a number (default " + d->dump() + "), not '" + text + "'");
+      if (d && d->is_boolean() && !value.is_boolean())
+        throw InputError("--set '" + o + "': " + key + " is true or false, not '" + text + "'");
+    }
     json* node = &config;
     size_t start = 0;
     for (;;) {
@@ -139,8 +160,8 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
     const double v = resolved[k.substr(0, k.find('.'))][k.substr(k.find('.') + 1)].get<double>();
     const bool ok = std::isfinite(v) && (r.lo_open ? v > r.lo : v >= r.lo) && (r.hi_open ? v < r.hi : v <= r.hi);
     if (!ok) {
-      char range[96];
-      std::snprintf(range, sizeof range, "%s%g, %g%s", r.lo_open ? "(" : "[", r.lo, r.hi, r.hi_open ? ")" : "]");
+      auto bound = [](double b) { return std::isinf(b) ? std::string("inf") : format_double(b); };
+      const std::string range = (r.lo_open ? "(" : "[") + bound(r.lo) + ", " + bound(r.hi) + (r.hi_open ? ")" : "]");
       throw InputError(source + ": " + k + " = " + format_double(v) + " is outside " + range);
     }
   }
