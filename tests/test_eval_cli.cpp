@@ -136,7 +136,8 @@ TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-
   write_text(dir / "openclip-linear-probe/config.json", R"({"backbone": "openclip-vitb16", "strategy": "linear-probe"})");
   write_text(dir / "openclip-linear-probe/status.json", R"({"state": "done", "trainable_parameters": 2307})");
   write_text(dir / "dinov2-lora/explain/explain.json",
-             R"({"delta_bone": {"all": {"estimate": 0.12, "ci": [0.08, 0.16]}}, "iou_bone": {"all": {"estimate": 0.31, "ci": [0.29, 0.33]}}})");
+             R"({"delta_bone": {"all": {"estimate": 0.12, "ci": [0.08, 0.16]}, "auc_below_0.5": ["all_bones_occluded"]}, "iou_bone": {"all": {"estimate": 0.31, "ci": [0.29, 0.33]},
+                  "reference": {"all": {"normalised": {"estimate": 0.45, "ci": [0.4, 0.5]}}}}})");
   CliResult md = run_osteofm("table '" + dir.path.string() + "'");
   INFO(md.err);
   REQUIRE(md.code == 0);
@@ -153,7 +154,9 @@ TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-
   std::snprintf(macro, sizeof macro, "%.3f", best["auc_macro"]["estimate"].get<double>());
   CHECK_THAT(md.out, Catch::Contains(std::string("| dinov2 | lora |  | **") + macro + " ["));
   CHECK_THAT(md.out, Catch::Contains("| openclip-vitb16 | linear-probe | 2.3k | 0."));
-  CHECK_THAT(md.out, Catch::Contains("| 0.120 [0.080, 0.160] | 0.310 [0.290, 0.330] |"));
+  CHECK_THAT(md.out, Catch::Contains("| 0.120 [0.080, 0.160] † | 0.310 [0.290, 0.330] | 0.450 [0.400, 0.500] |"));
+  CHECK_THAT(md.out, Catch::Contains("†: the fill drove the occluded AUC below 0.5"));
+  CHECK_THAT(md.out, Catch::Contains("Norm.: (IoU - chance) / (ceiling - chance)"));
   // Sensitivity at the validation-chosen Youden threshold, with its interval, and the footnotes.
   const json& sens = best["endpoints"]["osteoporosis_vs_rest"]["at_threshold"]["youden"]["sensitivity"];
   char sens_text[64];

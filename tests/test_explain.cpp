@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "explain/explain.hpp"
 #include "explain/gradcam.hpp"
+#include "explain/reference_maps.hpp"
 #include "explain/regions.hpp"
 #include "io/image.hpp"
 #include "models/embed.hpp"
@@ -276,6 +277,23 @@ TEST_CASE("explain: images without a mask get maps, bone scores on the rest equa
   CHECK(a["delta_bone"]["fills"]["blur"]["per_region"] == b["delta_bone"]["fills"]["blur"]["per_region"]);
   CHECK(a["iou_bone"]["all"]["estimate"] == b["iou_bone"]["all"]["estimate"]);
   CHECK(a["iou_bone"]["all"]["n"] == kept);
+  // Reference levels beside the score, on the same images: chance < score's ceiling, and
+  // the normalised score is (score - chance) / (ceiling - chance) of the means.
+  const json ref = a["iou_bone"]["reference"]["all"];
+  CHECK(ref["chance"]["n"] == kept);
+  CHECK(ref["chance"]["estimate"].get<double>() < ref["ceiling"]["estimate"].get<double>());
+  const double chance = ref["chance"]["estimate"], ceiling = ref["ceiling"]["estimate"];
+  CHECK(ref["normalised"]["estimate"].get<double>() ==
+        Approx((a["iou_bone"]["all"]["estimate"].get<double>() - chance) / (ceiling - chance)).epsilon(1e-9));
+  CHECK(a["reference_levels"]["grid"] == json::array({8, 8}));
+  CHECK(a["cam_share"]["reference"]["per_region"].contains("lungs"));
+  // Every occlusion whose macro AUC falls below 0.5 is flagged, and only those.
+  const json& blur = a["delta_bone"]["fills"]["blur"];
+  REQUIRE(blur["auc_below_0.5"].is_array());
+  for (auto it = blur["auc"].begin(); it != blur["auc"].end(); ++it) {
+    const bool listed = std::find(blur["auc_below_0.5"].begin(), blur["auc_below_0.5"].end(), it.key()) != blur["auc_below_0.5"].end();
+    CHECK(listed == (it.value()["estimate"].get<double>() < 0.5));
+  }
   // The unmasked images' occlusion columns are blank, not copies of the original scores.
   const CsvTable rows = parse_csv(read_text(tmp / "partial/per_image.csv"), "per_image.csv");
   const int occ = rows.column("p_label_blur_all_bones_occluded");
@@ -298,6 +316,51 @@ TEST_CASE("regions.json: the nested form without controls never counts a control
   // An explicit list still rules: here the lungs are declared a bone region on purpose.
   const auto listed = parse_region_table(R"({"bits": {"spine": 1, "lungs": 32}, "controls": []})", "r.json");
   CHECK(listed.bone_bits() == 33);
+}
+
+TEST_CASE("reference maps: the grid ceiling and the chance level of a region score", "[explain]") {
+  const int64_t S = 112, G = 8;  // a 14 px patch grid, as the tiny presets have
+  auto score = [&](const torch::Tensor& map, const torch::Tensor& region) {
+    const auto mask = region.to(torch::kUInt8);
+    return score_region(map, std::get<0>(map.flatten().sort(0, true)), mask, 1, 0.5);
+  };
+  // The left half of the image, on cell borders: one straight edge, which bilinear
+  // upsampling keeps on the same pixel boundary, so the ceiling is a perfect score.
+  auto half = torch::zeros({S, S}, torch::kBool);
+  half.slice(1, 0, S / 2).fill_(true);
+  const RegionScore h = score(ceiling_map(half, G, G), half);
+  CHECK(h.iou_topk == Approx(1.0));
+  CHECK(h.iou_fixed == Approx(1.0));
+  // A 3x2-cell block: its corners are rounded off at grid resolution, so even the best map
+  // the grid allows scores below 1 - what the ceiling is for.
+  auto block = torch::zeros({S, S}, torch::kBool);
+  block.slice(0, 2 * 14, 5 * 14).slice(1, 14, 3 * 14).fill_(true);
+  const RegionScore b = score(ceiling_map(block, G, G), block);
+  CHECK(b.iou_topk < 0.999);
+  CHECK(b.iou_topk > 0.85);
+  // A region inside one cell cannot be resolved at all: its ceiling is far below 1.
+  auto speck = torch::zeros({S, S}, torch::kBool);
+  speck.slice(0, 60, 64).slice(1, 60, 64).fill_(true);
+  CHECK(score(ceiling_map(speck, G, G), speck).iou_topk < 0.5);  // 0.39: a cell-sized blob around it
+
+  // Chance: random cell values select, at the top-k policy, about as many random cells as the
+  // region has; for the half image (32 of 64 cells) the expected IoU at cell level is
+  // E[i / (64 - i)], i hypergeometric (64 cells, 32 drawn, 32 in the region).
+  double expected = 0;
+  for (int i = 0; i <= 32; ++i) {
+    auto log_choose = [](int n, int k) { return std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0); };
+    const double p = std::exp(log_choose(32, i) + log_choose(32, 32 - i) - log_choose(64, 32));
+    expected += p * i / (64.0 - i);
+  }
+  const auto maps = chance_maps(G, G, S, 400, 11);
+  REQUIRE(maps.sizes() == torch::IntArrayRef({400, S, S}));
+  double mean = 0;
+  for (int m = 0; m < 400; ++m) mean += score(maps[m], half).iou_topk / 400;
+  INFO("chance IoU " << mean << ", cell-level expectation " << expected);
+  CHECK(std::fabs(mean - expected) < 0.03);
+  // Seeded: the same draws again; another seed, other maps.
+  CHECK(torch::equal(chance_maps(G, G, S, 2, 5), chance_maps(G, G, S, 2, 5)));
+  CHECK_FALSE(torch::equal(chance_maps(G, G, S, 2, 5), chance_maps(G, G, S, 2, 6)));
 }
 
 TEST_CASE("score_region: the top-k policy selects only positive CAM pixels", "[explain]") {

@@ -33,6 +33,10 @@ void add_explain_command(CLI::App& root, Commands& commands) {
       ->capture_default_str();
   e->add_option("--threshold", o->explain.fixed_threshold, "Fixed CAM threshold of iou_bone_fixed")->capture_default_str();
   e->add_option("--overlays", o->explain.overlays_per_class, "Overlay PNGs per true class")->capture_default_str();
+  e->add_option("--chance-draws", o->explain.chance_draws,
+                "Random token-grid maps per image for the chance level of each score (0: no chance/ceiling/normalised)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   e->add_option("--bootstrap", o->explain.bootstrap.replicates, "Bootstrap replicates")->capture_default_str();
   e->add_option("--seed", o->explain.bootstrap.seed, "Bootstrap and noise-fill seed")->capture_default_str();
   auto* cl = e->add_flag("--cluster", "Resample patients with all their images (the default)");
@@ -54,7 +58,11 @@ void add_explain_command(CLI::App& root, Commands& commands) {
       return std::string(b);
     };
     std::cout << o->out << ": " << s.images << " images (" << r.at("split").get<std::string>() << "), IoU_bone(all) "
-              << show(r.at("iou_bone").at("all")) << ", Δbone(all, " << r.at("delta_bone").at("fill").get<std::string>()
+              << show(r.at("iou_bone").at("all"))
+              << (r.at("iou_bone").contains("reference") && !r.at("iou_bone").at("reference").at("all").is_null()
+                      ? " (normalised " + show(r.at("iou_bone").at("reference").at("all").at("normalised")) + ")"
+                      : std::string())
+              << ", Δbone(all, " << r.at("delta_bone").at("fill").get<std::string>()
               << " fill) " << show(r.at("delta_bone").at("all")) << ", " << s.overlays << " overlays\n";
     return 0;
   }});

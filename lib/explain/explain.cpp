@@ -19,6 +19,7 @@
 #include "core/runtime.hpp"
 #include "eval/metrics.hpp"
 #include "explain/gradcam.hpp"
+#include "explain/reference_maps.hpp"
 #include "explain/regions.hpp"
 #include "io/manifest.hpp"
 #include "models/embed.hpp"
@@ -168,6 +169,10 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
 
   const size_t R = iou_regions.size(), V = variants.size(), Fn = opt.fills.size();
   std::vector<std::vector<double>> iou_topk(R, std::vector<double>(N, kNaN)), iou_fixed = iou_topk, cam_share = iou_topk;
+  // Reference levels of the same three scores: [policy 0 topk, 1 fixed, 2 share][region][image].
+  std::vector<std::vector<std::vector<double>>> chance(3, iou_topk), ceiling(3, iou_topk);
+  const bool references = opt.chance_draws > 0;
+  int64_t grid_h = 0, grid_w = 0;  // the map's token grid (from the first batch)
   ScoredSet original;
   original.label = d.labels;
   original.score.resize(N);
@@ -203,6 +208,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       target_class[b + i] = static_cast<int>(g.target[i]);
     }
     const auto cam = g.cam.to(torch::kCPU);  // [k,S,S]
+    grid_h = g.cam_grid.size(1);
+    grid_w = g.cam_grid.size(2);
     cam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
 
     std::vector<int64_t> bone_rows;  // in-batch rows whose mask has bone
@@ -217,6 +224,33 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         iou_topk[r][b + i] = rs.iou_topk;
         iou_fixed[r][b + i] = rs.iou_fixed;
         cam_share[r][b + i] = rs.cam_share;
+      }
+      if (references && has_mask[b + i]) {
+        // Chance: the same random grid maps for every region of this image (seeded by the
+        // image's row, whatever the batch); ceiling: each region's own grid-pooled map.
+        const int64_t gh = grid_h, gw = grid_w;
+        const auto random = chance_maps(gh, gw, S, opt.chance_draws, opt.bootstrap.seed * 7919ull + static_cast<uint64_t>(b + i));
+        std::vector<torch::Tensor> random_sorted;
+        for (int m = 0; m < opt.chance_draws; ++m)
+          random_sorted.push_back(std::get<0>(random[m].flatten().sort(0, /*descending=*/true)));
+        for (size_t r = 0; r < R; ++r) {
+          if (std::isnan(iou_topk[r][b + i])) continue;  // the region is absent from this image
+          double sum[3] = {0, 0, 0};
+          for (int m = 0; m < opt.chance_draws; ++m) {
+            const RegionScore rs = score_region(random[m], random_sorted[m], masks[i], iou_regions[r].bits, opt.fixed_threshold);
+            sum[0] += rs.iou_topk;
+            sum[1] += rs.iou_fixed;
+            sum[2] += rs.cam_share;
+          }
+          const auto top = ceiling_map(masks[i].bitwise_and(iou_regions[r].bits).ne(0), gh, gw);
+          const RegionScore best = score_region(top, std::get<0>(top.flatten().sort(0, true)), masks[i], iou_regions[r].bits,
+                                                opt.fixed_threshold);
+          const double best_of[3] = {best.iou_topk, best.iou_fixed, best.cam_share};
+          for (int p = 0; p < 3; ++p) {
+            chance[p][r][b + i] = sum[p] / opt.chance_draws;
+            ceiling[p][r][b + i] = best_of[p];
+          }
+        }
       }
       const int label = d.labels[b + i];
       if (overlays_left[label] > 0) {
@@ -307,9 +341,39 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   if (!bone_table) bone_reason = "the region table (regions.json) has no bone region";
   else if (n_masked == 0) bone_reason = "no image of the split has a region mask";
   else if (n_bone == 0) bone_reason = "no mask of the split has bone pixels";
-  auto iou_block = [&](const std::vector<std::vector<double>>& values) {
+  // normalised = (mean score - mean chance) / (mean ceiling - mean chance), per replicate,
+  // over the images where the region is present.
+  auto normalised_ci = [&](const std::vector<double>& v, const std::vector<double>& lo, const std::vector<double>& hi) {
+    size_t n = 0;
+    for (int64_t i = 0; i < N; ++i) n += !std::isnan(v[i]) && !std::isnan(lo[i]);
+    const auto s = bootstrap_statistic(N, clusters, n_units, opt.bootstrap, [&](const uint32_t* w) {
+      double sv = 0, sl = 0, sh = 0, den = 0;
+      for (int64_t i = 0; i < N; ++i) {
+        if (std::isnan(v[i]) || std::isnan(lo[i])) continue;
+        sv += w[i] * v[i];
+        sl += w[i] * lo[i];
+        sh += w[i] * hi[i];
+        den += w[i];
+      }
+      return den > 0 && sh > sl ? (sv - sl) / (sh - sl) : kNaN;
+    });
+    return ci_json(s, n);
+  };
+  auto reference_block = [&](const std::vector<std::vector<double>>& values, int policy) {
+    json block = {{"per_region", json::object()}, {"chance_draws", opt.chance_draws}};
+    auto one = [&](size_t r) {
+      return json{{"chance", mean_ci(chance[policy][r], -1)},
+                  {"ceiling", mean_ci(ceiling[policy][r], -1)},
+                  {"normalised", normalised_ci(values[r], chance[policy][r], ceiling[policy][r])}};
+    };
+    block["all"] = bone_table ? one(0) : json(nullptr);
+    for (size_t r = first_region; r < R; ++r) block["per_region"][iou_regions[r].name] = one(r);
+    return block;
+  };
+  auto iou_block = [&](const std::vector<std::vector<double>>& values, int policy) {
     json block = {{"per_region", json::object()}, {"per_class", json::object()}};
     block["all"] = bone_table ? mean_ci(values[0], -1) : json(nullptr);
+    if (references) block["reference"] = reference_block(values, policy);
     if (!bone_reason.empty()) block["all_reason"] = bone_reason;
     for (size_t r = first_region; r < R; ++r) block["per_region"][iou_regions[r].name] = mean_ci(values[r], -1);
     for (int c = 0; c < kNumClasses; ++c) {
@@ -377,9 +441,19 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         fj["per_region"][region] = ci_json(diff_of(engines[f * V + v], all), NB);
         fj["auc"]["all_bones_occluded_except_" + region] = ci_json(auc_of(engines[f * V + v]), NB);
       }
+      // A fill that drives the model below chance has moved the images off its training
+      // distribution: Δbone then measures the fill as much as the bones.
+      json below = json::array();
+      for (auto it = fj["auc"].begin(); it != fj["auc"].end(); ++it)
+        if (it.value()["estimate"].is_number() && it.value()["estimate"].get<double>() < 0.5) below.push_back(it.key());
+      fj["auc_below_0.5"] = below;
+      if (!below.empty())
+        std::cerr << "osteofm: warning: explain: with the " << opt.fills[f] << " fill the macro AUC falls below 0.5 ("
+                  << below.size() << " of " << fj["auc"].size() << " occlusions): Δbone there reflects the fill too; "
+                  << "compare the blur fill\n";
       fills[opt.fills[f]] = fj;
     }
-    for (auto it = fills[opt.fills[0]].begin(); it != fills[opt.fills[0]].end(); ++it) delta[it.key()] = it.value();
+    for (auto it = fills[opt.fills[0]].begin(); it != fills[opt.fills[0]].end(); ++it) delta[it.key()] = it.value();  // incl. auc_below_0.5
     delta["fills"] = fills;
   }
   json coverage = {{"images", N},
@@ -417,15 +491,22 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                   {"resample_unit", opt.cluster ? "patient" : "image"}, {"patients_repeat", n_units < N},
                   {"seed", opt.bootstrap.seed}, {"conf_level", opt.bootstrap.conf_level}}},
                 {"occlusion", {{"pixel_mean", mean}, {"pixel_sd", sd}, {"blur_sigma_px", S / 32.0}}},
-                {"iou_bone", iou_block(iou_topk)},
-                {"iou_bone_fixed", iou_block(iou_fixed)},
-                {"cam_share", iou_block(cam_share)},
+                {"iou_bone", iou_block(iou_topk, 0)},
+                {"iou_bone_fixed", iou_block(iou_fixed, 1)},
+                {"cam_share", iou_block(cam_share, 2)},
                 {"coverage", coverage},
                 {"delta_bone", delta}};
   sum.report["iou_bone"]["policy"] = "topk";
   sum.report["iou_bone_fixed"]["policy"] = "fixed";
   sum.report["iou_bone_fixed"]["threshold"] = opt.fixed_threshold;
   sum.report["cam_share"]["definition"] = "sum of CAM inside the region / sum of CAM";
+  if (references)
+    sum.report["reference_levels"] = {
+        {"grid", {grid_h, grid_w}},
+        {"chance", "mean score of " + std::to_string(opt.chance_draws) +
+                       " seeded maps of uniform random values on the token grid, per image, upsampled as the CAM"},
+        {"ceiling", "score of the region mask area-pooled to the token grid and upsampled as the CAM"},
+        {"normalised", "(mean score - mean chance) / (mean ceiling - mean chance): 0 chance, 1 the grid's best"}};
   if (cam_method == CamMethod::Occlusion)
     sum.report["occlusion_cam"] = {{"cell_px", model->backbone->arch.patch_size},
                                    {"fill", "mean"},
@@ -440,6 +521,10 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   for (const auto& r : iou_regions) header.push_back("iou_topk_" + r.name);
   for (const auto& r : iou_regions) header.push_back("iou_fixed_" + r.name);
   for (const auto& r : iou_regions) header.push_back("cam_share_" + r.name);
+  if (references) {
+    for (const auto& r : iou_regions) header.push_back("chance_iou_topk_" + r.name);
+    for (const auto& r : iou_regions) header.push_back("ceiling_iou_topk_" + r.name);
+  }
   for (size_t f = 0; f < Fn; ++f)
     for (size_t v = 0; v < V; ++v) header.push_back("p_label_" + opt.fills[f] + "_" + variants[v].name + "_occluded");
   std::string csv = csv_line(header);
@@ -450,6 +535,9 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     for (int c = 0; c < kNumClasses; ++c) row.push_back(format_double(original.score[i][c]));
     for (const auto* t : {&iou_topk, &iou_fixed, &cam_share})
       for (size_t r = 0; r < R; ++r) row.push_back(num((*t)[r][i]));
+    if (references)
+      for (const auto* t : {&chance[0], &ceiling[0]})
+        for (size_t r = 0; r < R; ++r) row.push_back(num((*t)[r][i]));
     for (const auto& s : occluded) row.push_back(bone_scored[i] ? format_double(s.score[i][d.labels[i]]) : std::string());
     csv += csv_line(row);
   }

@@ -33,6 +33,9 @@ struct ExplainOptions {
   std::vector<std::string> fills = {"mean", "blur", "noise"};  // the first one is reported as delta_bone.all
   double fixed_threshold = 0.5;
   int overlays_per_class = 4;
+  // Random token-grid maps per image for the chance level of every region score (0: no
+  // reference levels; explain/reference_maps.hpp).
+  int chance_draws = 8;
   int batch = 16;
   std::string device = "auto";
   // Resample patients with all their images (the default; where no patient repeats the

@@ -30,10 +30,9 @@ const char* cam_method_name(CamMethod m) {
   return "?";
 }
 
-namespace {
 // The reference's tail: per-image min-max on the grid, bilinear upsampling with
 // half-pixel centres to H x W, min-max again.
-torch::Tensor grid_to_image(const torch::Tensor& cam_grid, int64_t H, int64_t W) {
+torch::Tensor cam_from_grid(const torch::Tensor& cam_grid, int64_t H, int64_t W) {
   namespace F = torch::nn::functional;
   auto up = F::interpolate(minmax_per_image(cam_grid).unsqueeze(1),
                            F::InterpolateFuncOptions()
@@ -43,6 +42,8 @@ torch::Tensor grid_to_image(const torch::Tensor& cam_grid, int64_t H, int64_t W)
                 .squeeze(1);
   return minmax_per_image(up);
 }
+
+namespace {
 
 std::vector<int64_t> resolve_targets(std::vector<int64_t> target, const torch::Tensor& logits) {
   if (std::count(target.begin(), target.end(), kPredictedClass) > 0) {
@@ -98,7 +99,7 @@ GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std
                          std::to_string(gw) + " grid");
   const auto w = method == CamMethod::GradCam ? G.mean(1, true) : G;        // [B, 1, D] or [B, N, D]
   const auto cam_grid = torch::relu((A * w).sum(-1)).view({B, gh, gw});  // [B, h, w]
-  return {grid_to_image(cam_grid, images.size(2), images.size(3)), cam_grid, logits.detach(), resolved};
+  return {cam_from_grid(cam_grid, images.size(2), images.size(3)), cam_grid, logits.detach(), resolved};
 }
 
 GradCamResult occlusion_cam(Classifier& model, const torch::Tensor& gray01, const Preprocessing& pre,
@@ -129,7 +130,7 @@ GradCamResult occlusion_cam(Classifier& model, const torch::Tensor& gray01, cons
   }
   auto cam_grid = torch::cat(drops, 1).view({B, gh, gw});
   cam_grid = cam_grid * cam_grid.ge(floor);
-  return {grid_to_image(cam_grid, H, W), cam_grid, logits, resolved};
+  return {cam_from_grid(cam_grid, H, W), cam_grid, logits, resolved};
 }
 
 }  // namespace osteofm

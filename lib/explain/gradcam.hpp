@@ -21,6 +21,11 @@ struct GradCamResult {
   std::vector<int64_t> target;  // the class explained per image (kPredictedClass resolved)
 };
 
+// A token-grid map [B, h, w] as the image map [B, H, W] every CAM here becomes: per-image
+// min-max on the grid, bilinear upsampling with half-pixel centres, min-max again. Reference
+// maps (chance, ceiling) go through it too, so they are scored exactly like a CAM.
+torch::Tensor cam_from_grid(const torch::Tensor& grid, int64_t H, int64_t W);
+
 // A target meaning "this image's predicted class" (argmax of its logits, first on ties),
 // taken from the same forward pass that the gradient uses.
 constexpr int64_t kPredictedClass = -1;

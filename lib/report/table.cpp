@@ -187,10 +187,14 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       // Null where the masks allowed no bone score (explain.json says why).
       r.delta_bone = optional_estimate(e, "delta_bone.all", ex);
       r.iou_bone = optional_estimate(e, "iou_bone.all", ex);
+      r.iou_bone_normalised = optional_estimate(e, "iou_bone.reference.all.normalised", ex);
       r.iou_bone_cam = e.contains("cam") && e["cam"].is_string() ? e["cam"].get<std::string>() : "gradcam";
       r.explain_split = e.value("split", std::string("test"));
-      if (e.contains("delta_bone") && e["delta_bone"].is_object())
+      if (e.contains("delta_bone") && e["delta_bone"].is_object()) {
         r.delta_bone_fill = e["delta_bone"].value("fill", std::string("mean"));
+        const json& below = e["delta_bone"].value("auc_below_0.5", json::array());
+        r.delta_bone_below_chance = below.is_array() && std::find(below.begin(), below.end(), "all_bones_occluded") != below.end();
+      }
     }
     rows.push_back(std::move(r));
   }
@@ -239,7 +243,9 @@ std::vector<std::string> footnotes(const SweepTable& t) {
   if (missing_thresholds) notes.push_back("Blank sensitivity/specificity: the run has no validation predictions.");
   notes.push_back("Calibration slope: logistic recalibration slope of p_osteoporosis on the test split (1 = ideal).");
   std::set<std::string> cams, splits, fills;
+  bool normalised = false;
   for (const auto& r : t.rows) {
+    normalised = normalised || r.iou_bone_normalised.has_value();
     if (r.iou_bone) cams.insert(r.iou_bone_cam);
     if (r.iou_bone || r.delta_bone) splits.insert(r.explain_split);
     if (r.delta_bone) fills.insert(r.delta_bone_fill);
@@ -249,9 +255,19 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
     return out;
   };
-  if (!cams.empty()) notes.push_back("IoU_bone: all bones, top-k policy, on " + list(cams) + " maps.");
+  if (!cams.empty())
+    notes.push_back("IoU_bone: all bones, top-k policy, on " + list(cams) + " maps." +
+                    (normalised ? std::string(" Norm.: (IoU - chance) / (ceiling - chance), chance = random maps on the "
+                                              "backbone's token grid, ceiling = the bone mask pooled to that grid; 0 = "
+                                              "chance, 1 = the best the grid allows, comparable across grids.")
+                                : std::string()));
+  bool below = false;
+  for (const auto& r : t.rows) below = below || (r.delta_bone && r.delta_bone_below_chance);
   if (!fills.empty())
-    notes.push_back("Δbone: AUC(original) - AUC(all bones occluded), " + list(fills) + " fill.");
+    notes.push_back("Δbone: AUC(original) - AUC(all bones occluded), " + list(fills) + " fill." +
+                    (below ? std::string(" †: the fill drove the occluded AUC below 0.5, so that Δbone measures the "
+                                         "fill too (explain.json gives the blur fill beside it).")
+                           : std::string()));
   if (!splits.empty()) notes.push_back("Explainability scores on the " + list(splits) + " split.");
   return notes;
 }
@@ -265,8 +281,8 @@ std::string format_table(const SweepTable& t, const std::string& format) {
                     "p_best", "not_below_best", "highest_auc_macro", "auc_osteoporosis", "auc_osteoporosis_lower",
                     "auc_osteoporosis_upper", "accuracy", "youden_threshold", "sensitivity_osteoporosis",
                     "sensitivity_lower", "sensitivity_upper", "specificity_osteoporosis", "specificity_lower",
-                    "specificity_upper", "calibration_slope", "delta_bone", "iou_bone", "iou_bone_cam", "bootstrap",
-                    "run"});
+                    "specificity_upper", "calibration_slope", "delta_bone", "iou_bone", "iou_bone_normalised",
+                    "iou_bone_normalised_lower", "iou_bone_normalised_upper", "iou_bone_cam", "bootstrap", "run"});
     auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
     auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
     auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
@@ -277,12 +293,14 @@ std::string format_table(const SweepTable& t, const std::string& format) {
                        num(r.auc_osteoporosis.lower), num(r.auc_osteoporosis.upper), format_double(r.accuracy.value),
                        num(r.threshold), val(r.sensitivity), lo(r.sensitivity), hi(r.sensitivity), val(r.specificity),
                        lo(r.specificity), hi(r.specificity), num(r.calibration_slope), val(r.delta_bone),
-                       val(r.iou_bone), r.iou_bone ? r.iou_bone_cam : "", r.bootstrap, r.run});
+                       val(r.iou_bone), val(r.iou_bone_normalised), lo(r.iou_bone_normalised), hi(r.iou_bone_normalised),
+                       r.iou_bone ? r.iou_bone_cam : "", r.bootstrap, r.run});
     return out;
   }
   const std::vector<std::string> head = {"Backbone", "Strategy", "Trainable params", "Macro AUC [95% CI]", "P(best)",
                                          "Osteoporosis AUC [95% CI]", "Accuracy", "Sensitivity [95% CI]",
-                                         "Specificity [95% CI]", "Calibration slope", "Δbone", "IoU_bone"};
+                                         "Specificity [95% CI]", "Calibration slope", "Δbone", "IoU_bone",
+                                         "IoU_bone norm."};
   // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
   std::map<std::string, int> seen;
   for (const auto& r : rows) seen[r.backbone + "\n" + r.strategy]++;
@@ -293,8 +311,9 @@ std::string format_table(const SweepTable& t, const std::string& format) {
     if (r.not_below_best) macro = latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
     return std::vector<std::string>{r.backbone + (r.random_weights && !is_tiny_preset(r.backbone) ? " (random weights)" : ""), strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
                                     with_ci(r.auc_osteoporosis), fmt3(r.accuracy.value), opt_ci(r.sensitivity),
-                                    opt_ci(r.specificity), opt3(r.calibration_slope), opt_ci(r.delta_bone),
-                                    opt_ci(r.iou_bone)};
+                                    opt_ci(r.specificity), opt3(r.calibration_slope),
+                                    opt_ci(r.delta_bone) + (r.delta_bone && r.delta_bone_below_chance ? (latex ? " $^\\dagger$" : " †") : ""),
+                                    opt_ci(r.iou_bone), opt_ci(r.iou_bone_normalised)};
   };
   const auto notes = footnotes(t);
   if (format == "md") {
@@ -304,7 +323,7 @@ std::string format_table(const SweepTable& t, const std::string& format) {
       return s + "\n";
     };
     out = line(head);
-    out += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    out += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const auto& r : rows) out += line(cells(r, false));
     out += "\n";
     for (const auto& n : notes) out += n + "\n";
@@ -319,9 +338,10 @@ std::string format_table(const SweepTable& t, const std::string& format) {
       }
       return o;
     };
-    out = "\\begin{tabular}{llrrrrrrrrrr}\n\\toprule\n";
+    out = "\\begin{tabular}{llrrrrrrrrrrr}\n\\toprule\n";
     out += "Backbone & Strategy & Trainable & Macro AUC [95\\% CI] & P(best) & Osteoporosis AUC [95\\% CI] & Acc. & "
-           "Sens. [95\\% CI] & Spec. [95\\% CI] & Cal. slope & $\\Delta_\\mathrm{bone}$ & IoU$_\\mathrm{bone}$ \\\\\n\\midrule\n";
+           "Sens. [95\\% CI] & Spec. [95\\% CI] & Cal. slope & $\\Delta_\\mathrm{bone}$ & IoU$_\\mathrm{bone}$ & "
+           "IoU$_\\mathrm{bone}$ norm. \\\\\n\\midrule\n";
     for (const auto& r : rows) {
       auto c = cells(r, true);
       for (size_t i = 0; i < c.size(); ++i) out += (i ? " & " : "") + (i == 3 && r.not_below_best ? c[i] : tex(c[i]));

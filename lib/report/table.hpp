@@ -25,6 +25,8 @@ struct VariantRow {
   std::optional<Estimate> sensitivity, specificity;
   std::optional<double> threshold, calibration_slope;
   std::optional<Estimate> delta_bone, iou_bone;
+  std::optional<Estimate> iou_bone_normalised;
+  bool delta_bone_below_chance = false;  // its fill drove AUC(all bones occluded) below 0.5  // (IoU - chance) / (ceiling - chance), explain.json iou_bone.reference
   std::string iou_bone_cam;  // the map IoU_bone was computed on (explain.json "cam")
   std::string explain_split, delta_bone_fill;  // explain.json "split", "delta_bone.fill"
   std::string bootstrap;     // "2000 patient-clustered percentile replicates", from metrics_test.json
