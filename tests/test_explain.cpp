@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "explain/explain.hpp"
 #include "explain/gradcam.hpp"
+#include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
 #include "explain/regions.hpp"
 #include "io/image.hpp"
@@ -264,7 +265,7 @@ TEST_CASE("explain: images without a mask get maps, bone scores on the rest equa
   const CliResult q = run_osteofm("explain --run '" + (tmp / "run") + "' --data '" + (tmp / "cohort/masked.csv") +
                                   "' --out '" + (tmp / "masked") + "' --bootstrap 100 --overlays 0 --batch 1 --fills blur");
   REQUIRE(q.code == 0);
-  CHECK(q.err.find("note: explain") == std::string::npos);  // every image scored: nothing to say
+  CHECK(q.err.find("note: explain: maps for all") == std::string::npos);  // every image scored: no coverage note
   const json a = json::parse(read_text(tmp / "partial/explain.json")), b = json::parse(read_text(tmp / "masked/explain.json"));
   CHECK(a["n"] == kept + 5);
   CHECK(a["coverage"]["bone_scored"] == kept);
@@ -287,6 +288,13 @@ TEST_CASE("explain: images without a mask get maps, bone scores on the rest equa
         Approx((a["iou_bone"]["all"]["estimate"].get<double>() - chance) / (ceiling - chance)).epsilon(1e-9));
   CHECK(a["reference_levels"]["grid"] == json::array({8, 8}));
   CHECK(a["cam_share"]["reference"]["per_region"].contains("lungs"));
+  // The area-matched control: Δbone − Δcontrol is the same number as its own statistic.
+  const json& control = a["delta_bone"]["fills"]["blur"]["area_control"];
+  CHECK(control["draws"] == 3);
+  CHECK(control["delta_bone_minus_control"]["estimate"].get<double>() ==
+        Approx(a["delta_bone"]["all"]["estimate"].get<double>() - control["delta"]["estimate"].get<double>()).margin(1e-12));
+  CHECK(control["area_ratio"].get<double>() > 0.0);
+  CHECK(control["area_ratio"].get<double>() <= 1.0);
   // Every occlusion whose macro AUC falls below 0.5 is flagged, and only those.
   const json& blur = a["delta_bone"]["fills"]["blur"];
   REQUIRE(blur["auc_below_0.5"].is_array());
@@ -361,6 +369,31 @@ TEST_CASE("reference maps: the grid ceiling and the chance level of a region sco
   // Seeded: the same draws again; another seed, other maps.
   CHECK(torch::equal(chance_maps(G, G, S, 2, 5), chance_maps(G, G, S, 2, 5)));
   CHECK_FALSE(torch::equal(chance_maps(G, G, S, 2, 5), chance_maps(G, G, S, 2, 6)));
+}
+
+TEST_CASE("area-matched control: as many pixels as the bones, never on a bone or a control", "[explain]") {
+  // 64x64: bones (bit 1) in columns 0..15, lungs (bit 32, control) in 16..31, free on the right.
+  auto mask = torch::zeros({64, 64}, torch::kUInt8);
+  mask.slice(1, 0, 16).fill_(1);
+  mask.slice(1, 16, 32).fill_(32);
+  const AreaControl c = area_matched_control(mask, 1, 32, 7, 42);
+  CHECK(c.target == 64 * 16);
+  CHECK(c.covered == c.target);
+  CHECK(c.occlude.sum().item<int64_t>() == c.target);
+  CHECK(c.occlude.logical_and(mask.ne(0)).sum().item<int64_t>() == 0);  // only free pixels
+  // Seeded: the same blocks again; another seed, other blocks.
+  CHECK(torch::equal(c.occlude, area_matched_control(mask, 1, 32, 7, 42).occlude));
+  CHECK_FALSE(torch::equal(c.occlude, area_matched_control(mask, 1, 32, 7, 43).occlude));
+  // Blocks, not scattered pixels: every occluded pixel has an occluded neighbour.
+  const auto o = c.occlude.to(torch::kInt32);
+  const auto neighbours = o.roll(1, 0) + o.roll(-1, 0) + o.roll(1, 1) + o.roll(-1, 1);
+  CHECK(o.logical_and(neighbours.eq(0)).sum().item<int64_t>() == 0);
+  // More bone than free pixels: all the free ones, and the shortfall is visible.
+  auto big = torch::ones({64, 64}, torch::kUInt8);
+  big.slice(1, 56, 64).fill_(0);
+  const AreaControl s = area_matched_control(big, 1, 32, 7, 1);
+  CHECK(s.covered == 64 * 8);
+  CHECK(s.target == 64 * 56);
 }
 
 TEST_CASE("score_region: the top-k policy selects only positive CAM pixels", "[explain]") {

@@ -19,6 +19,7 @@
 #include "core/runtime.hpp"
 #include "eval/metrics.hpp"
 #include "explain/gradcam.hpp"
+#include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
 #include "explain/regions.hpp"
 #include "io/manifest.hpp"
@@ -177,6 +178,9 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   original.label = d.labels;
   original.score.resize(N);
   std::vector<ScoredSet> occluded(Fn * V, original);  // [fill][variant]
+  const size_t D = bone_table ? static_cast<size_t>(std::max(0, opt.area_draws)) : 0;
+  std::vector<ScoredSet> area_occluded(Fn * D, original);  // [fill][draw]: the area-matched control
+  double area_target = 0, area_covered = 0;                 // pixels, summed over images and draws
   std::vector<int> predicted(N), target_class(N);
   std::vector<char> has_mask(N), bone_scored(N);  // bone_scored: a mask with bone pixels
   std::map<int, int> overlays_left = {{0, opt.overlays_per_class}, {1, opt.overlays_per_class}, {2, opt.overlays_per_class}};
@@ -285,6 +289,19 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     const auto pick = torch::tensor(bone_rows, torch::kInt64);
     const auto xb = kb ? x01.index_select(0, pick.to(dev)) : x01;
     const auto mdev = kb ? masks.index_select(0, pick).to(dev).unsqueeze(1) : masks;  // [kb,1,S,S]
+    // The area-matched controls of this batch: per draw, one occlusion mask per bone image.
+    std::vector<torch::Tensor> area_masks;  // [D] of [kb,1,S,S] float on dev
+    for (size_t a = 0; a < D && kb > 0; ++a) {
+      std::vector<torch::Tensor> parts;
+      for (const int64_t i : bone_rows) {
+        const AreaControl ac = area_matched_control(masks[i], bone_bits, control_bits, model->backbone->arch.patch_size / 2,
+                                                    opt.bootstrap.seed * 104729ull + static_cast<uint64_t>(b + i) * 31 + a);
+        area_target += static_cast<double>(ac.target);
+        area_covered += static_cast<double>(ac.covered);
+        parts.push_back(ac.occlude);
+      }
+      area_masks.push_back(torch::stack(parts).unsqueeze(1).to(dev, torch::kFloat32));
+    }
     for (size_t f = 0; f < Fn && kb > 0; ++f) {
       torch::Tensor fill;
       if (opt.fills[f] == "mean") {
@@ -308,6 +325,15 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         const auto p = torch::softmax(model->forward(normalize_batch(xo, tm.pre)).to(torch::kFloat32), -1)
                            .to(torch::kCPU, torch::kFloat64);
         auto& set = occluded[f * V + v];
+        for (int64_t j = 0; j < kb; ++j)
+          for (int c = 0; c < kNumClasses; ++c) set.score[b + bone_rows[j]][c] = p[j][c].item<double>();
+      }
+      for (size_t a = 0; a < D; ++a) {
+        const auto& of = area_masks[a];
+        const auto xo = xb * (1 - of) + fill * of;
+        const auto p = torch::softmax(model->forward(normalize_batch(xo, tm.pre)).to(torch::kFloat32), -1)
+                           .to(torch::kCPU, torch::kFloat64);
+        auto& set = area_occluded[f * D + a];
         for (int64_t j = 0; j < kb; ++j)
           for (int c = 0; c < kNumClasses; ++c) set.score[b + bone_rows[j]][c] = p[j][c].item<double>();
       }
@@ -441,6 +467,30 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         fj["per_region"][region] = ci_json(diff_of(engines[f * V + v], all), NB);
         fj["auc"]["all_bones_occluded_except_" + region] = ci_json(auc_of(engines[f * V + v]), NB);
       }
+      if (D > 0) {
+        // Δ of the area-matched control (mean AUC over the draws) and Δbone minus it, paired.
+        std::vector<MetricEngine> controls;
+        for (size_t a = 0; a < D; ++a) controls.emplace_back(subset(area_occluded[f * D + a]));
+        auto control_auc = [&](const uint32_t* w) {
+          double s = 0;
+          for (const auto& e : controls) s += e.compute(w)[kAucMacro];
+          return s / static_cast<double>(D);
+        };
+        const auto delta_control = bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
+          return orig_engine.all_classes_present(w) ? orig_engine.compute(w)[kAucMacro] - control_auc(w) : kNaN;
+        });
+        const auto bone_minus = bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
+          return all.all_classes_present(w) ? control_auc(w) - all.compute(w)[kAucMacro] : kNaN;
+        });
+        const auto control_level = bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
+          return orig_engine.all_classes_present(w) ? control_auc(w) : kNaN;
+        });
+        fj["area_control"] = {{"delta", ci_json(delta_control, NB)},
+                              {"delta_bone_minus_control", ci_json(bone_minus, NB)},
+                              {"draws", D},
+                              {"area_ratio", area_target > 0 ? area_covered / area_target : 0.0}};
+        fj["auc"]["area_control_occluded"] = ci_json(control_level, NB);
+      }
       // A fill that drives the model below chance has moved the images off its training
       // distribution: Δbone then measures the fill as much as the bones.
       json below = json::array();
@@ -472,6 +522,9 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     std::cerr << "osteofm: note: explain: maps for all " << N << " images; region scores on " << n_masked
               << ", bone scores (IoU_bone, Δbone) on " << n_bone << " (" << why << ")\n";
   }
+  if (D > 0 && area_target > 0 && area_covered < 0.9 * area_target)
+    std::cerr << "osteofm: note: explain: the area-matched control covers " << static_cast<int>(100 * area_covered / area_target)
+              << "% of the bones' area (too few pixels outside bones and controls); area_control.area_ratio says so\n";
   if (!delta_reason.empty() && delta_reason != bone_reason)
     std::cerr << "osteofm: warning: explain: no Δbone: " << delta_reason << "\n";
 
@@ -497,6 +550,14 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"coverage", coverage},
                 {"delta_bone", delta}};
   sum.report["iou_bone"]["policy"] = "topk";
+  if (D > 0)
+    sum.report["area_control"] = {
+        {"definition", "per image, random blocks of half a patch outside every bone and control region, as many pixels as "
+                       "its bones, seeded; Δ = AUC(original) - mean over draws of AUC(control occluded); "
+                       "delta_bone_minus_control = mean AUC(control occluded) - AUC(all bones occluded)"},
+        {"block_px", model->backbone->arch.patch_size / 2},
+        {"draws", D},
+        {"area_ratio", area_target > 0 ? area_covered / area_target : 0.0}};
   sum.report["iou_bone_fixed"]["policy"] = "fixed";
   sum.report["iou_bone_fixed"]["threshold"] = opt.fixed_threshold;
   sum.report["cam_share"]["definition"] = "sum of CAM inside the region / sum of CAM";

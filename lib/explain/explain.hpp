@@ -36,6 +36,9 @@ struct ExplainOptions {
   // Random token-grid maps per image for the chance level of every region score (0: no
   // reference levels; explain/reference_maps.hpp).
   int chance_draws = 8;
+  // Area-matched control of Δbone: draws per image of random blocks outside every bone and
+  // control region, as many pixels as the image's bones (0: none). explain/occlusion_control.hpp.
+  int area_draws = 3;
   int batch = 16;
   std::string device = "auto";
   // Resample patients with all their images (the default; where no patient repeats the
