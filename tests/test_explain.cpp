@@ -11,6 +11,7 @@
 #include "explain/gradcam.hpp"
 #include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
+#include "explain/rollout.hpp"
 #include "explain/regions.hpp"
 #include "io/image.hpp"
 #include "models/embed.hpp"
@@ -302,6 +303,14 @@ TEST_CASE("explain: images without a mask get maps, bone scores on the rest equa
     const bool listed = std::find(blur["auc_below_0.5"].begin(), blur["auc_below_0.5"].end(), it.key()) != blur["auc_below_0.5"].end();
     CHECK(listed == (it.value()["estimate"].get<double>() < 0.5));
   }
+  // Attention rollout as the map: the same report, labelled.
+  const CliResult ro = run_osteofm("explain --run '" + (tmp / "run") + "' --data '" + (tmp / "cohort/partial.csv") +
+                                   "' --out '" + (tmp / "rollout") + "' --cam rollout --bootstrap 50 --overlays 1 --fills blur");
+  INFO(ro.err);
+  REQUIRE(ro.code == 0);
+  const json rj = json::parse(read_text(tmp / "rollout/explain.json"));
+  CHECK(rj["cam"] == "rollout");
+  CHECK(rj["iou_bone"]["all"]["n"] == kept);
   // The unmasked images' occlusion columns are blank, not copies of the original scores.
   const CsvTable rows = parse_csv(read_text(tmp / "partial/per_image.csv"), "per_image.csv");
   const int occ = rows.column("p_label_blur_all_bones_occluded");
@@ -394,6 +403,64 @@ TEST_CASE("area-matched control: as many pixels as the bones, never on a bone or
   const AreaControl s = area_matched_control(big, 1, 32, 7, 1);
   CHECK(s.covered == 64 * 8);
   CHECK(s.target == 64 * 56);
+}
+
+TEST_CASE("rollout: a hand-computed two-layer, two-head case and uniform attention", "[explain]") {
+  // T = 3 tokens (CLS and two patches). Layer 1: head a = I, head b sends tokens 0 and 1 to
+  // token 1; mean [[.5,.5,0],[0,1,0],[0,0,1]]; 0.5*mean + 0.5*I = [[.75,.25,0],[0,1,0],[0,0,1]].
+  // Layer 2: both heads send token 0 to token 2: 0.5*A + 0.5*I = [[.5,0,.5],[0,1,0],[0,0,1]].
+  // Rollout = L2 L1: CLS row [.375, .125, .5]; its patch part [.125, .5].
+  auto l1 = torch::zeros({1, 2, 3, 3});
+  l1[0][0] = torch::eye(3);
+  l1[0][1] = torch::tensor({0.f, 1.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f}).view({3, 3});
+  auto l2 = torch::zeros({1, 2, 3, 3});
+  l2[0][0] = torch::tensor({0.f, 0.f, 1.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f}).view({3, 3});
+  l2[0][1] = l2[0][0].clone();
+  const auto r = rollout_matrix({l1, l2});
+  CHECK(r[0][0][0].item<double>() == Approx(0.375));
+  CHECK(r[0][0][1].item<double>() == Approx(0.125));
+  CHECK(r[0][0][2].item<double>() == Approx(0.5));
+  CHECK(r[0][1][1].item<double>() == Approx(1.0));
+  CHECK(torch::allclose(r.sum(-1), torch::ones({1, 3})));
+  // Rows are renormalised after mixing: layer 1 scaled by 3 gives 0.5*3*mean + 0.5*I =
+  // [[1.25,.75,0],[0,2,0],[0,0,2]] -> [[.625,.375,0],[0,1,0],[0,0,1]]; CLS row [.3125,.1875,.5].
+  const auto scaled = rollout_matrix({l1 * 3, l2});
+  CHECK(scaled[0][0][0].item<double>() == Approx(0.3125));
+  CHECK(scaled[0][0][1].item<double>() == Approx(0.1875));
+  CHECK(scaled[0][0][2].item<double>() == Approx(0.5));
+
+  // Through a real ViT: zero query/key weights give uniform attention U on T tokens, so each
+  // layer is 0.5U + 0.5I and two layers give 0.75U + 0.25I.
+  ArchConfig a;
+  a.patch_size = 14;
+  a.image_size = 28;
+  a.width = 8;
+  a.depth = 2;
+  a.heads = 2;
+  a.mlp_dim = 16;
+  VisionTransformer vit(a);
+  torch::manual_seed(1);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : vit->parameters()) p.normal_(0, 0.1);
+    for (int i = 0; i < 2; ++i) {
+      auto* attn = vit->blocks[i]->as<BlockImpl>()->attn.get();
+      attn->qkv->weight.slice(0, 0, 16).zero_();  // q and k rows
+      attn->qkv->bias.slice(0, 0, 16).zero_();
+    }
+  }
+  vit->eval();
+  const auto images = torch::randn({2, 3, 28, 28});
+  const auto atts = block_attentions(vit, images);
+  REQUIRE(atts.size() == 2);
+  CHECK(atts[0].sizes() == torch::IntArrayRef({2, 2, 5, 5}));
+  const auto u = rollout_matrix(atts);
+  const auto expected = 0.75 * torch::full({5, 5}, 1.0 / 5) + 0.25 * torch::eye(5);
+  CHECK(torch::allclose(u[1], expected, 1e-6, 1e-6));
+  // block_attentions reads the model and leaves it as it was: the same output before and after.
+  const auto before = vit->forward(images).cls;
+  block_attentions(vit, images);
+  CHECK(torch::equal(vit->forward(images).cls, before));
 }
 
 TEST_CASE("score_region: the top-k policy selects only positive CAM pixels", "[explain]") {

@@ -23,7 +23,7 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   e->add_option("--data", o->explain.data, "Manifest or tensor cache (default: the run's data.manifest)");
   e->add_option("--target", o->explain.target, "Class whose CAM is computed: predicted, label, or a class name")
       ->capture_default_str();
-  e->add_option("--cam", o->explain.cam, "gradcam (design.md), gradxact (per-token gradient x activation) or occlusion (drop of the class probability when each patch-grid cell is filled with the split mean)")
+  e->add_option("--cam", o->explain.cam, "gradcam (design.md), gradxact (per-token gradient x activation), occlusion (drop of the class probability when each patch-grid cell is filled with the split mean) or rollout (attention rollout, class-agnostic)")
       ->capture_default_str();
   e->add_option("--fills", o->explain.fills, "Occlusion fills, the first one reported as delta_bone.all")
       ->delimiter(',')

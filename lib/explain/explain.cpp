@@ -21,6 +21,7 @@
 #include "explain/gradcam.hpp"
 #include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
+#include "explain/rollout.hpp"
 #include "explain/regions.hpp"
 #include "io/manifest.hpp"
 #include "models/embed.hpp"
@@ -200,6 +201,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     for (int64_t i = 0; i < k; ++i)
       targets[i] = target_mode == -1 ? kPredictedClass : target_mode == -2 ? d.labels[b + i] : target_mode;
     const GradCamResult g = cam_method == CamMethod::Occlusion ? occlusion_cam(model, x01, tm.pre, targets, mean, opt.occlusion_floor)
+                            : cam_method == CamMethod::Rollout ? attention_rollout(model, normalize_batch(x01, tm.pre), targets)
                                                                : grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
     const auto probs = torch::softmax(g.logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
     if (!torch::isfinite(probs).all().item<bool>())
@@ -269,7 +271,10 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         o.mask.assign(mm.data_ptr<uint8_t>(), mm.data_ptr<uint8_t>() + S * S);
         o.bone_bits = bone_bits;
         o.control_bits = control_bits;
-        o.map_name = cam_method == CamMethod::Occlusion ? "occlusion" : cam_method == CamMethod::GradTimesActivation ? "gradient x activation" : "Grad-CAM";
+        o.map_name = cam_method == CamMethod::Occlusion             ? "occlusion"
+                     : cam_method == CamMethod::GradTimesActivation ? "gradient x activation"
+                     : cam_method == CamMethod::Rollout             ? "attention rollout"
+                                                                    : "Grad-CAM";
         o.bone_label = "bones (white)";
         o.control_label = control_names + " (cyan, control)";
         char caption[200];

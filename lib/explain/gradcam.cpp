@@ -18,7 +18,8 @@ CamMethod parse_cam_method(const std::string& name) {
   if (name == "gradcam") return CamMethod::GradCam;
   if (name == "gradxact") return CamMethod::GradTimesActivation;
   if (name == "occlusion") return CamMethod::Occlusion;
-  throw InputError("--cam must be gradcam, gradxact or occlusion, not '" + name + "'");
+  if (name == "rollout") return CamMethod::Rollout;
+  throw InputError("--cam must be gradcam, gradxact, occlusion or rollout, not '" + name + "'");
 }
 
 const char* cam_method_name(CamMethod m) {
@@ -26,6 +27,7 @@ const char* cam_method_name(CamMethod m) {
     case CamMethod::GradCam: return "gradcam";
     case CamMethod::GradTimesActivation: return "gradxact";
     case CamMethod::Occlusion: return "occlusion";
+    case CamMethod::Rollout: return "rollout";
   }
   return "?";
 }

@@ -37,8 +37,9 @@ constexpr int64_t kPredictedClass = -1;
 // attends to is weighted by that attention. The second is an extra, clearly named option.
 // Occlusion: no gradient at all (see occlusion_cam), the faithful reference the two
 // gradient maps are judged against.
-enum class CamMethod { GradCam, GradTimesActivation, Occlusion };
-CamMethod parse_cam_method(const std::string& name);  // "gradcam" | "gradxact" | "occlusion"
+// Rollout: attention rollout (explain/rollout.hpp), class-agnostic.
+enum class CamMethod { GradCam, GradTimesActivation, Occlusion, Rollout };
+CamMethod parse_cam_method(const std::string& name);  // "gradcam" | "gradxact" | "occlusion" | "rollout"
 const char* cam_method_name(CamMethod method);
 
 // `images` normalised [B, 3, H, W] on the model's device; `target[b]` = class whose logit
