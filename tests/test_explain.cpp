@@ -8,6 +8,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "explain/explain.hpp"
+#include "explain/deletion.hpp"
 #include "explain/gradcam.hpp"
 #include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
@@ -311,6 +312,24 @@ TEST_CASE("explain: images without a mask get maps, bone scores on the rest equa
   const json rj = json::parse(read_text(tmp / "rollout/explain.json"));
   CHECK(rj["cam"] == "rollout");
   CHECK(rj["iou_bone"]["all"]["n"] == kept);
+  // Deletion curves: nothing removed = the model's own probabilities of the explained class;
+  // everything removed = the same image whatever the order; areas by the trapezoid rule.
+  const json del = a["deletion"];
+  REQUIRE(del["fractions"].size() == 11);
+  const CsvTable pi = parse_csv(read_text(tmp / "partial/per_image.csv"), "per_image.csv");
+  const int tc = pi.column("target_class"), p0 = pi.column("p_normal");
+  double mean_target = 0;
+  for (const auto& rec : pi.records) mean_target += std::stod(rec.fields[p0 + std::stoi(rec.fields[tc])]) / pi.records.size();
+  CHECK(del["map"]["p_target"][0].get<double>() == Approx(mean_target).epsilon(1e-9));
+  CHECK(del["random"]["p_target"][0] == del["map"]["p_target"][0]);
+  CHECK(del["map"]["p_target"][10] == del["random"]["p_target"][10]);
+  std::vector<double> xs, ys;
+  for (size_t i = 0; i < 11; ++i) {
+    xs.push_back(del["fractions"][i]);
+    ys.push_back(del["map"]["p_target"][i]);
+  }
+  CHECK(del["map"]["area_p_target"].get<double>() == Approx(curve_area(xs, ys)).epsilon(1e-12));
+  CHECK(del["area_p_target_random_minus_map"]["n"] == a["n"]);
   // The unmasked images' occlusion columns are blank, not copies of the original scores.
   const CsvTable rows = parse_csv(read_text(tmp / "partial/per_image.csv"), "per_image.csv");
   const int occ = rows.column("p_label_blur_all_bones_occluded");
@@ -461,6 +480,20 @@ TEST_CASE("rollout: a hand-computed two-layer, two-head case and uniform attenti
   const auto before = vit->forward(images).cls;
   block_attentions(vit, images);
   CHECK(torch::equal(vit->forward(images).cls, before));
+}
+
+TEST_CASE("deletion: cell orders, fractions and areas", "[explain]") {
+  const auto grid = torch::tensor({0.2f, 0.9f, 0.2f, 0.5f}).view({2, 2});
+  CHECK(cells_by_map(grid) == std::vector<int64_t>({1, 3, 0, 2}));  // ties: lower index first
+  const auto r = cells_in_random_order(64, 9);
+  CHECK(r == cells_in_random_order(64, 9));
+  CHECK(r != cells_in_random_order(64, 10));
+  auto sorted = r;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 64; ++i) CHECK(sorted[i] == i);  // a permutation
+  CHECK(deletion_fractions(4) == std::vector<double>({0, 0.25, 0.5, 0.75, 1}));
+  CHECK(curve_area({0, 0.5, 1}, {1, 0.5, 0}) == Approx(0.5));
+  CHECK(curve_area({0, 0.5, 1}, {1, 1, 1}) == Approx(1.0));
 }
 
 TEST_CASE("score_region: the top-k policy selects only positive CAM pixels", "[explain]") {

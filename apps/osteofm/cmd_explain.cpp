@@ -37,6 +37,10 @@ void add_explain_command(CLI::App& root, Commands& commands) {
                 "Random token-grid maps per image for the chance level of each score (0: no chance/ceiling/normalised)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
+  e->add_option("--deletion-steps", o->explain.deletion_steps,
+                "Deletion curves: the map's top cells removed in this many steps, against a random order (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   e->add_option("--area-draws", o->explain.area_draws,
                 "Draws of the area-matched non-bone occlusion, the control of Δbone (0: none)")
       ->capture_default_str()

@@ -39,6 +39,9 @@ struct ExplainOptions {
   // Area-matched control of Δbone: draws per image of random blocks outside every bone and
   // control region, as many pixels as the image's bones (0: none). explain/occlusion_control.hpp.
   int area_draws = 3;
+  // Deletion curves: the map's top cells removed in this many equal steps (0: none);
+  // explain/deletion.hpp.
+  int deletion_steps = 10;
   int batch = 16;
   std::string device = "auto";
   // Resample patients with all their images (the default; where no patient repeats the
