@@ -1,5 +1,6 @@
 // The phantom cohort: class mix, anatomy under the masks, determinism, splits, and the
 // documented baseline band.
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -125,4 +126,75 @@ TEST_CASE("phantom: without the bone-density effect the baseline is chance", "[p
     labels.push_back(who_label(s.t_score));
   }
   CHECK(phantom_baseline_auc(images, labels) == Approx(0.5).margin(0.1));
+}
+
+namespace {
+// Mean over the pixels carrying `bit`, and sum of |a - b| outside `bit` dilated by `grow` px.
+double mean_in(const PhantomImage& img, uint8_t bit) {
+  double s = 0, n = 0;
+  for (size_t i = 0; i < img.pixels.size(); ++i)
+    if (img.mask[i] & bit) {
+      s += img.pixels[i];
+      ++n;
+    }
+  return n ? s / n : 0;
+}
+double diff_outside(const PhantomImage& a, const PhantomImage& b, uint8_t bit, int grow) {
+  double out = 0;
+  for (int y = 0; y < a.height; ++y)
+    for (int x = 0; x < a.width; ++x) {
+      bool near = false;
+      for (int dy = -grow; dy <= grow && !near; ++dy)
+        for (int dx = -grow; dx <= grow && !near; ++dx) {
+          const int yy = y + dy, xx = x + dx;
+          near = yy >= 0 && yy < a.height && xx >= 0 && xx < a.width && (a.mask[yy * a.width + xx] & bit);
+        }
+      if (!near) out += std::fabs(a.pixels[y * a.width + x] - b.pixels[y * a.width + x]);
+    }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("phantom: --signal-region puts the density effect in that bone only", "[phantom][image_io]") {
+  PhantomOptions o;
+  o.size = 160;
+  PhantomSubject strong{"P1", 0.5, 60, 1234, 1}, weak = strong;
+  weak.t_score = -3.5;
+  // All bones (the default): a lower T-score changes the ribs too.
+  const PhantomImage a0 = render_phantom(strong, 0, o), b0 = render_phantom(weak, 0, o);
+  CHECK(diff_outside(a0, b0, kSpine, 6) > 1.0);
+  CHECK(mean_in(a0, kRibs) > mean_in(b0, kRibs));
+  // Spine only: outside the spine (and the few pixels the exam's blur spreads it) nothing
+  // moves; inside, the weak spine is darker.
+  o.signal_region = "spine";
+  const PhantomImage a = render_phantom(strong, 0, o), b = render_phantom(weak, 0, o);
+  CHECK(diff_outside(a, b, kSpine, 6) < 1e-3);
+  CHECK(mean_in(a, kSpine) - mean_in(b, kSpine) > 0.02);
+  o.signal_region = "skull";
+  CHECK_THROWS_WITH(phantom_subjects(o), Catch::Contains("--signal-region must be spine"));
+}
+
+TEST_CASE("phantom: --shortcut-strength sets how much the marker says about the class", "[phantom][image_io]") {
+  PhantomOptions o;
+  o.size = 64;
+  o.patients = 240;
+  o.shortcut = "marker";
+  auto gap = [&](double strength) {  // marker brightness, osteoporosis minus normal
+    o.shortcut_strength = strength;
+    double sum[3] = {0, 0, 0}, n[3] = {0, 0, 0};
+    for (const auto& s : phantom_subjects(o)) {
+      const int label = who_label(s.t_score);
+      sum[label] += mean_in(render_phantom(s, 0, o), kMarker);
+      n[label] += 1;
+    }
+    return sum[2] / n[2] - sum[0] / n[0];
+  };
+  const double full = gap(1.0), none = gap(0.0), half = gap(0.5);
+  INFO("marker gap at strength 1, 0.5, 0: " << full << ", " << half << ", " << none);
+  CHECK(full > 0.3);
+  CHECK(std::fabs(none) < 0.1);
+  CHECK(half > none);
+  CHECK(half < full);
+  o.shortcut = "none";
+  CHECK_THROWS_WITH(phantom_subjects(o), Catch::Contains("--shortcut-strength needs --shortcut marker"));
 }

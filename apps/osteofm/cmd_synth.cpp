@@ -26,6 +26,11 @@ void add_synth_command(CLI::App& root, Commands& commands) {
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "marker"}));
   s->add_option("--effect", o->phantom.effect, "Bone-density effect size (0 = no signal)")->capture_default_str();
+  s->add_option("--signal-region", o->phantom.signal_region,
+                "The density effect in one bone only: spine, ribs, clavicles, scapulae or humeri (default: all bones)");
+  s->add_option("--shortcut-strength", o->phantom.shortcut_strength,
+                "--shortcut marker: share of exams whose marker encodes the true class (others: a random class)")
+      ->capture_default_str();
   s->add_option("--previews", o->phantom.previews, "Also write N previews/*.png with region outlines")->capture_default_str();
   s->add_option("--class-mix", o->mix, "normal,osteopenia,osteoporosis shares")->capture_default_str();
   commands.push_back({s, [o] {

@@ -77,6 +77,13 @@ std::vector<PhantomSubject> phantom_subjects(const PhantomOptions& o) {
   if (o.images_min < 1 || o.images_max < o.images_min) throw InputError("--images-per-patient must be A-B with 1 <= A <= B");
   if (std::fabs(total - 1.0) > 1e-6 || o.class_mix[0] <= 0 || o.class_mix[1] <= 0 || o.class_mix[2] <= 0)
     throw InputError("--class-mix must be three positive shares summing to 1");
+  if (!o.signal_region.empty() && o.signal_region != "spine" && o.signal_region != "ribs" &&
+      o.signal_region != "clavicles" && o.signal_region != "scapulae" && o.signal_region != "humeri")
+    throw InputError("--signal-region must be spine, ribs, clavicles, scapulae or humeri, not '" + o.signal_region + "'");
+  if (!(o.shortcut_strength >= 0.0 && o.shortcut_strength <= 1.0))
+    throw InputError("--shortcut-strength must be in [0, 1]");
+  if (o.shortcut_strength < 1.0 && o.shortcut != "marker")
+    throw InputError("--shortcut-strength needs --shortcut marker");
   const auto dist = t_score_distribution(o.class_mix);
   std::vector<PhantomSubject> out;
   for (int p = 0; p < o.patients; ++p) {
@@ -231,18 +238,25 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
     cv::normalize(texture, texture, 0, 1, cv::NORM_MINMAX);
   }
   // Trabecular struts: texture above a threshold that rises as BMD falls (thinner, sparser).
-  const double thr = std::clamp(0.50 - 0.05 * e * z, 0.30, 0.75);
-  cv::Mat struts;
-  cv::threshold(texture, struts, thr, 1.0, cv::THRESH_BINARY);
-  auto bone_density = [&](const cv::Mat& m8, double strength, double cortical, double trabecular) {
+  // With a signal region, the other bones get the cohort-mean struts (no density signal).
+  auto struts_for = [&](double effect) {
+    const double thr = std::clamp(0.50 - 0.05 * effect * z, 0.30, 0.75);
+    cv::Mat st;
+    cv::threshold(texture, st, thr, 1.0, cv::THRESH_BINARY);
+    return st;
+  };
+  const cv::Mat struts = struts_for(e), flat_struts = o.signal_region.empty() ? struts : struts_for(0.0);
+  auto bone_density = [&](const cv::Mat& m8, double strength, double cortical, double trabecular, const char* region) {
+    const bool signal = o.signal_region.empty() || o.signal_region == region;
+    const double er_ = signal ? e : 0.0;
     cv::Mat m, inner, rim;
     m8.convertTo(m, CV_32F, 1.0 / 255);
     const int r = std::max(1, S / 170);
     cv::erode(m, inner, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
     rim = m - inner;
-    const double c = cortical * (1 + 0.14 * strength * e * z);
-    const double t = trabecular * (1 + 0.20 * strength * e * z);
-    cv::Mat d = rim * c + inner.mul(0.45 * t + 0.55 * t * struts);
+    const double c = cortical * (1 + 0.14 * strength * er_ * z);
+    const double t = trabecular * (1 + 0.20 * strength * er_ * z);
+    cv::Mat d = rim * c + inner.mul(0.45 * t + 0.55 * t * (signal ? struts : flat_struts));
     return d;
   };
   cv::Mat A(S, S, CV_32F, cv::Scalar(0.04));
@@ -264,19 +278,25 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
     lungs.convertTo(l, CV_32F, 1.0 / 255);
     A -= l * 0.20;  // air
   }
-  A += bone_density(spine, 1.0, 0.30, 0.20);
-  A += bone_density(ribs, 1.0, 0.22, 0.10);
-  A += bone_density(ribs_ant, 1.0, 0.12, 0.05);
-  A += bone_density(clav, 0.5, 0.25, 0.12);
-  A += bone_density(scap, 0.5, 0.10, 0.05);
-  A += bone_density(hum, 0.5, 0.25, 0.14);
+  A += bone_density(spine, 1.0, 0.30, 0.20, "spine");
+  A += bone_density(ribs, 1.0, 0.22, 0.10, "ribs");
+  A += bone_density(ribs_ant, 1.0, 0.12, 0.05, "ribs");
+  A += bone_density(clav, 0.5, 0.25, 0.12, "clavicles");
+  A += bone_density(scap, 0.5, 0.10, 0.05, "scapulae");
+  A += bone_density(hum, 0.5, 0.25, 0.14, "humeri");
 
   // Shortcut: a burned-in marker outside all bones whose brightness follows the class.
   // About one ViT patch at the demo sizes, like a lead side marker; its mask bit (64) makes
   // it a control region that explain reports.
   cv::Mat marker_region = cv::Mat::zeros(S, S, CV_8U);
   if (o.shortcut == "marker") {
-    const int label = who_label(subject.t_score);
+    int label = who_label(subject.t_score);
+    if (o.shortcut_strength < 1.0) {
+      // Its own stream (the exam's is left as it was): strength 1 keeps every byte.
+      Rng sr(mix(subject.seed, 900 + static_cast<uint64_t>(exam)));
+      if (sr.uniform(0.0, 1.0) >= o.shortcut_strength)
+        label = std::min(kNumClasses - 1, static_cast<int>(sr.uniform(0.0, kNumClasses)));
+    }
     const double level = 0.35 + 0.25 * label + er.normal(0, 0.05);
     cv::rectangle(A, P(0.03, 0.80, S), P(0.17, 0.94, S), cv::Scalar(level), -1, cv::LINE_AA, 4);
     cv::rectangle(marker_region, P(0.03, 0.80, S), P(0.17, 0.94, S), cv::Scalar(255), -1, cv::LINE_8, 4);

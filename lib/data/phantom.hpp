@@ -16,6 +16,13 @@ struct PhantomOptions {
   uint64_t seed = 1;
   std::string shortcut = "none";          // none | marker
   double effect = 1.0;                    // bone-density effect size (0: no signal)
+  // The density effect in one bone region only ("spine", "ribs", "clavicles", "scapulae",
+  // "humeri"; "" = all bones): a model can then only read it there, which makes Δbone of
+  // that region's add-back and its IoU the ones that must stand out.
+  std::string signal_region;
+  // --shortcut marker: the share of exams whose marker encodes the true class; the others
+  // encode a class drawn at random (1 = a perfect shortcut, 0 = no information).
+  double shortcut_strength = 1.0;
   std::array<double, 3> class_mix{0.35, 0.45, 0.20};  // normal, osteopenia, osteoporosis
   std::array<double, 3> split{0.7, 0.1, 0.2};
   int threads = 0;
