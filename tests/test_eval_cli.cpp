@@ -136,7 +136,10 @@ TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-
   write_text(dir / "openclip-linear-probe/config.json", R"({"backbone": "openclip-vitb16", "strategy": "linear-probe"})");
   write_text(dir / "openclip-linear-probe/status.json", R"({"state": "done", "trainable_parameters": 2307})");
   write_text(dir / "dinov2-lora/explain/explain.json",
-             R"({"delta_bone": {"all": {"estimate": 0.12, "ci": [0.08, 0.16]}, "auc_below_0.5": ["all_bones_occluded"]}, "iou_bone": {"all": {"estimate": 0.31, "ci": [0.29, 0.33]},
+             R"({"regions": {"bits": {"ribs": 2, "spine": 1}, "controls": []},
+                  "delta_bone": {"all": {"estimate": 0.12, "ci": [0.08, 0.16]}, "auc_below_0.5": ["all_bones_occluded"],
+                                 "per_region": {"ribs": {"estimate": 0.02, "ci": [-0.01, 0.05]},
+                                                "spine": {"estimate": 0.05, "ci": [0.01, 0.09]}}}, "iou_bone": {"all": {"estimate": 0.31, "ci": [0.29, 0.33]},
                   "reference": {"all": {"normalised": {"estimate": 0.45, "ci": [0.4, 0.5]}}}}})");
   CliResult md = run_osteofm("table '" + dir.path.string() + "'");
   INFO(md.err);
@@ -171,6 +174,17 @@ TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-
   CHECK(fs::exists(dir / "roc_macro.png"));
   CliResult csv = run_osteofm("table '" + dir.path.string() + "' --format csv");
   CHECK_THAT(csv.out, Catch::StartsWith("backbone,strategy,trainable_parameters,auc_macro,"));
+  // --regions: the per-region add-back Δbone, columns in the region table's order (spine,
+  // bit 1, before ribs, bit 2), blank for runs without explain.
+  CliResult regions = run_osteofm("table '" + dir.path.string() + "' --regions");
+  REQUIRE(regions.code == 0);
+  const std::string rt = read_text(dir / "table_regions.md");
+  CHECK_THAT(rt, Catch::StartsWith("| Backbone | Strategy | Δbone(spine) | Δbone(ribs) |"));
+  CHECK_THAT(rt, Catch::Contains("| dinov2 | lora | 0.050 [0.010, 0.090] | 0.020 [-0.010, 0.050] |"));
+  CHECK_THAT(rt, Catch::Contains("| rad-dino | lora |  |  |"));
+  CliResult regions_tex = run_osteofm("table '" + dir.path.string() + "' --regions --format latex");
+  CHECK(regions_tex.code == 0);
+  CHECK_THAT(read_text(dir / "table_regions.tex"), Catch::Contains("dinov2 & lora & 0.050 [0.010, 0.090] & 0.020"));
   CliResult tex = run_osteofm("table '" + dir.path.string() + "' --format latex");
   CHECK_THAT(tex.out, Catch::Contains(std::string("\\textbf{") + macro) && Catch::Contains("\\bottomrule"));
   // compare --sweep: the same ranking, written beside the runs.

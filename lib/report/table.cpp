@@ -192,6 +192,19 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       r.explain_split = e.value("split", std::string("test"));
       if (e.contains("delta_bone") && e["delta_bone"].is_object()) {
         r.delta_bone_fill = e["delta_bone"].value("fill", std::string("mean"));
+        if (e["delta_bone"].contains("per_region") && e["delta_bone"]["per_region"].is_object()) {
+          // In the region table's order (explain.json "regions.bits" by bit), not by name.
+          std::vector<std::pair<int, std::string>> order;
+          for (auto it = e["delta_bone"]["per_region"].begin(); it != e["delta_bone"]["per_region"].end(); ++it) {
+            int bit = 256;
+            if (e.contains("regions") && e["regions"].contains("bits") && e["regions"]["bits"].contains(it.key()))
+              bit = e["regions"]["bits"][it.key()].get<int>();
+            order.emplace_back(bit, it.key());
+          }
+          std::sort(order.begin(), order.end());
+          for (const auto& [bit, name] : order)
+            if (auto est = optional_estimate(e, "delta_bone.per_region." + name, ex)) r.delta_bone_regions.emplace_back(name, *est);
+        }
         const json& below = e["delta_bone"].value("auc_below_0.5", json::array());
         r.delta_bone_below_chance = below.is_array() && std::find(below.begin(), below.end(), "all_bones_occluded") != below.end();
       }
@@ -350,6 +363,82 @@ std::string format_table(const SweepTable& t, const std::string& format) {
     out += "\\bottomrule\n\\end{tabular}\n";
     for (const auto& n : notes) out += "\n{\\footnotesize " + tex(n) + "}\n";
     return out;
+  }
+  throw InputError("--format must be md, csv or latex, not '" + format + "'");
+}
+
+std::string format_region_table(const SweepTable& t, const std::string& format) {
+  // Columns: every region any run reports, in first-seen order (the region table's).
+  std::vector<std::string> regions;
+  for (const auto& r : t.rows)
+    for (const auto& [name, e] : r.delta_bone_regions)
+      if (std::find(regions.begin(), regions.end(), name) == regions.end()) regions.push_back(name);
+  if (regions.empty()) return "";
+  auto cell = [](const VariantRow& r, const std::string& region) {
+    for (const auto& [name, e] : r.delta_bone_regions)
+      if (name == region) return std::optional<Estimate>(e);
+    return std::optional<Estimate>();
+  };
+  std::set<std::string> fills, splits;
+  for (const auto& r : t.rows)
+    if (!r.delta_bone_regions.empty()) {
+      fills.insert(r.delta_bone_fill);
+      splits.insert(r.explain_split);
+    }
+  std::string fill_list, split_list;
+  for (const auto& f : fills) fill_list += (fill_list.empty() ? "" : ", ") + f;
+  for (const auto& x : splits) split_list += (split_list.empty() ? "" : ", ") + x;
+  const std::string note = "Δbone(region) = AUC(all bones occluded except the region) - AUC(all bones occluded), macro "
+                           "AUC, " + fill_list + " fill, " + split_list + " split; 95% CIs by the paired bootstrap of explain.";
+  std::string out;
+  if (format == "csv") {
+    std::vector<std::string> head = {"backbone", "strategy", "run"};
+    for (const auto& g : regions)
+      for (const char* k : {"", "_lower", "_upper"}) head.push_back("delta_bone_" + g + k);
+    out = csv_line(head);
+    for (const auto& r : t.rows) {
+      std::vector<std::string> row = {r.backbone, r.strategy, r.run};
+      for (const auto& g : regions) {
+        const auto e = cell(r, g);
+        row.push_back(e ? format_double(e->value) : "");
+        row.push_back(e ? num(e->lower) : "");
+        row.push_back(e ? num(e->upper) : "");
+      }
+      out += csv_line(row);
+    }
+    return out;
+  }
+  if (format == "md") {
+    out = "| Backbone | Strategy |";
+    for (const auto& g : regions) out += " Δbone(" + g + ") |";
+    out += "\n|---|---|";
+    for (size_t i = 0; i < regions.size(); ++i) out += "--:|";
+    out += "\n";
+    for (const auto& r : t.rows) {
+      out += "| " + r.backbone + " | " + r.strategy + " |";
+      for (const auto& g : regions) out += " " + opt_ci(cell(r, g)) + " |";
+      out += "\n";
+    }
+    return out + "\n" + note + "\n";
+  }
+  if (format == "latex") {
+    out = "\\begin{tabular}{ll" + std::string(regions.size(), 'r') + "}\n\\toprule\nBackbone & Strategy";
+    for (const auto& g : regions) out += " & $\\Delta_\\mathrm{bone}$(" + g + ")";
+    out += " \\\\\n\\midrule\n";
+    auto tex = [](const std::string& text) {
+      std::string o;
+      for (char c : text) {
+        if (c == '_' || c == '%' || c == '&' || c == '#') o += '\\';
+        o += c;
+      }
+      return o;
+    };
+    for (const auto& r : t.rows) {
+      out += tex(r.backbone) + " & " + tex(r.strategy);
+      for (const auto& g : regions) out += " & " + opt_ci(cell(r, g));
+      out += " \\\\\n";
+    }
+    return out + "\\bottomrule\n\\end{tabular}\n\n{\\footnotesize " + tex(note) + "}\n";
   }
   throw InputError("--format must be md, csv or latex, not '" + format + "'");
 }

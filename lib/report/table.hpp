@@ -5,6 +5,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace osteofm {
@@ -25,8 +26,11 @@ struct VariantRow {
   std::optional<Estimate> sensitivity, specificity;
   std::optional<double> threshold, calibration_slope;
   std::optional<Estimate> delta_bone, iou_bone;
-  std::optional<Estimate> iou_bone_normalised;
-  bool delta_bone_below_chance = false;  // its fill drove AUC(all bones occluded) below 0.5  // (IoU - chance) / (ceiling - chance), explain.json iou_bone.reference
+  std::optional<Estimate> iou_bone_normalised;  // (IoU - chance) / (ceiling - chance), explain.json iou_bone.reference
+  bool delta_bone_below_chance = false;         // its fill drove AUC(all bones occluded) below 0.5
+  // Δbone(region) = AUC(all bones occluded except the region) - AUC(all bones occluded), in
+  // the region table's order (explain.json delta_bone.per_region).
+  std::vector<std::pair<std::string, Estimate>> delta_bone_regions;
   std::string iou_bone_cam;  // the map IoU_bone was computed on (explain.json "cam")
   std::string explain_split, delta_bone_fill;  // explain.json "split", "delta_bone.fill"
   std::string bootstrap;     // "2000 patient-clustered percentile replicates", from metrics_test.json
@@ -49,5 +53,9 @@ struct SweepTable {
 SweepTable collect_sweep(const std::string& sweep_dir);
 
 std::string format_table(const SweepTable& table, const std::string& format);  // md|csv|latex
+
+// The per-region add-back Δbone of every variant (one column per bone region, as the study
+// reports per bone), with CIs; "" when no run has them.
+std::string format_region_table(const SweepTable& table, const std::string& format);  // md|csv|latex
 
 }  // namespace osteofm
