@@ -198,3 +198,44 @@ TEST_CASE("phantom: --shortcut-strength sets how much the marker says about the 
   o.shortcut = "none";
   CHECK_THROWS_WITH(phantom_subjects(o), Catch::Contains("--shortcut-strength needs --shortcut marker"));
 }
+
+TEST_CASE("phantom: --shortcut in-bone puts a class cue inside the ribs, without density", "[phantom][image_io]") {
+  PhantomOptions o;
+  o.size = 112;
+  o.patients = 150;
+  o.effect = 0.0;  // no density signal anywhere: only the cue can tell the classes apart
+  o.shortcut = "in-bone";
+  double cue[3] = {0, 0, 0}, rest[3] = {0, 0, 0}, n[3] = {0, 0, 0};
+  for (const auto& s : phantom_subjects(o)) {
+    const PhantomImage img = render_phantom(s, 0, o);
+    size_t in_cue = 0, outside_ribs = 0;
+    for (const uint8_t m : img.mask) {
+      in_cue += (m & kRibCue) != 0;
+      outside_ribs += (m & kRibCue) && !(m & kRibs);
+    }
+    REQUIRE(in_cue > 0);
+    CHECK(outside_ribs == 0);  // the cue lies inside the ribs
+    const int label = who_label(s.t_score);
+    cue[label] += mean_in(img, kRibCue);
+    double sum = 0, count = 0;
+    for (size_t i = 0; i < img.mask.size(); ++i)
+      if ((img.mask[i] & kRibs) && !(img.mask[i] & kRibCue)) {
+        sum += img.pixels[i];
+        ++count;
+      }
+    rest[label] += sum / count;
+    n[label] += 1;
+  }
+  const double cue_gap = cue[2] / n[2] - cue[0] / n[0], rest_gap = rest[2] / n[2] - rest[0] / n[0];
+  INFO("cue gap " << cue_gap << ", rest of the ribs " << rest_gap);
+  CHECK(cue_gap > 0.05);
+  CHECK(std::fabs(rest_gap) < 0.02);
+  o.shortcut = "sticker";
+  CHECK_THROWS_WITH(phantom_subjects(o), Catch::Contains("--shortcut must be none, marker or in-bone"));
+  // From the CLI: the cue is a region of its own in regions.json (a bone region: explain names it).
+  TempDir dir;
+  const CliResult r = run_osteofm("synth --out '" + (dir / "c") + "' --patients 3 --size 64 --shortcut in-bone");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(read_text(dir / "c/regions.json"), Catch::Contains("\"rib_cue\": 128"));
+}

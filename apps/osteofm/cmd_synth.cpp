@@ -22,14 +22,14 @@ void add_synth_command(CLI::App& root, Commands& commands) {
   s->add_option("--images-per-patient", o->images, "Exams per patient, A-B")->capture_default_str();
   s->add_option("--size", o->phantom.size, "Image size in pixels")->capture_default_str();
   s->add_option("--seed", o->phantom.seed, "Seed")->capture_default_str();
-  s->add_option("--shortcut", o->phantom.shortcut, "none, or marker: a label-correlated cue outside all bones")
+  s->add_option("--shortcut", o->phantom.shortcut, "none; marker: a label-correlated cue outside all bones; in-bone: a label-correlated cue inside the ribs, without density")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "marker"}));
+      ->check(CLI::IsMember({"none", "marker", "in-bone"}));
   s->add_option("--effect", o->phantom.effect, "Bone-density effect size (0 = no signal)")->capture_default_str();
   s->add_option("--signal-region", o->phantom.signal_region,
                 "The density effect in one bone only: spine, ribs, clavicles, scapulae or humeri (default: all bones)");
   s->add_option("--shortcut-strength", o->phantom.shortcut_strength,
-                "--shortcut marker: share of exams whose marker encodes the true class (others: a random class)")
+                "--shortcut marker or in-bone: share of exams whose cue encodes the true class (others: a random class)")
       ->capture_default_str();
   s->add_option("--previews", o->phantom.previews, "Also write N previews/*.png with region outlines")->capture_default_str();
   s->add_option("--class-mix", o->mix, "normal,osteopenia,osteoporosis shares")->capture_default_str();

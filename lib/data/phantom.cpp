@@ -82,8 +82,10 @@ std::vector<PhantomSubject> phantom_subjects(const PhantomOptions& o) {
     throw InputError("--signal-region must be spine, ribs, clavicles, scapulae or humeri, not '" + o.signal_region + "'");
   if (!(o.shortcut_strength >= 0.0 && o.shortcut_strength <= 1.0))
     throw InputError("--shortcut-strength must be in [0, 1]");
-  if (o.shortcut_strength < 1.0 && o.shortcut != "marker")
-    throw InputError("--shortcut-strength needs --shortcut marker");
+  if (o.shortcut != "none" && o.shortcut != "marker" && o.shortcut != "in-bone")
+    throw InputError("--shortcut must be none, marker or in-bone, not '" + o.shortcut + "'");
+  if (o.shortcut_strength < 1.0 && o.shortcut == "none")
+    throw InputError("--shortcut-strength needs --shortcut marker or in-bone");
   const auto dist = t_score_distribution(o.class_mix);
   std::vector<PhantomSubject> out;
   for (int p = 0; p < o.patients; ++p) {
@@ -288,15 +290,31 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
   // Shortcut: a burned-in marker outside all bones whose brightness follows the class.
   // About one ViT patch at the demo sizes, like a lead side marker; its mask bit (64) makes
   // it a control region that explain reports.
-  cv::Mat marker_region = cv::Mat::zeros(S, S, CV_8U);
-  if (o.shortcut == "marker") {
+  cv::Mat marker_region = cv::Mat::zeros(S, S, CV_8U), cue_region = cv::Mat::zeros(S, S, CV_8U);
+  // The class a shortcut encodes: the true one, or with --shortcut-strength < 1 sometimes a
+  // random one (its own stream: the exam's is left as it was, strength 1 keeps every byte).
+  auto shortcut_label = [&] {
     int label = who_label(subject.t_score);
     if (o.shortcut_strength < 1.0) {
-      // Its own stream (the exam's is left as it was): strength 1 keeps every byte.
       Rng sr(mix(subject.seed, 900 + static_cast<uint64_t>(exam)));
       if (sr.uniform(0.0, 1.0) >= o.shortcut_strength)
         label = std::min(kNumClasses - 1, static_cast<int>(sr.uniform(0.0, kNumClasses)));
     }
+    return label;
+  };
+  if (o.shortcut == "in-bone") {
+    // A cue inside the ribs: a patch-sized square of the left lung field's posterior ribs,
+    // brighter by class, with no density change. A model that reads it scores inside the
+    // bones without reading bone; its own bit (128, "rib_cue", a bone region of the table)
+    // lets explain name it.
+    cv::Mat square = cv::Mat::zeros(S, S, CV_8U);
+    cv::rectangle(square, P(0.24, 0.38, S), P(0.36, 0.50, S), cv::Scalar(255), -1, cv::LINE_8, 4);
+    cv::bitwise_and(square, all_ribs, cue_region);
+    cv::threshold(cue_region, cue_region, 127, 255, cv::THRESH_BINARY);
+    add(cue_region, 0.06 * shortcut_label());
+  }
+  if (o.shortcut == "marker") {
+    const int label = shortcut_label();
     const double level = 0.35 + 0.25 * label + er.normal(0, 0.05);
     cv::rectangle(A, P(0.03, 0.80, S), P(0.17, 0.94, S), cv::Scalar(level), -1, cv::LINE_AA, 4);
     cv::rectangle(marker_region, P(0.03, 0.80, S), P(0.17, 0.94, S), cv::Scalar(255), -1, cv::LINE_8, 4);
@@ -325,7 +343,7 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
   img.mask.assign(S * S, 0);
   const std::pair<const cv::Mat*, uint8_t> regions[] = {{&spine, kSpine}, {&all_ribs, kRibs}, {&clav, kClavicles},
                                                         {&scap, kScapulae}, {&hum, kHumeri}, {&lungs, kLungs},
-                                                        {&marker_region, kMarker}};
+                                                        {&marker_region, kMarker}, {&cue_region, kRibCue}};
   for (const auto& [m, bit] : regions) {
     cv::Mat r;
     cv::warpAffine(*m, r, M, m->size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
@@ -347,7 +365,7 @@ void write_phantom_preview(const std::string& path, const PhantomImage& img) {
   const std::tuple<uint8_t, cv::Scalar, const char*> regions[] = {
       {kSpine, {40, 40, 230}, "spine"},     {kRibs, {0, 140, 255}, "ribs"},    {kClavicles, {0, 230, 230}, "clavicles"},
       {kScapulae, {60, 200, 60}, "scapulae"}, {kHumeri, {230, 230, 0}, "humeri"}, {kLungs, {230, 90, 40}, "lungs (control)"},
-      {kMarker, {230, 60, 230}, "marker (control)"}};
+      {kMarker, {230, 60, 230}, "marker (control)"}, {kRibCue, {255, 255, 255}, "rib cue (shortcut)"}};
   cv::Mat m(img.height, img.width, CV_8U, const_cast<uint8_t*>(img.mask.data()));
   std::vector<LegendEntry> legend;
   for (const auto& [bit, colour, name] : regions) {
@@ -452,6 +470,7 @@ PhantomSummary write_phantom_cohort(const std::string& dir, const PhantomOptions
   nlohmann::json regions = {{"spine", kSpine}, {"ribs", kRibs}, {"clavicles", kClavicles},
                             {"scapulae", kScapulae}, {"humeri", kHumeri}, {"lungs", kLungs}};
   if (o.shortcut == "marker") regions["marker"] = kMarker;
+  if (o.shortcut == "in-bone") regions["rib_cue"] = kRibCue;
   write_file_atomic((fs::path(dir) / "regions.json").string(), regions.dump(2) + "\n");
 
   PhantomSummary sum;

@@ -14,13 +14,13 @@ struct PhantomOptions {
   int images_min = 1, images_max = 2;     // exams per patient
   int size = 512;                         // pixels (square)
   uint64_t seed = 1;
-  std::string shortcut = "none";          // none | marker
+  std::string shortcut = "none";          // none | marker | in-bone
   double effect = 1.0;                    // bone-density effect size (0: no signal)
   // The density effect in one bone region only ("spine", "ribs", "clavicles", "scapulae",
   // "humeri"; "" = all bones): a model can then only read it there, which makes Δbone of
   // that region's add-back and its IoU the ones that must stand out.
   std::string signal_region;
-  // --shortcut marker: the share of exams whose marker encodes the true class; the others
+  // --shortcut marker / in-bone: the share of exams whose cue encodes the true class; the others
   // encode a class drawn at random (1 = a perfect shortcut, 0 = no information).
   double shortcut_strength = 1.0;
   std::array<double, 3> class_mix{0.35, 0.45, 0.20};  // normal, osteopenia, osteoporosis
@@ -32,6 +32,7 @@ struct PhantomOptions {
 // Region bits of the masks (design.md): a pixel may be in several regions.
 constexpr uint8_t kSpine = 1, kRibs = 2, kClavicles = 4, kScapulae = 8, kHumeri = 16, kLungs = 32;
 constexpr uint8_t kMarker = 64;  // --shortcut marker only: the burned-in marker (a control region)
+constexpr uint8_t kRibCue = 128;  // --shortcut in-bone only: the class cue inside the ribs (a bone region)
 constexpr uint8_t kAllBones = kSpine | kRibs | kClavicles | kScapulae | kHumeri;
 
 struct PhantomImage {
