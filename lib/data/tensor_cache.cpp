@@ -1,4 +1,5 @@
 #include "data/tensor_cache.hpp"
+#include "core/resample.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -310,13 +311,13 @@ Preprocessing TensorCache::geometry() const {
 
 torch::Tensor fit_cached_images(const torch::Tensor& images, int size) {
   if (images.size(-1) == size && images.size(-2) == size) return images;
-  return at::_upsample_bicubic2d_aa(images, {size, size}, false).clamp(0.0, 1.0);
+  return resize_bicubic_aa(images, size, size).clamp(0.0, 1.0);
 }
 
 torch::Tensor fit_cached_masks(const torch::Tensor& masks, int size) {
   if (masks.size(-1) == size && masks.size(-2) == size) return masks;
   auto x = masks.to(torch::kFloat32).unsqueeze(1);
-  return at::_upsample_nearest_exact2d(x, {size, size}, c10::nullopt, c10::nullopt).squeeze(1).to(torch::kUInt8);
+  return resize_nearest_exact(x, size, size).squeeze(1).to(torch::kUInt8);
 }
 
 }  // namespace osteofm

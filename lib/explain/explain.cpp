@@ -196,7 +196,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     // Per image its own seeded stream: the same noise whatever the batch size.
     std::vector<torch::Tensor> parts;
     for (const int64_t r : rows) {
-      auto gen = at::detail::createCPUGenerator(opt.bootstrap.seed * 1000003ull + static_cast<uint64_t>(r));
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.bootstrap.seed * 1000003ull + static_cast<uint64_t>(r));
       parts.push_back(torch::randn({1, S, S}, gen, torch::TensorOptions().dtype(torch::kFloat32)));
     }
     return (torch::stack(parts).to(dev) * sd + mean).clamp(0.0, 1.0);

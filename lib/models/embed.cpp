@@ -1,4 +1,5 @@
 #include "models/embed.hpp"
+#include "core/resample.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -66,7 +67,7 @@ torch::Tensor quantize16(const torch::Tensor& x01) { return torch::round(x01 * 6
 torch::Tensor resize_image(const GrayImage& img, const Preprocessing& pre) {
   auto x = torch::from_blob(const_cast<float*>(img.pixels.data()), {1, 1, img.height, img.width}, torch::kFloat32);
   x = fit_to(x, img.height, img.width, pre,
-             [](const torch::Tensor& t, int h, int w) { return at::_upsample_bicubic2d_aa(t, {h, w}, false); });
+             [](const torch::Tensor& t, int h, int w) { return resize_bicubic_aa(t, h, w); });
   // Quantised to 16 bits, as a tensor cache stores it: decoding now or reading a cache
   // gives the model bit-identical input.
   return quantize16(x.clamp(0.0, 1.0)).squeeze(0).contiguous();  // [1, S, S]
@@ -75,7 +76,7 @@ torch::Tensor resize_image(const GrayImage& img, const Preprocessing& pre) {
 torch::Tensor resize_mask(const uint8_t* mask, int height, int width, const Preprocessing& pre) {
   auto x = torch::from_blob(const_cast<uint8_t*>(mask), {1, 1, height, width}, torch::kUInt8).to(torch::kFloat32);
   x = fit_to(x, height, width, pre, [](const torch::Tensor& t, int h, int w) {
-    return at::_upsample_nearest_exact2d(t, {h, w}, c10::nullopt, c10::nullopt);
+    return resize_nearest_exact(t, h, w);
   });
   return x.to(torch::kUInt8).squeeze(0).squeeze(0).contiguous();  // [S, S]
 }

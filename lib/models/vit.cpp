@@ -1,4 +1,5 @@
 #include "models/vit.hpp"
+#include "core/resample.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -117,7 +118,7 @@ torch::Tensor VisionTransformerImpl::position_embedding(int gh, int gw) const {
     // source-coordinate mapping, not the output size (F.interpolate(scale_factor=...)).
     out = at::upsample_bicubic2d(grid, {gh, gw}, /*align_corners=*/false, (gh + 0.1) / g, (gw + 0.1) / g);
   } else if (arch.pos_interp == "bicubic_aa") {
-    out = at::_upsample_bicubic2d_aa(grid, {gh, gw}, /*align_corners=*/false);
+    out = resize_bicubic_aa(grid, gh, gw);
   } else {
     out = at::upsample_bicubic2d(grid, {gh, gw}, /*align_corners=*/false);
   }
