@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# One-shot check of the CUDA path on a lent GPU machine: build the LibTorch-only osteofm
+# against the machine's CUDA LibTorch, run the test suite, then measure on the device what a
+# note needs: ViT embed throughput in fp32 and bf16 against the CPU of the same machine, and a
+# short LoRA training run, eval and explain from a tensor cache. Prints one summary block
+# (also written to $OUT/gpu-check.txt when $OUT is set, as the device tool provides).
+#
+#   scripts/gpu-check.sh [--deps-prefix DIR] [--cache DIR] [--build-dir DIR] [--device cuda]
+#                        [--preset dinov2-vitb14] [--images 64] [--skip-build] [--skip-tests]
+#
+# Before a GPU session, on this machine (the device has no registries and no OpenCV):
+#   mkdir -p debs && (cd debs && apt-get download nlohmann-json3-dev libcli11-dev libeigen3-dev catch2)
+#   for f in debs/*.deb; do dpkg -x "$f" deps; done                 # never into /
+#   ./build/osteofm synth --out /tmp/ph --patients 120 --size 256
+#   ./build/osteofm data cache /tmp/ph/manifest.csv --size 224 --out gpu-cache
+# then run, carrying deps and gpu-cache:  bash scripts/gpu-check.sh --deps-prefix deps --cache gpu-cache
+# Every step runs under `timeout`; a failed step is reported and the next one still runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DEPS="" CACHE="" BUILD_DIR="build-cuda" DEVICE="cuda" PRESET="dinov2-vitb14" IMAGES=64
+BUILD=1 TESTS=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --deps-prefix) DEPS="$2"; shift 2 ;;
+    --cache) CACHE="$2"; shift 2 ;;
+    --build-dir) BUILD_DIR="$2"; shift 2 ;;
+    --device) DEVICE="$2"; shift 2 ;;
+    --preset) PRESET="$2"; shift 2 ;;
+    --images) IMAGES="$2"; shift 2 ;;
+    --skip-build) BUILD=0; shift ;;
+    --skip-tests) TESTS=0; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+WORK=$(mktemp -d /tmp/osteofm_gpu_check.XXXXXX)
+SUMMARY="$WORK/summary.txt"
+failures=0
+say() { echo "$*" | tee -a "$SUMMARY"; }
+now() { date +%s.%N; }
+step() {  # step NAME SECONDS COMMAND...: runs it bounded, logs it, reports failure
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name" >&2
+  if ! timeout "$limit" "$@" >"$WORK/$name.log" 2>&1; then
+    failures=$((failures + 1))
+    say "FAILED: $name (exit $?; last lines below)"
+    tail -5 "$WORK/$name.log" | sed 's/^/  | /' | tee -a "$SUMMARY"
+    return 1
+  fi
+}
+
+say "osteofm gpu-check, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+command -v nvidia-smi >/dev/null && say "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1)"
+say "PyTorch: $(python3 -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)' 2>/dev/null || echo 'none')"
+say "CPU cores: $(nproc)"
+
+if ((BUILD)); then
+  args=(--build-dir "$BUILD_DIR")
+  [[ -n "$DEPS" ]] && args+=(--deps-prefix "$DEPS")
+  ((TESTS)) && args+=(--test)
+  t0=$(now)
+  step build_and_test 540 bash scripts/build-cuda.sh "${args[@]}" &&
+    say "build$( ((TESTS)) && echo ' + tests'): $(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.0f", b - a}') s, $(grep -E 'tests passed|tests failed' "$WORK/build_and_test.log" | tail -1)"
+fi
+BIN="$BUILD_DIR/osteofm"
+[[ -x "$BIN" ]] || { say "no $BIN: nothing to measure"; cat "$SUMMARY" >"${OUT:-$WORK}/gpu-check.txt"; exit 1; }
+"$BIN" doctor >"$WORK/doctor.log" 2>&1
+say "doctor: $(grep -iE 'cuda|device' "$WORK/doctor.log" | head -3 | tr '\n' ';')"
+
+# Embed throughput: random normalised images [N,3,224,224], written as safetensors by hand.
+python3 - "$WORK/x.safetensors" "$IMAGES" <<'EOF'
+import json, struct, sys, random
+path, n = sys.argv[1], int(sys.argv[2])
+count = n * 3 * 224 * 224
+header = json.dumps({"x": {"dtype": "F32", "shape": [n, 3, 224, 224], "data_offsets": [0, 4 * count]}}).encode()
+header += b" " * (-len(header) % 8)
+random.seed(1)
+block = struct.pack("<%df" % 150528, *[random.gauss(0, 1) for _ in range(150528)])
+with open(path, "wb") as f:
+    f.write(struct.pack("<Q", len(header)) + header)
+    for _ in range(n):
+        f.write(block)
+EOF
+embed_rate() {  # embed_rate DEVICE PRECISION: images per second of the second (warm) run
+  local dev=$1 prec=$2 t0 t1
+  "$BIN" embed --backbone "$PRESET" --weights random --tensor "$WORK/x.safetensors:x" --batch 32 --device "$dev" \
+    --precision "$prec" --out "$WORK/e.safetensors" >/dev/null 2>&1 || return 1
+  t0=$(now)
+  "$BIN" embed --backbone "$PRESET" --weights random --tensor "$WORK/x.safetensors:x" --batch 32 --device "$dev" \
+    --precision "$prec" --out "$WORK/e.safetensors" >/dev/null 2>&1 || return 1
+  t1=$(now)
+  awk -v n="$IMAGES" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", n / (b - a)}'
+}
+cpu=$(embed_rate cpu fp32) || cpu=""
+say "embed $PRESET, $IMAGES images 224 px (includes model start-up): cpu fp32 ${cpu:+$(printf '%.1f' "$cpu") images/s}"
+if [[ "$DEVICE" != cpu ]]; then
+  for prec in fp32 auto; do
+    rate=$(embed_rate "$DEVICE" "$prec") || { say "embed on $DEVICE ($prec): FAILED"; failures=$((failures + 1)); continue; }
+    say "embed on $DEVICE ($prec; auto = bf16 autocast): $(printf '%.1f' "$rate") images/s$([[ -n "$cpu" ]] && awk -v r="$rate" -v c="$cpu" 'BEGIN {printf ", %.1fx the CPU", r / c}')"
+  done
+fi
+
+if [[ -n "$CACHE" ]]; then
+  cat >"$WORK/train.json" <<EOF
+{"data": {"manifest": "$(cd "$CACHE" && pwd)"}, "backbone": {"preset": "$PRESET", "weights": "random", "seed": 1},
+ "strategy": {"name": "lora", "rank": 8, "alpha": 8, "targets": ["qv"]},
+ "train": {"epochs": 2, "batch_size": 32, "patience": 2, "seed": 1, "device": "$DEVICE"}}
+EOF
+  if step train 400 "$BIN" train --config "$WORK/train.json" --out "$WORK/run"; then
+    say "train LoRA on $DEVICE: $(grep -o '"images_per_s":[0-9.]*' "$WORK/run/log.jsonl" | tail -1 | cut -d: -f2 | xargs printf '%.1f') images/s (epoch 2), $(tail -1 "$WORK/train.log")"
+    step eval 120 "$BIN" eval --run "$WORK/run" --bootstrap 500 --no-plots &&
+      say "eval: $(tail -1 "$WORK/eval.log")"
+    step explain 300 "$BIN" explain --run "$WORK/run" --out "$WORK/run/explain" --bootstrap 200 --overlays 0 --device "$DEVICE" &&
+      say "explain on $DEVICE: $(tail -1 "$WORK/explain.log")"
+  fi
+else
+  say "training: skipped (no --cache; see --help for making one)"
+fi
+say "steps failed: $failures (logs in $WORK)"
+[[ -n "${OUT:-}" ]] && cp "$SUMMARY" "$OUT/gpu-check.txt" && cp "$WORK"/*.log "$OUT/" 2>/dev/null
+echo
+cat "$SUMMARY"
+((failures == 0))
