@@ -11,10 +11,10 @@
 # print(torch.utils.cmake_prefix_path)"). The CUDA toolkit (nvcc) must be on PATH or in
 # /usr/local/cuda.
 #
-# Header-only dependencies (nlohmann-json, CLI11, Eigen, Catch2 2.x for --test): from the
+# Header-only dependencies (nlohmann-json, CLI11, Catch2 2.x for --test): from the
 # system, or from a prefix of unpacked Debian packages. Prepare it on any Debian 12 machine
-# with apt, then copy the folder (about 12 MB) to the GPU machine:
-#   mkdir debs && (cd debs && apt-get download nlohmann-json3-dev libcli11-dev libeigen3-dev catch2)
+# with apt, then copy the folder (a few MB) to the GPU machine:
+#   mkdir debs && (cd debs && apt-get download nlohmann-json3-dev libcli11-dev catch2)
 #   for f in debs/*.deb; do dpkg -x "$f" deps; done      # never into /
 #   scripts/build-cuda.sh --deps-prefix deps
 set -euo pipefail

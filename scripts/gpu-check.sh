@@ -9,7 +9,7 @@
 #                        [--preset dinov2-vitb14] [--images 64] [--skip-build] [--skip-tests]
 #
 # Before a GPU session, on this machine (the device has no registries and no OpenCV):
-#   mkdir -p debs && (cd debs && apt-get download nlohmann-json3-dev libcli11-dev libeigen3-dev catch2)
+#   mkdir -p debs && (cd debs && apt-get download nlohmann-json3-dev libcli11-dev catch2)
 #   for f in debs/*.deb; do dpkg -x "$f" deps; done                 # never into /
 #   ./build/osteofm synth --out /tmp/ph --patients 120 --size 256
 #   ./build/osteofm data cache /tmp/ph/manifest.csv --size 224 --out gpu-cache

@@ -14,7 +14,7 @@ PACKAGES=(
   libopencv-dev                              # TIFF/BMP decoding, drawing, PNG encoding
   libjpeg62-turbo-dev libpng-dev             # JPEG and PNG decoding with our own message handlers
   libdcmtk-dev libgdcm-dev                   # DICOM: DCMTK (JPEG, JPEG-LS, RLE) + GDCM (JPEG 2000)
-  libcli11-dev nlohmann-json3-dev libeigen3-dev catch2
+  libcli11-dev nlohmann-json3-dev catch2
 )
 
 # The sweep's Slurm executor is tested against a real one-node Slurm.

@@ -156,7 +156,6 @@ VitOutput VisionTransformerImpl::forward_from(const torch::Tensor& images, int f
     for (int i = 0; i < k; ++i) x = blocks[i]->as<Block>()->forward(x);
   }
   for (int i = k; i < arch.depth; ++i) x = blocks[i]->as<Block>()->forward(x);
-  out.prenorm = x;
   if (arch.final_norm) x = norm(x);
   const int R = arch.registers;
   out.cls = x.select(1, 0);

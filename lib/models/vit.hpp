@@ -58,7 +58,6 @@ struct VitOutput {
   torch::Tensor patch_tokens;  // [B, N, D] after the final norm, registers excluded
   torch::Tensor pooled;        // [B, P]: CLIP projection, patch mean (pool "mean"), else CLS
   torch::Tensor registers;     // [B, R, D] after the final norm (R may be 0)
-  torch::Tensor prenorm;       // [B, 1+R+N, D] before the final norm
   int grid_h = 0, grid_w = 0;
 };
 

@@ -127,14 +127,6 @@ int64_t trainable_parameter_count(torch::nn::Module& m) {
   return n;
 }
 
-std::vector<torch::Tensor> trainable_head_parameters(Classifier& m) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : m->head->parameters()) out.push_back(p);
-  if (m->head_norm)
-    for (const auto& p : m->head_norm->parameters()) out.push_back(p);
-  return out;
-}
-
 std::vector<torch::Tensor> trainable_body_parameters(Classifier& m) {
   std::vector<torch::Tensor> out;
   for (const auto& p : m->backbone->parameters())

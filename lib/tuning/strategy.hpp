@@ -32,8 +32,7 @@ std::unique_ptr<TuningStrategy> make_strategy(const nlohmann::json& config);
 std::vector<std::string> strategy_names();
 
 int64_t trainable_parameter_count(torch::nn::Module& model);
-// Trainable parameters of the head and of the body (backbone, adapters), for two learning rates.
-std::vector<torch::Tensor> trainable_head_parameters(Classifier& model);
+// Trainable parameters of the body (backbone, adapters), for its own learning rate.
 std::vector<torch::Tensor> trainable_body_parameters(Classifier& model);
 
 }  // namespace osteofm
