@@ -290,10 +290,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         o.mask.assign(mm.data_ptr<uint8_t>(), mm.data_ptr<uint8_t>() + S * S);
         o.bone_bits = bone_bits;
         o.control_bits = control_bits;
-        o.map_name = cam_method == CamMethod::Occlusion             ? "occlusion"
-                     : cam_method == CamMethod::GradTimesActivation ? "gradient x activation"
-                     : cam_method == CamMethod::Rollout             ? "attention rollout"
-                                                                    : "Grad-CAM";
+        o.map_name = cam_method_title(cam_method);
         o.bone_label = "bones (white)";
         o.control_label = control_names + " (cyan, control)";
         char caption[200];
@@ -351,30 +348,24 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       }
       area_masks.push_back(torch::stack(parts).unsqueeze(1).to(dev, torch::kFloat32));
     }
+    std::vector<int64_t> global_rows;  // the bone images' rows in the split
+    for (const int64_t i : bone_rows) global_rows.push_back(b + i);
+    // One forward pass of occluded bone images; their probabilities into `set`.
+    auto score_occluded = [&](const torch::Tensor& xo, ScoredSet& set) {
+      const auto p = torch::softmax(model->forward(normalize_batch(xo, tm.pre)).to(torch::kFloat32), -1)
+                         .to(torch::kCPU, torch::kFloat64);
+      for (int64_t j = 0; j < kb; ++j)
+        for (int c = 0; c < kNumClasses; ++c) set.score[global_rows[j]][c] = p[j][c].item<double>();
+    };
     for (size_t f = 0; f < Fn && kb > 0; ++f) {
-      std::vector<int64_t> global_rows;
-      for (const int64_t i : bone_rows) global_rows.push_back(b + i);
       const torch::Tensor fill = make_fill(opt.fills[f], xb, global_rows);
       for (size_t v = 0; v < V; ++v) {
         auto o = mdev.bitwise_and(variants[v].occlude).ne(0);
         if (variants[v].keep) o = o.logical_and(mdev.bitwise_and(variants[v].keep).eq(0));
         const auto of = o.to(torch::kFloat32);
-        const auto xo = xb * (1 - of) + fill * of;
-        const auto p = torch::softmax(model->forward(normalize_batch(xo, tm.pre)).to(torch::kFloat32), -1)
-                           .to(torch::kCPU, torch::kFloat64);
-        auto& set = occluded[f * V + v];
-        for (int64_t j = 0; j < kb; ++j)
-          for (int c = 0; c < kNumClasses; ++c) set.score[b + bone_rows[j]][c] = p[j][c].item<double>();
+        score_occluded(xb * (1 - of) + fill * of, occluded[f * V + v]);
       }
-      for (size_t a = 0; a < D; ++a) {
-        const auto& of = area_masks[a];
-        const auto xo = xb * (1 - of) + fill * of;
-        const auto p = torch::softmax(model->forward(normalize_batch(xo, tm.pre)).to(torch::kFloat32), -1)
-                           .to(torch::kCPU, torch::kFloat64);
-        auto& set = area_occluded[f * D + a];
-        for (int64_t j = 0; j < kb; ++j)
-          for (int c = 0; c < kNumClasses; ++c) set.score[b + bone_rows[j]][c] = p[j][c].item<double>();
-      }
+      for (size_t a = 0; a < D; ++a) score_occluded(xb * (1 - area_masks[a]) + fill * area_masks[a], area_occluded[f * D + a]);
     }
     occlusion_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - to0).count();
     bar.update(static_cast<long>(e));

@@ -32,6 +32,16 @@ const char* cam_method_name(CamMethod m) {
   return "?";
 }
 
+const char* cam_method_title(CamMethod m) {
+  switch (m) {
+    case CamMethod::GradCam: return "Grad-CAM";
+    case CamMethod::GradTimesActivation: return "gradient x activation";
+    case CamMethod::Occlusion: return "occlusion";
+    case CamMethod::Rollout: return "attention rollout";
+  }
+  return "?";
+}
+
 // The reference's tail: per-image min-max on the grid, bilinear upsampling with
 // half-pixel centres to H x W, min-max again.
 torch::Tensor cam_from_grid(const torch::Tensor& cam_grid, int64_t H, int64_t W) {

@@ -41,6 +41,8 @@ constexpr int64_t kPredictedClass = -1;
 enum class CamMethod { GradCam, GradTimesActivation, Occlusion, Rollout };
 CamMethod parse_cam_method(const std::string& name);  // "gradcam" | "gradxact" | "occlusion" | "rollout"
 const char* cam_method_name(CamMethod method);
+// The name a figure shows ("Grad-CAM", "attention rollout", ...).
+const char* cam_method_title(CamMethod method);
 
 // `images` normalised [B, 3, H, W] on the model's device; `target[b]` = class whose logit
 // is explained (one backward pass for the whole batch: images do not interact). Runs in

@@ -230,6 +230,21 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
 
 namespace {
 std::string opt_ci(const std::optional<Estimate>& e) { return e ? with_ci(*e) : ""; }
+// "a, b, c" of a set, in its order.
+std::string join(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+// LaTeX's special characters that occur in names and notes, escaped.
+std::string tex(const std::string& text) {
+  std::string o;
+  for (char c : text) {
+    if (c == '_' || c == '%' || c == '&' || c == '#') o += '\\';
+    o += c;
+  }
+  return o;
+}
 std::string opt3(const std::optional<double>& v) { return v ? fmt3(*v) : ""; }
 
 // The notes under the table: what each number is.
@@ -263,13 +278,8 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     if (r.iou_bone || r.delta_bone) splits.insert(r.explain_split);
     if (r.delta_bone) fills.insert(r.delta_bone_fill);
   }
-  auto list = [](const std::set<std::string>& s) {
-    std::string out;
-    for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
-    return out;
-  };
   if (!cams.empty())
-    notes.push_back("IoU_bone: all bones, top-k policy, on " + list(cams) + " maps." +
+    notes.push_back("IoU_bone: all bones, top-k policy, on " + join(cams) + " maps." +
                     (normalised ? std::string(" Norm.: (IoU - chance) / (ceiling - chance), chance = random maps on the "
                                               "backbone's token grid, ceiling = the bone mask pooled to that grid; 0 = "
                                               "chance, 1 = the best the grid allows, comparable across grids.")
@@ -277,11 +287,11 @@ std::vector<std::string> footnotes(const SweepTable& t) {
   bool below = false;
   for (const auto& r : t.rows) below = below || (r.delta_bone && r.delta_bone_below_chance);
   if (!fills.empty())
-    notes.push_back("Δbone: AUC(original) - AUC(all bones occluded), " + list(fills) + " fill." +
+    notes.push_back("Δbone: AUC(original) - AUC(all bones occluded), " + join(fills) + " fill." +
                     (below ? std::string(" †: the fill drove the occluded AUC below 0.5, so that Δbone measures the "
                                          "fill too (explain.json gives the blur fill beside it).")
                            : std::string()));
-  if (!splits.empty()) notes.push_back("Explainability scores on the " + list(splits) + " split.");
+  if (!splits.empty()) notes.push_back("Explainability scores on the " + join(splits) + " split.");
   return notes;
 }
 }  // namespace
@@ -343,14 +353,6 @@ std::string format_table(const SweepTable& t, const std::string& format) {
     return out;
   }
   if (format == "latex") {
-    auto tex = [](std::string s) {
-      std::string o;
-      for (char c : s) {
-        if (c == '_' || c == '%' || c == '&' || c == '#') o += '\\';
-        o += c;
-      }
-      return o;
-    };
     out = "\\begin{tabular}{llrrrrrrrrrrr}\n\\toprule\n";
     out += "Backbone & Strategy & Trainable & Macro AUC [95\\% CI] & P(best) & Osteoporosis AUC [95\\% CI] & Acc. & "
            "Sens. [95\\% CI] & Spec. [95\\% CI] & Cal. slope & $\\Delta_\\mathrm{bone}$ & IoU$_\\mathrm{bone}$ & "
@@ -385,11 +387,8 @@ std::string format_region_table(const SweepTable& t, const std::string& format) 
       fills.insert(r.delta_bone_fill);
       splits.insert(r.explain_split);
     }
-  std::string fill_list, split_list;
-  for (const auto& f : fills) fill_list += (fill_list.empty() ? "" : ", ") + f;
-  for (const auto& x : splits) split_list += (split_list.empty() ? "" : ", ") + x;
   const std::string note = "Δbone(region) = AUC(all bones occluded except the region) - AUC(all bones occluded), macro "
-                           "AUC, " + fill_list + " fill, " + split_list + " split; 95% CIs by the paired bootstrap of explain.";
+                           "AUC, " + join(fills) + " fill, " + join(splits) + " split; 95% CIs by the paired bootstrap of explain.";
   std::string out;
   if (format == "csv") {
     std::vector<std::string> head = {"backbone", "strategy", "run"};
@@ -425,14 +424,6 @@ std::string format_region_table(const SweepTable& t, const std::string& format) 
     out = "\\begin{tabular}{ll" + std::string(regions.size(), 'r') + "}\n\\toprule\nBackbone & Strategy";
     for (const auto& g : regions) out += " & $\\Delta_\\mathrm{bone}$(" + g + ")";
     out += " \\\\\n\\midrule\n";
-    auto tex = [](const std::string& text) {
-      std::string o;
-      for (char c : text) {
-        if (c == '_' || c == '%' || c == '&' || c == '#') o += '\\';
-        o += c;
-      }
-      return o;
-    };
     for (const auto& r : t.rows) {
       out += tex(r.backbone) + " & " + tex(r.strategy);
       for (const auto& g : regions) out += " & " + opt_ci(cell(r, g));
