@@ -29,7 +29,7 @@
 #include "explain/gradcam.hpp"
 #include "io/manifest.hpp"
 #include "models/checkpoint.hpp"
-#include "train/dataset.hpp"
+#include "data/loader.hpp"
 
 using namespace osteofm;
 namespace fs = std::filesystem;
@@ -50,6 +50,7 @@ double seconds_per_call(F&& f, int min_reps = 3, double min_seconds = 0.5) {
 
 int main(int argc, char** argv) {
   set_threads(0);
+  set_image_io_threads(at::get_num_threads());
   const std::string shared = argc > 1 ? argv[1] : (std::getenv("OSTEOFM_SHARED") ? std::getenv("OSTEOFM_SHARED") : "../shared");
   const std::string tmp = (fs::temp_directory_path() / "osteofm_bench").string();
   fs::create_directories(tmp);

@@ -3,6 +3,7 @@
 
 #include "io/manifest.hpp"
 #include "planted.hpp"
+#include "data/cache_index.hpp"
 
 using namespace osteofm;
 using namespace osteofm::test;

@@ -13,7 +13,7 @@
 #include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
 #include "explain/rollout.hpp"
-#include "explain/regions.hpp"
+#include "data/regions.hpp"
 #include "io/image.hpp"
 #include "models/embed.hpp"
 #include "train/config.hpp"

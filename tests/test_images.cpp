@@ -165,7 +165,7 @@ TEST_CASE("images: JPEG and PNG decode to OpenCV's pixels exactly, every public 
   CHECK(compared == 56);
 }
 
-TEST_CASE("images: damaged data the codec decodes anyway is a warning, codec words never reach stderr", "[image][image_io]") {
+TEST_CASE("images: damaged data the codec decodes anyway is a warning, codec words never reach stderr", "[image][cli][image_io]") {
   TempDir dir;
   // Entropy-coded bytes scrambled mid-file, the end marker intact: libjpeg decodes with
   // "Corrupt JPEG data" warnings (which it used to print on stderr; OpenCV carried on).

@@ -4,6 +4,7 @@
 #include "data/dataset_check.hpp"
 #include "io/manifest.hpp"
 #include "planted.hpp"
+#include "data/cache_index.hpp"
 
 using namespace osteofm;
 using namespace osteofm::test;

@@ -9,6 +9,7 @@
 #include "io/image.hpp"
 #include "io/manifest.hpp"
 #include "support.hpp"
+#include "data/cache_index.hpp"
 
 using namespace osteofm;
 using namespace osteofm::test;
@@ -200,7 +201,7 @@ TEST_CASE("phantom: --shortcut-strength sets how much the marker says about the 
   CHECK_THROWS_WITH(phantom_subjects(o), Catch::Contains("--shortcut-strength needs --shortcut marker"));
 }
 
-TEST_CASE("phantom: --shortcut in-bone puts a class cue inside the ribs, without density", "[phantom][image_io]") {
+TEST_CASE("phantom: --shortcut in-bone puts a class cue inside the ribs, without density", "[phantom][cli][image_io]") {
   PhantomOptions o;
   o.size = 112;
   o.patients = 150;

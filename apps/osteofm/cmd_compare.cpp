@@ -108,4 +108,8 @@ void add_compare_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(60, add_compare_command);
+}  // namespace
+
 }  // namespace osteofm::cli

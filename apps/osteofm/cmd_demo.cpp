@@ -30,4 +30,8 @@ void add_demo_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(140, add_demo_command);
+}  // namespace
+
 }  // namespace osteofm::cli

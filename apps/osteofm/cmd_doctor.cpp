@@ -2,8 +2,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "about.hpp"
 #include "command.hpp"
-#include "core/runtime.hpp"
 
 namespace osteofm::cli {
 
@@ -36,5 +36,9 @@ void add_doctor_command(CLI::App& root, Commands& commands) {
     return 0;
   }});
 }
+
+namespace {
+const CommandRegistrar registrar(10, add_doctor_command);
+}  // namespace
 
 }  // namespace osteofm::cli

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "models/checkpoint.hpp"
 #include "models/embed.hpp"
+#include "data/cache_index.hpp"
 
 namespace osteofm::cli {
 
@@ -45,5 +46,9 @@ void add_embed_command(CLI::App& root, Commands& commands) {
     return 0;
   }});
 }
+
+namespace {
+const CommandRegistrar registrar(80, add_embed_command);
+}  // namespace
 
 }  // namespace osteofm::cli

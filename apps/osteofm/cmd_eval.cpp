@@ -112,4 +112,8 @@ void add_eval_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(50, add_eval_command);
+}  // namespace
+
 }  // namespace osteofm::cli

@@ -76,4 +76,8 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(120, add_explain_command);
+}  // namespace
+
 }  // namespace osteofm::cli

@@ -86,4 +86,8 @@ void add_gradcam_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(110, add_gradcam_command);
+}  // namespace
+
 }  // namespace osteofm::cli

@@ -47,4 +47,8 @@ void add_predict_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(130, add_predict_command);
+}  // namespace
+
 }  // namespace osteofm::cli

@@ -54,4 +54,8 @@ void add_synth_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(20, add_synth_command);
+}  // namespace
+
 }  // namespace osteofm::cli

@@ -30,4 +30,8 @@ void add_train_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(90, add_train_command);
+}  // namespace
+
 }  // namespace osteofm::cli

@@ -84,4 +84,8 @@ void add_weights_command(CLI::App& root, Commands& commands) {
   }});
 }
 
+namespace {
+const CommandRegistrar registrar(40, add_weights_command);
+}  // namespace
+
 }  // namespace osteofm::cli

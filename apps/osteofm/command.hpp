@@ -1,5 +1,5 @@
 // How subcommands plug into the one osteofm binary: each cmd_*.cpp adds its CLI11
-// subcommand(s) and a function to run when that subcommand was given.
+// subcommand(s) and a function to run when that subcommand was given, and registers itself.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -13,19 +13,14 @@ struct Command {
 };
 using Commands = std::vector<Command>;
 
-void add_doctor_command(CLI::App& root, Commands& commands);
-void add_data_command(CLI::App& root, Commands& commands);
-void add_weights_command(CLI::App& root, Commands& commands);
-void add_eval_command(CLI::App& root, Commands& commands);
-void add_compare_command(CLI::App& root, Commands& commands);
-void add_table_command(CLI::App& root, Commands& commands);
-void add_embed_command(CLI::App& root, Commands& commands);
-void add_synth_command(CLI::App& root, Commands& commands);
-void add_train_command(CLI::App& root, Commands& commands);
-void add_sweep_command(CLI::App& root, Commands& commands);
-void add_gradcam_command(CLI::App& root, Commands& commands);
-void add_explain_command(CLI::App& root, Commands& commands);
-void add_predict_command(CLI::App& root, Commands& commands);
-void add_demo_command(CLI::App& root, Commands& commands);
+// Each cmd_*.cpp registers its verb with one object at namespace scope:
+//   const CommandRegistrar registrar(RANK, add_my_command);
+// `rank` orders the verbs in --help. The build globs cmd_*.cpp, so a new verb is one file.
+using AddCommand = void (*)(CLI::App& root, Commands& commands);
+struct CommandRegistrar {
+  CommandRegistrar(int rank, AddCommand add);
+};
+// Adds every registered verb to `root`, in rank order.
+void add_registered_commands(CLI::App& root, Commands& commands);
 
 }  // namespace osteofm::cli

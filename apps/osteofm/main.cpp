@@ -2,9 +2,9 @@
 // exit codes (0 ok, 1 runtime failure, 2 usage or input error).
 #include <iostream>
 
+#include "about.hpp"
 #include "command.hpp"
 #include "core/error.hpp"
-#include "core/runtime.hpp"
 
 int main(int argc, char** argv) {
   using namespace osteofm;
@@ -18,20 +18,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 4096));
 
   cli::Commands commands;
-  cli::add_doctor_command(app, commands);
-  cli::add_synth_command(app, commands);
-  cli::add_data_command(app, commands);
-  cli::add_weights_command(app, commands);
-  cli::add_eval_command(app, commands);
-  cli::add_compare_command(app, commands);
-  cli::add_table_command(app, commands);
-  cli::add_embed_command(app, commands);
-  cli::add_train_command(app, commands);
-  cli::add_sweep_command(app, commands);
-  cli::add_gradcam_command(app, commands);
-  cli::add_explain_command(app, commands);
-  cli::add_predict_command(app, commands);
-  cli::add_demo_command(app, commands);
+  cli::add_registered_commands(app, commands);
 
   try {
     app.parse(argc, argv);
@@ -51,11 +38,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (version) {
-    std::cout << version_line() << "\n";
+    std::cout << cli::version_line() << "\n";
     return 0;
   }
   try {
-    set_threads(threads);
+    cli::configure_threads(threads);
     for (const auto& c : commands)
       if (c.app->parsed()) return c.run();
     std::cout << app.help();

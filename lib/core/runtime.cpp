@@ -7,18 +7,11 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/error.hpp"
-#include "io/image.hpp"
-
-#if OSTEOFM_WITH_IMAGE_IO
-#include <opencv2/core.hpp>
-#endif
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -32,9 +25,6 @@ void set_threads(int threads) {
   set_default_threads(threads);  // osteofm's own pools (bootstrap, phantom, loaders, data check)
   const int n = resolve_threads(0);
   at::set_num_threads(n);
-#if OSTEOFM_WITH_IMAGE_IO
-  cv::setNumThreads(n);
-#endif
 }
 
 BlasInfo detect_blas() {
@@ -82,42 +72,6 @@ std::string torch_version() {
 }
 
 int cuda_device_count() { return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0; }
-
-std::string version_line() {
-  return std::string("osteofm ") + OSTEOFM_VERSION + " (LibTorch " + torch_version() +
-         (torch::cuda::is_available() ? ", CUDA" : ", CPU") + (image_io_available() ? ", image I/O" : ", no image I/O") + ")";
-}
-
-nlohmann::json doctor_report() {
-  nlohmann::json j;
-  j["osteofm"] = OSTEOFM_VERSION;
-  j["libtorch"] = torch_version();
-  j["threads"] = at::get_num_threads();
-  j["hardware_threads"] = hardware_threads();
-  const int ncuda = cuda_device_count();
-  j["cuda_devices"] = ncuda;
-  nlohmann::json devs = nlohmann::json::array();
-  for (int i = 0; i < ncuda; ++i) devs.push_back("cuda:" + std::to_string(i));
-  j["devices"] = devs;
-  const BlasInfo blas = detect_blas();
-  j["blas"] = {{"library", blas.library}, {"kind", blas.kind}, {"slow", blas.slow}};
-  {
-    torch::NoGradGuard ng;
-    auto a = torch::randn({512, 512});
-    auto b = torch::randn({512, 512});
-    (void)torch::mm(a, b);  // warm-up
-    const int reps = 10;
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i) (void)torch::mm(a, b);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    j["gemm_gflops"] = 2.0 * 512 * 512 * 512 * reps / s / 1e9;
-  }
-  j["image_io"] = image_io_available();
-  j["opencv"] = opencv_version();
-  j["dcmtk"] = dcmtk_version();
-  j["gdcm"] = gdcm_version();
-  return j;
-}
 
 std::string self_executable() {
   char self[4096] = {0};

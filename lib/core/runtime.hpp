@@ -2,12 +2,11 @@
 #pragma once
 #include <string>
 
-#include <nlohmann/json_fwd.hpp>
 
 namespace osteofm {
 
 // LibTorch picks 1 intra-op thread on small VMs; osteofm sets it explicitly.
-// threads <= 0 means all cores. Also sets OpenCV's thread count in image builds.
+// threads <= 0 means all cores. (Image decoding has its own: io/image.hpp.)
 void set_threads(int threads);
 int hardware_threads();
 
@@ -22,9 +21,6 @@ BlasInfo detect_blas();
 std::string torch_version();
 int cuda_device_count();
 
-// Everything `osteofm doctor` reports, as JSON; gemm_gflops from a 512^3 product.
-nlohmann::json doctor_report();
-std::string version_line();
 // Path of the running osteofm executable (sweeps start it once per variant).
 std::string self_executable();
 

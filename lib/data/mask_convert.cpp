@@ -8,7 +8,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
-#include "explain/regions.hpp"
+#include "data/regions.hpp"
 #include "io/image.hpp"
 
 namespace osteofm {

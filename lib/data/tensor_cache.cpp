@@ -16,7 +16,7 @@
 #include "core/progress.hpp"
 #include "io/image.hpp"
 #include "io/manifest.hpp"
-#include "models/embed.hpp"
+#include "data/transforms.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;

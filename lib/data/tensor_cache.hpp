@@ -24,9 +24,10 @@
 
 #include <torch/types.h>
 
+#include "data/cache_index.hpp"
 #include "io/manifest.hpp"
 #include "io/safetensors.hpp"
-#include "models/backbone.hpp"
+#include "data/preprocessing.hpp"
 
 namespace osteofm {
 

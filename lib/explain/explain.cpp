@@ -23,12 +23,13 @@
 #include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
 #include "explain/rollout.hpp"
-#include "explain/regions.hpp"
+#include "data/regions.hpp"
 #include "io/manifest.hpp"
 #include "models/embed.hpp"
 #include "report/overlay.hpp"
-#include "train/dataset.hpp"
+#include "data/loader.hpp"
 #include "train/run_model.hpp"
+#include "data/cache_index.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -570,7 +571,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"regions", regions_json},
                 {"bootstrap",
                  {{"replicates", opt.bootstrap.replicates}, {"method", "percentile"}, {"clustered", opt.cluster},
-                  {"resample_unit", opt.cluster ? "patient" : "image"}, {"patients_repeat", n_units < N},
+                  {"resample_unit", opt.cluster ? "patient" : "image"}, {"patients_repeat", static_cast<int64_t>(n_units) < N},
                   {"seed", opt.bootstrap.seed}, {"conf_level", opt.bootstrap.conf_level}}},
                 {"occlusion", {{"pixel_mean", mean}, {"pixel_sd", sd}, {"blur_sigma_px", S / 32.0}}},
                 {"iou_bone", iou_block(iou_topk, 0)},

@@ -197,6 +197,7 @@ std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* heigh
 }
 
 std::string opencv_version() { return CV_VERSION; }
+void set_image_io_threads(int threads) { cv::setNumThreads(threads); }
 
 #else  // no image I/O in this build
 
@@ -210,6 +211,7 @@ void write_png(const std::string& path, const GrayImage&, int) { throw no_image_
 void write_png_u8(const std::string& path, int, int, const std::vector<uint8_t>&) { throw no_image_io(path); }
 std::vector<uint8_t> read_png_u8(const std::string& path, int*, int*) { throw no_image_io(path); }
 std::string opencv_version() { return ""; }
+void set_image_io_threads(int) {}
 std::string dcmtk_version() { return ""; }
 std::string gdcm_version() { return ""; }
 

@@ -59,5 +59,7 @@ std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* heigh
 std::string opencv_version();
 std::string dcmtk_version();
 std::string gdcm_version();
+// Threads OpenCV may use for the decoders' resizes and colour conversions (no-op without image I/O).
+void set_image_io_threads(int threads);
 
 }  // namespace osteofm

@@ -53,14 +53,9 @@ struct Manifest {
 // quoting) throws InputError naming the file and line.
 Manifest parse_manifest_text(std::string_view text, const std::string& source, const std::string& base_dir);
 
-// Reads and parses a manifest file (relative paths resolve against its folder), or a
-// tensor cache (a folder with cache.json, or that cache.json): its index.csv, with
-// cache_dir set and every image the cache could not decode as an `undecodable` error.
-Manifest load_manifest(const std::string& path);
-// True for a tensor cache folder or its cache.json.
-bool is_tensor_cache(const std::string& path);
-// The folder of a tensor cache given as folder or cache.json.
-std::string tensor_cache_dir(const std::string& path);
+// Reads and parses a manifest file (relative paths resolve against its folder). A tensor
+// cache's index is read by data/cache_index.hpp's load_manifest, which owns that format.
+Manifest read_manifest(const std::string& path);
 
 // Adds missing_file / missing_mask problems for paths that do not exist or are not files.
 void check_manifest_paths(Manifest& manifest);

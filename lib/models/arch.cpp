@@ -74,8 +74,4 @@ json arch_to_json(const ArchConfig& a) {
           {"patch_bias", a.patch_bias}, {"pos_interp", a.pos_interp}};
 }
 
-bool is_tiny_preset(const std::string& preset) {
-  return preset.size() >= 5 && preset.compare(preset.size() - 5, 5, "-tiny") == 0;
-}
-
 }  // namespace osteofm

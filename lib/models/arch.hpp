@@ -4,6 +4,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/preset_name.hpp"
+
 namespace osteofm {
 
 struct ArchConfig {
@@ -28,8 +30,5 @@ ArchConfig arch_from_json(const nlohmann::json& j, ArchConfig base, const std::s
 nlohmann::json arch_to_json(const ArchConfig& arch);
 // Checks internal consistency; throws InputError("<source>: ...").
 void validate_arch(const ArchConfig& arch, const std::string& source);
-
-// The "*-tiny" presets are CPU sizes for demos and tests, meant to run on random weights.
-bool is_tiny_preset(const std::string& preset);
 
 }  // namespace osteofm

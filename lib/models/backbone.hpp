@@ -1,5 +1,6 @@
-// Backbone families behind a registry (one file per family in models/backbones/, one
-// line each in registry.cpp): presets, upstream tensor names, preprocessing.
+// Backbone families behind a registry: one file per family in models/backbones/, which
+// registers itself (a BackboneRegistrar at namespace scope); presets, upstream tensor
+// names, preprocessing.
 #pragma once
 #include <array>
 #include <map>
@@ -11,18 +12,12 @@
 #include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
+#include "data/preprocessing.hpp"
 #include "models/arch.hpp"
 
 namespace osteofm {
 
 using TensorMap = std::map<std::string, torch::Tensor>;
-
-// How a family's published processor turns a radiograph into the model input.
-struct Preprocessing {
-  int size = 224;          // input resolution fed to the model
-  bool squash = false;     // true: resize to size x size ignoring aspect; false: short side + centre crop
-  std::array<double, 3> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
-};
 
 struct BackbonePreset {
   std::string name;
@@ -56,11 +51,14 @@ const std::vector<std::unique_ptr<BackboneFamily>>& backbone_families();
 const BackboneFamily& family_of_preset(const std::string& preset, BackbonePreset* out);
 std::vector<std::string> preset_names();
 
-// Each family's factory (defined in models/backbones/<family>.cpp).
-std::unique_ptr<BackboneFamily> make_openclip_family();
-std::unique_ptr<BackboneFamily> make_dinov2_family();
-std::unique_ptr<BackboneFamily> make_rad_dino_family();
-std::unique_ptr<BackboneFamily> make_chexagent_family();
+// A family file registers itself with one object at namespace scope:
+//   const BackboneRegistrar registrar(30, [] { return std::unique_ptr<BackboneFamily>(new MyFamily); });
+// `rank` orders the families (and so the preset lists); the build compiles every file of
+// models/backbones/ straight into each executable, so no registrar is dropped by the linker.
+using BackboneFactory = std::unique_ptr<BackboneFamily> (*)();
+struct BackboneRegistrar {
+  BackboneRegistrar(int rank, BackboneFactory make);
+};
 
 // Helpers shared by the adapters.
 namespace adapter {

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -5,13 +7,24 @@
 
 namespace osteofm {
 
+namespace {
+// Filled by the registrars during static initialisation (a function-local static, so it
+// exists before the first registrar runs, whatever the order of the files).
+std::vector<std::pair<int, BackboneFactory>>& registered_factories() {
+  static std::vector<std::pair<int, BackboneFactory>> factories;
+  return factories;
+}
+}  // namespace
+
+BackboneRegistrar::BackboneRegistrar(int rank, BackboneFactory make) { registered_factories().emplace_back(rank, make); }
+
 const std::vector<std::unique_ptr<BackboneFamily>>& backbone_families() {
   static const std::vector<std::unique_ptr<BackboneFamily>> families = [] {
+    auto factories = registered_factories();
+    std::stable_sort(factories.begin(), factories.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::unique_ptr<BackboneFamily>> f;
-    f.push_back(make_openclip_family());
-    f.push_back(make_dinov2_family());
-    f.push_back(make_chexagent_family());
-    f.push_back(make_rad_dino_family());
+    for (const auto& [rank, make] : factories) f.push_back(make());
     return f;
   }();
   return families;

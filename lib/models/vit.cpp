@@ -150,8 +150,8 @@ VitOutput VisionTransformerImpl::forward_from(const torch::Tensor& images, int f
   const int k = std::clamp(first_grad_block, 0, arch.depth);
   {
     // Only when asked: under plain inference the caller's own guard applies.
-    c10::optional<torch::NoGradGuard> no_grad;
-    if (k > 0) no_grad.emplace();
+    std::unique_ptr<torch::NoGradGuard> no_grad;
+    if (k > 0) no_grad = std::make_unique<torch::NoGradGuard>();
     x = embed(images, &out.grid_h, &out.grid_w);
     for (int i = 0; i < k; ++i) x = blocks[i]->as<Block>()->forward(x);
   }

@@ -23,6 +23,14 @@ struct PlotSeries {
   std::optional<Rgb> color;               // default: series_color(index)
   std::vector<std::string> point_labels;  // text beside each point (e.g. "n=12"); may be empty
 };
+// A plain curve: label and points, every style field at its default.
+inline PlotSeries curve_series(std::string label, std::vector<double> x, std::vector<double> y) {
+  PlotSeries s;
+  s.label = std::move(label);
+  s.x = std::move(x);
+  s.y = std::move(y);
+  return s;
+}
 
 // kBelow: under the axes, outside the curves (ROC figures, where curves cover any corner).
 enum class LegendPlace { kLowerRight, kUpperRight, kBelow };

@@ -77,7 +77,7 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     dca.diagonal = false;
     dca.legend = LegendPlace::kUpperRight;
     const double prevalence = ep["prevalence"].get<double>();
-    PlotSeries model{"model (AUC " + with_ci(ep["auc"]) + ")", {}, {}}, all, none;
+    PlotSeries model = curve_series("model (AUC " + with_ci(ep["auc"]) + ")", {}, {}), all, none;
     all.label = "treat all (prevalence " + number(ep["prevalence"]) + ")";
     all.dashed = true;
     all.color = Rgb{120, 120, 120};
@@ -117,11 +117,11 @@ std::vector<std::string> write_class_roc(const Predictions& p, const std::string
   for (int k = 0; k < kNumClasses; ++k) {
     std::string label = std::string(kClassNames[k]) + " (n=" + std::to_string(n[k]) + ", AUC ";
     label += metrics ? with_ci((*metrics)["auc_per_class"][kClassNames[k]]) : number(curves[k].auc);
-    plot.series.push_back({label + ")", curves[k].fpr, curves[k].tpr});
+    plot.series.push_back(curve_series(label + ")", curves[k].fpr, curves[k].tpr));
   }
   const RocCurve macro = macro_roc_curve(curves);
-  plot.series.push_back({"macro average (AUC " + (metrics ? with_ci((*metrics)["auc_macro"]) : number(macro.auc)) + ")",
-                         macro.fpr, macro.tpr});
+  plot.series.push_back(curve_series(
+      "macro average (AUC " + (metrics ? with_ci((*metrics)["auc_macro"]) : number(macro.auc)) + ")", macro.fpr, macro.tpr));
   if (metrics && (*metrics).contains("bootstrap"))
     plot.notes = {"95% CI: " + std::to_string((*metrics)["bootstrap"].value("replicates", 0)) +
                   ((*metrics)["bootstrap"].value("clustered", false) ? " patient-clustered" : " image-level") +
@@ -146,7 +146,7 @@ std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std
       std::snprintf(ci, sizeof ci, " [%.3f, %.3f])", *r.auc_macro.lower, *r.auc_macro.upper);
       label = label.substr(0, label.size() - 1) + ci;
     }
-    plot.series.push_back({label, macro.fpr, macro.tpr});
+    plot.series.push_back(curve_series(label, macro.fpr, macro.tpr));
   }
   if (plot.series.empty()) return {};
   return write_both(plot, stem);

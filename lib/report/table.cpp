@@ -11,7 +11,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "eval/compare.hpp"
-#include "models/arch.hpp"
+#include "core/preset_name.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;

@@ -19,6 +19,7 @@
 #include "io/manifest.hpp"
 #include "train/config.hpp"
 #include "train/run_model.hpp"
+#include "data/cache_index.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;

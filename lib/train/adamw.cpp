@@ -4,6 +4,18 @@
 
 namespace osteofm {
 
+std::vector<AdamWGroup> head_and_body_groups(const torch::nn::Module& model, double lr_head, double lr_body,
+                                             double weight_decay) {
+  std::vector<AdamWGroup> groups(2);
+  groups[0].lr = lr_head;
+  groups[1].lr = lr_body;
+  for (auto& g : groups) g.weight_decay = weight_decay;
+  for (const auto& item : model.named_parameters())
+    if (item.value().requires_grad())
+      groups[item.key().rfind("head", 0) == 0 ? 0 : 1].params.emplace_back(item.key(), item.value());
+  return groups;
+}
+
 AdamW::AdamW(std::vector<AdamWGroup> groups, double b1, double b2, double eps)
     : groups_(std::move(groups)), beta1_(b1), beta2_(b2), eps_(eps) {}
 

@@ -16,13 +16,19 @@ struct AdamWGroup {
   double lr = 1e-3, weight_decay = 0.01;
 };
 
+// Two groups from a model's trainable parameters: [0] the head ("head*" names) at lr_head,
+// [1] everything else that trains (backbone blocks, adapters) at lr_body; both decay.
+std::vector<AdamWGroup> head_and_body_groups(const torch::nn::Module& model, double lr_head, double lr_body,
+                                             double weight_decay);
+
 class AdamW {
  public:
   AdamW(std::vector<AdamWGroup> groups, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8);
   void step();       // uses each parameter's .grad(); parameters without one are skipped
   void zero_grad();
   std::vector<AdamWGroup>& groups() { return groups_; }
-  // exp_avg / exp_avg_sq / step of every parameter, by name, for a checkpoint.
+  // exp_avg / exp_avg_sq / step of every parameter, by name, for a checkpoint. The moments
+  // are the optimizer's own tensors (no copy): write them out before the next step.
   std::map<std::string, torch::Tensor> state() const;
   void load_state(const std::map<std::string, torch::Tensor>& state);
 

@@ -12,8 +12,9 @@
 #include "io/image.hpp"
 #include "io/manifest.hpp"
 #include "models/embed.hpp"
-#include "train/dataset.hpp"
+#include "data/loader.hpp"
 #include "train/run_model.hpp"
+#include "data/cache_index.hpp"
 
 namespace osteofm {
 

@@ -72,8 +72,8 @@ class CheXagentFamily : public BackboneFamily {
     adapter::apply_hf_vit_fields(c.contains("vision_config") ? c["vision_config"] : c, arch);
   }
 };
+
+const BackboneRegistrar registrar(30, [] { return std::unique_ptr<BackboneFamily>(new CheXagentFamily); });
+
 }  // namespace
-
-std::unique_ptr<BackboneFamily> make_chexagent_family() { return std::make_unique<CheXagentFamily>(); }
-
 }  // namespace osteofm

@@ -107,8 +107,8 @@ class Dinov2Family : public BackboneFamily {
     return dinov2_auto_pos_interp(up, arch);
   }
 };
+
+const BackboneRegistrar registrar(20, [] { return std::unique_ptr<BackboneFamily>(new Dinov2Family); });
+
 }  // namespace
-
-std::unique_ptr<BackboneFamily> make_dinov2_family() { return std::make_unique<Dinov2Family>(); }
-
 }  // namespace osteofm

@@ -105,8 +105,8 @@ void OpenClipFamily::apply_hf_config(const nlohmann::json& c, ArchConfig& arch) 
   if (c.contains("vision_config")) adapter::apply_hf_vit_fields(c["vision_config"], arch);
   if (c.contains("projection_dim") && c["projection_dim"].is_number()) arch.proj_dim = c["projection_dim"].get<int>();
 }
+
+const BackboneRegistrar registrar(10, [] { return std::unique_ptr<BackboneFamily>(new OpenClipFamily); });
+
 }  // namespace
-
-std::unique_ptr<BackboneFamily> make_openclip_family() { return std::make_unique<OpenClipFamily>(); }
-
 }  // namespace osteofm

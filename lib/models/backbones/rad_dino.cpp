@@ -26,8 +26,8 @@ class RadDinoFamily : public BackboneFamily {
     return dinov2_auto_pos_interp(up, arch);
   }
 };
+
+const BackboneRegistrar registrar(40, [] { return std::unique_ptr<BackboneFamily>(new RadDinoFamily); });
+
 }  // namespace
-
-std::unique_ptr<BackboneFamily> make_rad_dino_family() { return std::make_unique<RadDinoFamily>(); }
-
 }  // namespace osteofm

@@ -1,4 +1,4 @@
-#include "explain/regions.hpp"
+#include "data/regions.hpp"
 
 #include <algorithm>
 #include <filesystem>

@@ -8,7 +8,7 @@
 #include <torch/torch.h>
 
 #include "io/manifest.hpp"
-#include "models/backbone.hpp"
+#include "data/preprocessing.hpp"
 
 namespace osteofm {
 

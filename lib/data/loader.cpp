@@ -1,4 +1,4 @@
-#include "train/dataset.hpp"
+#include "data/loader.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -13,7 +13,7 @@
 #include "core/parallel.hpp"
 #include "data/tensor_cache.hpp"
 #include "io/image.hpp"
-#include "models/embed.hpp"
+#include "data/transforms.hpp"
 
 namespace osteofm {
 

@@ -1,0 +1,186 @@
+// The trainer's parts against closed forms and against LibTorch's own AdamW: the optimizer
+// step by step, warmup + cosine, gradient accumulation, early stopping, class weights and
+// the parameter groups. Each part is tested alone, without a run folder.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "train/adamw.hpp"
+#include "train/class_weights.hpp"
+#include "train/early_stopping.hpp"
+#include "train/schedule.hpp"
+#include "train/stepper.hpp"
+
+using namespace osteofm;
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+// A head and a body with one frozen tensor, as a tuned classifier has.
+struct TwoPartImpl : torch::nn::Module {
+  TwoPartImpl() {
+    body = register_module("body", torch::nn::Linear(4, 5));
+    head = register_module("head", torch::nn::Linear(5, 3));
+    frozen = register_parameter("frozen", torch::ones({2}), /*requires_grad=*/false);
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return head(torch::tanh(body(x))); }
+  torch::nn::Linear body{nullptr}, head{nullptr};
+  torch::Tensor frozen;
+};
+TORCH_MODULE(TwoPart);
+
+TwoPart seeded_model(uint64_t seed) {
+  torch::manual_seed(seed);
+  TwoPart m;
+  m->to(torch::kFloat64);
+  return m;
+}
+
+double max_difference(TwoPart& a, TwoPart& b) {
+  double d = 0;
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& item : pa) d = std::max(d, (item.value() - pb[item.key()]).abs().max().item<double>());
+  return d;
+}
+}  // namespace
+
+TEST_CASE("trainer parts: AdamW equals torch::optim::AdamW step by step, and resumes from its state", "[train][parts]") {
+  TwoPart ours = seeded_model(1), theirs = seeded_model(1);
+  AdamW opt(head_and_body_groups(*ours, 3e-2, 1e-2, 0.05));
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(theirs->head->parameters(),
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(3e-2).weight_decay(0.05)));
+  groups.emplace_back(theirs->body->parameters(),
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(1e-2).weight_decay(0.05)));
+  torch::optim::AdamW reference(groups, torch::optim::AdamWOptions(1e-3));
+  torch::manual_seed(7);
+  const auto x = torch::randn({12, 4}, torch::kFloat64);
+  const auto y = torch::randint(0, 3, {12}, torch::kInt64);
+  std::map<std::string, torch::Tensor> saved_state;
+  TwoPart resumed = seeded_model(1);
+  for (int step = 0; step < 6; ++step) {
+    for (auto* m : {&ours, &theirs}) {
+      auto loss = torch::nn::functional::cross_entropy((*m)->forward(x), y);
+      loss.backward();
+    }
+    opt.step();
+    opt.zero_grad();
+    reference.step();
+    reference.zero_grad();
+    INFO("step " << step + 1);
+    CHECK(max_difference(ours, theirs) < 1e-14);
+    if (step == 2) {  // a checkpoint: parameters and optimizer state
+      torch::NoGradGuard ng;
+      for (const auto& item : ours->named_parameters()) resumed->named_parameters()[item.key()].copy_(item.value());
+      for (const auto& [key, t] : opt.state()) saved_state[key] = t.clone();  // as written to disk
+    }
+  }
+  TwoPart initial = seeded_model(1);
+  REQUIRE(max_difference(ours, initial) > 1e-3);  // the comparison is not of untouched weights
+  // Steps 4-6 again from the state saved after step 3.
+  AdamW again(head_and_body_groups(*resumed, 3e-2, 1e-2, 0.05));
+  again.load_state(saved_state);
+  for (int step = 3; step < 6; ++step) {
+    torch::nn::functional::cross_entropy(resumed->forward(x), y).backward();
+    again.step();
+    again.zero_grad();
+  }
+  CHECK(max_difference(ours, resumed) == 0);
+}
+
+TEST_CASE("trainer parts: step plan and warmup + cosine against the closed form", "[train][parts]") {
+  const StepPlan p = plan_steps(100, 16, 2, 3, 0.5);
+  CHECK(p.batches_per_epoch == 7);  // ceil(100 / 16)
+  CHECK(p.steps_per_epoch == 4);    // ceil(7 / 2): the last single batch still steps
+  CHECK(p.total_steps == 12);
+  CHECK(p.warmup_steps == 2);
+  const WarmupCosine s(2, 10);
+  CHECK(s.factor(0) == Approx(0.5));
+  CHECK(s.factor(1) == Approx(1.0));
+  CHECK(s.factor(2) == Approx(1.0));  // cos(0)
+  CHECK(s.factor(6) == Approx(0.5));  // half way through the cosine
+  CHECK(s.factor(9) == Approx(0.5 * (1 + std::cos(kPi * 7 / 8))));
+  CHECK(WarmupCosine(0, 4).factor(0) == Approx(1.0));  // no warmup
+  CHECK(WarmupCosine(0, 4).factor(4) == Approx(0.0).margin(1e-15));
+}
+
+TEST_CASE("trainer parts: accumulating 2 batches of 8 steps like one batch of 16", "[train][parts]") {
+  torch::manual_seed(3);
+  const auto x = torch::randn({16, 4}, torch::kFloat64);
+  const auto y = torch::randint(0, 3, {16}, torch::kInt64);
+  TwoPart whole = seeded_model(2), halves = seeded_model(2);
+  AdamW opt_whole(head_and_body_groups(*whole, 1e-2, 1e-2, 0.01)), opt_halves(head_and_body_groups(*halves, 1e-2, 1e-2, 0.01));
+  OptimizerStepper one(opt_whole, 1, 1.0, WarmupCosine(1, 4)), two(opt_halves, 2, 1.0, WarmupCosine(1, 4));
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    one.backward(torch::nn::functional::cross_entropy(whole->forward(x), y));
+    CHECK(one.after_batch(0, 1));
+    two.backward(torch::nn::functional::cross_entropy(halves->forward(x.slice(0, 0, 8)), y.slice(0, 0, 8)));
+    CHECK_FALSE(two.after_batch(0, 2));  // the first half only accumulates
+    two.backward(torch::nn::functional::cross_entropy(halves->forward(x.slice(0, 8, 16)), y.slice(0, 8, 16)));
+    CHECK(two.after_batch(1, 2));
+  }
+  CHECK(one.global_step() == 3);
+  CHECK(two.global_step() == 3);
+  CHECK(max_difference(whole, halves) < 1e-12);
+  // A partial last group steps too, and the step hook sees every step.
+  std::vector<int64_t> seen;
+  OptimizerStepper three(opt_halves, 3, 0.0, WarmupCosine(0, 2));
+  three.on_step = [&](int64_t step) { seen.push_back(step); };
+  CHECK_FALSE(three.after_batch(0, 2));
+  CHECK(three.after_batch(1, 2));
+  CHECK(seen == std::vector<int64_t>{1});
+}
+
+TEST_CASE("trainer parts: the schedule sets each group's rate from its own base rate", "[train][parts]") {
+  TwoPart m = seeded_model(4);
+  AdamW opt(head_and_body_groups(*m, 1e-3, 1e-4, 0.0));
+  OptimizerStepper stepper(opt, 1, 0.0, WarmupCosine(4, 8));
+  torch::nn::functional::cross_entropy(m->forward(torch::ones({2, 4}, torch::kFloat64)), torch::tensor({0, 1})).backward();
+  stepper.after_batch(0, 1);
+  CHECK(opt.groups()[0].lr == Approx(1e-3 * 0.25));
+  CHECK(opt.groups()[1].lr == Approx(1e-4 * 0.25));
+}
+
+TEST_CASE("trainer parts: early stopping after patience epochs without a strictly better score", "[train][parts]") {
+  EarlyStopping s(2);
+  CHECK(s.update(0, 0.50));
+  CHECK(s.update(1, 0.60));
+  CHECK_FALSE(s.update(2, 0.60));  // equal is not better
+  CHECK_FALSE(s.should_stop());
+  CHECK_FALSE(s.update(3, 0.55));
+  CHECK(s.should_stop());
+  CHECK(s.best() == 0.60);
+  CHECK(s.best_epoch() == 1);
+  EarlyStopping resumed(2);
+  resumed.restore(0.60, 1, 1);
+  CHECK_FALSE(resumed.should_stop());
+  CHECK_FALSE(resumed.update(3, 0.55));
+  CHECK(resumed.should_stop());
+}
+
+TEST_CASE("trainer parts: class weights N / (K n_k), and 1 for plain cross-entropy", "[train][parts]") {
+  const std::vector<int> labels{0, 0, 0, 1, 2, 2};
+  const auto w = class_weights(labels, true);
+  CHECK(w[0] == Approx(6.0 / 9));
+  CHECK(w[1] == Approx(2.0));
+  CHECK(w[2] == Approx(1.0));
+  CHECK(class_weights({0, 0, 2}, true)[1] == 0.0);  // absent from training: never in the loss
+  CHECK(class_weights(labels, false) == std::vector<double>{1, 1, 1});
+}
+
+TEST_CASE("trainer parts: parameter groups put the head apart and leave frozen tensors out", "[train][parts]") {
+  TwoPart m = seeded_model(5);
+  const auto groups = head_and_body_groups(*m, 1e-3, 1e-5, 0.05);
+  REQUIRE(groups.size() == 2);
+  std::vector<std::string> head, body;
+  for (const auto& [name, p] : groups[0].params) head.push_back(name);
+  for (const auto& [name, p] : groups[1].params) body.push_back(name);
+  CHECK(head == std::vector<std::string>{"head.weight", "head.bias"});
+  CHECK(body == std::vector<std::string>{"body.weight", "body.bias"});
+  CHECK(groups[0].lr == 1e-3);
+  CHECK(groups[1].lr == 1e-5);
+  CHECK(groups[0].weight_decay == 0.05);
+  CHECK(groups[1].weight_decay == 0.05);
+}
