@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -294,50 +296,112 @@ std::vector<std::string> footnotes(const SweepTable& t) {
   if (!splits.empty()) notes.push_back("Explainability scores on the " + join(splits) + " split.");
   return notes;
 }
+// The results table's columns, in order. A column has its Markdown and LaTeX headers (empty:
+// CSV only), its alignment, its display cell, and the CSV fields it contributes; a new
+// metric is one entry here.
+struct TableColumn {
+  std::string markdown, latex;
+  char align = 'r';
+  // The displayed cell; `latex`: already escaped for LaTeX.
+  std::function<std::string(const VariantRow&, bool latex)> cell;
+  std::vector<std::pair<std::string, std::function<std::string(const VariantRow&)>>> csv;
+};
+
+std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
+  // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
+  auto seen = std::make_shared<std::map<std::string, int>>();
+  for (const auto& r : rows) (*seen)[r.backbone + "\n" + r.strategy]++;
+  auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
+  auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
+  auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
+  auto text = [](const std::string& s, bool latex) { return latex ? tex(s) : s; };
+  using Row = const VariantRow&;
+  return {
+      {"Backbone", "Backbone", 'l',
+       // Random weights are marked for real presets only: the *-tiny ones exist to run on them.
+       [=](Row r, bool latex) {
+         return text(r.backbone + (r.random_weights && !is_tiny_preset(r.backbone) ? " (random weights)" : ""), latex);
+       },
+       {{"backbone", [](Row r) { return r.backbone; }}}},
+      {"Strategy", "Strategy", 'l',
+       [=](Row r, bool latex) {
+         return text(seen->at(r.backbone + "\n" + r.strategy) > 1 ? r.strategy + " (" + r.run + ")" : r.strategy, latex);
+       },
+       {{"strategy", [](Row r) { return r.strategy; }}}},
+      {"Trainable params", "Trainable", 'r', [=](Row r, bool latex) { return text(params(r.trainable_parameters), latex); },
+       {{"trainable_parameters",
+         [](Row r) { return r.trainable_parameters ? std::to_string(*r.trainable_parameters) : ""; }}}},
+      {"Macro AUC [95% CI]", "Macro AUC [95\\% CI]", 'r',
+       [=](Row r, bool latex) {
+         const std::string macro = with_ci(r.auc_macro);
+         if (!r.not_below_best) return text(macro, latex);
+         return latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
+       },
+       {{"auc_macro", [](Row r) { return format_double(r.auc_macro.value); }},
+        {"auc_macro_lower", [](Row r) { return num(r.auc_macro.lower); }},
+        {"auc_macro_upper", [](Row r) { return num(r.auc_macro.upper); }}}},
+      {"P(best)", "P(best)", 'r', [=](Row r, bool latex) { return text(opt3(r.p_best), latex); },
+       {{"p_best", [](Row r) { return num(r.p_best); }},
+        {"not_below_best", [](Row r) { return std::string(r.not_below_best ? "1" : "0"); }},
+        {"highest_auc_macro", [](Row r) { return std::string(r.highest ? "1" : "0"); }}}},
+      {"Osteoporosis AUC [95% CI]", "Osteoporosis AUC [95\\% CI]", 'r',
+       [=](Row r, bool latex) { return text(with_ci(r.auc_osteoporosis), latex); },
+       {{"auc_osteoporosis", [](Row r) { return format_double(r.auc_osteoporosis.value); }},
+        {"auc_osteoporosis_lower", [](Row r) { return num(r.auc_osteoporosis.lower); }},
+        {"auc_osteoporosis_upper", [](Row r) { return num(r.auc_osteoporosis.upper); }}}},
+      {"Accuracy", "Acc.", 'r', [=](Row r, bool latex) { return text(fmt3(r.accuracy.value), latex); },
+       {{"accuracy", [](Row r) { return format_double(r.accuracy.value); }},
+        {"youden_threshold", [](Row r) { return num(r.threshold); }}}},
+      {"Sensitivity [95% CI]", "Sens. [95\\% CI]", 'r', [=](Row r, bool latex) { return text(opt_ci(r.sensitivity), latex); },
+       {{"sensitivity_osteoporosis", [=](Row r) { return val(r.sensitivity); }},
+        {"sensitivity_lower", [=](Row r) { return lo(r.sensitivity); }},
+        {"sensitivity_upper", [=](Row r) { return hi(r.sensitivity); }}}},
+      {"Specificity [95% CI]", "Spec. [95\\% CI]", 'r', [=](Row r, bool latex) { return text(opt_ci(r.specificity), latex); },
+       {{"specificity_osteoporosis", [=](Row r) { return val(r.specificity); }},
+        {"specificity_lower", [=](Row r) { return lo(r.specificity); }},
+        {"specificity_upper", [=](Row r) { return hi(r.specificity); }}}},
+      {"Calibration slope", "Cal. slope", 'r', [=](Row r, bool latex) { return text(opt3(r.calibration_slope), latex); },
+       {{"calibration_slope", [](Row r) { return num(r.calibration_slope); }}}},
+      {"Δbone", "$\\Delta_\\mathrm{bone}$", 'r',
+       [=](Row r, bool latex) {
+         const bool dagger = r.delta_bone && r.delta_bone_below_chance;
+         return text(opt_ci(r.delta_bone) + (dagger ? (latex ? " $^\\dagger$" : " †") : ""), latex);
+       },
+       {{"delta_bone", [=](Row r) { return val(r.delta_bone); }}}},
+      {"IoU_bone", "IoU$_\\mathrm{bone}$", 'r', [=](Row r, bool latex) { return text(opt_ci(r.iou_bone), latex); },
+       {{"iou_bone", [=](Row r) { return val(r.iou_bone); }}}},
+      {"IoU_bone norm.", "IoU$_\\mathrm{bone}$ norm.", 'r',
+       [=](Row r, bool latex) { return text(opt_ci(r.iou_bone_normalised), latex); },
+       {{"iou_bone_normalised", [=](Row r) { return val(r.iou_bone_normalised); }},
+        {"iou_bone_normalised_lower", [=](Row r) { return lo(r.iou_bone_normalised); }},
+        {"iou_bone_normalised_upper", [=](Row r) { return hi(r.iou_bone_normalised); }},
+        {"iou_bone_cam", [](Row r) { return r.iou_bone ? r.iou_bone_cam : std::string(); }}}},
+      {"", "", 'l', nullptr,
+       {{"bootstrap", [](Row r) { return r.bootstrap; }}, {"run", [](Row r) { return r.run; }}}},
+  };
+}
 }  // namespace
 
 std::string format_table(const SweepTable& t, const std::string& format) {
   const auto& rows = t.rows;
+  const std::vector<TableColumn> all = table_columns(rows);
   std::string out;
   if (format == "csv") {
-    out = csv_line({"backbone", "strategy", "trainable_parameters", "auc_macro", "auc_macro_lower", "auc_macro_upper",
-                    "p_best", "not_below_best", "highest_auc_macro", "auc_osteoporosis", "auc_osteoporosis_lower",
-                    "auc_osteoporosis_upper", "accuracy", "youden_threshold", "sensitivity_osteoporosis",
-                    "sensitivity_lower", "sensitivity_upper", "specificity_osteoporosis", "specificity_lower",
-                    "specificity_upper", "calibration_slope", "delta_bone", "iou_bone", "iou_bone_normalised",
-                    "iou_bone_normalised_lower", "iou_bone_normalised_upper", "iou_bone_cam", "bootstrap", "run"});
-    auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
-    auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
-    auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
-    for (const auto& r : rows)
-      out += csv_line({r.backbone, r.strategy, r.trainable_parameters ? std::to_string(*r.trainable_parameters) : "",
-                       format_double(r.auc_macro.value), num(r.auc_macro.lower), num(r.auc_macro.upper), num(r.p_best),
-                       r.not_below_best ? "1" : "0", r.highest ? "1" : "0", format_double(r.auc_osteoporosis.value),
-                       num(r.auc_osteoporosis.lower), num(r.auc_osteoporosis.upper), format_double(r.accuracy.value),
-                       num(r.threshold), val(r.sensitivity), lo(r.sensitivity), hi(r.sensitivity), val(r.specificity),
-                       lo(r.specificity), hi(r.specificity), num(r.calibration_slope), val(r.delta_bone),
-                       val(r.iou_bone), val(r.iou_bone_normalised), lo(r.iou_bone_normalised), hi(r.iou_bone_normalised),
-                       r.iou_bone ? r.iou_bone_cam : "", r.bootstrap, r.run});
+    std::vector<std::string> head;
+    for (const auto& c : all)
+      for (const auto& [key, value] : c.csv) head.push_back(key);
+    out = csv_line(head);
+    for (const auto& r : rows) {
+      std::vector<std::string> fields;
+      for (const auto& c : all)
+        for (const auto& [key, value] : c.csv) fields.push_back(value(r));
+      out += csv_line(fields);
+    }
     return out;
   }
-  const std::vector<std::string> head = {"Backbone", "Strategy", "Trainable params", "Macro AUC [95% CI]", "P(best)",
-                                         "Osteoporosis AUC [95% CI]", "Accuracy", "Sensitivity [95% CI]",
-                                         "Specificity [95% CI]", "Calibration slope", "Δbone", "IoU_bone",
-                                         "IoU_bone norm."};
-  // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
-  std::map<std::string, int> seen;
-  for (const auto& r : rows) seen[r.backbone + "\n" + r.strategy]++;
-  // Random weights are marked for real presets only: the *-tiny ones exist to run on them.
-  auto cells = [&](const VariantRow& r, bool latex) {
-    const std::string strategy = seen[r.backbone + "\n" + r.strategy] > 1 ? r.strategy + " (" + r.run + ")" : r.strategy;
-    std::string macro = with_ci(r.auc_macro);
-    if (r.not_below_best) macro = latex ? "\\textbf{" + macro + "}" : "**" + macro + "**";
-    return std::vector<std::string>{r.backbone + (r.random_weights && !is_tiny_preset(r.backbone) ? " (random weights)" : ""), strategy, params(r.trainable_parameters), macro, opt3(r.p_best),
-                                    with_ci(r.auc_osteoporosis), fmt3(r.accuracy.value), opt_ci(r.sensitivity),
-                                    opt_ci(r.specificity), opt3(r.calibration_slope),
-                                    opt_ci(r.delta_bone) + (r.delta_bone && r.delta_bone_below_chance ? (latex ? " $^\\dagger$" : " †") : ""),
-                                    opt_ci(r.iou_bone), opt_ci(r.iou_bone_normalised)};
-  };
+  std::vector<const TableColumn*> shown;
+  for (const auto& c : all)
+    if (!c.markdown.empty()) shown.push_back(&c);
   const auto notes = footnotes(t);
   if (format == "md") {
     auto line = [](const std::vector<std::string>& c) {
@@ -345,21 +409,31 @@ std::string format_table(const SweepTable& t, const std::string& format) {
       for (const auto& x : c) s += " " + x + " |";
       return s + "\n";
     };
-    out = line(head);
-    out += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
-    for (const auto& r : rows) out += line(cells(r, false));
+    std::vector<std::string> head;
+    std::string rule = "|";
+    for (const auto* c : shown) {
+      head.push_back(c->markdown);
+      rule += c->align == 'l' ? "---|" : "--:|";
+    }
+    out = line(head) + rule + "\n";
+    for (const auto& r : rows) {
+      std::vector<std::string> cells;
+      for (const auto* c : shown) cells.push_back(c->cell(r, false));
+      out += line(cells);
+    }
     out += "\n";
     for (const auto& n : notes) out += n + "\n";
     return out;
   }
   if (format == "latex") {
-    out = "\\begin{tabular}{llrrrrrrrrrrr}\n\\toprule\n";
-    out += "Backbone & Strategy & Trainable & Macro AUC [95\\% CI] & P(best) & Osteoporosis AUC [95\\% CI] & Acc. & "
-           "Sens. [95\\% CI] & Spec. [95\\% CI] & Cal. slope & $\\Delta_\\mathrm{bone}$ & IoU$_\\mathrm{bone}$ & "
-           "IoU$_\\mathrm{bone}$ norm. \\\\\n\\midrule\n";
+    std::string spec, head;
+    for (const auto* c : shown) {
+      spec += c->align;
+      head += (head.empty() ? "" : " & ") + c->latex;
+    }
+    out = "\\begin{tabular}{" + spec + "}\n\\toprule\n" + head + " \\\\\n\\midrule\n";
     for (const auto& r : rows) {
-      auto c = cells(r, true);
-      for (size_t i = 0; i < c.size(); ++i) out += (i ? " & " : "") + (i == 3 && r.not_below_best ? c[i] : tex(c[i]));
+      for (size_t i = 0; i < shown.size(); ++i) out += (i ? " & " : "") + shown[i]->cell(r, true);
       out += " \\\\\n";
     }
     out += "\\bottomrule\n\\end{tabular}\n";

@@ -1,13 +1,14 @@
 // Tuning strategies: each decides what trains. The trainer asks a strategy to prepare the
-// model and whether features can be cached; it never branches on strategy names.
+// model and whether features can be cached; it never branches on strategy names. Each
+// strategy is one file in tuning/strategies/ that registers itself by name.
 #pragma once
-#include <functional>
-#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+#include <torch/types.h>
 
 #include "models/classifier.hpp"
 
@@ -29,7 +30,23 @@ class TuningStrategy {
 // {"name": "lora", "rank": 16, "alpha": 16, "dropout": 0.1, "targets": ["qv"]}
 // Unknown names or fields are InputErrors naming the field.
 std::unique_ptr<TuningStrategy> make_strategy(const nlohmann::json& config);
-std::vector<std::string> strategy_names();
+std::vector<std::string> strategy_names();  // sorted
+
+// A strategy file registers itself with one object at namespace scope:
+//   const StrategyRegistrar registrar("my_strategy", [](const nlohmann::json& c) { ... });
+// The factory reads the strategy's config object (check_strategy_fields first); the build
+// compiles every file of tuning/strategies/ straight into each executable.
+using StrategyFactory = std::unique_ptr<TuningStrategy> (*)(const nlohmann::json& config);
+struct StrategyRegistrar {
+  StrategyRegistrar(const char* name, StrategyFactory make);
+};
+
+// Helpers for strategy files.
+// InputError naming the first field of `config` other than "name" not in `allowed`.
+void check_strategy_fields(const nlohmann::json& config, const std::set<std::string>& allowed,
+                           const std::string& strategy);
+// requires_grad off for every parameter of `module`.
+void freeze_parameters(torch::nn::Module& module);
 
 int64_t trainable_parameter_count(torch::nn::Module& model);
 // Trainable parameters of the body (backbone, adapters), for its own learning rate.
