@@ -21,8 +21,9 @@
 #include "explain/deletion.hpp"
 #include "explain/gradcam.hpp"
 #include "explain/occlusion_control.hpp"
-#include "explain/reference_maps.hpp"
+#include "explain/region_scorer.hpp"
 #include "explain/rollout.hpp"
+#include "explain/saliency_map.hpp"
 #include "data/regions.hpp"
 #include "io/manifest.hpp"
 #include "models/embed.hpp"
@@ -54,11 +55,6 @@ json ci_json(const StatisticCI& s, size_t n) {
 }
 
 // One region of the IoU table: a name and the bits that make it.
-struct ScoredRegion {
-  std::string name;
-  uint8_t bits;
-};
-
 // Occlusion variants: what is filled, per image, from the mask bits.
 struct OcclusionVariant {
   std::string name;     // "all_bones" | "keep_<region>"
@@ -84,30 +80,6 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {  // x [k,1,S
   return F::conv2d(y, k.view({1, 1, -1, 1}));
 }
 }  // namespace
-
-RegionScore score_region(const torch::Tensor& cam, const torch::Tensor& sorted_desc, const torch::Tensor& mask,
-                         uint8_t bits, double fixed_threshold) {
-  RegionScore s;
-  const auto m = mask.bitwise_and(bits).ne(0);
-  s.area = m.sum().item<int64_t>();
-  if (s.area == 0) {
-    s.iou_topk = s.iou_fixed = s.cam_share = kNaN;
-    return s;
-  }
-  auto iou = [&](const torch::Tensor& sel) {
-    const double inter = sel.logical_and(m).sum().item<double>(), uni = sel.logical_or(m).sum().item<double>();
-    return uni > 0 ? inter / uni : kNaN;
-  };
-  // Top-k: as many CAM pixels as the region has (ties at τ all count). A pixel that
-  // Grad-CAM's ReLU set to zero highlights nothing: when fewer than k pixels are positive,
-  // τ would be 0 and "CAM ≥ τ" the whole image, scoring any focused map as the region's
-  // area share. Only positive pixels are ever selected.
-  s.iou_topk = iou(cam.ge(sorted_desc[s.area - 1].item<double>()).logical_and(cam.gt(0)));
-  s.iou_fixed = iou(cam.ge(fixed_threshold));
-  const double total = cam.sum().item<double>();
-  s.cam_share = total > 0 ? (cam * m).sum().item<double>() / total : kNaN;
-  return s;
-}
 
 ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -171,6 +143,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     sd = std::sqrt(std::max(0.0, s2 / count - mean * mean));
   }
 
+  const std::unique_ptr<SaliencyMap> saliency = make_saliency_map(cam_method, {mean, opt.occlusion_floor});
+
   const size_t R = iou_regions.size(), V = variants.size(), Fn = opt.fills.size();
   std::vector<std::vector<double>> iou_topk(R, std::vector<double>(N, kNaN)), iou_fixed = iou_topk, cam_share = iou_topk;
   // Reference levels of the same three scores: [policy 0 topk, 1 fixed, 2 share][region][image].
@@ -220,9 +194,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     std::vector<int64_t> targets(k);
     for (int64_t i = 0; i < k; ++i)
       targets[i] = target_mode == -1 ? kPredictedClass : target_mode == -2 ? d.labels[b + i] : target_mode;
-    const GradCamResult g = cam_method == CamMethod::Occlusion ? occlusion_cam(model, x01, tm.pre, targets, mean, opt.occlusion_floor)
-                            : cam_method == CamMethod::Rollout ? attention_rollout(model, normalize_batch(x01, tm.pre), targets)
-                                                               : grad_cam(model, normalize_batch(x01, tm.pre), targets, cam_method);
+    const GradCamResult g = saliency->compute(model, x01, tm.pre, targets);
     const auto probs = torch::softmax(g.logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
     if (!torch::isfinite(probs).all().item<bool>())
       throw RuntimeFailure(run_dir + ": the model's probabilities are not finite (NaN or Inf weights); nothing to explain");
@@ -244,39 +216,22 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       bone_scored[b + i] = has_mask[b + i] && bone_table && masks[i].bitwise_and(bone_bits).ne(0).any().item<bool>();
       if (bone_scored[b + i]) bone_rows.push_back(i);
       const auto c = cam[i];
-      const auto sorted = std::get<0>(c.flatten().sort(0, /*descending=*/true));
+      const std::vector<RegionScore> scores = score_regions(c, masks[i], iou_regions, opt.fixed_threshold);
       for (size_t r = 0; r < R; ++r) {
-        const RegionScore rs = score_region(c, sorted, masks[i], iou_regions[r].bits, opt.fixed_threshold);
-        iou_topk[r][b + i] = rs.iou_topk;
-        iou_fixed[r][b + i] = rs.iou_fixed;
-        cam_share[r][b + i] = rs.cam_share;
+        iou_topk[r][b + i] = scores[r].iou_topk;
+        iou_fixed[r][b + i] = scores[r].iou_fixed;
+        cam_share[r][b + i] = scores[r].cam_share;
       }
       if (references && has_mask[b + i]) {
-        // Chance: the same random grid maps for every region of this image (seeded by the
-        // image's row, whatever the batch); ceiling: each region's own grid-pooled map.
-        const int64_t gh = grid_h, gw = grid_w;
-        const auto random = chance_maps(gh, gw, S, opt.chance_draws, opt.bootstrap.seed * 7919ull + static_cast<uint64_t>(b + i));
-        std::vector<torch::Tensor> random_sorted;
-        for (int m = 0; m < opt.chance_draws; ++m)
-          random_sorted.push_back(std::get<0>(random[m].flatten().sort(0, /*descending=*/true)));
-        for (size_t r = 0; r < R; ++r) {
-          if (std::isnan(iou_topk[r][b + i])) continue;  // the region is absent from this image
-          double sum[3] = {0, 0, 0};
-          for (int m = 0; m < opt.chance_draws; ++m) {
-            const RegionScore rs = score_region(random[m], random_sorted[m], masks[i], iou_regions[r].bits, opt.fixed_threshold);
-            sum[0] += rs.iou_topk;
-            sum[1] += rs.iou_fixed;
-            sum[2] += rs.cam_share;
-          }
-          const auto top = ceiling_map(masks[i].bitwise_and(iou_regions[r].bits).ne(0), gh, gw);
-          const RegionScore best = score_region(top, std::get<0>(top.flatten().sort(0, true)), masks[i], iou_regions[r].bits,
-                                                opt.fixed_threshold);
-          const double best_of[3] = {best.iou_topk, best.iou_fixed, best.cam_share};
+        // Seeded by the image's row, whatever the batch.
+        const ReferenceLevels levels =
+            reference_levels(masks[i], iou_regions, scores, grid_h, grid_w, S, opt.chance_draws,
+                             opt.bootstrap.seed * 7919ull + static_cast<uint64_t>(b + i), opt.fixed_threshold);
+        for (size_t r = 0; r < R; ++r)
           for (int p = 0; p < 3; ++p) {
-            chance[p][r][b + i] = sum[p] / opt.chance_draws;
-            ceiling[p][r][b + i] = best_of[p];
+            chance[p][r][b + i] = levels.chance[r][p];
+            ceiling[p][r][b + i] = levels.ceiling[r][p];
           }
-        }
       }
       const int label = d.labels[b + i];
       if (overlays_left[label] > 0) {
@@ -291,7 +246,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         o.mask.assign(mm.data_ptr<uint8_t>(), mm.data_ptr<uint8_t>() + S * S);
         o.bone_bits = bone_bits;
         o.control_bits = control_bits;
-        o.map_name = cam_method_title(cam_method);
+        o.map_name = saliency->title();
         o.bone_label = "bones (white)";
         o.control_label = control_names + " (cyan, control)";
         char caption[200];
@@ -567,7 +522,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"n", N},
                 {"n_patients", n_units},
                 {"target", opt.target},
-                {"cam", cam_method_name(cam_method)},
+                {"cam", saliency->name()},
                 {"regions", regions_json},
                 {"bootstrap",
                  {{"replicates", opt.bootstrap.replicates}, {"method", "percentile"}, {"clustered", opt.cluster},
@@ -638,12 +593,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                        " seeded maps of uniform random values on the token grid, per image, upsampled as the CAM"},
         {"ceiling", "score of the region mask area-pooled to the token grid and upsampled as the CAM"},
         {"normalised", "(mean score - mean chance) / (mean ceiling - mean chance): 0 chance, 1 the grid's best"}};
-  if (cam_method == CamMethod::Occlusion)
-    sum.report["occlusion_cam"] = {{"cell_px", model->backbone->arch.patch_size},
-                                   {"fill", "mean"},
-                                   {"fill_value", mean},
-                                   {"score", "drop of the target class probability"},
-                                   {"floor", opt.occlusion_floor}};
+  saliency->describe(sum.report, model);
 
   // Files: per-image CSV, overlays, then explain.json last (its presence = complete).
   fs::create_directories(out_dir);
@@ -706,7 +656,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   write_file_atomic((fs::path(out_dir) / "explain.json").string(), sum.report.dump(2) + "\n");
   char text[160];
   std::snprintf(text, sizeof text, "%lld images, %s %.1f images/s, occlusion %.1f s", static_cast<long long>(N),
-                cam_method_name(cam_method), sum.cam_images_per_s, occlusion_seconds);
+                saliency->name(), sum.cam_images_per_s, occlusion_seconds);
   bar.finish(text);
   return sum;
 }

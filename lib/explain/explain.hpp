@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "explain/region_scorer.hpp"
 #include "eval/bootstrap.hpp"
 
 namespace osteofm {
@@ -50,16 +51,6 @@ struct ExplainOptions {
   BootstrapOptions bootstrap;            // replicates, seed, conf_level, threads
   int workers = 0;                       // decoding threads (<= 0: all cores)
 };
-
-// IoU of one CAM [S,S] with one region ((mask & bits) != 0) under both policies, and the
-// CAM's share inside the region; NaN when the region is empty. `sorted_desc` = the CAM's
-// values sorted descending (computed once per image).
-struct RegionScore {
-  double iou_topk = 0, iou_fixed = 0, cam_share = 0;
-  int64_t area = 0;
-};
-RegionScore score_region(const torch::Tensor& cam, const torch::Tensor& sorted_desc, const torch::Tensor& mask,
-                         uint8_t bits, double fixed_threshold);
 
 struct ExplainSummary {
   nlohmann::json report;  // what explain.json holds
