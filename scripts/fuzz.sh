@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS
-# (default 600). Crashes land in build-fuzz/crashes/. Not part of CI.
+# (default 600). Crashes land in build-fuzz/crashes/. CI runs it with a short budget
+# (scripts/test.sh); a crash fails the run.
 #   bash scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,6 +19,8 @@ PACKAGES=(
 
 # The sweep's Slurm executor is tested against a real one-node Slurm.
 ((test_deps)) && PACKAGES+=(slurmctld slurmd slurm-client munge)
+# The fuzz targets are built with clang and linked with its libFuzzer.
+((test_deps)) && PACKAGES+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -46,5 +48,7 @@ GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
 if [[ ! -f build/CMakeCache.txt ]]; then
   cmake -S . -B build "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release ${OSTEOFM_CMAKE_ARGS:-} >/dev/null
+elif [[ -n "${OSTEOFM_CMAKE_ARGS:-}" ]]; then
+  cmake -S . -B build ${OSTEOFM_CMAKE_ARGS} >/dev/null  # new options for an existing folder
 fi
 cmake --build build -j "$(nproc)"

@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# README's second command: install what is missing, build, and run every test, in both
-# configurations: the full build (build/) and the LibTorch-only build that GPU machines
-# without package registries use (build-noio/, OSTEOFM_WITH_IMAGE_IO=OFF: no OpenCV, no
-# DICOM library; it trains, evaluates and explains from tensor caches).
+# README's second command: install what is missing, build, and run every test:
+#   build/        the full build, warnings as errors;
+#   build-noio/   the LibTorch-only build that GPU machines without package registries use
+#                 (OSTEOFM_WITH_IMAGE_IO=OFF: no OpenCV, no DICOM library; it trains,
+#                 evaluates and explains from tensor caches);
+#   build-asan/   the parts without LibTorch (core, io, eval, report, data) and their unit
+#                 tests under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   build-fuzz/   both libFuzzer targets for a fixed budget (OSTEOFM_FUZZ_SECONDS, 30 s each).
 # Tests find ../shared beside the project; OSTEOFM_SHARED overrides that path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --with-test-deps
+OSTEOFM_CMAKE_ARGS="-DOSTEOFM_WERROR=ON ${OSTEOFM_CMAKE_ARGS:-}" bash scripts/setup.sh --with-test-deps
 export OSTEOFM_SHARED="${OSTEOFM_SHARED:-$(cd .. && pwd)/shared}"
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
-if [[ ! -f build-noio/CMakeCache.txt ]]; then
-  cmake -S . -B build-noio "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DOSTEOFM_WITH_IMAGE_IO=OFF \
-    -DOSTEOFM_BUILD_BENCH=OFF >/dev/null
-fi
+configure() {  # DIR ARGS...: configures once; later runs reuse the folder
+  local dir=$1
+  shift
+  [[ -f "$dir/CMakeCache.txt" ]] || cmake -S . -B "$dir" "${GENERATOR[@]}" "$@" >/dev/null
+}
+
+configure build-noio -DCMAKE_BUILD_TYPE=Release -DOSTEOFM_WITH_IMAGE_IO=OFF -DOSTEOFM_BUILD_BENCH=OFF -DOSTEOFM_WERROR=ON
 cmake --build build-noio -j "$(nproc)"
 ctest --test-dir build-noio --output-on-failure -j "$(nproc)"
+
+configure build-asan -DCMAKE_BUILD_TYPE=Release -DOSTEOFM_WITHOUT_TORCH=ON -DOSTEOFM_SANITIZE=address,undefined \
+  -DOSTEOFM_WERROR=ON
+cmake --build build-asan -j "$(nproc)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
+
+bash scripts/fuzz.sh "${OSTEOFM_FUZZ_SECONDS:-30}"

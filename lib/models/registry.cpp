@@ -1,30 +1,17 @@
-#include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/ranked_registry.hpp"
 #include "models/backbone.hpp"
 
 namespace osteofm {
 
-namespace {
-// Filled by the registrars during static initialisation (a function-local static, so it
-// exists before the first registrar runs, whatever the order of the files).
-std::vector<std::pair<int, BackboneFactory>>& registered_factories() {
-  static std::vector<std::pair<int, BackboneFactory>> factories;
-  return factories;
-}
-}  // namespace
-
-BackboneRegistrar::BackboneRegistrar(int rank, BackboneFactory make) { registered_factories().emplace_back(rank, make); }
+BackboneRegistrar::BackboneRegistrar(int rank, BackboneFactory make) { register_ranked(rank, make); }
 
 const std::vector<std::unique_ptr<BackboneFamily>>& backbone_families() {
   static const std::vector<std::unique_ptr<BackboneFamily>> families = [] {
-    auto factories = registered_factories();
-    std::stable_sort(factories.begin(), factories.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::unique_ptr<BackboneFamily>> f;
-    for (const auto& [rank, make] : factories) f.push_back(make());
+    for (const BackboneFactory make : ranked_entries<BackboneFactory>()) f.push_back(make());
     return f;
   }();
   return families;
