@@ -93,6 +93,11 @@ TEST_CASE("train: config errors name the key", "[train][image_io]") {
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.epochs=abc"}),
                     Catch::Equals("--set 'train.epochs=abc': train.epochs is a number (default 10), not 'abc'"));
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"data.preload=3"}), Catch::Contains("'data.preload' has the wrong type"));
+  // An unknown --set key is the --set's (was: "d.json: unknown config key 'train.lr'").
+  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.lr=0.1"}),
+                    Catch::Equals("--set 'train.lr=0.1': unknown config key 'train.lr'"));
+  CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"trian.epochs=2"}),
+                    Catch::Equals("--set 'trian.epochs=2': unknown config key 'trian.epochs'"));
   // Range bounds as people write them (was: "[1, 1.04858e+06]").
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.batch_size=0"}), Catch::Contains("is outside [1, 1048576]"));
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.warmup_epochs=-1"}), Catch::Contains("is outside [0, inf)"));

@@ -99,7 +99,9 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
       for (;;) {
         const size_t dot = key.find('.', from);
         const std::string part = key.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
-        if (!d->is_object() || !d->contains(part) || part == "strategy") {
+        if (d->is_object() && !d->contains(part))  // a typo on the command line is the --set's, not the file's
+          throw InputError("--set '" + o + "': unknown config key '" + key + "'");
+        if (!d->is_object() || part == "strategy") {
           d = nullptr;
           break;
         }
