@@ -8,6 +8,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
+#include "core/resample.hpp"
 #include "data/tensor_cache.hpp"
 #include "io/safetensors_torch.hpp"
 #include "support.hpp"
@@ -36,6 +37,7 @@ TEST_CASE("cache: training from a cache gives the predictions of training from i
   const CliResult c = run_osteofm("data cache '" + (dir / "cohort/manifest.csv") + "' --size 112 --out '" + (dir / "cache") + "'");
   INFO(c.err);
   REQUIRE(c.code == 0);
+  CHECK_THAT(c.err, !Catch::Contains("Warning"));  // was: LibTorch's interpolate warning, once per mask
   for (const char* f : {"cache.json", "index.csv", "build.json", "regions.json", "shard-00000.safetensors"})
     CHECK(fs::exists(dir.path / "cache" / f));
   // The stored pixels are the 16-bit image the decoder path feeds the model.
@@ -95,6 +97,19 @@ TEST_CASE("cache: training from a cache gives the predictions of training from i
   const CliResult other = run_osteofm("data cache '" + (dir / "other.csv") + "' --size 112 --out '" + (dir / "cache") + "'");
   CHECK(other.code == 2);
   CHECK(other.err.find("another manifest") != std::string::npos);
+}
+
+TEST_CASE("resample: nearest-exact equals LibTorch's kernel for every size pair tried", "[cache]") {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(3);
+  for (const int64_t in : {1, 2, 3, 7, 64, 100, 128, 224, 255, 518, 1000})
+    for (const int64_t out : {1, 3, 8, 14, 37, 64, 112, 224, 256, 518}) {
+      const auto x = torch::randint(0, 256, {1, 1, in, in + 1}, torch::kFloat32);
+      const auto reference = F::interpolate(
+          x, F::InterpolateFuncOptions().size(std::vector<int64_t>{out, out + 2}).mode(torch::kNearestExact));
+      INFO(in << " -> " << out);
+      CHECK(torch::equal(resize_nearest_exact(x, out, out + 2), reference));
+    }
 }
 
 TEST_CASE("cache: an interrupted build continues, undecodable images are recorded and refused by name", "[cache][image_io]") {
