@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <memory>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -309,8 +308,8 @@ struct TableColumn {
 
 std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
   // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
-  auto seen = std::make_shared<std::map<std::string, int>>();
-  for (const auto& r : rows) (*seen)[r.backbone + "\n" + r.strategy]++;
+  std::map<std::string, int> seen;
+  for (const auto& r : rows) seen[r.backbone + "\n" + r.strategy]++;
   auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
   auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
   auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
@@ -324,8 +323,8 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
        },
        {{"backbone", [](Row r) { return r.backbone; }}}},
       {"Strategy", "Strategy", 'l',
-       [=](Row r, bool latex) {
-         return text(seen->at(r.backbone + "\n" + r.strategy) > 1 ? r.strategy + " (" + r.run + ")" : r.strategy, latex);
+       [seen, text](Row r, bool latex) {
+         return text(seen.at(r.backbone + "\n" + r.strategy) > 1 ? r.strategy + " (" + r.run + ")" : r.strategy, latex);
        },
        {{"strategy", [](Row r) { return r.strategy; }}}},
       {"Trainable params", "Trainable", 'r', [=](Row r, bool latex) { return text(params(r.trainable_parameters), latex); },
