@@ -464,8 +464,9 @@ TEST_CASE("rollout: a hand-computed two-layer, two-head case and uniform attenti
     for (auto& p : vit->parameters()) p.normal_(0, 0.1);
     for (int i = 0; i < 2; ++i) {
       auto* attn = vit->blocks[i]->as<BlockImpl>()->attn.get();
-      attn->qkv->weight.slice(0, 0, 16).zero_();  // q and k rows
-      attn->qkv->bias.slice(0, 0, 16).zero_();
+      const auto qkv = std::dynamic_pointer_cast<DenseLinear>(attn->qkv);
+      qkv->weight.slice(0, 0, 16).zero_();  // q and k rows
+      qkv->bias.slice(0, 0, 16).zero_();
     }
   }
   vit->eval();

@@ -41,7 +41,8 @@ void add_embed_command(CLI::App& root, Commands& commands) {
                      {{"backbone", o->spec.preset},
                       {"weights", random ? "random seed " + std::to_string(o->spec.seed) : o->spec.weights},
                       {"arch", arch_to_json(b.preset.arch).dump()}});
-    std::cout << o->out << ": cls " << out.cls.sizes() << ", patch_tokens " << out.patch_tokens.sizes() << ", pooled "
+    std::cout << o->out << ": cls " << (out.cls.defined() ? c10::str(out.cls.sizes()) : std::string("(no class token)"))
+              << ", patch_tokens " << out.patch_tokens.sizes() << ", pooled "
               << out.pooled.sizes() << "\n";
     return 0;
   }});

@@ -78,32 +78,21 @@ GradCamResult grad_cam(Classifier& model, const torch::Tensor& images, const std
   VisionTransformer& vit = model->backbone;
   const ArchConfig& a = vit->arch;
   const int gh = static_cast<int>(images.size(2)) / a.patch_size, gw = static_cast<int>(images.size(3)) / a.patch_size;
-  BlockImpl* last = vit->blocks[a.depth - 1]->as<BlockImpl>();
-  const int saved_first = model->first_grad_block;
-  // Only the last block needs a graph: everything below it runs without autograd.
-  model->first_grad_block = a.depth - 1;
-  last->keep_norm1 = true;
-  torch::Tensor logits, acts, grads;
-  std::vector<int64_t> resolved = target;
-  try {
-    torch::AutoGradMode grad_on(true);
-    logits = model->forward(images.to(torch::kFloat32));
-    resolved = resolve_targets(resolved, logits);
-    const auto idx = torch::tensor(resolved, torch::kInt64).to(logits.device()).view({B, 1});
-    const auto score = logits.gather(1, idx).sum();
-    acts = last->last_norm1;
-    grads = torch::autograd::grad({score}, {acts})[0];
-  } catch (...) {
-    last->keep_norm1 = false;
-    last->last_norm1 = torch::Tensor();
-    model->first_grad_block = saved_first;
-    throw;
-  }
-  last->keep_norm1 = false;
-  last->last_norm1 = torch::Tensor();
-  model->first_grad_block = saved_first;
+  // Only the last block needs a graph: everything below it runs without autograd. The
+  // activations come back with the output; the model is not touched.
+  ForwardOptions run;
+  run.first_grad_block = a.depth - 1;
+  run.norm1_of_block = a.depth - 1;
+  torch::AutoGradMode grad_on(true);
+  const auto out = model->forward_with(images.to(torch::kFloat32), run);
+  const torch::Tensor& logits = out.logits;
+  const std::vector<int64_t> resolved = resolve_targets(target, logits);
+  const auto idx = torch::tensor(resolved, torch::kInt64).to(logits.device()).view({B, 1});
+  const auto score = logits.gather(1, idx).sum();
+  const torch::Tensor acts = out.backbone.norm1;
+  const torch::Tensor grads = torch::autograd::grad({score}, {acts})[0];
 
-  const int64_t skip = 1 + a.registers;  // CLS, then registers, then the patch grid
+  const int64_t skip = vit->prefix_tokens();  // CLS, then registers, then the patch grid
   const auto A = acts.detach().slice(1, skip);   // [B, N, D]
   const auto G = grads.detach().slice(1, skip);  // [B, N, D]
   if (A.size(1) != static_cast<int64_t>(gh) * gw)

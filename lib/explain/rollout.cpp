@@ -16,8 +16,7 @@ std::vector<torch::Tensor> block_attentions(VisionTransformer& vit, const torch:
   for (int i = 0; i < vit->arch.depth; ++i) {
     BlockImpl* block = vit->blocks[i]->as<BlockImpl>();
     const auto h = block->norm1(x);
-    auto qkv = block->attn->qkv(h);
-    if (block->attn->qkv_lora) qkv = qkv + block->attn->qkv_lora(h);
+    const auto qkv = block->attn->qkv->forward(h);  // a tuning wrapper (LoRA) included
     const int64_t B = h.size(0), T = h.size(1), D = h.size(2), heads = block->attn->heads, hd = D / heads;
     const auto parts = qkv.reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
     const auto q = parts[0], k = parts[1];
@@ -43,6 +42,8 @@ GradCamResult attention_rollout(Classifier& model, const torch::Tensor& images, 
   const int64_t B = images.size(0);
   if (static_cast<int64_t>(target.size()) != B)
     throw RuntimeFailure("attention_rollout: " + std::to_string(target.size()) + " targets for " + std::to_string(B) + " images");
+  if (!model->backbone->arch.class_token)
+    throw InputError("attention rollout reads the class token's row, and this backbone has no class token: use --cam gradcam");
   torch::NoGradGuard ng;
   const auto logits = model->forward(images.to(torch::kFloat32));
   std::vector<int64_t> resolved = target;
@@ -52,7 +53,7 @@ GradCamResult attention_rollout(Classifier& model, const torch::Tensor& images, 
   VisionTransformer& vit = model->backbone;
   const int64_t P = vit->arch.patch_size, gh = images.size(2) / P, gw = images.size(3) / P;
   const auto r = rollout_matrix(block_attentions(vit, images));
-  const int64_t skip = 1 + vit->arch.registers;
+  const int64_t skip = vit->prefix_tokens();
   const auto grid = r.select(1, 0).slice(1, skip).reshape({B, gh, gw});  // CLS row over the patch grid
   return {cam_from_grid(grid, images.size(2), images.size(3)), grid, logits, resolved};
 }

@@ -31,6 +31,7 @@ void validate_arch(const ArchConfig& a, const std::string& source) {
   if (!std::set<std::string>{"full", "qv", "none"}.count(a.qkv_bias)) bad("unknown qkv_bias '" + a.qkv_bias + "'");
   if (a.pool == "map") bad("pool 'map' (attention-pool head) is not supported by any preset yet");
   if (!std::set<std::string>{"cls", "mean"}.count(a.pool)) bad("unknown pool '" + a.pool + "'");
+  if (a.pool == "cls" && !a.class_token) bad("pool 'cls' needs a class token (class_token is false): use pool 'mean'");
   if (!std::set<std::string>{"auto", "offset", "bicubic", "bicubic_aa"}.count(a.pos_interp))
     bad("unknown pos_interp '" + a.pos_interp + "'");
   if (!(a.norm_eps > 0)) bad("norm_eps must be positive");
@@ -41,7 +42,7 @@ ArchConfig arch_from_json(const json& j, ArchConfig a, const std::string& source
   static const std::set<std::string> known = {"patch_size", "image_size", "width",      "depth",    "heads",
                                               "mlp_dim",    "act",        "norm_eps",   "layerscale", "registers",
                                               "qkv_bias",   "ln_pre",     "final_norm", "pool",     "proj_dim",
-                                              "patch_bias", "pos_interp"};
+                                              "patch_bias", "pos_interp", "class_token"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) throw InputError(source + ": unknown arch field '" + it.key() + "'");
   take(j, "patch_size", a.patch_size, source);
@@ -57,6 +58,7 @@ ArchConfig arch_from_json(const json& j, ArchConfig a, const std::string& source
   take(j, "qkv_bias", a.qkv_bias, source);
   take(j, "ln_pre", a.ln_pre, source);
   take(j, "final_norm", a.final_norm, source);
+  take(j, "class_token", a.class_token, source);
   take(j, "pool", a.pool, source);
   take(j, "proj_dim", a.proj_dim, source);
   take(j, "patch_bias", a.patch_bias, source);
@@ -71,7 +73,7 @@ json arch_to_json(const ArchConfig& a) {
           {"act", a.act},               {"norm_eps", a.norm_eps},     {"layerscale", a.layerscale},
           {"registers", a.registers},   {"qkv_bias", a.qkv_bias},     {"ln_pre", a.ln_pre},
           {"final_norm", a.final_norm}, {"pool", a.pool},             {"proj_dim", a.proj_dim},
-          {"patch_bias", a.patch_bias}, {"pos_interp", a.pos_interp}};
+          {"patch_bias", a.patch_bias}, {"pos_interp", a.pos_interp}, {"class_token", a.class_token}};
 }
 
 }  // namespace osteofm

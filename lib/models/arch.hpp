@@ -16,7 +16,11 @@ struct ArchConfig {
   int registers = 0;
   std::string qkv_bias = "full";   // full | qv | none
   bool ln_pre = false, final_norm = true;
-  std::string pool = "cls";        // cls | mean (map: SigLIP's head, not supported yet)
+  // A family without a class token (SigLIP-style) sets class_token false and pools the
+  // patch tokens ("mean"); "cls" needs the token. map (SigLIP's attention-pool head) is
+  // refused until a preset needs it.
+  bool class_token = true;
+  std::string pool = "cls";        // cls | mean
   int proj_dim = 0;
   bool patch_bias = true;
   std::string pos_interp = "auto"; // auto | offset | bicubic | bicubic_aa

@@ -37,14 +37,14 @@ Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOpt
     const int64_t e = std::min<int64_t>(i + opt.batch_size, images.size(0));
     auto x = images.slice(0, i, e).to(device, dtype);
     VitOutput o = b.vit->forward(x);
-    cls.push_back(o.cls.to(torch::kCPU, torch::kFloat32));
+    if (o.cls.defined()) cls.push_back(o.cls.to(torch::kCPU, torch::kFloat32));  // none without a class token
     patch.push_back(o.patch_tokens.to(torch::kCPU, torch::kFloat32));
     pooled.push_back(o.pooled.to(torch::kCPU, torch::kFloat32));
     bar.update(static_cast<long>(e));
   }
   bar.finish(std::to_string(images.size(0)) + " images");
   b.vit->to(torch::kFloat32);
-  return {torch::cat(cls), torch::cat(patch), torch::cat(pooled)};
+  return {cls.empty() ? torch::Tensor() : torch::cat(cls), torch::cat(patch), torch::cat(pooled)};
 }
 
 Embeddings embed_manifest(Backbone& b, const Manifest& m, const EmbedOptions& opt) {
@@ -85,7 +85,9 @@ torch::Tensor read_tensor_argument(const std::string& spec) {
 }
 
 void write_embeddings(const std::string& path, const Embeddings& e, const std::map<std::string, std::string>& metadata) {
-  save_safetensors(path, {{"cls", e.cls}, {"patch_tokens", e.patch_tokens}, {"pooled", e.pooled}}, metadata);
+  std::map<std::string, torch::Tensor> tensors{{"patch_tokens", e.patch_tokens}, {"pooled", e.pooled}};
+  if (e.cls.defined()) tensors["cls"] = e.cls;  // a family without a class token has none
+  save_safetensors(path, tensors, metadata);
 }
 
 }  // namespace osteofm

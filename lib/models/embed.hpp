@@ -18,7 +18,7 @@ struct EmbedOptions {
 };
 
 struct Embeddings {
-  torch::Tensor cls, patch_tokens, pooled;  // fp32, CPU
+  torch::Tensor cls, patch_tokens, pooled;  // fp32, CPU; cls undefined without a class token
 };
 
 torch::Device resolve_device(const std::string& name);
