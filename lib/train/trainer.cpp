@@ -1,7 +1,6 @@
 #include "train/trainer.hpp"
 
 #include <algorithm>
-#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -25,6 +24,7 @@
 #include "models/embed.hpp"
 #include "train/adamw.hpp"
 #include "train/batches.hpp"
+#include "train/callbacks.hpp"
 #include "train/class_weights.hpp"
 #include "train/early_stopping.hpp"
 #include "train/schedule.hpp"
@@ -39,29 +39,10 @@ namespace osteofm {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-std::map<std::string, torch::Tensor> trainable_tensors(Classifier& m) {
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& item : m->named_parameters())
-    if (item.value().requires_grad()) out["model." + item.key()] = item.value();
-  return out;
-}
-
-// A checkpoint's integer metadata; anything else names the file and key.
-int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& file) {
-  auto it = meta.find(key);
-  if (it == meta.end()) throw InputError(file + ": metadata '" + key + "' is missing (not a checkpoint of osteofm train?)");
-  const auto v = parse_number(it->second);
-  if (!v || *v != std::floor(*v)) throw InputError(file + ": metadata '" + key + "' = '" + it->second + "' is not a whole number");
-  return static_cast<int64_t>(*v);
-}
-}  // namespace
-
 TrainSummary train_run(const json& config, const std::string& run_dir, bool resume) {
   TrainSummary summary;
   const fs::path run(run_dir);
-  const fs::path cfg_path = run / "config.json", last_path = run / "checkpoints" / "last.safetensors",
-                 best_path = run / "checkpoints" / "best.safetensors";
+  const fs::path cfg_path = run / "config.json";
   // Refusals that need nothing read come first; then everything the input can get wrong
   // (preset, weights, strategy, manifest, splits) is checked before anything is written,
   // so a failed start leaves no half-made run behind.
@@ -142,23 +123,28 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   const double smoothing = tc["label_smoothing"];
   EarlyStopping selection(patience);
 
+  // The parts around the loop, in the order they hear of an epoch's end.
+  auto checkpointer = std::make_unique<Checkpointer>(run / "checkpoints", model, opt, strategy->name());
+  Checkpointer& checkpoints = *checkpointer;
+  TrainCallbacks callbacks;
+  callbacks.add(std::make_unique<JsonlLog>(run / "log.jsonl"));  // before the checkpoint: see truncate_log
+  callbacks.add(std::move(checkpointer));
+  callbacks.add(std::make_unique<StatusFile>(
+      run / "status.json",
+      json{{"trainable_parameters", summary.trainable_parameters},
+           {"strategy", strategy->name()},
+           {"backbone", bc["preset"]},
+           {"random_weights", bc["weights"].get<std::string>().empty() || is_random_weights(bc["weights"])}},
+      epochs, summary.selection_metric, selection));
+  callbacks.add(std::make_unique<EpochProgress>(fs::path(run_dir).filename().string(), epochs));
+  if (auto kill = kill_after_steps_from_env()) callbacks.add(std::move(kill));
+
   int start_epoch = 0;
   int64_t global_step = 0;
   if (existing) {
-    auto file = SafetensorsFile::open(last_path.string());
-    std::map<std::string, torch::Tensor> saved;
-    for (const auto& e : file->tensors()) saved[e.name] = tensor_from(file, e).clone();
-    load_trainable(model, saved, last_path.string());
-    opt.load_state(saved);
-    const auto& meta = file->header().metadata;
-    const std::string lp = last_path.string();
-    start_epoch = static_cast<int>(meta_int(meta, "epochs_done", lp));
-    const int best_epoch = static_cast<int>(meta_int(meta, "best_epoch", lp));
-    const int bad_epochs = static_cast<int>(meta_int(meta, "bad_epochs", lp));
-    global_step = meta_int(meta, "global_step", lp);
-    const auto b = meta.count("best_val_auc") ? parse_number(meta.at("best_val_auc")) : std::nullopt;
-    if (!b) throw InputError(lp + ": metadata 'best_val_auc' is missing or not a number");
-    selection.restore(*b, best_epoch, bad_epochs);
+    const Checkpointer::ResumePoint at = checkpoints.restore(selection);
+    start_epoch = at.epochs_done;
+    global_step = at.global_step;
     summary.resumed = true;
     truncate_log(run / "log.jsonl", start_epoch);
   } else if (fs::exists(run / "log.jsonl")) {
@@ -166,13 +152,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   }
   OptimizerStepper stepper(opt, accum, tc["clip_norm"].get<double>(), WarmupCosine(plan.warmup_steps, plan.total_steps),
                            global_step);
-  // Crash injection for the kill-and-resume test: SIGKILL right after that optimizer step.
-  if (const char* kill_env = std::getenv("OSTEOFM_TEST_KILL_AFTER_STEPS")) {
-    const int64_t kill_after = std::atoll(kill_env);
-    stepper.on_step = [kill_after](int64_t step) {
-      if (kill_after > 0 && step == kill_after) std::raise(SIGKILL);
-    };
-  }
+  stepper.on_step = [&callbacks](int64_t step) { callbacks.optimizer_step(step); };
 
   auto predict = [&](const SplitData& d) {
     torch::InferenceMode guard;
@@ -196,29 +176,6 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     for (int64_t i = 0; i < d.size(); ++i) s.score.push_back({a[i][0], a[i][1], a[i][2]});
     return s;
   };
-  auto save_checkpoint = [&](const fs::path& path, bool with_state, int epochs_done) {
-    auto tensors = trainable_tensors(model);
-    if (with_state)
-      for (auto& [k, v] : opt.state()) tensors[k] = v;
-    save_safetensors(path.string(), tensors,
-                     {{"epochs_done", std::to_string(epochs_done)}, {"best_epoch", std::to_string(selection.best_epoch())},
-                      {"bad_epochs", std::to_string(selection.bad_epochs())},
-                      {"global_step", std::to_string(stepper.global_step())},
-                      {"best_val_auc", format_double(selection.best())}, {"strategy", strategy->name()}});
-  };
-
-  auto write_status = [&](const char* state, int epochs_done) {
-    write_file_atomic((run / "status.json").string(),
-                      json{{"state", state}, {"epoch", epochs_done}, {"epochs", epochs},
-                           {"selection_metric", summary.selection_metric},
-                           {"best_val_score", selection.best()},
-                           {"best_val_auc", summary.selection_metric == "val_auc_macro" ? json(selection.best()) : json(nullptr)},
-                           {"best_epoch", selection.best_epoch() + 1}, {"trainable_parameters", summary.trainable_parameters},
-                           {"strategy", strategy->name()}, {"backbone", bc["preset"]},
-                           {"random_weights", bc["weights"].get<std::string>().empty() || is_random_weights(bc["weights"])}}
-                              .dump(2) + "\n");
-  };
-
   int epoch = start_epoch;
   for (; epoch < epochs && !selection.should_stop(); ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -230,9 +187,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     double loss_sum = 0;
     int64_t seen = 0;
     opt.zero_grad();
-    ProgressBar bar(fs::path(run_dir).filename().string() + " epoch " + std::to_string(epoch + 1) + "/" +
-                        std::to_string(epochs),
-                    static_cast<long>(batches));
+    callbacks.epoch_start(epoch, batches);
     for (int64_t bi = 0; bi < batches; ++bi) {
       const auto idx = perm.slice(0, bi * batch, std::min<int64_t>((bi + 1) * batch, train.size()));
       const auto y = y_train.index_select(0, idx).to(device);
@@ -248,43 +203,37 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
       if (!std::isfinite(lv))
         throw RuntimeFailure(run_dir + ": loss is " + format_double(lv) + " at epoch " + std::to_string(epoch + 1) +
                              ", batch " + std::to_string(bi + 1) + "; stopped, the last good checkpoint is " +
-                             (fs::exists(last_path) ? last_path.string() : std::string("(none yet)")));
+                             (fs::exists(checkpoints.last_path()) ? checkpoints.last_path().string() : std::string("(none yet)")));
       stepper.backward(loss);
       loss_sum += lv * idx.size(0);
       seen += idx.size(0);
-      char loss_text[48];
-      std::snprintf(loss_text, sizeof loss_text, "loss %.4f", loss_sum / seen);
-      bar.update(static_cast<long>(bi + 1), loss_text);
+      callbacks.batch_end(bi, loss_sum / seen);
       stepper.after_batch(bi, batches);
     }
     const ScoredSet vs = scored(val, predict(val));
     const MetricValues vm = MetricEngine(vs).point();
     const double val_auc = std::isnan(vm[kAucMacro]) ? vm[kAccuracy] : vm[kAucMacro];
-    const bool improved = selection.update(epoch, val_auc);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const json line = {{"epoch", epoch + 1}, {"train_loss", loss_sum / std::max<int64_t>(1, seen)},
-                       {"val_auc_macro", vm[kAucMacro]}, {"val_accuracy", vm[kAccuracy]}, {"lr_head", opt.groups()[0].lr},
-                       {"lr_body", opt.groups()[1].lr}, {"seconds", secs}, {"images_per_s", seen / secs}};
-    // The line before the checkpoint: a resume drops lines past the checkpoint's epoch.
-    append_json_line((run / "log.jsonl").string(), line);
-    if (improved) save_checkpoint(best_path, false, epoch + 1);
-    save_checkpoint(last_path, true, epoch + 1);
-    write_status("training", epoch + 1);
-    if (ProgressBar::enabled()) {
-      char text[160];
-      std::snprintf(text, sizeof text, "loss %.4f  val macro AUC %.4f  (best %.4f, epoch %d)  %.0f images/s",
-                    loss_sum / std::max<int64_t>(1, seen), vm[kAucMacro], selection.best(), selection.best_epoch() + 1,
-                    seen / secs);
-      bar.finish(text);
-    } else {
-      std::cerr << line.dump() << "\n";  // structured: one JSON object per epoch
-    }
+    EpochEnd end;
+    end.epochs_done = epoch + 1;
+    end.improved = selection.update(epoch, val_auc);
+    end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    end.train_loss = loss_sum / std::max<int64_t>(1, seen);
+    end.val_auc_macro = vm[kAucMacro];
+    end.val_accuracy = vm[kAccuracy];
+    end.images = seen;
+    end.lr_head = opt.groups()[0].lr;
+    end.lr_body = opt.groups()[1].lr;
+    end.best_score = selection.best();
+    end.best_epoch = selection.best_epoch() + 1;
+    end.bad_epochs = selection.bad_epochs();
+    end.global_step = stepper.global_step();
+    callbacks.epoch_end(end);
   }
 
   // Best weights, adapters merged, predictions and test metrics.
   {
-    auto best_tensors = load_safetensors(best_path.string());
-    load_trainable(model, best_tensors, best_path.string());
+    auto best_tensors = load_safetensors(checkpoints.best_path().string());
+    load_trainable(model, best_tensors, checkpoints.best_path().string());
   }
   strategy->finalize(model);
   auto write_split = [&](const SplitData& d, const std::string& name) {
@@ -314,7 +263,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   summary.epochs_run = epoch;
   summary.best_epoch = selection.best_epoch() + 1;
   summary.best_val_auc = selection.best();
-  write_status("done", epoch);
+  callbacks.train_end(epoch);
   return summary;
 }
 
