@@ -5,10 +5,14 @@
 // model instead of assuming it.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "eval/metrics.hpp"
 #include "models/classifier.hpp"
 #include "models/embed.hpp"
 
@@ -31,5 +35,28 @@ torch::Tensor probabilities_with_cells_removed(Classifier& model, const Preproce
 
 // Trapezoidal area under y(x).
 double curve_area(const std::vector<double>& x, const std::vector<double>& y);
+
+// The deletion study of `osteofm explain`: every image, its map's cell order and a seeded
+// random order, removed in `steps` equal steps (filled as the first fill).
+class DeletionStudy {
+ public:
+  // steps 0: no study. `blank`: the split's labels with room for every image's scores.
+  DeletionStudy(int steps, uint64_t seed, const ScoredSet& blank);
+  bool enabled() const { return !fractions_.empty(); }
+  // The batch `x01` [k,1,S,S] from split row `first_row`, its maps' token grids `cam_grid`
+  // [k,h,w], its fill [k,1,S,S] and its unoccluded scores (in `original`, split rows).
+  void run_batch(Classifier& model, const Preprocessing& pre, const torch::Tensor& x01, const torch::Tensor& fill,
+                 const torch::Tensor& cam_grid, const ScoredSet& original, int64_t first_row);
+  // explain.json's "deletion": curves of the explained class's mean probability
+  // (`target_class` per image) and of the macro AUC, their areas, and the per-image area
+  // gap random - map as `mean_ci` reports a mean with its CI.
+  nlohmann::json report(const std::vector<int>& target_class, const std::string& fill,
+                        const std::function<nlohmann::json(const std::vector<double>&)>& mean_ci) const;
+
+ private:
+  std::vector<double> fractions_;
+  uint64_t seed_;
+  std::vector<ScoredSet> by_map_, by_random_;  // [step]
+};
 
 }  // namespace osteofm

@@ -1,7 +1,5 @@
 #include "explain/explain.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,7 +18,7 @@
 #include "eval/metrics.hpp"
 #include "explain/deletion.hpp"
 #include "explain/gradcam.hpp"
-#include "explain/occlusion_control.hpp"
+#include "explain/occlusion_study.hpp"
 #include "explain/region_scorer.hpp"
 #include "explain/rollout.hpp"
 #include "explain/saliency_map.hpp"
@@ -39,28 +37,11 @@ using nlohmann::json;
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-json number_or_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
-
 std::string format_fixed(double v, int digits) {
   char b[32];
   std::snprintf(b, sizeof b, "%.*f", digits, v);
   return b;
 }
-
-json ci_json(const StatisticCI& s, size_t n) {
-  return {{"estimate", number_or_null(s.estimate)},
-          {"ci", s.ci.defined ? json::array({s.ci.lower, s.ci.upper}) : json(nullptr)},
-          {"n", n},
-          {"valid_replicates", s.valid}};
-}
-
-// One region of the IoU table: a name and the bits that make it.
-// Occlusion variants: what is filled, per image, from the mask bits.
-struct OcclusionVariant {
-  std::string name;     // "all_bones" | "keep_<region>"
-  uint8_t occlude = 0;  // bits filled ...
-  uint8_t keep = 0;     // ... except pixels that also carry these
-};
 
 int parse_target(const std::string& t) {
   if (t == "predicted") return -1;
@@ -69,16 +50,6 @@ int parse_target(const std::string& t) {
   throw InputError("--target must be predicted, label, normal, osteopenia or osteoporosis, not '" + t + "'");
 }
 
-torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {  // x [k,1,S,S]
-  const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
-  auto t = torch::arange(-radius, radius + 1, torch::kFloat32);
-  auto k = torch::exp(-(t * t) / (2 * sigma * sigma));
-  k = (k / k.sum()).to(x.device());
-  namespace F = torch::nn::functional;
-  auto y = F::pad(x, F::PadFuncOptions({radius, radius, radius, radius}).mode(torch::kReflect));
-  y = F::conv2d(y, k.view({1, 1, 1, -1}));
-  return F::conv2d(y, k.view({1, 1, -1, 1}));
-}
 }  // namespace
 
 ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
@@ -122,10 +93,6 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   if (bone_table) iou_regions.push_back({"all_bones", bone_bits});
   for (const auto& r : table.regions) iou_regions.push_back({r.name, r.bits});
   const size_t first_region = bone_table ? 1 : 0;
-  std::vector<OcclusionVariant> variants;
-  if (bone_table) variants.push_back({"all_bones", bone_bits, 0});
-  for (const auto& r : table.bones())
-    variants.push_back({"keep_" + r.name, bone_bits, r.bits});
 
   const int64_t N = d.size(), S = tm.pre.size;
   const torch::Device dev = tm.device;
@@ -145,7 +112,10 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
 
   const std::unique_ptr<SaliencyMap> saliency = make_saliency_map(cam_method, {mean, opt.occlusion_floor});
 
-  const size_t R = iou_regions.size(), V = variants.size(), Fn = opt.fills.size();
+  const OcclusionFills fills(mean, sd, S, opt.bootstrap.seed, dev);
+  OcclusionStudy occlusion(table, opt.fills, opt.area_draws, model->backbone->arch.patch_size / 2, opt.bootstrap.seed,
+                           d.labels);
+  const size_t R = iou_regions.size();
   std::vector<std::vector<double>> iou_topk(R, std::vector<double>(N, kNaN)), iou_fixed = iou_topk, cam_share = iou_topk;
   // Reference levels of the same three scores: [policy 0 topk, 1 fixed, 2 share][region][image].
   std::vector<std::vector<std::vector<double>>> chance(3, iou_topk), ceiling(3, iou_topk);
@@ -154,33 +124,15 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   ScoredSet original;
   original.label = d.labels;
   original.score.resize(N);
-  std::vector<ScoredSet> occluded(Fn * V, original);  // [fill][variant]
-  const size_t D = bone_table ? static_cast<size_t>(std::max(0, opt.area_draws)) : 0;
-  std::vector<ScoredSet> area_occluded(Fn * D, original);  // [fill][draw]: the area-matched control
-  double area_target = 0, area_covered = 0;                 // pixels, summed over images and draws
   std::vector<int> predicted(N), target_class(N);
   std::vector<char> has_mask(N), bone_scored(N);  // bone_scored: a mask with bone pixels
   std::map<int, int> overlays_left = {{0, opt.overlays_per_class}, {1, opt.overlays_per_class}, {2, opt.overlays_per_class}};
   std::vector<std::pair<std::string, CamOverlay>> overlays;
   double cam_seconds = 0, occlusion_seconds = 0;
 
-  // An occlusion fill for images `x` [k,1,S,S] of the split's rows `rows`.
-  auto make_fill = [&](const std::string& name, const torch::Tensor& x, const std::vector<int64_t>& rows) {
-    if (name == "mean") return torch::full_like(x, mean);
-    if (name == "blur") return gaussian_blur(x, S / 32.0);
-    // Per image its own seeded stream: the same noise whatever the batch size.
-    std::vector<torch::Tensor> parts;
-    for (const int64_t r : rows) {
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.bootstrap.seed * 1000003ull + static_cast<uint64_t>(r));
-      parts.push_back(torch::randn({1, S, S}, gen, torch::TensorOptions().dtype(torch::kFloat32)));
-    }
-    return (torch::stack(parts).to(dev) * sd + mean).clamp(0.0, 1.0);
-  };
   // Deletion curves: [step] of the split's probabilities with the map's (or a random order's)
   // top cells removed.
-  const int steps = std::max(0, opt.deletion_steps);
-  const std::vector<double> fractions = steps > 0 ? deletion_fractions(steps) : std::vector<double>();
-  std::vector<ScoredSet> deletion_map(fractions.size(), original), deletion_random(fractions.size(), original);
+  DeletionStudy deletion(std::max(0, opt.deletion_steps), opt.bootstrap.seed, original);
 
   ProgressBar bar("explain " + fs::path(run_dir).filename().string(), static_cast<long>(N));
   for (int64_t b = 0; b < N; b += opt.batch) {
@@ -259,70 +211,14 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       }
     }
 
-    if (steps > 0) {
+    if (deletion.enabled()) {
       // Deletion: every image, the map's order and a seeded random order, the first fill.
-      const int64_t gw = grid_w, cells = grid_h * grid_w, cell = S / grid_w;
-      std::vector<std::vector<int64_t>> by_map(k), by_random(k);
-      for (int64_t i = 0; i < k; ++i) {
-        by_map[i] = cells_by_map(g.cam_grid[i]);
-        by_random[i] = cells_in_random_order(cells, opt.bootstrap.seed * 65537ull + static_cast<uint64_t>(b + i));
-      }
-      std::vector<int64_t> rows_here;
-      for (int64_t i = b; i < e; ++i) rows_here.push_back(i);
-      const auto dfill = make_fill(opt.fills[0], x01, rows_here);
-      for (int64_t i = 0; i < k; ++i)  // step 0: nothing removed
-        deletion_map[0].score[b + i] = deletion_random[0].score[b + i] = original.score[b + i];
-      for (size_t s_i = 1; s_i < fractions.size(); ++s_i) {
-        const int64_t remove = std::llround(fractions[s_i] * static_cast<double>(cells));
-        const auto pm = probabilities_with_cells_removed(model, tm.pre, x01, dfill, by_map, remove, cell, gw);
-        const auto pr = probabilities_with_cells_removed(model, tm.pre, x01, dfill, by_random, remove, cell, gw);
-        for (int64_t i = 0; i < k; ++i)
-          for (int c = 0; c < kNumClasses; ++c) {
-            deletion_map[s_i].score[b + i][c] = pm[i][c].item<double>();
-            deletion_random[s_i].score[b + i][c] = pr[i][c].item<double>();
-          }
-      }
+      deletion.run_batch(model, tm.pre, x01, fills.make(opt.fills[0], x01, rows), g.cam_grid, original, b);
     }
 
     // Occlusion of the images with bone: every fill x variant, one forward pass each.
     const auto to0 = std::chrono::steady_clock::now();
-    torch::NoGradGuard ng;
-    const int64_t kb = static_cast<int64_t>(bone_rows.size());
-    const auto pick = torch::tensor(bone_rows, torch::kInt64);
-    const auto xb = kb ? x01.index_select(0, pick.to(dev)) : x01;
-    const auto mdev = kb ? masks.index_select(0, pick).to(dev).unsqueeze(1) : masks;  // [kb,1,S,S]
-    // The area-matched controls of this batch: per draw, one occlusion mask per bone image.
-    std::vector<torch::Tensor> area_masks;  // [D] of [kb,1,S,S] float on dev
-    for (size_t a = 0; a < D && kb > 0; ++a) {
-      std::vector<torch::Tensor> parts;
-      for (const int64_t i : bone_rows) {
-        const AreaControl ac = area_matched_control(masks[i], bone_bits, control_bits, model->backbone->arch.patch_size / 2,
-                                                    opt.bootstrap.seed * 104729ull + static_cast<uint64_t>(b + i) * 31 + a);
-        area_target += static_cast<double>(ac.target);
-        area_covered += static_cast<double>(ac.covered);
-        parts.push_back(ac.occlude);
-      }
-      area_masks.push_back(torch::stack(parts).unsqueeze(1).to(dev, torch::kFloat32));
-    }
-    std::vector<int64_t> global_rows;  // the bone images' rows in the split
-    for (const int64_t i : bone_rows) global_rows.push_back(b + i);
-    // One forward pass of occluded bone images; their probabilities into `set`.
-    auto score_occluded = [&](const torch::Tensor& xo, ScoredSet& set) {
-      const auto p = torch::softmax(model->forward(normalize_batch(xo, tm.pre)).to(torch::kFloat32), -1)
-                         .to(torch::kCPU, torch::kFloat64);
-      for (int64_t j = 0; j < kb; ++j)
-        for (int c = 0; c < kNumClasses; ++c) set.score[global_rows[j]][c] = p[j][c].item<double>();
-    };
-    for (size_t f = 0; f < Fn && kb > 0; ++f) {
-      const torch::Tensor fill = make_fill(opt.fills[f], xb, global_rows);
-      for (size_t v = 0; v < V; ++v) {
-        auto o = mdev.bitwise_and(variants[v].occlude).ne(0);
-        if (variants[v].keep) o = o.logical_and(mdev.bitwise_and(variants[v].keep).eq(0));
-        const auto of = o.to(torch::kFloat32);
-        score_occluded(xb * (1 - of) + fill * of, occluded[f * V + v]);
-      }
-      for (size_t a = 0; a < D; ++a) score_occluded(xb * (1 - area_masks[a]) + fill * area_masks[a], area_occluded[f * D + a]);
-    }
+    occlusion.run_batch(model, tm.pre, fills, x01, masks, bone_rows, b);
     occlusion_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - to0).count();
     bar.update(static_cast<long>(e));
   }
@@ -395,102 +291,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     return block;
   };
 
-  // Δbone on the images with bone (all of them when every mask has bone): the same images
-  // before and after occlusion, resampled by patient.
-  std::vector<int64_t> bone_index;
-  for (int64_t i = 0; i < N; ++i)
-    if (bone_scored[i]) bone_index.push_back(i);
-  const int64_t NB = static_cast<int64_t>(bone_index.size());
-  auto subset = [&](const ScoredSet& s) {
-    ScoredSet out;
-    for (const int64_t i : bone_index) {
-      out.label.push_back(s.label[i]);
-      out.score.push_back(s.score[i]);
-    }
-    return out;
-  };
-  std::vector<std::string> bone_patients;
-  for (const int64_t i : bone_index) bone_patients.push_back(d.patient_id[i]);
-  size_t nb_units = 0;
-  const std::vector<uint32_t> bone_clusters_all = cluster_index(bone_patients, &nb_units);
-  const std::vector<uint32_t> bone_clusters = opt.cluster ? bone_clusters_all : std::vector<uint32_t>();
-  std::string delta_reason = bone_reason;
-  const ScoredSet original_bone = subset(original);
-  if (delta_reason.empty()) {
-    const MetricEngine probe(original_bone);
-    const auto counts = probe.class_counts();
-    for (int c = 0; c < kNumClasses && delta_reason.empty(); ++c)
-      if (counts[c] == 0)
-        delta_reason = std::string("the images with bone masks include no ") + kClassNames[c] +
-                       " image: macro AUC, and so Δbone, is undefined";
-  }
-  json delta = {{"fill", opt.fills[0]}, {"metric", "auc_macro"}, {"n", NB}};
-  if (!delta_reason.empty()) {
-    delta["all"] = nullptr;
-    delta["reason"] = delta_reason;
-  } else {
-    const MetricEngine orig_engine(original_bone);
-    std::vector<MetricEngine> engines;
-    for (const auto& s : occluded) engines.emplace_back(subset(s));
-    auto auc_of = [&](const MetricEngine& e) {
-      return bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
-        return e.all_classes_present(w) ? e.compute(w)[kAucMacro] : kNaN;
-      });
-    };
-    auto diff_of = [&](const MetricEngine& a, const MetricEngine& b2) {
-      return bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
-        return a.all_classes_present(w) ? a.compute(w)[kAucMacro] - b2.compute(w)[kAucMacro] : kNaN;
-      });
-    };
-    json fills = json::object();
-    for (size_t f = 0; f < Fn; ++f) {
-      const MetricEngine& all = engines[f * V];
-      json fj = {{"all", ci_json(diff_of(orig_engine, all), NB)}, {"per_region", json::object()},
-                 {"auc", {{"original", ci_json(auc_of(orig_engine), NB)}, {"all_bones_occluded", ci_json(auc_of(all), NB)}}}};
-      for (size_t v = 1; v < V; ++v) {
-        const std::string region = variants[v].name.substr(5);
-        fj["per_region"][region] = ci_json(diff_of(engines[f * V + v], all), NB);
-        fj["auc"]["all_bones_occluded_except_" + region] = ci_json(auc_of(engines[f * V + v]), NB);
-      }
-      if (D > 0) {
-        // Δ of the area-matched control (mean AUC over the draws) and Δbone minus it, paired.
-        std::vector<MetricEngine> controls;
-        for (size_t a = 0; a < D; ++a) controls.emplace_back(subset(area_occluded[f * D + a]));
-        auto control_auc = [&](const uint32_t* w) {
-          double s = 0;
-          for (const auto& e : controls) s += e.compute(w)[kAucMacro];
-          return s / static_cast<double>(D);
-        };
-        const auto delta_control = bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
-          return orig_engine.all_classes_present(w) ? orig_engine.compute(w)[kAucMacro] - control_auc(w) : kNaN;
-        });
-        const auto bone_minus = bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
-          return all.all_classes_present(w) ? control_auc(w) - all.compute(w)[kAucMacro] : kNaN;
-        });
-        const auto control_level = bootstrap_statistic(NB, bone_clusters, nb_units, opt.bootstrap, [&](const uint32_t* w) {
-          return orig_engine.all_classes_present(w) ? control_auc(w) : kNaN;
-        });
-        fj["area_control"] = {{"delta", ci_json(delta_control, NB)},
-                              {"delta_bone_minus_control", ci_json(bone_minus, NB)},
-                              {"draws", D},
-                              {"area_ratio", area_target > 0 ? area_covered / area_target : 0.0}};
-        fj["auc"]["area_control_occluded"] = ci_json(control_level, NB);
-      }
-      // A fill that drives the model below chance has moved the images off its training
-      // distribution: Δbone then measures the fill as much as the bones.
-      json below = json::array();
-      for (auto it = fj["auc"].begin(); it != fj["auc"].end(); ++it)
-        if (it.value()["estimate"].is_number() && it.value()["estimate"].get<double>() < 0.5) below.push_back(it.key());
-      fj["auc_below_0.5"] = below;
-      if (!below.empty())
-        std::cerr << "osteofm: warning: explain: with the " << opt.fills[f] << " fill the macro AUC falls below 0.5 ("
-                  << below.size() << " of " << fj["auc"].size() << " occlusions): Δbone there reflects the fill too; "
-                  << "compare the blur fill\n";
-      fills[opt.fills[f]] = fj;
-    }
-    for (auto it = fills[opt.fills[0]].begin(); it != fills[opt.fills[0]].end(); ++it) delta[it.key()] = it.value();  // incl. auc_below_0.5
-    delta["fills"] = fills;
-  }
+  const json delta = occlusion.delta_bone(original, bone_scored, d.patient_id, bone_reason, opt.bootstrap, opt.cluster);
   json coverage = {{"images", N},
                    {"with_mask", n_masked},
                    {"bone_scored", n_bone},
@@ -507,11 +308,11 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     std::cerr << "osteofm: note: explain: maps for all " << N << " images; region scores on " << n_masked
               << ", bone scores (IoU_bone, Δbone) on " << n_bone << " (" << why << ")\n";
   }
-  if (D > 0 && area_target > 0 && area_covered < 0.9 * area_target)
-    std::cerr << "osteofm: note: explain: the area-matched control covers " << static_cast<int>(100 * area_covered / area_target)
+  if (occlusion.area_short())
+    std::cerr << "osteofm: note: explain: the area-matched control covers " << static_cast<int>(100 * occlusion.area_ratio())
               << "% of the bones' area (too few pixels outside bones and controls); area_control.area_ratio says so\n";
-  if (!delta_reason.empty() && delta_reason != bone_reason)
-    std::cerr << "osteofm: warning: explain: no Δbone: " << delta_reason << "\n";
+  if (delta.contains("reason") && delta["reason"].get<std::string>() != bone_reason)
+    std::cerr << "osteofm: warning: explain: no Δbone: " << delta["reason"].get<std::string>() << "\n";
 
   json regions_json = json::parse(table.to_json());
   ExplainSummary sum;
@@ -528,61 +329,16 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                  {{"replicates", opt.bootstrap.replicates}, {"method", "percentile"}, {"clustered", opt.cluster},
                   {"resample_unit", opt.cluster ? "patient" : "image"}, {"patients_repeat", static_cast<int64_t>(n_units) < N},
                   {"seed", opt.bootstrap.seed}, {"conf_level", opt.bootstrap.conf_level}}},
-                {"occlusion", {{"pixel_mean", mean}, {"pixel_sd", sd}, {"blur_sigma_px", S / 32.0}}},
+                {"occlusion", {{"pixel_mean", mean}, {"pixel_sd", sd}, {"blur_sigma_px", fills.blur_sigma()}}},
                 {"iou_bone", iou_block(iou_topk, 0)},
                 {"iou_bone_fixed", iou_block(iou_fixed, 1)},
                 {"cam_share", iou_block(cam_share, 2)},
                 {"coverage", coverage},
                 {"delta_bone", delta}};
   sum.report["iou_bone"]["policy"] = "topk";
-  if (steps > 0) {
-    // Curves of the mean probability of the explained class and of the macro AUC; areas by
-    // the trapezoid rule over the removed fraction. Random minus map > 0: the map's cells
-    // matter more than random ones (per-image area differences of the probability, with CIs).
-    const std::vector<uint32_t> ones(N, 1);
-    auto curve = [&](const std::vector<ScoredSet>& sets) {
-      std::vector<double> p, auc;
-      for (const auto& set : sets) {
-        double sp = 0;
-        for (int64_t i = 0; i < N; ++i) sp += set.score[i][target_class[i]];
-        p.push_back(sp / N);
-        const MetricEngine e(set);
-        auc.push_back(e.all_classes_present(ones.data()) ? e.compute(ones.data())[kAucMacro] : kNaN);
-      }
-      return json{{"p_target", p}, {"auc_macro", auc}, {"area_p_target", curve_area(fractions, p)},
-                  {"area_auc_macro", curve_area(fractions, auc)}};
-    };
-    std::vector<double> area_gap(N);
-    for (int64_t i = 0; i < N; ++i) {
-      std::vector<double> pm, pr;
-      for (size_t s_i = 0; s_i < fractions.size(); ++s_i) {
-        pm.push_back(deletion_map[s_i].score[i][target_class[i]]);
-        pr.push_back(deletion_random[s_i].score[i][target_class[i]]);
-      }
-      area_gap[i] = curve_area(fractions, pr) - curve_area(fractions, pm);
-    }
-    const json map_curve = curve(deletion_map), random_curve = curve(deletion_random);
-    sum.report["deletion"] = {
-        {"fill", opt.fills[0]},
-        {"steps", steps},
-        {"fractions", fractions},
-        {"map", map_curve},
-        {"random", random_curve},
-        {"area_p_target_random_minus_map", mean_ci(area_gap, -1)},
-        {"area_auc_macro_random_minus_map",
-         number_or_null(random_curve["area_auc_macro"].get<double>() - map_curve["area_auc_macro"].get<double>())},
-        {"definition", "the map's highest token-grid cells removed (filled as the first --fills) in equal steps of the "
-                       "grid, against a seeded random order of the same cells; areas by the trapezoid rule; random "
-                       "minus map > 0 means the map ranks cells the model uses"}};
-  }
-  if (D > 0)
-    sum.report["area_control"] = {
-        {"definition", "per image, random blocks of half a patch outside every bone and control region, as many pixels as "
-                       "its bones, seeded; Δ = AUC(original) - mean over draws of AUC(control occluded); "
-                       "delta_bone_minus_control = mean AUC(control occluded) - AUC(all bones occluded)"},
-        {"block_px", model->backbone->arch.patch_size / 2},
-        {"draws", D},
-        {"area_ratio", area_target > 0 ? area_covered / area_target : 0.0}};
+  if (deletion.enabled())
+    sum.report["deletion"] = deletion.report(target_class, opt.fills[0], [&](const std::vector<double>& v) { return mean_ci(v, -1); });
+  if (occlusion.area_draws() > 0) sum.report["area_control"] = occlusion.area_control_report();
   sum.report["iou_bone_fixed"]["policy"] = "fixed";
   sum.report["iou_bone_fixed"]["threshold"] = opt.fixed_threshold;
   sum.report["cam_share"]["definition"] = "sum of CAM inside the region / sum of CAM";
@@ -606,8 +362,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     for (const auto& r : iou_regions) header.push_back("chance_iou_topk_" + r.name);
     for (const auto& r : iou_regions) header.push_back("ceiling_iou_topk_" + r.name);
   }
-  for (size_t f = 0; f < Fn; ++f)
-    for (size_t v = 0; v < V; ++v) header.push_back("p_label_" + opt.fills[f] + "_" + variants[v].name + "_occluded");
+  for (const auto& c : occlusion.csv_columns()) header.push_back(c);
   std::string csv = csv_line(header);
   auto num = [](double v) { return std::isnan(v) ? std::string() : format_double(v); };
   for (int64_t i = 0; i < N; ++i) {
@@ -619,7 +374,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     if (references)
       for (const auto* t : {&chance[0], &ceiling[0]})
         for (size_t r = 0; r < R; ++r) row.push_back(num((*t)[r][i]));
-    for (const auto& s : occluded) row.push_back(bone_scored[i] ? format_double(s.score[i][d.labels[i]]) : std::string());
+    for (auto& v : occlusion.csv_values(i, d.labels[i], bone_scored[i])) row.push_back(std::move(v));
     csv += csv_line(row);
   }
   write_file_atomic((fs::path(out_dir) / "per_image.csv").string(), csv);
