@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
@@ -53,6 +55,15 @@ TEST_CASE("format_double prints the shortest text that reads back exactly", "[cs
   CHECK(format_double(1e-5) == "1e-05");
   for (double v : {50.0, 1e15, 123456789012.5, 0.00012345678901234})
     CHECK(std::strtod(format_double(v).c_str(), nullptr) == v);
+  // Shortest at a binade edge too, as Python's repr: 2^-24 (a float32 probability can be
+  // exactly that) is 16 digits; the shortest %.{p}g that reads back needs 17.
+  CHECK(format_double(std::ldexp(1.0, -24)) == "5.960464477539063e-08");
+  CHECK(format_double(std::ldexp(1.0, -44)) == "5.684341886080802e-14");
+  CHECK(format_double(-0.0) == "-0");
+  CHECK(format_double(0.0) == "0");
+  CHECK(format_double(-0.00012) == "-0.00012");
+  CHECK(format_double(1234.5) == "1234.5");
+  CHECK(format_double(1e15 + 0.5) == "1000000000000000.5");
 }
 
 TEST_CASE("WHO labels at the exact boundaries", "[labels]") {

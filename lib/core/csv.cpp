@@ -162,23 +162,30 @@ std::string csv_line(const std::vector<std::string>& fields) {
 std::string format_double(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buf[64];
-  int prec = 1;
-  for (; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, value);
-    if (std::strtod(buf, nullptr) == value) break;
+  if (value == 0) return std::signbit(value) ? "-0" : "0";
+  // The shortest digits that read back exactly (std::to_chars, as Python's repr finds
+  // them; a %.{p}g loop is one digit longer at some binade edges, e.g. 2^-24), ...
+  char sci[64];
+  const auto r = std::to_chars(sci, sci + sizeof sci, value, std::chars_format::scientific);
+  const std::string text(sci, r.ptr);  // [-]d[.ddd]e(+|-)XX
+  const size_t e = text.find('e');
+  const int exponent = std::atoi(text.c_str() + e + 1);
+  // ... written as Python's repr writes them: positional notation for decimal exponents
+  // -4..15 ("50", not "5e+01"), scientific outside ("1e-05", "1e+16").
+  if (exponent < -4 || exponent >= 16) return text;
+  const bool negative = text[0] == '-';
+  std::string digits;
+  for (size_t k = negative ? 1 : 0; k < e; ++k)
+    if (text[k] != '.') digits.push_back(text[k]);
+  std::string out = negative ? "-" : "";
+  if (exponent < 0) {
+    out += "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+  } else if (digits.size() <= static_cast<size_t>(exponent) + 1) {
+    out += digits + std::string(static_cast<size_t>(exponent) + 1 - digits.size(), '0');
+  } else {
+    out += digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
   }
-  // The shortest digits, written as Python's repr writes them: positional notation for
-  // decimal exponents -4..15 ("50", not "5e+01"), scientific outside.
-  if (value != 0 && std::strchr(buf, 'e')) {
-    const int exponent = static_cast<int>(std::floor(std::log10(std::fabs(value))));
-    if (exponent >= -4 && exponent < 16) {
-      char fixed[64];
-      std::snprintf(fixed, sizeof fixed, "%.*f", std::max(0, prec - 1 - exponent), value);
-      if (std::strtod(fixed, nullptr) == value) return fixed;
-    }
-  }
-  return buf;
+  return out;
 }
 
 }  // namespace osteofm
