@@ -2,6 +2,7 @@
 // real one-node Slurm started by tests/slurm/local-slurm.sh (not a mock, never skipped).
 #include <nlohmann/json.hpp>
 
+#include "sweep/sweep.hpp"
 #include "support.hpp"
 
 using namespace osteofm;
@@ -68,4 +69,37 @@ TEST_CASE("sweep: Slurm executor runs one job-array task per variant on a real S
   CHECK(fs::exists(dir / "sw/slurm/array.sh"));
   check_done(dir, "sw");
   CHECK(run_osteofm("table '" + (dir / "sw") + "' --format csv").code == 0);
+}
+
+TEST_CASE("sweep: sbatch runs without a shell, its extra arguments split as words and never executed", "[sweep][image_io]") {
+  SweepOptions o;
+  o.wait = true;
+  o.sbatch_args = "--partition=gpu  --comment='two words' --time=1:00:00";
+  CHECK(sbatch_command(o, "/s/array.sh") == std::vector<std::string>({"sbatch", "--parsable", "--wait", "--partition=gpu",
+                                                                       "--comment=two words", "--time=1:00:00",
+                                                                       "/s/array.sh"}));
+  o.wait = false;
+  o.sbatch_args = "";
+  CHECK(sbatch_command(o, "a.sh") == std::vector<std::string>({"sbatch", "--parsable", "a.sh"}));
+  o.sbatch_args = "--comment=$(touch x)";
+  CHECK_THROWS_WITH(sbatch_command(o, "a.sh"), Catch::Contains("--sbatch-args") && Catch::Contains("command substitution"));
+  o.sbatch_args = "--partition=gpu; touch x";
+  CHECK_THROWS_WITH(sbatch_command(o, "a.sh"), Catch::Contains("unquoted"));
+
+  // Through the CLI: before, the arguments went to /bin/sh, which ran the injected command
+  // (even with no Slurm installed). Now: one error line, exit 2, nothing run or written.
+  TempDir dir;
+  const std::string cfg = mini_sweep(dir);
+  for (const std::string& args : {"--partition=gpu; touch '" + (dir / "ran") + "'", "--comment=$(touch '" + (dir / "ran") + "')"}) {
+    INFO(args);
+    std::string quoted = "'";  // for the test's own shell: single quotes, ' as '\''
+    for (const char c : args) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
+    const CliResult r =
+        run_osteofm("sweep --config '" + cfg + "' --out '" + (dir / "sw") + "' --executor slurm --sbatch-args=" + quoted);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("osteofm: error: --sbatch-args"));
+    CHECK_FALSE(fs::exists(dir / "ran"));
+    CHECK_FALSE(fs::exists(dir / "sw"));
+  }
 }

@@ -1,9 +1,11 @@
 #include "sweep/sweep.hpp"
 
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wordexp.h>
 
 #include <algorithm>
 #include <cctype>
@@ -38,6 +40,71 @@ bool finished(const fs::path& run) {
   return !s.is_discarded() && s.value("state", "") == "done";
 }
 }  // namespace
+
+namespace {
+struct CommandOutput {
+  int status = -1;  // exit code, or -1 when it did not exit normally
+  std::string out;  // its standard output
+};
+
+// Runs argv[0] (looked up in PATH) with `argv`, no shell; its stdout captured, stderr
+// passed through.
+CommandOutput run_capturing_stdout(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int fds[2];
+  if (::pipe(fds) != 0) throw RuntimeFailure("cannot run " + args[0] + ": no pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[1]);
+  pid_t pid = 0;
+  const int spawned = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  CommandOutput result;
+  if (spawned != 0) {
+    ::close(fds[0]);
+    return result;  // not found or not runnable: status -1, no output
+  }
+  char buf[256];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    result.out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+}  // namespace
+
+std::vector<std::string> sbatch_command(const SweepOptions& o, const std::string& script) {
+  std::vector<std::string> argv = {"sbatch", "--parsable"};
+  if (o.wait) argv.push_back("--wait");
+  wordexp_t words{};
+  // WRDE_NOCMD: a $(...) or `...` is refused, never run.
+  const int rc = ::wordexp(o.sbatch_args.c_str(), &words, WRDE_NOCMD);
+  if (rc != 0) {
+    if (rc == WRDE_NOSPACE) ::wordfree(&words);
+    const char* why = rc == WRDE_CMDSUB    ? "a command substitution is not allowed"
+                      : rc == WRDE_BADCHAR ? "an unquoted ; | & < > ( ) { } or newline is not allowed"
+                      : rc == WRDE_SYNTAX  ? "unbalanced quotes"
+                                           : "cannot be split into words";
+    throw InputError("--sbatch-args '" + o.sbatch_args + "': " + why + " (the words are passed to sbatch, no shell)");
+  }
+  for (size_t i = 0; i < words.we_wordc; ++i) argv.push_back(words.we_wordv[i]);
+  ::wordfree(&words);
+  argv.push_back(script);
+  return argv;
+}
 
 std::vector<Variant> expand_sweep(const std::string& file) {
   json j = json::parse(read_file(file), nullptr, false);
@@ -150,6 +217,7 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     throw InputError(file + ": " + std::to_string(problems.size()) + " of " + std::to_string(variants.size()) +
                      " variants cannot start (listed above); nothing was run");
   }
+  if (o.executor == "slurm") sbatch_command(o, "");  // refuses bad --sbatch-args before anything is written
   const fs::path root(sweep_dir);
   fs::create_directories(root / "configs");
   std::set<std::string> failed_before = earlier_failures(root);
@@ -185,13 +253,9 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     fs::create_directories(root / "slurm");
     const std::string script_path = (fs::absolute(root) / "slurm" / "array.sh").string();
     write_file_atomic(script_path, script);
-    const std::string cmd = "sbatch --parsable " + std::string(o.wait ? "--wait " : "") + o.sbatch_args + " " + quote(script_path);
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) throw RuntimeFailure("cannot run sbatch");
-    char buf[256] = {0};
-    std::string out;
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    const int status = pclose(p);
+    const CommandOutput sbatch = run_capturing_stdout(sbatch_command(o, script_path));
+    std::string out = sbatch.out;
+    const int status = sbatch.status;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     if (status != 0 && out.empty()) throw RuntimeFailure("sbatch failed (is Slurm installed and running?)");
     std::cout << "submitted job array " << out << " (" << variants.size() << " tasks); logs in " << (root / "slurm").string()

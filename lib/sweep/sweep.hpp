@@ -23,7 +23,7 @@ struct SweepOptions {
   std::vector<std::string> gpus;   // local: one variant at a time per listed GPU ("0", "1")
   bool resume = false;             // retry the variants that failed in an earlier run (else reported, skipped)
   bool wait = false;               // slurm: block until the array finishes (sbatch --wait)
-  std::string sbatch_args;         // extra sbatch arguments (partition, time, gres)
+  std::string sbatch_args;         // extra sbatch arguments (partition, time, gres); split as a shell would, nothing run
   std::string binary;              // the osteofm executable run by each task
 };
 
@@ -31,6 +31,12 @@ struct SweepOptions {
 // shapes, strategy fields, manifest readable with train and val rows) without training;
 // one line per problem, "<variant>: <reason>". Empty when every variant can start.
 std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const std::string& file);
+
+// The sbatch command line (an argv, run without a shell): sbatch --parsable [--wait]
+// <sbatch_args split into words as a shell would: quotes and escapes kept, $VARIABLES
+// expanded> <script>. A command substitution, or an unquoted ; | & < > ( ), is an
+// InputError naming --sbatch-args: nothing in it is ever run.
+std::vector<std::string> sbatch_command(const SweepOptions& options, const std::string& script);
 
 // Checks every variant first (InputError listing the problems, nothing run), writes
 // SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the variants that failed), then
