@@ -109,7 +109,7 @@ void add_compare_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(60, add_compare_command);
+const CommandRegistrar compare_registrar(60, add_compare_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -122,7 +122,7 @@ void add_data_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(30, add_data_command);
+const CommandRegistrar data_registrar(30, add_data_command);
 }  // namespace
 
 }  // namespace osteofm::cli

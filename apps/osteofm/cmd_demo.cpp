@@ -31,7 +31,7 @@ void add_demo_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(140, add_demo_command);
+const CommandRegistrar demo_registrar(140, add_demo_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -38,7 +38,7 @@ void add_doctor_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(10, add_doctor_command);
+const CommandRegistrar doctor_registrar(10, add_doctor_command);
 }  // namespace
 
 }  // namespace osteofm::cli

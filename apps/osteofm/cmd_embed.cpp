@@ -49,7 +49,7 @@ void add_embed_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(80, add_embed_command);
+const CommandRegistrar embed_registrar(80, add_embed_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -113,7 +113,7 @@ void add_eval_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(50, add_eval_command);
+const CommandRegistrar eval_registrar(50, add_eval_command);
 }  // namespace
 
 }  // namespace osteofm::cli

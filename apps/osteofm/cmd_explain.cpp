@@ -77,7 +77,7 @@ void add_explain_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(120, add_explain_command);
+const CommandRegistrar explain_registrar(120, add_explain_command);
 }  // namespace
 
 }  // namespace osteofm::cli

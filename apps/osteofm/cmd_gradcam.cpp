@@ -87,7 +87,7 @@ void add_gradcam_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(110, add_gradcam_command);
+const CommandRegistrar gradcam_registrar(110, add_gradcam_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -48,7 +48,7 @@ void add_predict_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(130, add_predict_command);
+const CommandRegistrar predict_registrar(130, add_predict_command);
 }  // namespace
 
 }  // namespace osteofm::cli

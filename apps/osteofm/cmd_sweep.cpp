@@ -55,7 +55,7 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(100, add_sweep_command);
+const CommandRegistrar sweep_registrar(100, add_sweep_command);
 }  // namespace
 
 }  // namespace osteofm::cli

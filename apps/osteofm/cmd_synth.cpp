@@ -55,7 +55,7 @@ void add_synth_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(20, add_synth_command);
+const CommandRegistrar synth_registrar(20, add_synth_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -45,7 +45,7 @@ void add_table_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(70, add_table_command);
+const CommandRegistrar table_registrar(70, add_table_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -31,7 +31,7 @@ void add_train_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(90, add_train_command);
+const CommandRegistrar train_registrar(90, add_train_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -85,7 +85,7 @@ void add_weights_command(CLI::App& root, Commands& commands) {
 }
 
 namespace {
-const CommandRegistrar registrar(40, add_weights_command);
+const CommandRegistrar weights_registrar(40, add_weights_command);
 }  // namespace
 
 }  // namespace osteofm::cli

@@ -14,7 +14,7 @@ struct Command {
 using Commands = std::vector<Command>;
 
 // Each cmd_*.cpp registers its verb with one object at namespace scope:
-//   const CommandRegistrar registrar(RANK, add_my_command);
+//   const CommandRegistrar my_registrar(RANK, add_my_command);
 // `rank` orders the verbs in --help. The build globs cmd_*.cpp, so a new verb is one file.
 using AddCommand = void (*)(CLI::App& root, Commands& commands);
 struct CommandRegistrar {

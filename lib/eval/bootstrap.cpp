@@ -7,16 +7,12 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/numbers.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "eval/normal.hpp"
 
 namespace osteofm {
-
-namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-}  // namespace
 
 double quantile_type7(const std::vector<double>& sorted, double q) {
   if (sorted.empty() || std::isnan(q)) return kNaN;

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "core/numbers.hpp"
 #include "core/parallel.hpp"
 #include "eval/bootstrap.hpp"
 #include "eval/delong.hpp"
@@ -20,7 +21,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Every model's rows in the first model's image order; refuses differing image sets or labels.
 std::vector<ScoredSet> align(const std::vector<ModelPredictions>& models) {

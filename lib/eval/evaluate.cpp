@@ -9,6 +9,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "core/numbers.hpp"
 #include "eval/delong.hpp"
 #include "eval/json_values.hpp"
 #include "eval/screening.hpp"
@@ -17,7 +18,6 @@ namespace osteofm {
 using nlohmann::json;
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void require_all_classes(const MetricEngine& engine, const std::string& source) {
   const auto counts = engine.class_counts();

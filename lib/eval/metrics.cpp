@@ -5,10 +5,11 @@
 #include <limits>
 #include <numeric>
 
+#include "core/numbers.hpp"
+
 namespace osteofm {
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 const char* const kMetricKeys[kNumMetrics] = {
     "auc_macro",
     "auc_per_class.normal", "auc_per_class.osteopenia", "auc_per_class.osteoporosis",

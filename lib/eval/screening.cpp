@@ -5,12 +5,12 @@
 #include <limits>
 #include <numeric>
 
+#include "core/numbers.hpp"
 #include "eval/normal.hpp"
 
 namespace osteofm {
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kClip = 1e-6;
 
 double logit(double p) { return std::log(p / (1.0 - p)); }

@@ -11,6 +11,7 @@
 
 #include "core/csv.hpp"
 #include "core/labels.hpp"
+#include "core/numbers.hpp"
 #include "data/transforms.hpp"
 #include "explain/occlusion_control.hpp"
 
@@ -18,7 +19,6 @@ namespace osteofm {
 using nlohmann::json;
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {  // x [k,1,S,S]
   const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));

@@ -5,13 +5,10 @@
 
 #include <torch/torch.h>
 
+#include "core/numbers.hpp"
 #include "explain/reference_maps.hpp"
 
 namespace osteofm {
-
-namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-}  // namespace
 
 RegionScore score_region(const torch::Tensor& cam, const torch::Tensor& sorted_desc, const torch::Tensor& mask,
                          uint8_t bits, double fixed_threshold) {

@@ -7,14 +7,11 @@
 
 #include "core/csv.hpp"
 #include "core/labels.hpp"
+#include "core/numbers.hpp"
 #include "explain/occlusion_study.hpp"
 
 namespace osteofm {
 using nlohmann::json;
-
-namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-}
 
 json mean_ci_json(const std::vector<double>& v, const std::vector<int>& labels, int only_class,
                   const std::vector<uint32_t>& clusters, size_t n_units, const BootstrapOptions& bootstrap) {

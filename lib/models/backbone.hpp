@@ -52,7 +52,7 @@ const BackboneFamily& family_of_preset(const std::string& preset, BackbonePreset
 std::vector<std::string> preset_names();
 
 // A family file registers itself with one object at namespace scope:
-//   const BackboneRegistrar registrar(30, [] { return std::unique_ptr<BackboneFamily>(new MyFamily); });
+//   const BackboneRegistrar my_family_registrar(30, [] { return std::unique_ptr<BackboneFamily>(new MyFamily); });
 // `rank` orders the families (and so the preset lists); the build compiles every file of
 // models/backbones/ straight into each executable, so no registrar is dropped by the linker.
 using BackboneFactory = std::unique_ptr<BackboneFamily> (*)();

@@ -33,7 +33,7 @@ std::unique_ptr<TuningStrategy> make_strategy(const nlohmann::json& config);
 std::vector<std::string> strategy_names();  // sorted
 
 // A strategy file registers itself with one object at namespace scope:
-//   const StrategyRegistrar registrar("my_strategy", [](const nlohmann::json& c) { ... });
+//   const StrategyRegistrar my_strategy_registrar("my_strategy", [](const nlohmann::json& c) { ... });
 // The factory reads the strategy's config object (check_strategy_fields first); the build
 // compiles every file of tuning/strategies/ straight into each executable.
 using StrategyFactory = std::unique_ptr<TuningStrategy> (*)(const nlohmann::json& config);

@@ -73,7 +73,7 @@ class CheXagentFamily : public BackboneFamily {
   }
 };
 
-const BackboneRegistrar registrar(30, [] { return std::unique_ptr<BackboneFamily>(new CheXagentFamily); });
+const BackboneRegistrar chexagent_registrar(30, [] { return std::unique_ptr<BackboneFamily>(new CheXagentFamily); });
 
 }  // namespace
 }  // namespace osteofm

@@ -108,7 +108,7 @@ class Dinov2Family : public BackboneFamily {
   }
 };
 
-const BackboneRegistrar registrar(20, [] { return std::unique_ptr<BackboneFamily>(new Dinov2Family); });
+const BackboneRegistrar dinov2_registrar(20, [] { return std::unique_ptr<BackboneFamily>(new Dinov2Family); });
 
 }  // namespace
 }  // namespace osteofm

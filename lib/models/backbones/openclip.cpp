@@ -106,7 +106,7 @@ void OpenClipFamily::apply_hf_config(const nlohmann::json& c, ArchConfig& arch) 
   if (c.contains("projection_dim") && c["projection_dim"].is_number()) arch.proj_dim = c["projection_dim"].get<int>();
 }
 
-const BackboneRegistrar registrar(10, [] { return std::unique_ptr<BackboneFamily>(new OpenClipFamily); });
+const BackboneRegistrar openclip_registrar(10, [] { return std::unique_ptr<BackboneFamily>(new OpenClipFamily); });
 
 }  // namespace
 }  // namespace osteofm

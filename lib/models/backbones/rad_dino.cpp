@@ -27,7 +27,7 @@ class RadDinoFamily : public BackboneFamily {
   }
 };
 
-const BackboneRegistrar registrar(40, [] { return std::unique_ptr<BackboneFamily>(new RadDinoFamily); });
+const BackboneRegistrar rad_dino_registrar(40, [] { return std::unique_ptr<BackboneFamily>(new RadDinoFamily); });
 
 }  // namespace
 }  // namespace osteofm

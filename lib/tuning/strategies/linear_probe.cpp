@@ -16,7 +16,7 @@ class LinearProbe : public TuningStrategy {
   bool frozen_backbone() const override { return true; }
 };
 
-const StrategyRegistrar registrar("linear_probe", [](const nlohmann::json& c) {
+const StrategyRegistrar linear_probe_registrar("linear_probe", [](const nlohmann::json& c) {
   check_strategy_fields(c, {}, "linear_probe");
   return std::unique_ptr<TuningStrategy>(new LinearProbe());
 });

@@ -145,7 +145,7 @@ class LoraTuning : public TuningStrategy {
   LoraOptions options_;
 };
 
-const StrategyRegistrar registrar("lora", [](const nlohmann::json& c) {
+const StrategyRegistrar lora_registrar("lora", [](const nlohmann::json& c) {
   check_strategy_fields(c, {"rank", "alpha", "dropout", "targets"}, "lora");
   LoraOptions o;
   if (c.contains("rank") && !(c["rank"].is_number_integer() && c["rank"].get<int64_t>() >= 1))

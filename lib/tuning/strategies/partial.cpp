@@ -30,7 +30,7 @@ class PartialFineTune : public TuningStrategy {
   int blocks_;
 };
 
-const StrategyRegistrar registrar("partial", [](const nlohmann::json& c) {
+const StrategyRegistrar partial_registrar("partial", [](const nlohmann::json& c) {
   check_strategy_fields(c, {"blocks"}, "partial");
   if (c.contains("blocks") && !c["blocks"].is_number_integer())
     throw InputError("strategy partial: blocks must be a whole number, not " + c["blocks"].dump());
