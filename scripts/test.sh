@@ -28,9 +28,14 @@ configure() {  # DIR ARGS...: a folder made before keeps its generator and takes
 }
 
 # Of osteofm_tests, only the cases that differ without image I/O (OSTEOFM_TEST_SCOPE): the
-# rest run the same library code that build/ has just tested.
+# rest run the same library code that build/ has just tested. A unity build at -O1: this
+# folder proves the configuration compiles and trains from caches, and builds in 4 min
+# instead of 10.7 (the 570 MB LibTorch PCH is loaded once per 8 files, not per file).
+# GCC 12's -Wmaybe-uninitialized misfires at -O1 (an std::optional read after its check in
+# cmd_gradcam.cpp); build/ keeps the warning.
 configure build-noio -DCMAKE_BUILD_TYPE=Release -DOSTEOFM_WITH_IMAGE_IO=OFF -DOSTEOFM_BUILD_BENCH=OFF -DOSTEOFM_WERROR=ON \
-  -DOSTEOFM_TEST_SCOPE=image-io-off
+  -DOSTEOFM_TEST_SCOPE=image-io-off -DCMAKE_UNITY_BUILD=ON \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG -Wno-maybe-uninitialized"
 cmake --build build-noio -j "$(nproc)"
 ctest --test-dir build-noio --output-on-failure -j "$(nproc)"
 

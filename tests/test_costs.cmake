@@ -1,0 +1,10 @@
+# Read by ctest after the discovered Catch2 cases (TEST_INCLUDE_FILES, tests/CMakeLists.txt):
+# the seconds the long cases take on 2 cores, so that `ctest -j` starts them first. ctest
+# learns costs after a run (Testing/Temporary/CTestCostData.txt), which a fresh clone such
+# as CI's lacks: it then ran them last, in file order, and the campaign waited for the
+# validation case (a 387 s tail of a 589 s run whose cases sum to 1018 s).
+set_tests_properties(
+  "explain: a bone-reading model scores higher IoU_bone and Δbone than a shortcut model"
+  PROPERTIES COST 190)
+set_tests_properties("demo: twelve variants end to end, then resumes" PROPERTIES COST 150)
+set_tests_properties("sweep: Slurm executor runs one job-array task per variant on a real Slurm" PROPERTIES COST 60)
