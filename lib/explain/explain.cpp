@@ -19,6 +19,7 @@
 #include "data/loader.hpp"
 #include "data/regions.hpp"
 #include "eval/metrics.hpp"
+#include "explain/ci_json.hpp"
 #include "explain/deletion.hpp"
 #include "explain/gradcam.hpp"
 #include "explain/occlusion_study.hpp"

@@ -13,6 +13,7 @@
 #include "core/labels.hpp"
 #include "core/numbers.hpp"
 #include "data/transforms.hpp"
+#include "explain/ci_json.hpp"
 #include "explain/occlusion_control.hpp"
 
 namespace osteofm {
@@ -31,13 +32,6 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {  // x [k,1,S
   return F::conv2d(y, k.view({1, 1, -1, 1}));
 }
 }  // namespace
-
-json ci_json(const StatisticCI& s, size_t n) {
-  return {{"estimate", std::isnan(s.estimate) ? json(nullptr) : json(s.estimate)},
-          {"ci", s.ci.defined ? json::array({s.ci.lower, s.ci.upper}) : json(nullptr)},
-          {"n", n},
-          {"valid_replicates", s.valid}};
-}
 
 torch::Tensor OcclusionFills::make(const std::string& name, const torch::Tensor& x, const std::vector<int64_t>& rows) const {
   if (name == "mean") return torch::full_like(x, mean_);

@@ -18,9 +18,6 @@
 
 namespace osteofm {
 
-// The JSON of a statistic with its CI: {"estimate", "ci", "n", "valid_replicates"}.
-nlohmann::json ci_json(const StatisticCI& s, size_t n);
-
 // Occlusion fills for images [k,1,S,S]: "mean" (the split's mean pixel), "blur" (Gaussian,
 // σ = S/32), "noise" (Gaussian with the split's mean and SD, per image a stream seeded by
 // its row, whatever the batch).

@@ -8,27 +8,10 @@
 #include "core/csv.hpp"
 #include "core/labels.hpp"
 #include "core/numbers.hpp"
-#include "explain/occlusion_study.hpp"
+#include "explain/ci_json.hpp"
 
 namespace osteofm {
 using nlohmann::json;
-
-json mean_ci_json(const std::vector<double>& v, const std::vector<int>& labels, int only_class,
-                  const std::vector<uint32_t>& clusters, size_t n_units, const BootstrapOptions& bootstrap) {
-  const int64_t N = static_cast<int64_t>(v.size());
-  size_t n = 0;
-  for (int64_t i = 0; i < N; ++i) n += !std::isnan(v[i]) && (only_class < 0 || labels[i] == only_class);
-  const auto s = bootstrap_statistic(N, clusters, n_units, bootstrap, [&](const uint32_t* w) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < N; ++i) {
-      if (std::isnan(v[i]) || (only_class >= 0 && labels[i] != only_class)) continue;
-      num += w[i] * v[i];
-      den += w[i];
-    }
-    return den > 0 ? num / den : kNaN;
-  });
-  return ci_json(s, n);
-}
 
 RegionStudy::RegionStudy(const RegionTable& table, int64_t images, double fixed_threshold, int chance_draws, uint64_t seed)
     : fixed_threshold_(fixed_threshold), chance_draws_(chance_draws), seed_(seed) {

@@ -18,11 +18,6 @@
 
 namespace osteofm {
 
-// The mean of the non-NaN `values` (of the images whose label is `only_class`; -1: all)
-// with its bootstrap CI, resampled as `clusters` says; as ci_json writes it.
-nlohmann::json mean_ci_json(const std::vector<double>& values, const std::vector<int>& labels, int only_class,
-                            const std::vector<uint32_t>& clusters, size_t n_units, const BootstrapOptions& bootstrap);
-
 class RegionStudy {
  public:
   // `images`: the split's size; chance_draws 0: no reference levels.

@@ -217,8 +217,11 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     throw InputError(file + ": " + std::to_string(problems.size()) + " of " + std::to_string(variants.size()) +
                      " variants cannot start (listed above); nothing was run");
   }
-  if (o.executor == "slurm") sbatch_command(o, "");  // refuses bad --sbatch-args before anything is written
   const fs::path root(sweep_dir);
+  // Split (and bad --sbatch-args refused) before anything is written.
+  const std::string script_path = (fs::absolute(root) / "slurm" / "array.sh").string();
+  const std::vector<std::string> sbatch_argv =
+      o.executor == "slurm" ? sbatch_command(o, script_path) : std::vector<std::string>();
   fs::create_directories(root / "configs");
   std::set<std::string> failed_before = earlier_failures(root);
   json manifest = {{"config", fs::absolute(file).string()}, {"executor", o.executor}, {"variants", json::array()}};
@@ -251,9 +254,8 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     script += "exec " + quote(fs::absolute(o.binary).string()) + " train --config " +
               quote(fs::absolute(root / "configs").string()) + "/$v.json --out \"$run\" $resume\n";
     fs::create_directories(root / "slurm");
-    const std::string script_path = (fs::absolute(root) / "slurm" / "array.sh").string();
     write_file_atomic(script_path, script);
-    const CommandOutput sbatch = run_capturing_stdout(sbatch_command(o, script_path));
+    const CommandOutput sbatch = run_capturing_stdout(sbatch_argv);
     std::string out = sbatch.out;
     const int status = sbatch.status;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();

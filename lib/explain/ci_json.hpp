@@ -1,0 +1,21 @@
+// How explain.json writes a statistic with its bootstrap CI.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/bootstrap.hpp"
+
+namespace osteofm {
+
+// {"estimate", "ci", "n", "valid_replicates"}; NaN and an undefined CI as null.
+nlohmann::json ci_json(const StatisticCI& s, size_t n);
+
+// The mean of the non-NaN `values` (of the images whose label is `only_class`; -1: all)
+// with its bootstrap CI, resampled as `clusters` says; as ci_json writes it.
+nlohmann::json mean_ci_json(const std::vector<double>& values, const std::vector<int>& labels, int only_class,
+                            const std::vector<uint32_t>& clusters, size_t n_units, const BootstrapOptions& bootstrap);
+
+}  // namespace osteofm
