@@ -3,8 +3,12 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
+
+#include "core/random.hpp"
 
 #include "core/labels.hpp"
+#include "data/image_realism.hpp"
 #include "data/phantom.hpp"
 #include "io/image.hpp"
 #include "io/manifest.hpp"
@@ -234,4 +238,104 @@ TEST_CASE("phantom: --shortcut in-bone puts a class cue inside the ribs, without
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK_THAT(read_text(dir / "c/regions.json"), Catch::Contains("\"rib_cue\": 128"));
+}
+
+namespace {
+// Every radiograph of public-cxr (PNG/JPEG; the DICOMs are decoder tests), with its V7 lung
+// mask (255 = lung) where pairs.csv has one.
+std::vector<RealismStats> public_cxr_realism() {
+  const std::string root = shared("data/public-cxr");
+  std::map<std::string, std::string> lung_mask_of;
+  {
+    std::istringstream in(read_text(root + "/v7labs-lung-masks/pairs.csv"));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      const auto c1 = line.find(','), c2 = line.find(',', c1 + 1);
+      lung_mask_of[line.substr(0, c1)] = line.substr(c1 + 1, c2 - c1 - 1);
+    }
+  }
+  std::vector<RealismStats> out;
+  for (const char* folder : {"nih-chestxray14", "covid-chestxray-dataset/images", "hannover-covid19-repository/png"})
+    for (const auto& e : fs::recursive_directory_iterator(root + "/" + folder)) {
+      if (!e.is_regular_file()) continue;
+      const GrayImage img = read_image(e.path().string());
+      std::vector<uint8_t> lungs;
+      const std::string rel = fs::relative(e.path(), root).string();
+      if (lung_mask_of.count(rel)) {
+        int w = 0, h = 0;
+        lungs = read_png_u8(root + "/" + lung_mask_of[rel], &w, &h);
+        REQUIRE(w == img.width);
+        REQUIRE(h == img.height);
+        for (auto& v : lungs) v = v == 255;
+      }
+      out.push_back(realism_stats(img.pixels, img.width, img.height, lungs));
+    }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("phantom: its intensity histogram, power spectrum and lung texture lie inside the range of real radiographs",
+          "[phantom][realism][image_io]") {
+  const std::vector<RealismStats> real = public_cxr_realism();
+  REQUIRE(real.size() == 36);
+  const RealismRange range = realism_range(real);
+  REQUIRE(range.count[realism_names().size() - 1] == 20);  // lung statistics from the 20 V7 masks
+  // Phantoms of every mode at the demo's render size and at 512 px, several patients each.
+  std::vector<RealismStats> phantom;
+  for (const auto& [shortcut, size] : std::vector<std::pair<std::string, int>>{{"none", 512}, {"marker", 512}, {"in-bone", 384}}) {
+    PhantomOptions o;
+    o.size = size;
+    o.patients = 8;
+    o.seed = 11;
+    o.shortcut = shortcut;
+    for (const auto& s : phantom_subjects(o)) {
+      const PhantomImage img = render_phantom(s, 0, o);
+      std::vector<uint8_t> lungs(img.mask.size());
+      for (size_t i = 0; i < lungs.size(); ++i) lungs[i] = (img.mask[i] & kLungs) != 0;
+      phantom.push_back(realism_stats(img.pixels, img.width, img.height, lungs));
+      if (std::getenv("OSTEOFM_PRINT_REALISM")) {
+        std::printf("%s %d %s:", shortcut.c_str(), size, s.patient_id.c_str());
+        for (double v : realism_values(phantom.back())) std::printf(" %.3f", v);
+        std::printf("\n");
+      }
+    }
+  }
+  const RealismRange ours = realism_range(phantom);
+  std::ostringstream table;
+  table << "statistic: real radiographs (n) | phantoms (n)\n";
+  for (size_t k = 0; k < realism_names().size(); ++k)
+    table << "  " << realism_names()[k] << ": " << range.lo[k] << ".." << range.hi[k] << " (" << range.count[k] << ") | "
+          << ours.lo[k] << ".." << ours.hi[k] << " (" << ours.count[k] << ")\n";
+  INFO(table.str());
+  if (std::getenv("OSTEOFM_PRINT_REALISM")) std::printf("%s", table.str().c_str());
+  size_t outside = 0;
+  for (const auto& s : phantom) {
+    const auto lines = realism_outside(s, range);
+    for (const auto& l : lines) UNSCOPED_INFO(l);
+    outside += lines.size();
+  }
+  CHECK(outside == 0);
+}
+
+TEST_CASE("realism statistics: white noise is flat, a smooth ramp is steep, the window removes exposure", "[realism][image_io]") {
+  const int S = 256;
+  std::vector<float> noise(S * S), ramp(S * S), dim(S * S);
+  SplitMix64 g(5);
+  for (int y = 0; y < S; ++y)
+    for (int x = 0; x < S; ++x) {
+      noise[y * S + x] = static_cast<float>(g.uniform());
+      ramp[y * S + x] = static_cast<float>(std::sin(x * 0.02) + std::cos(y * 0.015));
+    }
+  for (size_t i = 0; i < dim.size(); ++i) dim[i] = 0.2f + 0.3f * noise[i];  // same image, other exposure
+  const RealismStats n = realism_stats(noise, S, S), r = realism_stats(ramp, S, S), d = realism_stats(dim, S, S);
+  CHECK(std::fabs(n.spectrum_slope) < 0.3);
+  CHECK(r.spectrum_slope > 3.0);
+  CHECK(d.mean == Approx(n.mean).margin(1e-5));
+  CHECK(d.q50 == Approx(n.q50).margin(1e-5));
+  CHECK(d.spectrum_slope == Approx(n.spectrum_slope).margin(1e-4));
+  CHECK_FALSE(n.has_lungs);
+  CHECK(std::isnan(realism_values(n)[7]));
+  // A lung mask of the wrong size is a clear error.
+  CHECK_THROWS_WITH(realism_stats(noise, S, S, std::vector<uint8_t>(10, 1)), Catch::Contains("lung mask has 10 pixels"));
 }
