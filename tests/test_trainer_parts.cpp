@@ -50,10 +50,15 @@ TEST_CASE("trainer parts: AdamW equals torch::optim::AdamW step by step, and res
   TwoPart ours = seeded_model(1), theirs = seeded_model(1);
   AdamW opt(head_and_body_groups(*ours, 3e-2, 1e-2, 0.05));
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(theirs->head->parameters(),
+  // The same four groups: weights decay, biases do not.
+  groups.emplace_back(std::vector<torch::Tensor>{theirs->head->weight},
                       std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(3e-2).weight_decay(0.05)));
-  groups.emplace_back(theirs->body->parameters(),
+  groups.emplace_back(std::vector<torch::Tensor>{theirs->body->weight},
                       std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(1e-2).weight_decay(0.05)));
+  groups.emplace_back(std::vector<torch::Tensor>{theirs->head->bias},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(3e-2).weight_decay(0.0)));
+  groups.emplace_back(std::vector<torch::Tensor>{theirs->body->bias},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(1e-2).weight_decay(0.0)));
   torch::optim::AdamW reference(groups, torch::optim::AdamWOptions(1e-3));
   torch::manual_seed(7);
   const auto x = torch::randn({12, 4}, torch::kFloat64);
@@ -173,14 +178,49 @@ TEST_CASE("trainer parts: class weights N / (K n_k), and 1 for plain cross-entro
 TEST_CASE("trainer parts: parameter groups put the head apart and leave frozen tensors out", "[train][parts]") {
   TwoPart m = seeded_model(5);
   const auto groups = head_and_body_groups(*m, 1e-3, 1e-5, 0.05);
-  REQUIRE(groups.size() == 2);
-  std::vector<std::string> head, body;
-  for (const auto& [name, p] : groups[0].params) head.push_back(name);
-  for (const auto& [name, p] : groups[1].params) body.push_back(name);
-  CHECK(head == std::vector<std::string>{"head.weight", "head.bias"});
-  CHECK(body == std::vector<std::string>{"body.weight", "body.bias"});
+  REQUIRE(groups.size() == 4);
+  std::vector<std::vector<std::string>> names(4);
+  for (size_t g = 0; g < 4; ++g)
+    for (const auto& [name, p] : groups[g].params) names[g].push_back(name);
+  CHECK(names[0] == std::vector<std::string>{"head.weight"});
+  CHECK(names[1] == std::vector<std::string>{"body.weight"});
+  CHECK(names[2] == std::vector<std::string>{"head.bias"});
+  CHECK(names[3] == std::vector<std::string>{"body.bias"});
   CHECK(groups[0].lr == 1e-3);
   CHECK(groups[1].lr == 1e-5);
+  CHECK(groups[2].lr == 1e-3);
+  CHECK(groups[3].lr == 1e-5);
   CHECK(groups[0].weight_decay == 0.05);
   CHECK(groups[1].weight_decay == 0.05);
+  CHECK(groups[2].weight_decay == 0.0);
+  CHECK(groups[3].weight_decay == 0.0);
+}
+
+TEST_CASE("trainer parts: weight decay spares biases, norms, LayerScale and the learned tokens", "[train][parts]") {
+  // The names of a ViT's tensors (models/vit.cpp keeps timm's), 2-D or more unless noted.
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> exempt = {
+      {"blocks.0.attn.qkv.bias", {12}},   {"blocks.0.norm1.weight", {4}}, {"blocks.0.norm1.bias", {4}},
+      {"blocks.0.ls1.gamma", {4}},        {"norm.weight", {4}},           {"head.bias", {3}},
+      {"pos_embed", {1, 17, 4}},          {"cls_token", {1, 1, 4}},       {"register_tokens", {1, 4, 4}},
+      {"blocks.0.attn.qkv.lora_A0", {4}}};  // a 1-D adapter tensor would be a scale too
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> decayed = {
+      {"blocks.0.attn.qkv.weight", {12, 4}}, {"blocks.0.mlp.fc1.weight", {16, 4}}, {"patch_embed.proj.weight", {4, 3, 2, 2}},
+      {"head.weight", {3, 4}},               {"blocks.0.attn.qkv.lora_A0", {2, 4}}, {"blocks.0.attn.qkv.base.weight", {12, 4}}};
+  for (const auto& [name, shape] : exempt) {
+    INFO(name);
+    CHECK(exempt_from_weight_decay(name, torch::zeros(shape)));
+  }
+  for (const auto& [name, shape] : decayed) {
+    INFO(name);
+    CHECK_FALSE(exempt_from_weight_decay(name, torch::zeros(shape)));
+  }
+  // A step without gradient signal (zero gradients) moves only the decayed tensors.
+  TwoPart m = seeded_model(9);
+  const auto before_bias = m->body->bias.clone(), before_weight = m->body->weight.clone();
+  AdamW opt(head_and_body_groups(*m, 1e-2, 1e-2, 0.1));
+  for (auto& p : m->parameters())
+    if (p.requires_grad()) p.mutable_grad() = torch::zeros_like(p);
+  opt.step();
+  CHECK(torch::equal(m->body->bias, before_bias));
+  CHECK(torch::allclose(m->body->weight, before_weight * (1 - 1e-2 * 0.1), 0, 1e-15));
 }

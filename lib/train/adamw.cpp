@@ -4,15 +4,24 @@
 
 namespace osteofm {
 
+bool exempt_from_weight_decay(const std::string& name, const torch::Tensor& parameter) {
+  if (parameter.dim() <= 1) return true;
+  const std::string leaf = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+  return leaf == "pos_embed" || leaf == "cls_token" || leaf == "register_tokens" || leaf == "mask_token";
+}
+
 std::vector<AdamWGroup> head_and_body_groups(const torch::nn::Module& model, double lr_head, double lr_body,
                                              double weight_decay) {
-  std::vector<AdamWGroup> groups(2);
-  groups[0].lr = lr_head;
-  groups[1].lr = lr_body;
-  for (auto& g : groups) g.weight_decay = weight_decay;
-  for (const auto& item : model.named_parameters())
-    if (item.value().requires_grad())
-      groups[item.key().rfind("head", 0) == 0 ? 0 : 1].params.emplace_back(item.key(), item.value());
+  std::vector<AdamWGroup> groups(4);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    groups[g].lr = g % 2 == 0 ? lr_head : lr_body;
+    groups[g].weight_decay = g < 2 ? weight_decay : 0.0;
+  }
+  for (const auto& item : model.named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    const size_t part = item.key().rfind("head", 0) == 0 ? 0 : 1;
+    groups[part + (exempt_from_weight_decay(item.key(), item.value()) ? 2 : 0)].params.emplace_back(item.key(), item.value());
+  }
   return groups;
 }
 

@@ -16,8 +16,16 @@ struct AdamWGroup {
   double lr = 1e-3, weight_decay = 0.01;
 };
 
-// Two groups from a model's trainable parameters: [0] the head ("head*" names) at lr_head,
-// [1] everything else that trains (backbone blocks, adapters) at lr_body; both decay.
+// Whether weight decay leaves this parameter alone, as timm and HF do: biases, norm scales
+// and LayerScale (every tensor of one dimension: decaying them only shrinks a scale or a
+// shift towards zero) and the learned tokens (position embeddings, class and register
+// tokens, whose size is not what over-fits).
+bool exempt_from_weight_decay(const std::string& name, const torch::Tensor& parameter);
+
+// Four groups from a model's trainable parameters: [0] the head ("head*" names) at lr_head,
+// [1] everything else that trains (backbone blocks, adapters) at lr_body, both with
+// `weight_decay`; [2] and [3] the head's and the body's exempt tensors at the same rates
+// without decay. Frozen tensors are in none.
 std::vector<AdamWGroup> head_and_body_groups(const torch::nn::Module& model, double lr_head, double lr_body,
                                              double weight_decay);
 
