@@ -27,6 +27,7 @@
 #include "data/tensor_cache.hpp"
 #include "explain/explain.hpp"
 #include "explain/gradcam.hpp"
+#include "explain/rollout.hpp"
 #include "io/manifest.hpp"
 #include "models/checkpoint.hpp"
 #include "data/loader.hpp"
@@ -312,6 +313,10 @@ int main(int argc, char** argv) {
     const double fwd = seconds_per_call([&] { torch::NoGradGuard ng; model->forward(x); }, 2, 1.0);
     std::printf("grad-cam %-14s %d px batch %d: %.1f images/s (forward alone %.1f images/s, %.2fx)\n", preset.c_str(), S,
                 B, B / gc, B / fwd, gc / fwd);
+    // Attention rollout: one forward pass that keeps every block's attention, no gradient.
+    const double ro = seconds_per_call([&] { attention_rollout(model, x, target); }, 2, 1.0);
+    std::printf("rollout  %-14s %d px batch %d: %.1f images/s (%.2fx Grad-CAM's time)\n", preset.c_str(), S, B, B / ro,
+                ro / gc);
     // Occlusion maps cost one forward pass per grid cell: measured on the tiny preset only
     // (dinov2-vitb14 at 224 px is 256 passes per image, minutes per batch on 2 cores).
     if (preset == "dinov2-tiny") {

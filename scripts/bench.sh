@@ -13,3 +13,13 @@ else
   echo "baseline: python3-sklearn not installed (apt-get install python3-sklearn) - no ratio"
 fi
 ./build/osteofm_bench "$shared" $baseline
+# Threads: LibTorch intra-op x OpenBLAS pool, under the pthreads build (Debian's default) and
+# the OpenMP build when libopenblas0-openmp is installed (chosen here by LD_LIBRARY_PATH,
+# the system's choice is left alone).
+./build/osteofm_bench_threads
+openmp=/usr/lib/x86_64-linux-gnu/openblas-openmp
+if [ -e "$openmp/libopenblas.so.0" ]; then
+  LD_LIBRARY_PATH="$openmp" ./build/osteofm_bench_threads
+else
+  echo "OpenBLAS OpenMP build not installed (apt-get install libopenblas0-openmp): not measured"
+fi

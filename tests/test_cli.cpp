@@ -16,8 +16,15 @@ TEST_CASE("cli: --version and doctor", "[cli][image_io]") {
   CliResult d = run_osteofm("doctor --json --threads 2");
   REQUIRE(d.code == 0);
   json j = json::parse(d.out);
-  CHECK(j["threads"] == 2);
   CHECK(j["blas"]["kind"] == "openblas");  // setup.sh installs it; the reference BLAS is 40x slower
+  // --threads goes to OpenBLAS's pool, LibTorch's intra-op pool keeps one thread (the fastest
+  // split, bench/bench_threads.cpp): two pools on the same cores fight.
+  CHECK(j["blas"]["threads"] == 2);
+  CHECK(j["threads"] == 1);
+  CHECK(j["blas"]["threading"] == "pthreads");
+  const json one = json::parse(run_osteofm("doctor --json --threads 1").out);
+  CHECK(one["blas"]["threads"] == 1);
+  CHECK(one["threads"] == 1);
   CHECK_FALSE(j["dcmtk"].get<std::string>().empty());
 }
 

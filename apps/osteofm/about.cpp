@@ -33,7 +33,8 @@ nlohmann::json doctor_report() {
   for (int i = 0; i < ncuda; ++i) devs.push_back("cuda:" + std::to_string(i));
   j["devices"] = devs;
   const BlasInfo blas = detect_blas();
-  j["blas"] = {{"library", blas.library}, {"kind", blas.kind}, {"slow", blas.slow}};
+  j["blas"] = {{"library", blas.library}, {"kind", blas.kind}, {"slow", blas.slow}, {"threading", blas.threading},
+               {"threads", blas.threads}};
   {
     torch::NoGradGuard ng;
     auto a = torch::randn({512, 512});

@@ -19,10 +19,16 @@ void add_doctor_command(CLI::App& root, Commands& commands) {
       std::cout << version_line() << "\n"
                 << "  LibTorch      " << r["libtorch"].get<std::string>() << "\n"
                 << "  CUDA devices  " << r["cuda_devices"].get<int>() << "\n"
-                << "  threads       " << r["threads"].get<int>() << " of " << r["hardware_threads"].get<int>()
-                << " cores\n"
+                << "  threads       LibTorch intra-op " << r["threads"].get<int>() << ", "
+                << r["hardware_threads"].get<int>() << " cores\n"
                 << "  BLAS          " << r["blas"]["kind"].get<std::string>() << " ("
                 << r["blas"]["library"].get<std::string>() << ")\n"
+                << "  BLAS threads  "
+                << (r["blas"]["threads"].get<int>() < 0
+                        ? std::string("not OpenBLAS: its own setting")
+                        : std::to_string(r["blas"]["threads"].get<int>()) + " (" +
+                              r["blas"]["threading"].get<std::string>() + " build; set with --threads)")
+                << "\n"
                 << "  GEMM 512^3    " << static_cast<int>(r["gemm_gflops"].get<double>()) << " GFLOP/s\n"
                 << "  OpenCV        " << (r["opencv"].get<std::string>().empty() ? "not built in" : r["opencv"].get<std::string>()) << "\n"
                 << "  DCMTK         " << (r["dcmtk"].get<std::string>().empty() ? "not built in" : r["dcmtk"].get<std::string>()) << "\n"

@@ -2,11 +2,13 @@
 
 #include "core/parallel.hpp"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -21,10 +23,36 @@ int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+namespace {
+template <class F>
+F openblas_symbol(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+}  // namespace
+
+bool set_blas_threads(int threads) {
+  const auto set = openblas_symbol<void (*)(int)>("openblas_set_num_threads");
+  if (!set) return false;
+  set(std::max(1, threads));
+  return true;
+}
+
+int blas_threads() {
+  const auto get = openblas_symbol<int (*)()>("openblas_get_num_threads");
+  return get ? get() : -1;
+}
+
 void set_threads(int threads) {
   set_default_threads(threads);  // osteofm's own pools (bootstrap, phantom, loaders, data check)
   const int n = resolve_threads(0);
-  at::set_num_threads(n);
+  // With OpenBLAS, its pool takes the threads and LibTorch's intra-op pool one. Measured by
+  // bench/bench_threads.cpp on a 2-core VM (dinov2-vitb14, 224 px): intra-op 1 x OpenBLAS 2
+  // embeds at 3.21 images/s and trains at 2.46, against 2.05 and 2.05 for 2 x 2 (1.57x,
+  // 1.20x); OpenBLAS's OpenMP build gives the same order (3.32 / 2.26 vs 2.99 / 2.14). A ViT
+  // on CPU is GEMM time, and two pools on the same cores fight. Any other BLAS (MKL inside
+  // a PyTorch wheel) threads through LibTorch's pool, which then takes all n.
+  const bool openblas = set_blas_threads(n);
+  at::set_num_threads(openblas ? 1 : n);
 }
 
 BlasInfo detect_blas() {
@@ -59,6 +87,11 @@ BlasInfo detect_blas() {
     info.kind = "builtin";  // statically linked into LibTorch (e.g. PyTorch wheels with MKL)
   }
   info.slow = info.kind == "reference";
+  if (const auto parallel = openblas_symbol<int (*)()>("openblas_get_parallel")) {
+    const int p = parallel();
+    info.threading = p == 0 ? "sequential" : p == 1 ? "pthreads" : p == 2 ? "openmp" : "unknown";
+    info.threads = blas_threads();
+  }
   return info;
 }
 
