@@ -9,7 +9,10 @@
 
 #include <torch/torch.h>
 
+#include "bench_timing.hpp"
+
 #include "core/atomic_file.hpp"
+#include "core/parallel.hpp"
 #include "core/runtime.hpp"
 #include "core/random.hpp"
 #include "eval/bootstrap.hpp"
@@ -33,25 +36,13 @@
 #include "data/loader.hpp"
 
 using namespace osteofm;
+using osteofm::bench::seconds_per_call;
 namespace fs = std::filesystem;
 
-template <typename F>
-double seconds_per_call(F&& f, int min_reps = 3, double min_seconds = 0.5) {
-  f();  // warm-up
-  int reps = 0;
-  auto t0 = std::chrono::steady_clock::now();
-  double s = 0;
-  while (reps < min_reps || s < min_seconds) {
-    f();
-    ++reps;
-    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
-  return s / reps;
-}
 
 int main(int argc, char** argv) {
   set_threads(0);
-  set_image_io_threads(at::get_num_threads());
+  set_image_io_threads(resolve_threads(0));
   const std::string shared = argc > 1 ? argv[1] : (std::getenv("OSTEOFM_SHARED") ? std::getenv("OSTEOFM_SHARED") : "../shared");
   const std::string tmp = (fs::temp_directory_path() / "osteofm_bench").string();
   fs::create_directories(tmp);

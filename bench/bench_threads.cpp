@@ -4,12 +4,13 @@
 // cross-entropy, backward). scripts/bench.sh runs it under OpenBLAS's pthreads build and,
 // when installed, its OpenMP build (LD_LIBRARY_PATH), so the flavour is measured too. The
 // figures are ratios against intra 1 x BLAS 1 in the same run.
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
+
+#include "bench_timing.hpp"
 
 #include "core/runtime.hpp"
 #include "models/checkpoint.hpp"
@@ -17,22 +18,7 @@
 #include "models/embed.hpp"
 
 using namespace osteofm;
-
-namespace {
-template <class F>
-double seconds_per_call(F&& f, int min_reps, double min_seconds) {
-  f();  // warm-up (and OpenBLAS's pool resized)
-  int reps = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  double s = 0;
-  while (reps < min_reps || s < min_seconds) {
-    f();
-    ++reps;
-    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
-  return s / reps;
-}
-}  // namespace
+using osteofm::bench::seconds_per_call;
 
 int main() {
   const BlasInfo blas = detect_blas();

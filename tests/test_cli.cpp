@@ -22,6 +22,7 @@ TEST_CASE("cli: --version and doctor", "[cli][image_io]") {
   CHECK(j["blas"]["threads"] == 2);
   CHECK(j["threads"] == 1);
   CHECK(j["blas"]["threading"] == "pthreads");
+  CHECK(j["image_io_threads"] == 2);  // OpenCV keeps the count asked for (was LibTorch's: 1)
   const json one = json::parse(run_osteofm("doctor --json --threads 1").out);
   CHECK(one["blas"]["threads"] == 1);
   CHECK(one["threads"] == 1);

@@ -6,7 +6,7 @@
 foreach(seed 1 2 3)
   set_tests_properties(
     "validation, training seed ${seed}: bone vs marker vs spine-signal model on Δbone, CAM share and add-backs"
-    PROPERTIES COST 160)
+    PROPERTIES COST 145)
 endforeach()
-set_tests_properties("demo: twelve variants end to end, then resumes" PROPERTIES COST 150)
+set_tests_properties("demo: twelve variants end to end, then resumes" PROPERTIES COST 60)
 set_tests_properties("sweep: Slurm executor runs one job-array task per variant on a real Slurm" PROPERTIES COST 60)

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/parallel.hpp"
 #include "core/runtime.hpp"
 #include "io/image.hpp"
 
@@ -13,7 +14,9 @@ namespace osteofm::cli {
 
 void configure_threads(int threads) {
   set_threads(threads);
-  set_image_io_threads(at::get_num_threads());
+  // The count asked for (all cores for 0), not LibTorch's intra-op count: with OpenBLAS that
+  // is 1 (core/runtime.hpp), and OpenCV's pool is no BLAS.
+  set_image_io_threads(resolve_threads(0));
 }
 
 std::string version_line() {
@@ -26,6 +29,7 @@ nlohmann::json doctor_report() {
   j["osteofm"] = OSTEOFM_VERSION;
   j["libtorch"] = torch_version();
   j["threads"] = at::get_num_threads();
+  j["image_io_threads"] = image_io_threads();
   j["hardware_threads"] = hardware_threads();
   const int ncuda = cuda_device_count();
   j["cuda_devices"] = ncuda;

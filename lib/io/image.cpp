@@ -198,6 +198,7 @@ std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* heigh
 
 std::string opencv_version() { return CV_VERSION; }
 void set_image_io_threads(int threads) { cv::setNumThreads(threads); }
+int image_io_threads() { return cv::getNumThreads(); }
 
 #else  // no image I/O in this build
 
@@ -212,6 +213,7 @@ void write_png_u8(const std::string& path, int, int, const std::vector<uint8_t>&
 std::vector<uint8_t> read_png_u8(const std::string& path, int*, int*) { throw no_image_io(path); }
 std::string opencv_version() { return ""; }
 void set_image_io_threads(int) {}
+int image_io_threads() { return 0; }
 std::string dcmtk_version() { return ""; }
 std::string gdcm_version() { return ""; }
 

@@ -61,5 +61,6 @@ std::string dcmtk_version();
 std::string gdcm_version();
 // Threads OpenCV may use for the decoders' resizes and colour conversions (no-op without image I/O).
 void set_image_io_threads(int threads);
+int image_io_threads();  // OpenCV's threads; 0 without image I/O
 
 }  // namespace osteofm
