@@ -1,5 +1,6 @@
 // osteofm demo end to end at a small size: twelve variants, explain, the table; a second
 // run resumes (keeps everything) instead of starting over.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "support.hpp"
@@ -17,7 +18,15 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   INFO(table);
   // header, rule, 12 variants, blank + seven notes (ranking, CIs, thresholds, calibration,
   // IoU map, Δbone definition and fill, explain split)
-  CHECK(count_lines(table) == 2 + 12 + 8);
+  CHECK(count_lines(table) == 2 + 12 + 9);
+  // The LaTeX table is plain ASCII (Δ, −, † as math), so pdflatex takes it as it is (was: raw UTF-8).
+  const std::string latex = read_text(dir / "demo/sweep/table.tex");
+  CHECK(std::count_if(latex.begin(), latex.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) == 0);
+  CHECK(latex.find("$\\Delta$bone") != std::string::npos);
+  // Δbone beside its area-matched control, labelled (the "Δbone that can be read").
+  CHECK(table.find("| Δbone − area control |") != std::string::npos);
+  CHECK(table.find("Δbone - area control: Δbone minus the AUC loss when as many pixels outside every bone") !=
+        std::string::npos);
   CHECK(table.find("Δbone: AUC(original) - AUC(all bones occluded), mean fill.") != std::string::npos);
   CHECK(table.find("Explainability scores on the test split.") != std::string::npos);
   CHECK(table.find("IoU_bone: all bones, top-k policy, on gradcam maps.") != std::string::npos);

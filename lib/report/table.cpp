@@ -1,6 +1,7 @@
 #include "report/table.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -206,6 +207,10 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
           for (const auto& [bit, name] : order)
             if (auto est = optional_estimate(e, "delta_bone.per_region." + name, ex)) r.delta_bone_regions.emplace_back(name, *est);
         }
+        if (e["delta_bone"].contains("area_control") && e["delta_bone"]["area_control"].is_object()) {
+          r.delta_bone_minus_control = optional_estimate(e, "delta_bone.area_control.delta_bone_minus_control", ex);
+          r.area_control_draws = e["delta_bone"]["area_control"].value("draws", 0);
+        }
         const json& below = e["delta_bone"].value("auc_below_0.5", json::array());
         r.delta_bone_below_chance = below.is_array() && std::find(below.begin(), below.end(), "all_bones_occluded") != below.end();
       }
@@ -237,10 +242,27 @@ std::string join(const std::set<std::string>& s) {
   for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
   return out;
 }
-// LaTeX's special characters that occur in names and notes, escaped.
+// LaTeX-safe text: its special characters escaped and the non-ASCII symbols the table's
+// labels and notes use written as math, so the .tex compiles under plain pdflatex.
 std::string tex(const std::string& text) {
+  static const std::pair<const char*, const char*> symbols[] = {
+      {"\xce\x94", "$\\Delta$"}, {"\xe2\x88\x92", "$-$"}, {"\xe2\x80\xa0", "$^\\dagger$"},
+      {"\xc2\xb1", "$\\pm$"},   {"\xe2\x89\xa5", "$\\geq$"}, {"\xe2\x89\xa4", "$\\leq$"},
+      {"\xc3\x97", "$\\times$"}, {"\xce\xb1", "$\\alpha$"}};
   std::string o;
-  for (char c : text) {
+  for (size_t i = 0; i < text.size();) {
+    bool replaced = false;
+    for (const auto& [utf8, latex] : symbols) {
+      const size_t n = std::strlen(utf8);
+      if (text.compare(i, n, utf8) == 0) {
+        o += latex;
+        i += n;
+        replaced = true;
+        break;
+      }
+    }
+    if (replaced) continue;
+    const char c = text[i++];
     if (c == '_' || c == '%' || c == '&' || c == '#') o += '\\';
     o += c;
   }
@@ -292,6 +314,16 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                     (below ? std::string(" †: the fill drove the occluded AUC below 0.5, so that Δbone measures the "
                                          "fill too (explain.json gives the blur fill beside it).")
                            : std::string()));
+  std::set<int> draws;
+  for (const auto& r : t.rows)
+    if (r.delta_bone_minus_control) draws.insert(r.area_control_draws);
+  if (!draws.empty()) {
+    std::string counts;
+    for (int d : draws) counts += (counts.empty() ? "" : ", ") + std::to_string(d);
+    notes.push_back("Δbone - area control: Δbone minus the AUC loss when as many pixels outside every bone and "
+                    "control region are occluded with the same fill (seeded half-patch blocks, mean of " + counts +
+                    " draws): the part of Δbone that is about bone, not about hiding that much image.");
+  }
   if (!splits.empty()) notes.push_back("Explainability scores on the " + join(splits) + " split.");
   return notes;
 }
@@ -367,6 +399,11 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
          return text(opt_ci(r.delta_bone) + (dagger ? (latex ? " $^\\dagger$" : " †") : ""), latex);
        },
        {{"delta_bone", [=](Row r) { return val(r.delta_bone); }}}},
+      {"Δbone − area control", "$\\Delta_\\mathrm{bone}$ $-$ area ctrl.", 'r',
+       [=](Row r, bool latex) { return text(opt_ci(r.delta_bone_minus_control), latex); },
+       {{"delta_bone_minus_control", [=](Row r) { return val(r.delta_bone_minus_control); }},
+        {"delta_bone_minus_control_lower", [=](Row r) { return lo(r.delta_bone_minus_control); }},
+        {"delta_bone_minus_control_upper", [=](Row r) { return hi(r.delta_bone_minus_control); }}}},
       {"IoU_bone", "IoU$_\\mathrm{bone}$", 'r', [=](Row r, bool latex) { return text(opt_ci(r.iou_bone), latex); },
        {{"iou_bone", [=](Row r) { return val(r.iou_bone); }}}},
       {"IoU_bone norm.", "IoU$_\\mathrm{bone}$ norm.", 'r',

@@ -28,6 +28,10 @@ struct VariantRow {
   std::optional<Estimate> delta_bone, iou_bone;
   std::optional<Estimate> iou_bone_normalised;  // (IoU - chance) / (ceiling - chance), explain.json iou_bone.reference
   bool delta_bone_below_chance = false;         // its fill drove AUC(all bones occluded) below 0.5
+  // Δbone minus the AUC loss of occluding as many pixels outside every bone and control
+  // region (explain.json delta_bone.area_control), and that control's number of draws.
+  std::optional<Estimate> delta_bone_minus_control;
+  int area_control_draws = 0;
   // Δbone(region) = AUC(all bones occluded except the region) - AUC(all bones occluded), in
   // the region table's order (explain.json delta_bone.per_region).
   std::vector<std::pair<std::string, Estimate>> delta_bone_regions;
