@@ -482,6 +482,13 @@ TEST_CASE("rollout: a hand-computed two-layer, two-head case and uniform attenti
   const auto before = vit->forward(images).cls;
   block_attentions(vit, images);
   CHECK(torch::equal(vit->forward(images).cls, before));
+  // The attention comes from the same pass as the output, which it leaves as it is.
+  ForwardOptions keep;
+  keep.attention = true;
+  const VitOutput with = vit->forward(images, keep);
+  CHECK(torch::equal(with.cls, before));
+  REQUIRE(with.attentions.size() == 2);
+  CHECK(torch::equal(with.attentions[1], atts[1]));
 }
 
 TEST_CASE("deletion: cell orders, fractions and areas", "[explain]") {

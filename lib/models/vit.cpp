@@ -68,6 +68,14 @@ BlockImpl::BlockImpl(const ArchConfig& a) {
   }
 }
 
+torch::Tensor BlockImpl::attention_probabilities(const torch::Tensor& x) {
+  const auto h = norm1(x);
+  const auto qkv = attn->qkv->forward(h);
+  const int64_t B = h.size(0), T = h.size(1), D = h.size(2), heads = attn->heads, hd = D / heads;
+  const auto parts = qkv.reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+  return torch::matmul(parts[0] * (1.0 / std::sqrt(static_cast<double>(hd))), parts[1].transpose(-2, -1)).softmax(-1);
+}
+
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, torch::Tensor* norm1_out) {
   auto h = norm1(x);
   if (norm1_out) {
@@ -151,7 +159,9 @@ VitOutput VisionTransformerImpl::forward(const torch::Tensor& images, const Forw
   torch::Tensor x;
   const int k = std::clamp(options.first_grad_block, 0, arch.depth);
   auto run_block = [&](int i) {
-    x = blocks[i]->as<Block>()->forward(x, i == options.norm1_of_block ? &out.norm1 : nullptr);
+    BlockImpl* block = blocks[i]->as<Block>();
+    if (options.attention) out.attentions.push_back(block->attention_probabilities(x));
+    x = block->forward(x, i == options.norm1_of_block ? &out.norm1 : nullptr);
   };
   {
     // Only when asked: under plain inference the caller's own guard applies.

@@ -43,6 +43,10 @@ struct BlockImpl : torch::nn::Module {
   // `norm1_out`, when given, receives norm1's output (the attention's input) as a tensor
   // that requires grad even in a frozen block: Grad-CAM's target layer.
   torch::Tensor forward(const torch::Tensor& x, torch::Tensor* norm1_out = nullptr);
+  // softmax(q k^T / sqrt(d)) [B, heads, T, T] of this block for input `x`, recomputed from
+  // its own norm1 and qkv (a tuning wrapper such as LoRA included), so it does not depend on
+  // a fused attention kernel, which never forms the matrix.
+  torch::Tensor attention_probabilities(const torch::Tensor& x);
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
   Mlp mlp{nullptr};
@@ -64,6 +68,9 @@ struct ForwardOptions {
   int first_grad_block = 0;
   // Return this block's norm1 output in VitOutput::norm1 (-1: none).
   int norm1_of_block = -1;
+  // Return every block's attention probabilities in VitOutput::attentions (attention
+  // rollout), in the same pass.
+  bool attention = false;
 };
 
 struct VitOutput {
@@ -72,6 +79,7 @@ struct VitOutput {
   torch::Tensor pooled;        // [B, P]: CLIP projection, patch mean (pool "mean"), else CLS
   torch::Tensor registers;     // [B, R, D] after the final norm (R may be 0)
   torch::Tensor norm1;         // [B, T, D] all tokens, when ForwardOptions::norm1_of_block asked
+  std::vector<torch::Tensor> attentions;  // per block [B, heads, T, T], when ForwardOptions::attention asked
   int grid_h = 0, grid_w = 0;
 };
 
