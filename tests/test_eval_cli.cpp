@@ -138,6 +138,7 @@ TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-
   write_text(dir / "dinov2-lora/explain/explain.json",
              R"({"regions": {"bits": {"ribs": 2, "spine": 1}, "controls": []},
                   "delta_bone": {"all": {"estimate": 0.12, "ci": [0.08, 0.16]}, "auc_below_0.5": ["all_bones_occluded"],
+                                 "area_control": {"draws": 3, "delta_bone_minus_control": {"estimate": 0.1, "ci": [0.05, 0.15]}},
                                  "per_region": {"ribs": {"estimate": 0.02, "ci": [-0.01, 0.05]},
                                                 "spine": {"estimate": 0.05, "ci": [0.01, 0.09]}}}, "iou_bone": {"all": {"estimate": 0.31, "ci": [0.29, 0.33]},
                   "reference": {"all": {"normalised": {"estimate": 0.45, "ci": [0.4, 0.5]}}}}})");
@@ -157,7 +158,8 @@ TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-
   std::snprintf(macro, sizeof macro, "%.3f", best["auc_macro"]["estimate"].get<double>());
   CHECK_THAT(md.out, Catch::Contains(std::string("| dinov2 | lora |  | **") + macro + " ["));
   CHECK_THAT(md.out, Catch::Contains("| openclip-vitb16 | linear-probe | 2.3k | 0."));
-  CHECK_THAT(md.out, Catch::Contains("| 0.120 [0.080, 0.160] † | 0.310 [0.290, 0.330] | 0.450 [0.400, 0.500] |"));
+  CHECK_THAT(md.out, Catch::Contains("| 0.120 [0.080, 0.160] † | 0.100 [0.050, 0.150] | 0.310 [0.290, 0.330] | 0.450 [0.400, 0.500] |"));
+  CHECK_THAT(md.out, Catch::Contains("mean of 3 draws): the part of Δbone that is about bone"));
   CHECK_THAT(md.out, Catch::Contains("†: the fill drove the occluded AUC below 0.5"));
   CHECK_THAT(md.out, Catch::Contains("Norm.: (IoU - chance) / (ceiling - chance)"));
   // Sensitivity at the validation-chosen Youden threshold, with its interval, and the footnotes.
