@@ -314,14 +314,12 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                     (below ? std::string(" †: the fill drove the occluded AUC below 0.5, so that Δbone measures the "
                                          "fill too (explain.json gives the blur fill beside it).")
                            : std::string()));
-  std::set<int> draws;
+  std::set<std::string> draws;
   for (const auto& r : t.rows)
-    if (r.delta_bone_minus_control) draws.insert(r.area_control_draws);
+    if (r.delta_bone_minus_control) draws.insert(std::to_string(r.area_control_draws));
   if (!draws.empty()) {
-    std::string counts;
-    for (int d : draws) counts += (counts.empty() ? "" : ", ") + std::to_string(d);
     notes.push_back("Δbone - area control: Δbone minus the AUC loss when as many pixels outside every bone and "
-                    "control region are occluded with the same fill (seeded half-patch blocks, mean of " + counts +
+                    "control region are occluded with the same fill (seeded half-patch blocks, mean of " + join(draws) +
                     " draws): the part of Δbone that is about bone, not about hiding that much image.");
   }
   if (!splits.empty()) notes.push_back("Explainability scores on the " + join(splits) + " split.");
