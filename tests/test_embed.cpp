@@ -1,12 +1,19 @@
 // embed from images: the family's preprocessing, on real radiographs and DICOM.
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
+#include "data/loader.hpp"
 #include "io/safetensors_torch.hpp"
+#include "models/backbone.hpp"
+#include "train/config.hpp"
+#include "train/run_model.hpp"
 #include "models/embed.hpp"
 #include "support.hpp"
 
 using namespace osteofm;
 using namespace osteofm::test;
+using nlohmann::json;
 
 TEST_CASE("preprocess: short side + centre crop, grey to RGB, family statistics", "[embed]") {
   GrayImage img;
@@ -26,6 +33,97 @@ TEST_CASE("preprocess: short side + centre crop, grey to RGB, family statistics"
   t = preprocess_image(img, pre);
   CHECK(t[0][10][10].item<double>() == Approx((0.0 - pre.mean[0]) / pre.std[0]).margin(1e-5));
   CHECK(t[0][10][40].item<double>() == Approx((1.0 - pre.mean[0]) / pre.std[0]).margin(1e-5));
+}
+
+TEST_CASE("preprocess: resize and centre crop equal Pillow's on non-square images (tests/data/geometry_golden.json)",
+          "[embed]") {
+  // Made by tests/reference/geometry_golden.py with Debian's Pillow on float images: the
+  // long side truncated, crop fraction, floor and round-half-even crop offsets, upsampling
+  // and squash. Tolerance: the 16-bit grid (7.6e-6) plus float32 rounding.
+  const json golden = json::parse(read_text(source("tests/data/geometry_golden.json")));
+  REQUIRE(golden["cases"].size() >= 7);
+  for (const auto& c : golden["cases"]) {
+    INFO(c["name"].get<std::string>());
+    Preprocessing pre;
+    pre.size = c["size"];
+    pre.squash = c["fit"] == "squash";
+    pre.crop_fraction = c["crop_fraction"];
+    pre.crop_offset = c["crop_offset"];
+    GrayImage img;
+    img.height = c["height"];
+    img.width = c["width"];
+    img.pixels = c["input"].get<std::vector<float>>();
+    const auto shape = pre.resized_shape(img.height, img.width);
+    CHECK(shape[0] == c["resized"][0].get<int>());
+    CHECK(shape[1] == c["resized"][1].get<int>());
+    if (!pre.squash) {
+      CHECK(pre.crop_start(shape[0]) == c["crop_start"][0].get<int>());
+      CHECK(pre.crop_start(shape[1]) == c["crop_start"][1].get<int>());
+    }
+    const torch::Tensor out = resize_image(img, pre).flatten();
+    const auto expected = torch::tensor(c["expected"].get<std::vector<float>>());
+    REQUIRE(out.numel() == expected.numel());
+    CHECK((out - expected).abs().max().item<double>() < 2e-5);
+  }
+}
+
+TEST_CASE("preprocess: presets carry their upstream geometry; a run records it; overrides are checked", "[embed]") {
+  BackbonePreset p;
+  family_of_preset("dinov2-vitb14", &p);
+  CHECK(p.preprocessing.size == 224);
+  CHECK(p.preprocessing.resize_size() == 256);  // BitImageProcessor: 256 -> 224
+  CHECK(p.preprocessing.crop_offset == "floor");
+  family_of_preset("openclip-vitb16", &p);
+  CHECK(p.preprocessing.resize_size() == 224);
+  CHECK(p.preprocessing.crop_offset == "round");  // torchvision CenterCrop
+  family_of_preset("rad-dino", &p);
+  CHECK(p.preprocessing.resize_size() == 518);
+  family_of_preset("chexagent-8b-vision", &p);
+  CHECK(p.preprocessing.squash);
+  family_of_preset("dinov2-tiny", &p);  // the phantom's whole field of view
+  CHECK(p.preprocessing.resize_size() == p.preprocessing.size);
+
+  // JSON round trip, and 518 at DINOv2's fraction: short side floor(518 / 0.875) = 592.
+  Preprocessing pre;
+  pre.size = 518;
+  pre.crop_fraction = 0.875;
+  CHECK(pre.resize_size() == 592);
+  const Preprocessing back = preprocessing_from_json(preprocessing_to_json(pre), "x");
+  CHECK(back.same_geometry(pre));
+  CHECK(preprocessing_to_json(pre)["resize"] == 592);
+  CHECK_THROWS_WITH(preprocessing_from_json(json{{"size", 224}}, "RUN/preprocessing.json"),
+                    Catch::Contains("RUN/preprocessing.json") && Catch::Contains("fit"));
+
+  // backbone.image_size must be a multiple of the patch; crop fractions need a crop.
+  json config = default_train_config();
+  config["backbone"]["preset"] = "dinov2-tiny";
+  config["backbone"]["image_size"] = 126;
+  BuiltClassifier b = build_classifier(config);
+  CHECK(b.backbone.preset.preprocessing.size == 126);
+  config["backbone"]["image_size"] = 120;
+  CHECK_THROWS_WITH(build_classifier(config), Catch::Contains("backbone.image_size = 120") &&
+                                                   Catch::Contains("patch size 14") && Catch::Contains("112 or 126"));
+  config["backbone"]["image_size"] = 0;
+  config["backbone"]["preset"] = "chexagent-tiny";
+  config["backbone"]["crop_fraction"] = 0.875;
+  CHECK_THROWS_WITH(build_classifier(config), Catch::Contains("backbone.crop_fraction"));
+
+  // A cache of another field of view, or fewer pixels, is refused; a larger one is resized.
+  Preprocessing model;
+  model.size = 224;
+  model.crop_fraction = 0.875;
+  Preprocessing cache = model;
+  CHECK(cache_geometry_problem(cache, model).empty());
+  cache.size = 448;
+  CHECK(cache_geometry_problem(cache, model).empty());
+  cache.crop_fraction = 1.0;
+  CHECK_THAT(cache_geometry_problem(cache, model), Catch::Contains("another field of view"));
+  cache = model;
+  cache.size = 112;
+  CHECK_THAT(cache_geometry_problem(cache, model), Catch::Contains("upsampling"));
+  cache = model;
+  cache.squash = true;
+  CHECK_THAT(cache_geometry_problem(cache, model), Catch::Contains("squash"));
 }
 
 TEST_CASE("embed: a manifest of real PNG, JPEG and DICOM radiographs", "[embed][cli][image_io]") {

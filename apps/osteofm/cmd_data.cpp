@@ -7,12 +7,14 @@
 #include "command.hpp"
 #include "core/parallel.hpp"
 #include "core/atomic_file.hpp"
+#include "core/error.hpp"
 #include "core/runtime.hpp"
 #include "data/dataset_check.hpp"
 #include "data/mask_convert.hpp"
 #include "data/split.hpp"
 #include "data/tensor_cache.hpp"
 #include "io/manifest.hpp"
+#include "models/backbone.hpp"
 
 namespace osteofm::cli {
 
@@ -95,17 +97,40 @@ void add_data_command(CLI::App& root, Commands& commands) {
   }});
 
   struct CacheCmd {
-    std::string manifest, out;
+    std::string manifest, out, preset;
     CacheOptions options;
   };
   auto cache = std::make_shared<CacheCmd>();
   auto* k = data->add_subcommand("cache", "Decode, window and resize every image (and mask) once into safetensors shards");
   k->add_option("MANIFEST", cache->manifest, "Manifest CSV")->required();
-  k->add_option("--size", cache->options.size, "Side of the stored square images, pixels")->required();
+  auto* size = k->add_option("--size", cache->options.size, "Side of the stored square images, pixels");
+  auto* preset = k->add_option("--preset", cache->preset,
+                               "Take --fit, --crop-fraction and --crop-offset (and --size unless given) from a backbone preset");
   k->add_option("--out", cache->out, "Cache folder (an interrupted build in it continues)")->required();
-  k->add_option("--fit", cache->options.fit, "crop (short side + centre crop) or squash")->capture_default_str();
+  auto* fit = k->add_option("--fit", cache->options.fit, "crop (short side + centre crop) or squash")->capture_default_str();
+  auto* crop = k->add_option("--crop-fraction", cache->options.crop_fraction,
+                             "crop: the short side goes to floor(size / fraction) before the centre crop")
+                   ->capture_default_str();
+  auto* offset = k->add_option("--crop-offset", cache->options.crop_offset,
+                               "crop: an odd margin's start, floor (HF) or round (torchvision)")
+                     ->capture_default_str();
+  preset->excludes(fit)->excludes(crop)->excludes(offset);
   k->add_option("--shard-mb", cache->options.shard_mb, "Target shard size, MB")->capture_default_str();
-  commands.push_back({k, [cache] {
+  commands.push_back({k, [cache, size] {
+    if (!cache->preset.empty()) {
+      BackbonePreset p;
+      family_of_preset(cache->preset, &p);
+      const int patch = p.arch.patch_size;
+      if (size->count() == 0) cache->options.size = p.preprocessing.size;
+      cache->options.fit = p.preprocessing.squash ? "squash" : "crop";
+      cache->options.crop_fraction = p.preprocessing.crop_fraction;
+      cache->options.crop_offset = p.preprocessing.crop_offset;
+      if (cache->options.size % patch != 0)
+        throw InputError("--size " + std::to_string(cache->options.size) + " is not a multiple of " + cache->preset +
+                         "'s patch size " + std::to_string(patch));
+    } else if (size->count() == 0) {
+      throw InputError("data cache: give --size, or --preset to take the geometry from a backbone");
+    }
     cache->options.threads = resolve_threads(0);
     const CacheSummary s = build_tensor_cache(cache->manifest, cache->out, cache->options);
     for (const auto& f : s.failures) std::cerr << "osteofm: error: " << f << "\n";

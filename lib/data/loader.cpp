@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "data/tensor_cache.hpp"
@@ -146,6 +147,24 @@ torch::Tensor SplitData::next_batch() {
   return prefetcher->next();
 }
 
+std::string cache_geometry_problem(const Preprocessing& cache, const Preprocessing& model) {
+  auto fit = [](const Preprocessing& p) {
+    return p.squash ? std::string("squash") : "short side " + format_double(p.crop_fraction) + " crop (" + p.crop_offset + ")";
+  };
+  const bool same_view = cache.squash == model.squash &&
+                         (model.squash || (std::fabs(cache.crop_fraction - model.crop_fraction) < 1e-9 &&
+                                           cache.crop_offset == model.crop_offset));
+  if (!same_view)
+    return "the cache was made with " + fit(cache) + ", the model takes " + fit(model) +
+           ": another field of view; make a cache with the model's geometry (osteofm data cache --preset, " +
+           "--crop-fraction, --fit)";
+  if (cache.size < model.size)
+    return "the cache holds " + std::to_string(cache.size) + " px images, the model takes " + std::to_string(model.size) +
+           " px: upsampling a cache loses the detail the model expects; make a cache of at least " +
+           std::to_string(model.size) + " px";
+  return "";
+}
+
 SplitData load_split(const Manifest& m, const std::string& split, const Preprocessing& pre, int threads,
                      const std::string& preload, bool need_labels) {
   SplitData d;
@@ -154,11 +173,11 @@ SplitData load_split(const Manifest& m, const std::string& split, const Preproce
   d.threads = std::max(1, threads);
   if (!m.cache_dir.empty()) {
     d.cache = TensorCache::open(m.cache_dir);
-    const Preprocessing g = d.cache->geometry();
-    if (g.size < pre.size || g.squash != pre.squash)
-      std::cerr << "osteofm: note: " << m.cache_dir << " holds " << g.size << " px images (" << d.cache->fit()
-                << "); the model takes " << pre.size << " px (" << (pre.squash ? "squash" : "crop")
-                << "): resized from the cache, not from the originals\n";
+    const std::string problem = cache_geometry_problem(d.cache->geometry(), pre);
+    if (!problem.empty()) throw InputError(m.cache_dir + ": " + problem);
+    if (d.cache->size() > pre.size)
+      std::cerr << "osteofm: note: " << m.cache_dir << " holds " << d.cache->size() << " px images of the same field of view; "
+                << "the model takes " << pre.size << " px: resized from the cache\n";
   }
   for (const auto& r : m.rows) {
     if (!split.empty() && r.split != split) continue;

@@ -46,9 +46,15 @@ struct SplitData {
   std::shared_ptr<BatchPrefetcher> prefetcher;
 };
 
+// Why a tensor cache of geometry `cache` cannot feed a model taking `model` ("" when it
+// can): another fit, crop fraction or crop offset (another field of view), or fewer pixels.
+// A larger cache of the same field of view is resized to the model's size.
+std::string cache_geometry_problem(const Preprocessing& cache, const Preprocessing& model);
+
 // Rows of one split ("" = every row). preload: "auto" (into memory when it takes at most
 // 2 GiB), "yes", "no". Rows without a label are an InputError naming the row unless
-// `need_labels` is false. A tensor cache (manifest.cache_dir) is read instead of decoding.
+// `need_labels` is false. A tensor cache (manifest.cache_dir) is read instead of
+// decoding (InputError when cache_geometry_problem finds one).
 SplitData load_split(const Manifest& manifest, const std::string& split, const Preprocessing& pre, int threads,
                      const std::string& preload = "auto", bool need_labels = true);
 

@@ -89,6 +89,10 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
   if (opt.size < 8 || opt.size > 4096) throw InputError("--size must be between 8 and 4096, not " + std::to_string(opt.size));
   if (opt.fit != "crop" && opt.fit != "squash") throw InputError("--fit must be crop or squash, not '" + opt.fit + "'");
   if (!(opt.shard_mb > 0)) throw InputError("--shard-mb must be positive");
+  if (!(opt.crop_fraction > 0 && opt.crop_fraction <= 1))
+    throw InputError("--crop-fraction must be in (0, 1], not " + format_double(opt.crop_fraction));
+  if (opt.crop_offset != "floor" && opt.crop_offset != "round")
+    throw InputError("--crop-offset must be floor or round, not '" + opt.crop_offset + "'");
   if (is_tensor_cache(manifest_path)) throw InputError(manifest_path + ": is already a tensor cache");
   Manifest m = load_manifest(manifest_path);
   for (const auto& p : m.problems)
@@ -98,13 +102,19 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
   const int S = opt.size;
   const size_t pixels = static_cast<size_t>(S) * S;
   const size_t per_shard = std::max<size_t>(1, static_cast<size_t>(opt.shard_mb * 1e6 / (3.0 * pixels)));
-  const std::string key = hex64(fnv1a(read_file(manifest_path) + "|" + std::to_string(S) + "|" + opt.fit + "|" +
+  const Preprocessing geometry = cache_geometry(opt);
+  // Caches of the whole short side keep the key they had before crop fractions existed.
+  const std::string crop = geometry.squash || (geometry.resize_size() == S && opt.crop_offset == "floor")
+                               ? ""
+                               : "|r" + std::to_string(geometry.resize_size()) + opt.crop_offset;
+  const std::string key = hex64(fnv1a(read_file(manifest_path) + "|" + std::to_string(S) + "|" + opt.fit + crop + "|" +
                                       std::to_string(per_shard) + "|v" + std::to_string(kCacheVersion)));
   fs::create_directories(out_dir);
   const fs::path dir(out_dir);
   const json build = {{"format", "osteofm-tensor-cache"}, {"version", kCacheVersion}, {"build_key", key},
                       {"manifest", fs::absolute(manifest_path).lexically_normal().string()}, {"size", S},
-                      {"fit", opt.fit}, {"rows_per_shard", per_shard}};
+                      {"fit", opt.fit}, {"crop_fraction", opt.crop_fraction}, {"crop_offset", opt.crop_offset},
+                      {"resize", geometry.resize_size()}, {"rows_per_shard", per_shard}};
   std::error_code ec;
   if (fs::exists(dir / "build.json", ec)) {
     json old = json::parse(read_file((dir / "build.json").string()), nullptr, false);
@@ -116,9 +126,6 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
   }
   write_file_atomic((dir / "build.json").string(), build.dump(2) + "\n");
 
-  Preprocessing geometry;
-  geometry.size = S;
-  geometry.squash = opt.fit == "squash";
   const int threads = resolve_threads(opt.threads);
   const size_t n = m.rows.size(), shards = (n + per_shard - 1) / per_shard;
   CacheSummary sum;
@@ -254,6 +261,9 @@ std::shared_ptr<const TensorCache> TensorCache::open(const std::string& path) {
   c->dir_ = dir;
   c->size_ = info.at("size").get<int>();
   c->fit_ = info.at("fit").get<std::string>();
+  // Caches older than crop fractions cropped the whole short side.
+  c->crop_fraction_ = info.value("crop_fraction", 1.0);
+  c->crop_offset_ = info.value("crop_offset", std::string("floor"));
   c->rows_ = info.at("images").get<int64_t>();
   c->rows_per_shard_ = info.at("rows_per_shard").get<int64_t>();
   for (const auto& name : info.at("shards")) {
@@ -306,6 +316,17 @@ Preprocessing TensorCache::geometry() const {
   Preprocessing g;
   g.size = size_;
   g.squash = fit_ == "squash";
+  g.crop_fraction = crop_fraction_;
+  g.crop_offset = crop_offset_;
+  return g;
+}
+
+Preprocessing cache_geometry(const CacheOptions& o) {
+  Preprocessing g;
+  g.size = o.size;
+  g.squash = o.fit == "squash";
+  g.crop_fraction = o.crop_fraction;
+  g.crop_offset = o.crop_offset;
   return g;
 }
 

@@ -34,6 +34,8 @@ namespace osteofm {
 struct CacheOptions {
   int size = 224;              // side of the stored square image
   std::string fit = "crop";    // crop: short side to size + centre crop; squash: ignore aspect
+  double crop_fraction = 1.0;  // crop: the short side is resized to floor(size / crop_fraction) first
+  std::string crop_offset = "floor";  // crop: floor (HF) or round (torchvision) for an odd margin
   double shard_mb = 256;       // target shard size
   int threads = 0;             // decoding threads (<= 0: all cores)
 };
@@ -49,6 +51,9 @@ struct CacheSummary {
 // by an interrupted build with the same manifest and options are kept; a folder holding
 // another cache is an InputError. Images that cannot be decoded are recorded (status in the
 // index, zeros in the shard) and listed in the summary; nothing is half-written.
+// The geometry `options` asks for, as a Preprocessing.
+Preprocessing cache_geometry(const CacheOptions& options);
+
 CacheSummary build_tensor_cache(const std::string& manifest_path, const std::string& out_dir,
                                 const CacheOptions& options);
 
@@ -78,13 +83,15 @@ class TensorCache {
   torch::Tensor image(int64_t row) const;
   // Its region mask, uint8 [S, S].
   torch::Tensor mask(int64_t row) const;
-  // The geometry the cache was made with, as a Preprocessing (size + squash).
+  // The geometry the cache was made with, as a Preprocessing (size, fit, crop fraction
+  // and offset; normalisation left at its defaults).
   Preprocessing geometry() const;
 
  private:
   const uint8_t* pixels(int64_t row, const char* tensor, size_t bytes_per_pixel) const;
-  std::string dir_, fit_;
+  std::string dir_, fit_, crop_offset_ = "floor";
   int size_ = 0;
+  double crop_fraction_ = 1.0;
   int64_t rows_ = 0, rows_per_shard_ = 0;
   std::vector<std::shared_ptr<SafetensorsFile>> shards_;
 };

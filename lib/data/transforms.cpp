@@ -10,15 +10,14 @@
 namespace osteofm {
 
 namespace {
-// Resize to the family's geometry: squash to S x S, or short side to S + centre crop.
+// Resize to the family's geometry: squash to S x S, or short side to resize_size() (long
+// side truncated, as HF and torchvision compute it) + the S x S centre crop.
 template <class Resize>
 torch::Tensor fit_to(const torch::Tensor& x, int height, int width, const Preprocessing& pre, Resize resize) {
   const int S = pre.size;
   if (pre.squash) return resize(x, S, S);
-  const double scale = static_cast<double>(S) / std::min(height, width);
-  const int h = std::max(S, static_cast<int>(std::lround(height * scale)));
-  const int w = std::max(S, static_cast<int>(std::lround(width * scale)));
-  const int top = (h - S) / 2, left = (w - S) / 2;  // torchvision's centre crop rounding
+  const auto [h, w] = pre.resized_shape(height, width);
+  const int top = pre.crop_start(h), left = pre.crop_start(w);
   return resize(x, h, w).slice(2, top, top + S).slice(3, left, left + S);
 }
 }  // namespace

@@ -104,6 +104,9 @@ BackbonePreset tiny_preset(const BackbonePreset& full, const std::string& name, 
   t.arch.image_size = 8 * t.arch.patch_size;
   if (t.arch.proj_dim > 0) t.arch.proj_dim = 64;
   t.preprocessing.size = t.arch.image_size;
+  // The phantom's whole field of view: its marker and bones reach into the margin a 0.875
+  // crop would cut.
+  t.preprocessing.crop_fraction = 1.0;
   return t;
 }
 

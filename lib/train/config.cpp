@@ -16,7 +16,7 @@ using nlohmann::json;
 json default_train_config() {
   return json{
       {"data", {{"manifest", ""}, {"workers", 0}, {"preload", "auto"}, {"prefetch", 4}}},
-      {"backbone", {{"preset", "dinov2-tiny"}, {"weights", ""}, {"arch", ""}, {"seed", 0}}},
+      {"backbone", {{"preset", "dinov2-tiny"}, {"weights", ""}, {"arch", ""}, {"seed", 0}, {"image_size", 0}, {"crop_fraction", 0.0}}},
       {"head", {{"feature", "cls"}, {"layernorm", false}}},
       {"strategy", {{"name", "linear_probe"}}},
       {"augment", {{"enabled", true}, {"rotate_deg", 5.0}, {"scale", 0.05}, {"translate", 0.03}, {"brightness", 0.1},
@@ -156,6 +156,7 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
       {"augment.rotate_deg", 0, 180, false, false},   {"augment.scale", 0, 1, false, true},
       {"augment.translate", 0, 1, false, true},       {"augment.brightness", 0, 1, false, true},
       {"augment.contrast", 0, 1, false, true},        {"augment.gamma", 0, 1, false, true},
+      {"backbone.image_size", 0, 8192, false, false}, {"backbone.crop_fraction", 0, 1, false, false},
   };
   for (const auto& r : ranges) {
     const std::string k = r.key;

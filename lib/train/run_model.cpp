@@ -1,5 +1,6 @@
 #include "train/run_model.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/atomic_file.hpp"
@@ -12,11 +13,36 @@ namespace osteofm {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+Preprocessing configured_preprocessing(const Backbone& backbone, const json& bc) {
+  Preprocessing pre = backbone.preset.preprocessing;
+  // Runs written before these keys existed have neither: the preset's geometry.
+  const int size = bc.value("image_size", 0);
+  const double crop = bc.value("crop_fraction", 0.0);
+  const int patch = backbone.vit->arch.patch_size;
+  if (size > 0) {
+    if (size % patch != 0) {
+      const int below = std::max(patch, size / patch * patch), above = (size / patch + 1) * patch;
+      throw InputError("backbone.image_size = " + std::to_string(size) + " is not a multiple of " +
+                       bc["preset"].get<std::string>() + "'s patch size " + std::to_string(patch) + " (" +
+                       std::to_string(below) + " or " + std::to_string(above) + " are)");
+    }
+    pre.size = size;
+  }
+  if (crop > 0) {
+    if (pre.squash)
+      throw InputError("backbone.crop_fraction: " + bc["preset"].get<std::string>() +
+                       " squashes the whole image to a square (no crop); leave crop_fraction at 0");
+    pre.crop_fraction = crop;
+  }
+  return pre;
+}
+
 BuiltClassifier build_classifier(const json& config) {
   BuiltClassifier b;
   const json& bc = config.at("backbone");
   b.backbone = load_backbone({bc["preset"], bc["arch"], backbone_weights(bc["preset"], bc["weights"], "backbone.weights"),
                               bc["seed"].get<uint64_t>()});
+  b.backbone.preset.preprocessing = configured_preprocessing(b.backbone, bc);
   torch::manual_seed(config.at("train").at("seed").get<int64_t>());
   HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses};
   b.model = Classifier(b.backbone.vit, head);
@@ -37,6 +63,21 @@ void load_trainable(Classifier& m, const std::map<std::string, torch::Tensor>& s
   }
 }
 
+Preprocessing run_preprocessing(const std::string& run_dir, const Preprocessing& preset) {
+  const fs::path file = fs::path(run_dir) / "preprocessing.json";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    // Runs made before preprocessing.json: every preset then cropped the whole short side.
+    Preprocessing legacy = preset;
+    legacy.crop_fraction = 1.0;
+    legacy.crop_offset = "floor";
+    return legacy;
+  }
+  const json j = json::parse(read_file(file.string()), nullptr, false);
+  if (j.is_discarded()) throw InputError(file.string() + ": not valid JSON");
+  return preprocessing_from_json(j, file.string());
+}
+
 TrainedModel load_trained_model(const std::string& run_dir, const std::string& device) {
   const fs::path run(run_dir);
   const fs::path cfg = run / "config.json", status = run / "status.json", best = run / "checkpoints" / "best.safetensors";
@@ -53,7 +94,7 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& d
   t.built = build_classifier(t.config);
   load_trainable(t.built.model, load_safetensors(best.string()), best.string());
   t.built.strategy->finalize(t.built.model);
-  t.pre = t.built.backbone.preset.preprocessing;
+  t.pre = run_preprocessing(run_dir, t.built.backbone.preset.preprocessing);
   t.device = resolve_device(device);
   t.built.model->to(t.device);
   t.built.model->eval();

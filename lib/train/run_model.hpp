@@ -20,13 +20,23 @@ struct BuiltClassifier {
   std::unique_ptr<TuningStrategy> strategy;  // already applied to `model`
 };
 
-// Backbone (preset, arch, weights or seeded random), head, strategy applied. The head's
+// The preset's preprocessing with the config's backbone.image_size and
+// backbone.crop_fraction (0 = the preset's) applied; InputError when the size is not a
+// multiple of the patch size, or a crop fraction is given to a squashing family.
+Preprocessing configured_preprocessing(const Backbone& backbone, const nlohmann::json& backbone_config);
+
+// Backbone (preset, arch, weights or seeded random), its configured preprocessing, head,
+// strategy applied. The head's
 // initialisation follows torch's global generator, seeded with train.seed here.
 BuiltClassifier build_classifier(const nlohmann::json& config);
 
 // Copies a checkpoint's "model.<name>" tensors into the model's trainable parameters;
 // InputError naming the tensor when one is missing.
 void load_trainable(Classifier& model, const std::map<std::string, torch::Tensor>& saved, const std::string& source);
+
+// What a run trained with: RUN/preprocessing.json, or, for runs older than that file, the
+// preset's geometry with the whole short side cropped (what every preset did then).
+Preprocessing run_preprocessing(const std::string& run_dir, const Preprocessing& preset);
 
 struct TrainedModel {
   nlohmann::json config;

@@ -65,7 +65,9 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   for (const auto& p : manifest.problems)
     if (p.error) throw InputError(p.message);
   const int workers = resolve_threads(config["data"]["workers"].get<int>());
-  const Preprocessing& pre = b.preset.preprocessing;
+  // A resumed run keeps the geometry it started with, even if the preset's default moved.
+  const Preprocessing pre =
+      resume && is_run(run) ? run_preprocessing(run_dir, b.preset.preprocessing) : b.preset.preprocessing;
   const std::string preload = config["data"]["preload"];
   SplitData train = load_split(manifest, "train", pre, workers, preload),
             val = load_split(manifest, "val", pre, workers, preload),
@@ -101,6 +103,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   }
   fs::create_directories(run / "checkpoints");
   write_file_atomic(cfg_path.string(), config.dump(2) + "\n");
+  write_file_atomic((run / "preprocessing.json").string(), preprocessing_to_json(pre).dump(2) + "\n");
 
   // Frozen backbones train their head on features computed once; everything else on images.
   std::unique_ptr<BatchSource> source;

@@ -84,8 +84,11 @@ class Dinov2Family : public BackboneFamily {
  public:
   std::string name() const override { return "dinov2"; }
   std::vector<BackbonePreset> presets() const override {
-    Preprocessing pre;  // ImageNet statistics; DINOv2's eval resolution 224 (short side, centre crop)
+    // ImageNet statistics; HF BitImageProcessor: short side 256 (bicubic) -> centre crop 224
+    // (crop fraction 0.875, floor offsets).
+    Preprocessing pre;
     pre.size = 224;
+    pre.crop_fraction = 0.875;
     std::vector<BackbonePreset> p = {
         {"dinov2-vits14", dinov2_arch(384, 12, 6, 1536, 0), pre, "DINOv2 ViT-S/14 (facebook/dinov2-small)"},
         {"dinov2-vitb14", dinov2_arch(768, 12, 12, 3072, 0), pre, "DINOv2 ViT-B/14 (facebook/dinov2-base)"},

@@ -20,7 +20,10 @@ class OpenClipFamily : public BackboneFamily {
  public:
   std::string name() const override { return "openclip"; }
   std::vector<BackbonePreset> presets() const override {
-    Preprocessing openai;  // OpenAI CLIP statistics (ViT-B-16 laion2b_s34b_b88k)
+    // OpenAI CLIP statistics (ViT-B-16 laion2b_s34b_b88k); torchvision Resize(224, bicubic) +
+    // CenterCrop(224), whose offset rounds half to even.
+    Preprocessing openai;
+    openai.crop_offset = "round";
     openai.mean = {0.48145466, 0.4578275, 0.40821073};
     openai.std = {0.26862954, 0.26130258, 0.27577711};
     Preprocessing inception = openai;  // open_clip overrides ViT-L-14 laion2b_s32b_b82k to 0.5/0.5
