@@ -97,6 +97,20 @@ TEST_CASE("cache: training from a cache gives the predictions of training from i
   const CliResult other = run_osteofm("data cache '" + (dir / "other.csv") + "' --size 112 --out '" + (dir / "cache") + "'");
   CHECK(other.code == 2);
   CHECK(other.err.find("another manifest") != std::string::npos);
+
+  // A cache of another field of view (DINOv2's 0.875 crop) is refused by predict, not resized.
+  const CliResult crop = run_osteofm("data cache '" + (dir / "cohort/manifest.csv") + "' --preset dinov2-vitb14 --size 112 --out '" +
+                                     (dir / "cache875") + "'");
+  INFO(crop.err);
+  REQUIRE(crop.code == 0);
+  CHECK(TensorCache::open(dir / "cache875")->geometry().resize_size() == 128);
+  const CliResult refused = run_osteofm("predict --run '" + (dir / "from_manifest") + "' --data '" + (dir / "cache875") + "'");
+  CHECK(refused.code == 2);
+  CHECK_THAT(refused.err, Catch::Contains("cache875") && Catch::Contains("another field of view"));
+  const json pre = json::parse(read_text(dir / "from_manifest/preprocessing.json"));
+  CHECK(pre["size"] == 112);
+  CHECK(pre["resize"] == 112);
+  CHECK(pre["fit"] == "crop");
 }
 
 TEST_CASE("resample: nearest-exact equals LibTorch's kernel for every size pair tried", "[cache]") {

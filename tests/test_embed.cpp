@@ -67,7 +67,7 @@ TEST_CASE("preprocess: resize and centre crop equal Pillow's on non-square image
   }
 }
 
-TEST_CASE("preprocess: presets carry their upstream geometry; a run records it; overrides are checked", "[embed]") {
+TEST_CASE("preprocess: presets carry their upstream geometry, overrides and caches are checked", "[embed]") {
   BackbonePreset p;
   family_of_preset("dinov2-vitb14", &p);
   CHECK(p.preprocessing.size == 224);

@@ -1,6 +1,10 @@
 // Sweeps: the local executor (skips finished variants) and the Slurm executor against a
 // real one-node Slurm started by tests/slurm/local-slurm.sh (not a mock, never skipped).
+#include <cmath>
+
 #include <nlohmann/json.hpp>
+
+#include "core/csv.hpp"
 
 #include "sweep/sweep.hpp"
 #include "support.hpp"
@@ -56,6 +60,129 @@ TEST_CASE("sweep: local executor runs every variant, skips finished ones, feeds 
   CliResult bad = run_osteofm("sweep --config '" + (dir / "bad.json") + "' --out '" + (dir / "sw2") + "'");
   CHECK(bad.code == 2);
   CHECK_THAT(bad.err, Catch::Contains("unknown config key 'train.epochz'"));
+}
+
+TEST_CASE("sweep: nested selection on validation over a grid, seeds, and the table's selection and spread",
+          "[sweep][image_io]") {
+  TempDir dir;
+  REQUIRE(run_osteofm("synth --out '" + (dir / "cohort") + "' --patients 50 --size 112 --seed 4").code == 0);
+  json sweep = {{"base", {{"data", {{"manifest", "cohort/manifest.csv"}}}, {"train", {{"epochs", 2}, {"batch_size", 16}}}}},
+                {"backbones", {{"dinov2", {{"preset", "dinov2-tiny"}}}}},
+                {"strategies",
+                 {{"linear", {{"name", "linear_probe"}, {"grid", {{"train.lr_head", {0.0001, 0.03}}}}}},
+                  // A grid over the input size: 126 px interpolates the 8x8 position table to 9x9.
+                  {"lora", {{"name", "lora"}, {"rank", 2}, {"grid", {{"backbone.image_size", {112, 126}}}}}}}},
+                {"seeds", {3, 5}}};
+  write_text(dir / "sweep.json", sweep.dump());
+  const CliResult r = run_osteofm("sweep --config '" + (dir / "sweep.json") + "' --out '" + (dir / "sw") + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  for (const std::string v : {"dinov2-linear", "dinov2-lora"}) {
+    INFO(v);
+    const json sel = json::parse(read_text(dir / ("sw/selection/" + v + ".json")));
+    REQUIRE(sel["points"].size() == 2);
+    // Grid points saw validation only; the highest validation score was selected.
+    size_t best = 0;
+    for (size_t i = 0; i < 2; ++i) {
+      const std::string g = sel["points"][i]["name"];
+      const fs::path run = dir.path / "sw/grid" / v / g;
+      CHECK(json::parse(read_text((run / "status.json").string()))["state"] == "done");
+      CHECK(fs::exists(run / "predictions_val.csv"));
+      CHECK_FALSE(fs::exists(run / "predictions_test.csv"));
+      CHECK_FALSE(fs::exists(run / "metrics_test.json"));
+      CHECK(json::parse(read_text((run / "config.json").string()))["train"]["seed"] == 3);
+      if (sel["points"][i]["val_score"].get<double>() > sel["points"][best]["val_score"].get<double>()) best = i;
+    }
+    CHECK(sel["selected"] == sel["points"][best]["name"]);
+    // The selected configuration retrained at the first seed is the grid point's run again.
+    const json main_config = json::parse(read_text(dir / ("sw/" + v + "/config.json")));
+    const json main_status = json::parse(read_text(dir / ("sw/" + v + "/status.json")));
+    CHECK(main_config["train"]["seed"] == 3);
+    CHECK(main_status["best_val_score"].get<double>() ==
+          Approx(sel["points"][best]["val_score"].get<double>()).margin(1e-9));
+    CHECK(fs::exists(dir.path / "sw" / v / "metrics_test.json"));
+    CHECK(json::parse(read_text(dir / ("sw/seeds/" + v + "/seed-5/config.json")))["train"]["seed"] == 5);
+    CHECK(fs::exists(dir.path / "sw/seeds" / v / "seed-5/metrics_test.json"));
+  }
+  const json lora = json::parse(read_text(dir / "sw/selection/dinov2-lora.json"));
+  CHECK(json::parse(read_text(dir / "sw/dinov2-lora/preprocessing.json"))["size"] == lora["values"]["backbone.image_size"]);
+  CHECK(json::parse(read_text(dir / "sw/grid/dinov2-lora/g2/preprocessing.json"))["size"] == 126);
+  // predict at the run's own size.
+  const CliResult p = run_osteofm("predict --run '" + (dir / "sw/grid/dinov2-lora/g2") + "' '" +
+                                  (dir / "cohort/images/PH00001_1.png") + "'");
+  INFO(p.err);
+  CHECK(p.code == 0);
+
+  // The table: the selection and the spread over the two seeds.
+  const CliResult t = run_osteofm("table '" + (dir / "sw") + "'");
+  INFO(t.err);
+  REQUIRE(t.code == 0);
+  CHECK_THAT(t.out, Catch::Contains("Selected (grid points)") && Catch::Contains("Macro AUC over seeds (mean ± SD, n)") &&
+                        Catch::Contains("(2) |") && Catch::Contains("only it was evaluated on the test split"));
+  const CliResult csv = run_osteofm("table '" + (dir / "sw") + "' --format csv");
+  REQUIRE(csv.code == 0);
+  const CsvTable table = parse_csv(csv.out, "table.csv");
+  REQUIRE(table.records.size() == 2);
+  for (const auto& rec : table.records) {
+    const auto cell = [&](const char* name) { return rec.fields.at(static_cast<size_t>(table.column(name))); };
+    CHECK(cell("grid_points") == "2");
+    CHECK(cell("seeds") == "2");
+    const std::string v = "dinov2-" + std::string(cell("strategy") == "lora" ? "lora" : "linear");
+    const double a = json::parse(read_text(dir / ("sw/" + v + "/metrics_test.json")))["auc_macro"]["estimate"].get<double>();
+    const double b =
+        json::parse(read_text(dir / ("sw/seeds/" + v + "/seed-5/metrics_test.json")))["auc_macro"]["estimate"].get<double>();
+    CHECK(std::stod(cell("auc_macro_seed_mean")) == Approx((a + b) / 2).margin(1e-12));
+    CHECK(std::stod(cell("auc_macro_seed_sd")) == Approx(std::fabs(a - b) / std::sqrt(2.0)).margin(1e-12));
+  }
+  // Rerunning skips every finished run, grid points included.
+  const CliResult again = run_osteofm("sweep --config '" + (dir / "sweep.json") + "' --out '" + (dir / "sw") + "'");
+  CHECK(again.code == 0);
+  CHECK_THAT(again.err, Catch::Contains("dinov2-linear/g1 already done") && Catch::Contains("dinov2-lora/seed-5 already done"));
+}
+
+TEST_CASE("sweep: grids and seeds that cannot run are refused before anything starts", "[sweep][image_io]") {
+  TempDir dir;
+  const std::string cfg = mini_sweep(dir);
+  json sweep = json::parse(read_text(cfg));
+  auto refused = [&](const json& s, const std::string& why, const std::string& extra = "") {
+    write_text(dir / "s.json", s.dump());
+    const CliResult r = run_osteofm("sweep --config '" + (dir / "s.json") + "' --out '" + (dir / "sw") + "'" + extra);
+    INFO(r.err);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains(why));
+    CHECK_FALSE(fs::exists(dir.path / "sw"));
+  };
+  json s = sweep;
+  s["seeds"] = {1, 2, 1};
+  refused(s, "seed 1 is listed twice");
+  s = sweep;
+  s["seeds"] = {1.5};
+  refused(s, "not a whole number");
+  s = sweep;
+  json many = json::array();
+  for (int i = 0; i < 101; ++i) many.push_back(1e-4 * (i + 1));
+  s["grid"] = {{"train.lr_head", many}};  // 2 variants x 101 points + 2 runs = 204 > 200
+  refused(s, "expands to 204 training runs");
+  write_text(dir / "s.json", s.dump());
+  const CliResult forced = run_osteofm("sweep --check --force --config '" + (dir / "s.json") + "'");
+  INFO(forced.err);
+  CHECK(forced.code == 0);
+  CHECK_THAT(forced.out, Catch::Contains("204 training runs"));
+  s = sweep;
+  s["grid"] = {{"train.lr_haed", {0.1, 0.2}}};
+  refused(s, "unknown config key 'train.lr_haed'");
+  s = sweep;
+  s["grid"] = {{"train.seed", {1, 2}}};
+  refused(s, "'train.seed' cannot be a grid key");
+  s = sweep;
+  s["grid"] = {{"train.lr_head", {0.1, 0.1}}};
+  refused(s, "lists 0.1 twice");
+  s = sweep;
+  s["strategies"]["lora"]["grid"] = {{"backbone.image_size", {112, 120}}};
+  refused(s, "backbone.image_size = 120 is not a multiple");
+  s = sweep;
+  s["strategies"]["lora"]["grid"] = {{"strategy.rank", {2, -1}}};
+  refused(s, "grid point rank=-1");
 }
 
 TEST_CASE("sweep: Slurm executor runs one job-array task per variant on a real Slurm", "[sweep][slurm][image_io]") {

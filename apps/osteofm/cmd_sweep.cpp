@@ -28,6 +28,8 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
   s->add_option("--gpus", o->gpus, "local: GPUs to spread variants over, e.g. 0,1,2,3");
   s->add_flag("--wait", o->sweep.wait, "slurm: wait until the job array has finished");
   s->add_option("--sbatch-args", o->sweep.sbatch_args, "slurm: extra sbatch arguments");
+  s->add_flag("--force", o->sweep.force,
+              "Run a sweep whose grid points and seeds add up to more than " + std::to_string(kSweepRunLimit) + " trainings");
   commands.push_back({s, [o] {
     std::stringstream ss(o->gpus);
     std::string g;
@@ -39,14 +41,17 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
       for (const auto& p : problems) std::cerr << "osteofm: sweep: " << p << "\n";
       if (!problems.empty())
         throw InputError(o->config + ": " + std::to_string(problems.size()) + " variant(s) cannot start (listed above)");
-      std::cout << o->config << ": " << variants.size() << " variants, every one can start\n";
+      check_run_limit(variants, o->config, o->sweep.force);
+      const size_t runs = planned_runs(variants);
+      std::cout << o->config << ": " << variants.size() << " variants, " << runs
+                << " training runs (grid points and seeds), every one can start\n";
       return 0;
     }
     if (o->out.empty()) throw InputError("sweep: --out SWEEP_DIR is required (or --check)");
     o->sweep.binary = self_executable();
     const int failures = run_sweep(o->config, o->out, o->sweep);
     if (failures > 0) {
-      std::cerr << "osteofm: failure: " << failures << " variant(s) failed (see their log.jsonl and the messages above)\n";
+      std::cerr << "osteofm: failure: " << failures << " run(s) failed (see their log.jsonl and the messages above)\n";
       return 1;
     }
     if (o->sweep.executor == "local") std::cout << "sweep done; the table: osteofm table " << o->out << "\n";

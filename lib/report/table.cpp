@@ -1,6 +1,7 @@
 #include "report/table.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
@@ -139,6 +140,43 @@ std::string rank_rows(const std::string& sweep_dir, std::vector<VariantRow>& row
 }
 }  // namespace
 
+namespace {
+// A run's nested selection (SWEEP/selection/<run>.json) and its seeds' test macro AUCs
+// (the run itself plus SWEEP/seeds/<run>/*/metrics_test.json).
+void read_selection_and_seeds(const fs::path& sweep, VariantRow& r) {
+  const fs::path selection = sweep / "selection" / (r.run + ".json");
+  if (fs::exists(selection)) {
+    const json s = read_json(selection);
+    if (!s.contains("points") || !s["points"].is_array() || !s.contains("values") || !s["values"].is_object())
+      throw InputError(selection.string() + ": lacks 'points' or 'values'");
+    r.grid_points = static_cast<int>(s["points"].size());
+    for (auto it = s["values"].begin(); it != s["values"].end(); ++it) {
+      const std::string& key = it.key();
+      const std::string v = it.value().is_number_float() ? format_double(it.value().get<double>())
+                            : it.value().is_string()     ? it.value().get<std::string>()
+                                                         : it.value().dump();
+      r.selected += (r.selected.empty() ? "" : ", ") + key.substr(key.rfind('.') + 1) + "=" + v;
+    }
+  }
+  const fs::path seeds = sweep / "seeds" / r.run;
+  if (!fs::is_directory(seeds)) return;
+  std::vector<double> auc = {r.auc_macro.value};
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(seeds))
+    if (e.is_directory() && fs::exists(e.path() / "metrics_test.json")) runs.push_back(e.path());
+  std::sort(runs.begin(), runs.end());
+  for (const auto& run : runs) {
+    const fs::path m = run / "metrics_test.json";
+    auc.push_back(estimate_at(read_json(m), "auc_macro", m).value);
+  }
+  if (auc.size() < 2) return;
+  double mean = 0, ss = 0;
+  for (double a : auc) mean += a / auc.size();
+  for (double a : auc) ss += (a - mean) * (a - mean);
+  r.auc_macro_seeds = VariantRow::SeedSpread{mean, std::sqrt(ss / (auc.size() - 1)), static_cast<int>(auc.size())};
+}
+}  // namespace
+
 SweepTable collect_sweep(const std::string& sweep_dir) {
   std::error_code ec;
   if (!fs::is_directory(sweep_dir, ec)) throw InputError(sweep_dir + ": not a folder");
@@ -215,6 +253,7 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
         r.delta_bone_below_chance = below.is_array() && std::find(below.begin(), below.end(), "all_bones_occluded") != below.end();
       }
     }
+    read_selection_and_seeds(fs::path(sweep_dir), r);
     rows.push_back(std::move(r));
   }
   if (rows.empty()) throw InputError(sweep_dir + ": no run folder with metrics_test.json (run osteofm eval first)");
@@ -293,6 +332,18 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                     "split and applied unchanged to the test split. Accuracy: argmax of the three classes.");
   if (missing_thresholds) notes.push_back("Blank sensitivity/specificity: the run has no validation predictions.");
   notes.push_back("Calibration slope: logistic recalibration slope of p_osteoporosis on the test split (1 = ideal).");
+  std::set<std::string> grids, seeds;
+  for (const auto& r : t.rows) {
+    if (r.grid_points > 0) grids.insert(std::to_string(r.grid_points));
+    if (r.auc_macro_seeds) seeds.insert(std::to_string(r.auc_macro_seeds->n));
+  }
+  if (!grids.empty())
+    notes.push_back("Selected: nested selection; each variant trained " + join(grids) +
+                    " grid points on the training split, the one with the highest validation macro AUC was kept, and "
+                    "only it was evaluated on the test split.");
+  if (!seeds.empty())
+    notes.push_back("Macro AUC over seeds: the selected configuration retrained with " + join(seeds) +
+                    " seeds; mean ± sample SD of their test macro AUCs. The CI beside it is the first seed's.");
   std::set<std::string> cams, splits, fills;
   bool normalised = false;
   for (const auto& r : t.rows) {
@@ -340,6 +391,11 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
   // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
   std::map<std::string, int> seen;
   for (const auto& r : rows) seen[r.backbone + "\n" + r.strategy]++;
+  bool any_grid = false, any_seeds = false;
+  for (const auto& r : rows) {
+    any_grid = any_grid || r.grid_points > 0;
+    any_seeds = any_seeds || r.auc_macro_seeds.has_value();
+  }
   auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
   auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
   auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
@@ -357,6 +413,12 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
          return text(seen.at(r.backbone + "\n" + r.strategy) > 1 ? r.strategy + " (" + r.run + ")" : r.strategy, latex);
        },
        {{"strategy", [](Row r) { return r.strategy; }}}},
+      {any_grid ? "Selected (grid points)" : "", any_grid ? "Selected (grid)" : "", 'l',
+       [=](Row r, bool latex) {
+         return r.grid_points > 0 ? text(r.selected + " (" + std::to_string(r.grid_points) + ")", latex) : std::string();
+       },
+       {{"grid_points", [](Row r) { return r.grid_points > 0 ? std::to_string(r.grid_points) : ""; }},
+        {"selected", [](Row r) { return r.selected; }}}},
       {"Trainable params", "Trainable", 'r', [=](Row r, bool latex) { return text(params(r.trainable_parameters), latex); },
        {{"trainable_parameters",
          [](Row r) { return r.trainable_parameters ? std::to_string(*r.trainable_parameters) : ""; }}}},
@@ -369,6 +431,15 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
        {{"auc_macro", [](Row r) { return format_double(r.auc_macro.value); }},
         {"auc_macro_lower", [](Row r) { return num(r.auc_macro.lower); }},
         {"auc_macro_upper", [](Row r) { return num(r.auc_macro.upper); }}}},
+      {any_seeds ? "Macro AUC over seeds (mean ± SD, n)" : "", any_seeds ? "Seeds (mean $\\pm$ SD, n)" : "", 'r',
+       [=](Row r, bool latex) {
+         if (!r.auc_macro_seeds) return std::string();
+         const auto& s = *r.auc_macro_seeds;
+         return text(fmt3(s.mean) + " ± " + fmt3(s.sd) + " (" + std::to_string(s.n) + ")", latex);
+       },
+       {{"auc_macro_seed_mean", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->mean) : ""; }},
+        {"auc_macro_seed_sd", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->sd) : ""; }},
+        {"seeds", [](Row r) { return r.auc_macro_seeds ? std::to_string(r.auc_macro_seeds->n) : ""; }}}},
       {"P(best)", "P(best)", 'r', [=](Row r, bool latex) { return text(opt3(r.p_best), latex); },
        {{"p_best", [](Row r) { return num(r.p_best); }},
         {"not_below_best", [](Row r) { return std::string(r.not_below_best ? "1" : "0"); }},

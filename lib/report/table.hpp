@@ -42,6 +42,17 @@ struct VariantRow {
   bool highest = false;                 // highest macro AUC point estimate of the sweep
   std::optional<double> p_best;         // bootstrap probability of the highest macro AUC
   bool not_below_best = false;          // not significantly below the best (Holm)
+  // Nested selection (SWEEP/selection/<run>.json): grid points tried on validation (0: no
+  // grid) and the selected point's values ("lr_body=3e-05").
+  int grid_points = 0;
+  std::string selected;
+  // Test macro AUC over the selected configuration's seeds: this run and
+  // SWEEP/seeds/<run>/seed-*/ (sample SD); absent with one seed.
+  struct SeedSpread {
+    double mean = 0, sd = 0;
+    int n = 0;
+  };
+  std::optional<SeedSpread> auc_macro_seeds;
 };
 
 struct SweepTable {

@@ -21,6 +21,7 @@
 #include "io/manifest.hpp"
 #include "train/config.hpp"
 #include "train/run_model.hpp"
+#include "tuning/strategy.hpp"
 #include "data/cache_index.hpp"
 
 namespace osteofm {
@@ -110,7 +111,8 @@ std::vector<Variant> expand_sweep(const std::string& file) {
   json j = json::parse(read_file(file), nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw InputError(file + ": not a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it)
-    if (it.key() != "base" && it.key() != "backbones" && it.key() != "strategies" && it.key() != "description")
+    if (it.key() != "base" && it.key() != "backbones" && it.key() != "strategies" && it.key() != "description" &&
+        it.key() != "grid" && it.key() != "seeds")
       throw InputError(file + ": unknown sweep key '" + it.key() + "'");
   if (!j.contains("backbones") || !j["backbones"].is_object() || j["backbones"].empty())
     throw InputError(file + ": 'backbones' must be a non-empty object");
@@ -132,20 +134,52 @@ std::vector<Variant> expand_sweep(const std::string& file) {
         throw InputError(file + ": " + group + " name '" + n +
                          "' must be a single folder name (letters, digits, '.', '_', '-')");
     }
+  const std::vector<int64_t> seeds = j.contains("seeds") ? parse_seeds(j["seeds"], file) : std::vector<int64_t>{};
+  // An entry's "grid" is the sweep's, not the backbone's or strategy's: taken out here.
+  auto take_grid = [&](json entry, json& grid, const std::string& where) {
+    if (entry.is_object() && entry.contains("grid")) {
+      if (!entry["grid"].is_object()) throw InputError(file + ": " + where + " 'grid' must be an object of KEY: [values]");
+      for (auto g = entry["grid"].begin(); g != entry["grid"].end(); ++g) grid[g.key()] = g.value();
+      entry.erase("grid");
+    }
+    return entry;
+  };
+  const json top_grid = j.value("grid", json::object());
+  if (!top_grid.is_object()) throw InputError(file + ": 'grid' must be an object of KEY: [values]");
   std::vector<Variant> out;
   for (auto b = j["backbones"].begin(); b != j["backbones"].end(); ++b)
     for (auto s = j["strategies"].begin(); s != j["strategies"].end(); ++s) {
       Variant v;
       v.name = b.key() + "-" + s.key();
+      const std::string source = file + " (" + v.name + ")";
+      json grid = top_grid;
       v.config = base;
-      v.config["backbone"] = b.value();
-      v.config["strategy"] = s.value();
+      v.config["backbone"] = take_grid(b.value(), grid, "backbones." + b.key());
+      v.config["strategy"] = take_grid(s.value(), grid, "strategies." + s.key());
       v.config = absolute_paths(v.config, dir);
+      v.grid = expand_grid(grid, source);
+      v.seeds = seeds;
       // Validate now: a typo should fail before a 12-variant sweep starts.
-      resolve_train_config_json(v.config, {}, file + " (" + v.name + ")", "");
+      for (const auto& point : v.grid) {
+        for (auto k = point.values.begin(); k != point.values.end(); ++k)
+          if (k.key() == "train.seed" || k.key() == "train.test_predictions" || k.key() == "data.manifest")
+            throw InputError(source + ": '" + k.key() + "' cannot be a grid key (seeds go in \"seeds\")");
+        try {
+          resolve_train_config_json(with_values(v.config, point.values), {}, source, "");
+        } catch (const InputError& e) {
+          if (point.values.empty()) throw;
+          throw InputError(std::string(e.what()) + " (grid point " + describe_values(point.values) + ")");
+        }
+      }
       out.push_back(v);
     }
   return out;
+}
+
+size_t planned_runs(const std::vector<Variant>& variants) {
+  size_t n = 0;
+  for (const auto& v : variants) n += (v.grid.size() > 1 ? v.grid.size() : 0) + std::max<size_t>(1, v.seeds.size());
+  return n;
 }
 
 std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const std::string& file) {
@@ -155,6 +189,17 @@ std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const
     try {
       const json config = resolve_train_config_json(v.config, {}, file + " (" + v.name + ")", "");
       build_classifier(config);  // preset, arch, weights (names and shapes), strategy fields
+      // Each grid point's strategy fields, and its geometry when the grid varies it.
+      for (const auto& point : v.grid) {
+        if (point.values.empty()) continue;
+        try {
+          const json c = resolve_train_config_json(with_values(v.config, point.values), {}, file + " (" + v.name + ")", "");
+          make_strategy(c["strategy"]);
+          if (c["backbone"] != config["backbone"]) build_classifier(c);
+        } catch (const InputError& e) {
+          throw InputError(std::string(e.what()) + " (grid point " + describe_values(point.values) + ")");
+        }
+      }
       const std::string m = config["data"]["manifest"];
       if (!manifest_problem.count(m)) {
         std::string problem;
@@ -208,8 +253,174 @@ void forward_signal(int sig) {
 }
 }  // namespace
 
+namespace {
+// One training of a sweep: a variant's grid point, or its selected configuration at a seed.
+struct TrainJob {
+  std::string name;  // "dinov2-lora", "dinov2-lora/g2", "dinov2-lora/seed-2"
+  fs::path config, run;
+};
+
+std::vector<std::string> train_argv(const SweepOptions& o, const TrainJob& job, const std::string& device) {
+  std::vector<std::string> argv = {o.binary, "train", "--config", job.config.string(), "--out", job.run.string()};
+  if (fs::exists(job.run / "checkpoints" / "last.safetensors")) argv.push_back("--resume");
+  if (!device.empty()) argv.insert(argv.end(), {"--set", "train.device=" + device});
+  return argv;
+}
+
+// Runs `jobs` as child processes, as many at once as GPUs listed (else one); finished runs
+// are skipped, and so are those that failed before unless --resume. Returns the failures.
+std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const SweepOptions& o,
+                                     const std::set<std::string>& failed_before) {
+  std::vector<const TrainJob*> todo;
+  std::set<std::string> failed_now;
+  for (const auto& job : jobs) {
+    if (finished(job.run)) {
+      std::cerr << "sweep: " << job.name << " already done, skipped\n";
+      continue;
+    }
+    if (!o.resume && failed_before.count(job.name)) {
+      std::cerr << "sweep: " << job.name << " failed in an earlier run, not retried (rerun with --resume to retry it)\n";
+      failed_now.insert(job.name);
+      continue;
+    }
+    todo.push_back(&job);
+  }
+  const size_t slots = std::max<size_t>(1, o.gpus.size());
+  std::map<pid_t, std::pair<size_t, std::string>> running;  // pid -> slot, job
+  g_running = &running;
+  struct sigaction sa {}, old_int {}, old_term {};
+  sa.sa_handler = forward_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
+  std::vector<bool> busy(slots, false);
+  size_t next = 0;
+  const pid_t sweep_pid = ::getpid();
+  while (next < todo.size() || !running.empty()) {
+    while (next < todo.size() && running.size() < slots) {
+      size_t slot = 0;
+      while (busy[slot]) ++slot;
+      const TrainJob& job = *todo[next++];
+      const std::vector<std::string> args = train_argv(o, job, o.gpus.empty() ? "" : "cuda:" + o.gpus[slot]);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      std::cerr << "sweep: " << job.name << (o.gpus.empty() ? "" : " on GPU " + o.gpus[slot]) << "\n";
+      const pid_t pid = fork();
+      if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != sweep_pid) _exit(143);  // the sweep died before prctl took effect
+        ::signal(SIGINT, SIG_DFL);
+        ::signal(SIGTERM, SIG_DFL);
+        ::execv(argv[0], argv.data());
+        _exit(127);
+      }
+      if (pid < 0) throw RuntimeFailure("sweep: cannot start a process");
+      busy[slot] = true;
+      running[pid] = {slot, job.name};
+    }
+    int status = 0;
+    const pid_t done = waitpid(-1, &status, 0);
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    auto it = running.find(done);
+    if (it == running.end()) continue;
+    busy[it->second.first] = false;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      failed_now.insert(it->second.second);
+      std::cerr << "sweep: " << it->second.second << " failed (see its log above); rerun the sweep with --resume to "
+                << "retry it\n";
+    }
+    running.erase(it);
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  g_running = nullptr;
+  return failed_now;
+}
+
+// A grid point's validation result, from its status.json.
+PointScore point_score(const std::string& name, const fs::path& run) {
+  PointScore p;
+  p.name = name;
+  std::error_code ec;
+  if (!fs::exists(run / "status.json", ec)) return p;
+  const json st = json::parse(read_file((run / "status.json").string()), nullptr, false);
+  if (st.is_discarded() || st.value("state", "") != "done" || !st.contains("best_val_score") ||
+      !st["best_val_score"].is_number())
+    return p;
+  p.finished = true;
+  p.val_score = st["best_val_score"].get<double>();
+  p.metric = st.value("selection_metric", "val_auc_macro");
+  return p;
+}
+
+// The variant's selection among its finished grid points, written to
+// SWEEP/selection/<variant>.json; -1 (nothing written) when a point has not finished.
+int select_and_record(const Variant& v, const fs::path& root) {
+  std::vector<PointScore> scores;
+  for (const auto& p : v.grid) scores.push_back(point_score(p.name, root / "grid" / v.name / p.name));
+  const int chosen = select_point(scores);
+  if (chosen < 0) return -1;
+  json points = json::array();
+  for (size_t i = 0; i < v.grid.size(); ++i)
+    points.push_back({{"name", v.grid[i].name},
+                      {"values", v.grid[i].values},
+                      {"val_score", scores[i].val_score},
+                      {"metric", scores[i].metric},
+                      {"run", (fs::path("grid") / v.name / v.grid[i].name).string()}});
+  const json record = {{"variant", v.name},
+                       {"rule", "highest best-epoch validation score (macro AUC; accuracy where validation lacks a "
+                                "class); ties go to the first point; test predictions of grid points never made"},
+                       {"points", points},
+                       {"selected", v.grid[chosen].name},
+                       {"values", v.grid[chosen].values},
+                       {"seeds", v.seeds}};
+  fs::create_directories(root / "selection");
+  write_file_atomic((root / "selection" / (v.name + ".json")).string(), record.dump(2) + "\n");
+  return chosen;
+}
+
+// The runs of a variant's selected configuration: the first seed in SWEEP/<variant>, the
+// others in SWEEP/seeds/<variant>/seed-<S>; their configs written to SWEEP/configs/.
+std::vector<TrainJob> seed_jobs(const Variant& v, const json& values, const fs::path& root) {
+  std::vector<TrainJob> jobs;
+  const std::vector<int64_t> seeds = v.seeds.empty() ? std::vector<int64_t>{-1} : v.seeds;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    json config = with_values(v.config, values);
+    if (seeds[i] >= 0) config["train"]["seed"] = seeds[i];
+    const std::string tag = "seed-" + std::to_string(seeds[i]);
+    TrainJob job;
+    job.name = i == 0 ? v.name : v.name + "/" + tag;
+    job.config = root / "configs" / (i == 0 ? v.name + ".json" : v.name + "." + tag + ".json");
+    job.run = i == 0 ? root / v.name : root / "seeds" / v.name / tag;
+    write_file_atomic(job.config.string(), config.dump(2) + "\n");
+    jobs.push_back(job);
+  }
+  return jobs;
+}
+}  // namespace
+
+void check_run_limit(const std::vector<Variant>& variants, const std::string& file, bool force) {
+  const size_t runs = planned_runs(variants);
+  if (runs > kSweepRunLimit && !force)
+    throw InputError(file + ": expands to " + std::to_string(runs) + " training runs (grid points and seeds), more than " +
+                     std::to_string(kSweepRunLimit) + "; shrink the grid or add --force");
+}
+
 int run_sweep(const std::string& file, const std::string& sweep_dir, const SweepOptions& o) {
   const auto variants = expand_sweep(file);
+  check_run_limit(variants, file, o.force);
+  const size_t runs = planned_runs(variants);
+  bool any_grid = false;
+  for (const auto& v : variants) any_grid = any_grid || v.grid.size() > 1;
+  if (o.executor == "slurm" && any_grid)
+    throw InputError(file + ": a sweep with a grid runs with --executor local for now (its selection sits between two "
+                     "stages); give the selected values in the config to run the seeds on Slurm");
+  if (o.executor != "local" && o.executor != "slurm")
+    throw InputError("--executor must be local or slurm, not '" + o.executor + "'");
   // Every variant resolved before any starts: twelve identical errors become one list.
   const auto problems = check_sweep(variants, file);
   if (!problems.empty()) {
@@ -224,35 +435,30 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
       o.executor == "slurm" ? sbatch_command(o, script_path) : std::vector<std::string>();
   fs::create_directories(root / "configs");
   std::set<std::string> failed_before = earlier_failures(root);
-  json manifest = {{"config", fs::absolute(file).string()}, {"executor", o.executor}, {"variants", json::array()}};
-  for (const auto& v : variants) {
-    write_file_atomic((root / "configs" / (v.name + ".json")).string(), v.config.dump(2) + "\n");
-    manifest["variants"].push_back(v.name);
-  }
+  json manifest = {{"config", fs::absolute(file).string()}, {"executor", o.executor}, {"runs", runs},
+                   {"variants", json::array()}};
+  for (const auto& v : variants) manifest["variants"].push_back(v.name);
   auto write_manifest = [&](const std::set<std::string>& failed) {
     manifest["failed"] = json::array();
     for (const auto& f : failed) manifest["failed"].push_back(f);
     write_file_atomic((root / "sweep.json").string(), manifest.dump(2) + "\n");
   };
   write_manifest(o.resume ? std::set<std::string>{} : failed_before);
-  auto train_argv = [&](const Variant& v, const std::string& device) {
-    const fs::path run = root / v.name;
-    std::vector<std::string> argv = {o.binary, "train", "--config", (root / "configs" / (v.name + ".json")).string(),
-                                     "--out", run.string()};
-    if (fs::exists(run / "checkpoints" / "last.safetensors")) argv.push_back("--resume");
-    if (!device.empty()) argv.insert(argv.end(), {"--set", "train.device=" + device});
-    return argv;
-  };
 
   if (o.executor == "slurm") {
+    std::vector<TrainJob> jobs;
+    for (const auto& v : variants)
+      for (auto& job : seed_jobs(v, v.grid[0].values, root)) jobs.push_back(job);
     std::string script = "#!/bin/bash\n#SBATCH --job-name=osteofm-sweep\n#SBATCH --array=0-" +
-                         std::to_string(variants.size() - 1) + "\n#SBATCH --output=" +
-                         (fs::absolute(root) / "slurm" / "%A_%a.log").string() + "\nset -euo pipefail\nvariants=(";
-    for (const auto& v : variants) script += " " + v.name;
-    script += " )\nv=${variants[$SLURM_ARRAY_TASK_ID]}\nrun=" + quote(fs::absolute(root).string()) + "/$v\n";
+                         std::to_string(jobs.size() - 1) + "\n#SBATCH --output=" +
+                         (fs::absolute(root) / "slurm" / "%A_%a.log").string() + "\nset -euo pipefail\nconfigs=(";
+    for (const auto& job : jobs) script += " " + quote(fs::absolute(job.config).string());
+    script += " )\nruns=(";
+    for (const auto& job : jobs) script += " " + quote(fs::absolute(job.run).string());
+    script += " )\nrun=${runs[$SLURM_ARRAY_TASK_ID]}\n";
     script += "resume=''\n[[ -f \"$run/checkpoints/last.safetensors\" ]] && resume=--resume\n";
-    script += "exec " + quote(fs::absolute(o.binary).string()) + " train --config " +
-              quote(fs::absolute(root / "configs").string()) + "/$v.json --out \"$run\" $resume\n";
+    script += "exec " + quote(fs::absolute(o.binary).string()) +
+              " train --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" --out \"$run\" $resume\n";
     fs::create_directories(root / "slurm");
     write_file_atomic(script_path, script);
     const CommandOutput sbatch = run_capturing_stdout(sbatch_argv);
@@ -260,85 +466,44 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     const int status = sbatch.status;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     if (status != 0 && out.empty()) throw RuntimeFailure("sbatch failed (is Slurm installed and running?)");
-    std::cout << "submitted job array " << out << " (" << variants.size() << " tasks); logs in " << (root / "slurm").string()
+    std::cout << "submitted job array " << out << " (" << jobs.size() << " tasks); logs in " << (root / "slurm").string()
               << "; collect with: osteofm table " << sweep_dir << "\n";
     return (o.wait && status != 0) ? 1 : 0;
   }
-  if (o.executor != "local") throw InputError("--executor must be local or slurm, not '" + o.executor + "'");
 
-  // Local: one child process per variant; as many at once as GPUs listed (else one).
-  std::vector<const Variant*> todo;
-  std::set<std::string> failed_now;
-  int failures = 0;
+  // 1. Grid points, first seed, validation only.
+  std::vector<TrainJob> grid_jobs;
   for (const auto& v : variants) {
-    if (finished(root / v.name)) {
-      std::cerr << "sweep: " << v.name << " already done, skipped\n";
-      continue;
+    if (v.grid.size() < 2) continue;
+    for (const auto& p : v.grid) {
+      json config = with_values(v.config, p.values);
+      if (!v.seeds.empty()) config["train"]["seed"] = v.seeds[0];
+      config["train"]["test_predictions"] = false;
+      TrainJob job{v.name + "/" + p.name, root / "configs" / (v.name + "." + p.name + ".json"), root / "grid" / v.name / p.name};
+      write_file_atomic(job.config.string(), config.dump(2) + "\n");
+      grid_jobs.push_back(job);
     }
-    if (!o.resume && failed_before.count(v.name)) {
-      std::cerr << "sweep: " << v.name << " failed in an earlier run, not retried (rerun with --resume to retry it)\n";
-      failed_now.insert(v.name);
-      ++failures;
-      continue;
-    }
-    todo.push_back(&v);
   }
-  const size_t slots = std::max<size_t>(1, o.gpus.size());
-  std::map<pid_t, std::pair<size_t, std::string>> running;  // pid -> slot, variant
-  g_running = &running;
-  struct sigaction sa {}, old_int {}, old_term {};
-  sa.sa_handler = forward_signal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
-  std::vector<bool> busy(slots, false);
-  size_t next = 0;
-  const pid_t sweep_pid = ::getpid();
-  while (next < todo.size() || !running.empty()) {
-    while (next < todo.size() && running.size() < slots) {
-      size_t slot = 0;
-      while (busy[slot]) ++slot;
-      const Variant& v = *todo[next++];
-      const std::vector<std::string> args = train_argv(v, o.gpus.empty() ? "" : "cuda:" + o.gpus[slot]);
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      std::cerr << "sweep: " << v.name << (o.gpus.empty() ? "" : " on GPU " + o.gpus[slot]) << "\n";
-      const pid_t pid = fork();
-      if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != sweep_pid) _exit(143);  // the sweep died before prctl took effect
-        ::signal(SIGINT, SIG_DFL);
-        ::signal(SIGTERM, SIG_DFL);
-        ::execv(argv[0], argv.data());
-        _exit(127);
+  std::set<std::string> failed = run_local_jobs(grid_jobs, o, failed_before);
+
+  // 2. Selection, then 3. the selected configuration at every seed.
+  std::vector<TrainJob> final_jobs;
+  for (const auto& v : variants) {
+    int chosen = 0;
+    if (v.grid.size() > 1) {
+      chosen = select_and_record(v, root);
+      if (chosen < 0) {
+        std::cerr << "sweep: " << v.name << ": not every grid point finished, so nothing is selected or tested\n";
+        continue;
       }
-      if (pid < 0) throw RuntimeFailure("sweep: cannot start a process");
-      busy[slot] = true;
-      running[pid] = {slot, v.name};
+      std::cerr << "sweep: " << v.name << ": selected " << v.grid[chosen].name << " ("
+                << describe_values(v.grid[chosen].values) << ") of " << v.grid.size() << " grid points on validation\n";
     }
-    int status = 0;
-    const pid_t done = waitpid(-1, &status, 0);
-    if (done < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    auto it = running.find(done);
-    if (it == running.end()) continue;
-    busy[it->second.first] = false;
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-      ++failures;
-      failed_now.insert(it->second.second);
-      std::cerr << "sweep: " << it->second.second << " failed (see its log above); rerun the sweep with --resume to "
-                << "retry it\n";
-    }
-    running.erase(it);
+    for (auto& job : seed_jobs(v, v.grid[chosen].values, root)) final_jobs.push_back(job);
   }
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  g_running = nullptr;
-  write_manifest(failed_now);
-  return failures;
+  for (const auto& f : run_local_jobs(final_jobs, o, failed_before)) failed.insert(f);
+  write_manifest(failed);
+  return static_cast<int>(failed.size());
 }
 
 }  // namespace osteofm

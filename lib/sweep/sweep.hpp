@@ -7,16 +7,33 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sweep/grid.hpp"
+
 namespace osteofm {
 
 struct Variant {
   std::string name;          // <backbone>-<strategy>
   nlohmann::json config;     // a full train config (unresolved overrides applied)
+  // Its grid points (nested selection on validation); one point without values when the
+  // sweep gives no grid for it.
+  std::vector<GridPoint> grid{{"g1", nlohmann::json::object()}};
+  // The seeds the selected configuration trains with (train.seed); empty: the config's own.
+  std::vector<int64_t> seeds;
 };
 
 // Sweep config: {"base": {train config}, "backbones": {"dinov2": {"preset": ...}, ...},
-// "strategies": {"lora": {"name": "lora", ...}, ...}}; base.data.manifest relative to FILE.
+// "strategies": {"lora": {"name": "lora", ...}, ...}, "grid": {"train.lr_head": [...]},
+// "seeds": [1, 2, 3]}; base.data.manifest relative to FILE. A backbone or strategy entry may
+// hold its own "grid" (its keys win over the top-level grid's). Every grid point's config
+// is validated here.
 std::vector<Variant> expand_sweep(const std::string& file);
+
+// A sweep trains at most this many runs (grid points of the variants with more than one,
+// plus every variant's seeds) unless --force.
+constexpr size_t kSweepRunLimit = 200;
+size_t planned_runs(const std::vector<Variant>& variants);
+// InputError naming FILE when planned_runs exceeds the limit and `force` is false.
+void check_run_limit(const std::vector<Variant>& variants, const std::string& file, bool force);
 
 struct SweepOptions {
   std::string executor = "local";  // local | slurm
@@ -25,6 +42,7 @@ struct SweepOptions {
   bool wait = false;               // slurm: block until the array finishes (sbatch --wait)
   std::string sbatch_args;         // extra sbatch arguments (partition, time, gres); split as a shell would, nothing run
   std::string binary;              // the osteofm executable run by each task
+  bool force = false;              // allow more than kSweepRunLimit runs
 };
 
 // Resolves every variant (of expand_sweep(file)) as its trainer would (config, preset, arch, weights names and
@@ -39,8 +57,12 @@ std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const
 std::vector<std::string> sbatch_command(const SweepOptions& options, const std::string& script);
 
 // Checks every variant first (InputError listing the problems, nothing run), writes
-// SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the variants that failed), then
-// runs the variants.
+// SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the runs that failed), then runs:
+//   1. grid points (variants with more than one): SWEEP/grid/<variant>/<gN>, the first seed,
+//      train.test_predictions false;
+//   2. selection: the point with the highest validation score, SWEEP/selection/<variant>.json;
+//   3. the selected configuration per seed: SWEEP/<variant> (first seed; what table,
+//      compare and explain read) and SWEEP/seeds/<variant>/seed-<S>.
 // Returns the number of variants that failed (local), or 0 once the array is submitted.
 int run_sweep(const std::string& file, const std::string& sweep_dir, const SweepOptions& options);
 

@@ -24,7 +24,8 @@ json default_train_config() {
       {"train",
        {{"epochs", 10}, {"batch_size", 16}, {"lr_head", 1e-3}, {"lr_body", 1e-4}, {"weight_decay", 0.05},
         {"warmup_epochs", 1.0}, {"loss", "weighted_ce"}, {"label_smoothing", 0.0}, {"grad_accum", 1},
-        {"clip_norm", 1.0}, {"patience", 5}, {"seed", 1}, {"device", "auto"}, {"feature_cache", true}}},
+        {"clip_norm", 1.0}, {"patience", 5}, {"seed", 1}, {"device", "auto"}, {"feature_cache", true},
+        {"test_predictions", true}}},
   };
 }
 

@@ -109,7 +109,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   std::unique_ptr<BatchSource> source;
   if (strategy->frozen_backbone() && tc["feature_cache"].get<bool>()) {
     std::vector<const SplitData*> splits{&train, &val};
-    if (test.size() > 0) splits.push_back(&test);
+    if (test.size() > 0 && tc["test_predictions"].get<bool>()) splits.push_back(&test);
     source = feature_batches(model, splits, pre, config, (run / "feature_cache").string(), device);
   } else {
     source = image_batches(train, pre, config["augment"], config["data"]["prefetch"].get<int>(), device);
@@ -251,7 +251,9 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     return p;
   };
   const Predictions pv = write_split(val, "predictions_val.csv");
-  if (test.size() > 0) {
+  // A grid point of a sweep's nested selection never sees the test split: only the
+  // selected configuration is evaluated there.
+  if (test.size() > 0 && tc["test_predictions"].get<bool>()) {
     const Predictions pt = write_split(test, "predictions_test.csv");
     try {
       // Thresholds chosen on this run's validation predictions; patients clustered.
