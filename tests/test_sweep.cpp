@@ -198,6 +198,37 @@ TEST_CASE("sweep: Slurm executor runs one job-array task per variant on a real S
   CHECK(run_osteofm("table '" + (dir / "sw") + "' --format csv").code == 0);
 }
 
+TEST_CASE("sweep: on Slurm a grid is one array, the selection a job after it, the seed runs a second array",
+          "[sweep][slurm][image_io]") {
+  TempDir dir;
+  REQUIRE(run_osteofm("synth --out '" + (dir / "cohort") + "' --patients 50 --size 112 --seed 4").code == 0);
+  const json sweep = {{"base", {{"data", {{"manifest", "cohort/manifest.csv"}}}, {"train", {{"epochs", 2}, {"batch_size", 16}}}}},
+                      {"backbones", {{"dinov2", {{"preset", "dinov2-tiny"}}}}},
+                      {"strategies", {{"linear", {{"name", "linear_probe"}}}}},
+                      {"grid", {{"train.lr_head", {0.0001, 0.03}}}}};
+  write_text(dir / "sweep.json", sweep.dump());
+  LocalSlurm slurm(dir / "slurm-state");
+  // Without --wait: the grid array, then a job with --dependency=afterok on it.
+  const CliResult r = run_osteofm("sweep --config '" + (dir / "sweep.json") + "' --out '" + (dir / "sw") + "' --executor slurm");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("submitted grid job array") && Catch::Contains("(2 tasks)") &&
+                        Catch::Contains("after the grid"));
+  CHECK_THAT(read_text(dir / "sw/slurm/select.sh"), Catch::Contains("sweep --config"));
+  // Wait for the queue to drain (the select job submits the seed array before it ends).
+  for (int i = 0; i < 600; ++i) {
+    const std::string status = dir / "sw/dinov2-linear/status.json";
+    if (fs::exists(status) && json::parse(read_text(status), nullptr, false).value("state", "") == "done") break;
+    std::system("sleep 1");
+  }
+  INFO(read_text(dir / "slurm-state.out"));
+  REQUIRE(fs::exists(dir.path / "sw/selection/dinov2-linear.json"));
+  CHECK(fs::exists(dir.path / "sw/dinov2-linear/metrics_test.json"));
+  CHECK_FALSE(fs::exists(dir.path / "sw/grid/dinov2-linear/g1/metrics_test.json"));
+  const json sel = json::parse(read_text(dir / "sw/selection/dinov2-linear.json"));
+  CHECK(json::parse(read_text(dir / "sw/dinov2-linear/config.json"))["train"]["lr_head"] == sel["values"]["train.lr_head"]);
+}
+
 TEST_CASE("sweep: sbatch runs without a shell, its extra arguments split as words and never executed", "[sweep][image_io]") {
   SweepOptions o;
   o.wait = true;

@@ -401,6 +401,40 @@ std::vector<TrainJob> seed_jobs(const Variant& v, const json& values, const fs::
   }
   return jobs;
 }
+struct SlurmSubmission {
+  std::string id;  // the job (array) id sbatch printed
+  int status = 0;  // sbatch's exit status (with --wait: the jobs')
+};
+
+SlurmSubmission submit(const std::vector<std::string>& argv) {
+  const CommandOutput sbatch = run_capturing_stdout(argv);
+  SlurmSubmission s;
+  s.id = sbatch.out;
+  s.status = sbatch.status;
+  while (!s.id.empty() && (s.id.back() == '\n' || s.id.back() == '\r')) s.id.pop_back();
+  const auto semicolon = s.id.find(';');  // --parsable: "id[;cluster]"
+  if (semicolon != std::string::npos) s.id.resize(semicolon);
+  if (s.status != 0 && s.id.empty()) throw RuntimeFailure("sbatch failed (is Slurm installed and running?)");
+  return s;
+}
+
+// One job array, a task per job: `osteofm train` on its config and run folder (resumed
+// when the folder holds a checkpoint). The script is written to `script`, then submitted.
+SlurmSubmission submit_array(const std::vector<TrainJob>& jobs, const fs::path& script, const std::string& name,
+                             const SweepOptions& o) {
+  const fs::path root = fs::absolute(script.parent_path());
+  std::string text = "#!/bin/bash\n#SBATCH --job-name=" + name + "\n#SBATCH --array=0-" + std::to_string(jobs.size() - 1) +
+                     "\n#SBATCH --output=" + (root / (name + "_%A_%a.log")).string() + "\nset -euo pipefail\nconfigs=(";
+  for (const auto& job : jobs) text += " " + quote(fs::absolute(job.config).string());
+  text += " )\nruns=(";
+  for (const auto& job : jobs) text += " " + quote(fs::absolute(job.run).string());
+  text += " )\nrun=${runs[$SLURM_ARRAY_TASK_ID]}\n";
+  text += "resume=''\n[[ -f \"$run/checkpoints/last.safetensors\" ]] && resume=--resume\n";
+  text += "exec " + quote(fs::absolute(o.binary).string()) + " train --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" --out \"$run\" $resume\n";
+  fs::create_directories(root);
+  write_file_atomic(script.string(), text);
+  return submit(sbatch_command(o, fs::absolute(script).string()));
+}
 }  // namespace
 
 void check_run_limit(const std::vector<Variant>& variants, const std::string& file, bool force) {
@@ -414,11 +448,6 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
   const auto variants = expand_sweep(file);
   check_run_limit(variants, file, o.force);
   const size_t runs = planned_runs(variants);
-  bool any_grid = false;
-  for (const auto& v : variants) any_grid = any_grid || v.grid.size() > 1;
-  if (o.executor == "slurm" && any_grid)
-    throw InputError(file + ": a sweep with a grid runs with --executor local for now (its selection sits between two "
-                     "stages); give the selected values in the config to run the seeds on Slurm");
   if (o.executor != "local" && o.executor != "slurm")
     throw InputError("--executor must be local or slurm, not '" + o.executor + "'");
   // Every variant resolved before any starts: twelve identical errors become one list.
@@ -429,10 +458,8 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
                      " variants cannot start (listed above); nothing was run");
   }
   const fs::path root(sweep_dir);
-  // Split (and bad --sbatch-args refused) before anything is written.
-  const std::string script_path = (fs::absolute(root) / "slurm" / "array.sh").string();
-  const std::vector<std::string> sbatch_argv =
-      o.executor == "slurm" ? sbatch_command(o, script_path) : std::vector<std::string>();
+  // Bad --sbatch-args refused before anything is written.
+  if (o.executor == "slurm") sbatch_command(o, "array.sh");
   fs::create_directories(root / "configs");
   std::set<std::string> failed_before = earlier_failures(root);
   json manifest = {{"config", fs::absolute(file).string()}, {"executor", o.executor}, {"runs", runs},
@@ -444,32 +471,6 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     write_file_atomic((root / "sweep.json").string(), manifest.dump(2) + "\n");
   };
   write_manifest(o.resume ? std::set<std::string>{} : failed_before);
-
-  if (o.executor == "slurm") {
-    std::vector<TrainJob> jobs;
-    for (const auto& v : variants)
-      for (auto& job : seed_jobs(v, v.grid[0].values, root)) jobs.push_back(job);
-    std::string script = "#!/bin/bash\n#SBATCH --job-name=osteofm-sweep\n#SBATCH --array=0-" +
-                         std::to_string(jobs.size() - 1) + "\n#SBATCH --output=" +
-                         (fs::absolute(root) / "slurm" / "%A_%a.log").string() + "\nset -euo pipefail\nconfigs=(";
-    for (const auto& job : jobs) script += " " + quote(fs::absolute(job.config).string());
-    script += " )\nruns=(";
-    for (const auto& job : jobs) script += " " + quote(fs::absolute(job.run).string());
-    script += " )\nrun=${runs[$SLURM_ARRAY_TASK_ID]}\n";
-    script += "resume=''\n[[ -f \"$run/checkpoints/last.safetensors\" ]] && resume=--resume\n";
-    script += "exec " + quote(fs::absolute(o.binary).string()) +
-              " train --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" --out \"$run\" $resume\n";
-    fs::create_directories(root / "slurm");
-    write_file_atomic(script_path, script);
-    const CommandOutput sbatch = run_capturing_stdout(sbatch_argv);
-    std::string out = sbatch.out;
-    const int status = sbatch.status;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    if (status != 0 && out.empty()) throw RuntimeFailure("sbatch failed (is Slurm installed and running?)");
-    std::cout << "submitted job array " << out << " (" << jobs.size() << " tasks); logs in " << (root / "slurm").string()
-              << "; collect with: osteofm table " << sweep_dir << "\n";
-    return (o.wait && status != 0) ? 1 : 0;
-  }
 
   // 1. Grid points, first seed, validation only.
   std::vector<TrainJob> grid_jobs;
@@ -484,7 +485,43 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
       grid_jobs.push_back(job);
     }
   }
-  std::set<std::string> failed = run_local_jobs(grid_jobs, o, failed_before);
+  std::set<std::string> failed;
+  if (o.executor == "slurm") {
+    std::vector<TrainJob> pending;
+    for (const auto& job : grid_jobs)
+      if (!finished(job.run)) pending.push_back(job);
+    if (!pending.empty()) {
+      const SlurmSubmission grid = submit_array(pending, root / "slurm" / "grid.sh", "osteofm-grid", o);
+      std::cout << "submitted grid job array " << grid.id << " (" << pending.size() << " tasks)\n";
+      if (!o.wait) {
+        // The selection sits between the arrays: a job that waits for the grid reruns this
+        // sweep, which then finds the grid finished, selects, and submits the seed runs.
+        std::string script = "#!/bin/bash\n#SBATCH --job-name=osteofm-select\n#SBATCH --output=" +
+                             (fs::absolute(root) / "slurm" / "select_%j.log").string() + "\nset -euo pipefail\nexec " +
+                             quote(fs::absolute(o.binary).string()) + " sweep --config " + quote(fs::absolute(file).string()) +
+                             " --out " + quote(fs::absolute(root).string()) + " --executor slurm" +
+                             (o.force ? " --force" : "") +
+                             (o.sbatch_args.empty() ? "" : " --sbatch-args " + quote(o.sbatch_args)) + "\n";
+        const fs::path select = root / "slurm" / "select.sh";
+        write_file_atomic(select.string(), script);
+        SweepOptions once = o;
+        once.wait = false;
+        std::vector<std::string> argv = sbatch_command(once, fs::absolute(select).string());
+        argv.insert(argv.begin() + 2, "--dependency=afterok:" + grid.id);
+        const SlurmSubmission follow = submit(argv);
+        std::cout << "submitted job " << follow.id << " (after the grid: selection on validation, then the seed runs); logs in "
+                  << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
+        return 0;
+      }
+      if (grid.status != 0) {
+        std::cerr << "sweep: the grid job array " << grid.id << " failed (logs in " << (root / "slurm").string() << ")\n";
+        for (const auto& job : pending)
+          if (!finished(job.run)) failed.insert(job.name);
+      }
+    }
+  } else {
+    failed = run_local_jobs(grid_jobs, o, failed_before);
+  }
 
   // 2. Selection, then 3. the selected configuration at every seed.
   std::vector<TrainJob> final_jobs;
@@ -500,6 +537,14 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
                 << describe_values(v.grid[chosen].values) << ") of " << v.grid.size() << " grid points on validation\n";
     }
     for (auto& job : seed_jobs(v, v.grid[chosen].values, root)) final_jobs.push_back(job);
+  }
+  if (o.executor == "slurm") {
+    if (final_jobs.empty()) throw RuntimeFailure(sweep_dir + ": no variant has a selection to run (see above)");
+    const SlurmSubmission runs = submit_array(final_jobs, root / "slurm" / "array.sh", "osteofm-sweep", o);
+    std::cout << "submitted job array " << runs.id << " (" << final_jobs.size() << " tasks); logs in "
+              << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
+    write_manifest(failed);
+    return (o.wait && (runs.status != 0 || !failed.empty())) ? 1 : 0;
   }
   for (const auto& f : run_local_jobs(final_jobs, o, failed_before)) failed.insert(f);
   write_manifest(failed);
