@@ -183,6 +183,19 @@ TEST_CASE("sweep: grids and seeds that cannot run are refused before anything st
   s = sweep;
   s["strategies"]["lora"]["grid"] = {{"strategy.rank", {2, -1}}};
   refused(s, "grid point rank=-1");
+
+  // The paper's sweep: per-strategy learning-rate grids, three seeds, under the limit.
+  const auto paper = expand_sweep(source("configs/sweeps/paper.json"));
+  REQUIRE(paper.size() == 12);
+  CHECK(planned_runs(paper) == 72);
+  for (const auto& v : paper) {
+    INFO(v.name);
+    CHECK(v.grid.size() == 3);
+    CHECK(v.seeds == std::vector<int64_t>{1, 2, 3});
+    const std::string key = v.name.find("-linear") != std::string::npos ? "train.lr_head" : "train.lr_body";
+    CHECK(v.grid[0].values.contains(key));
+    CHECK_FALSE(v.config["strategy"].contains("grid"));
+  }
 }
 
 TEST_CASE("sweep: Slurm executor runs one job-array task per variant on a real Slurm", "[sweep][slurm][image_io]") {
