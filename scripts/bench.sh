@@ -23,3 +23,10 @@ if [ -e "$openmp/libopenblas.so.0" ]; then
 else
   echo "OpenBLAS OpenMP build not installed (apt-get install libopenblas0-openmp): not measured"
 fi
+# A training step per strategy (dinov2-vitb14, batch 8) at 224 and 518 px: images/s and the
+# peak resident memory of a process doing only that.
+for size in 224 518; do
+  for strategy in linear_probe partial lora; do
+    ./build/osteofm_bench_strategies "$strategy" "$size"
+  done
+done

@@ -2,7 +2,14 @@
 // linear probe, and a run killed with SIGKILL mid-epoch that resumes to the same numbers.
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/labels.hpp"
 #include "train/config.hpp"
 #include "support.hpp"
 
@@ -122,4 +129,85 @@ TEST_CASE("train: streaming with prefetch gives the same run as preloading", "[t
   CliResult gone = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "gone") + "' --set data.preload=no");
   CHECK(gone.code == 2);
   CHECK_THAT(gone.err, Catch::Contains("row ") && Catch::Contains("PH00003_1.png: no such file"));
+}
+
+TEST_CASE("train: the three heads give valid predictions on the phantom, tscore adds the T-score's MAE and r",
+          "[train][image_io]") {
+  TempDir dir;
+  const std::string manifest = cohort(dir);
+  std::map<std::string, json> metrics;
+  for (const std::string head : {"softmax", "ordinal", "tscore"}) {
+    INFO(head);
+    json c = json::parse(read_text(config(dir, manifest, {{"name", "partial"}, {"blocks", 1}}, 4)));
+    c["head"] = {{"type", head}};
+    c["train"]["lr_head"] = 0.01;
+    c["train"]["lr_body"] = 0.003;
+    write_text(dir / (head + ".json"), c.dump());
+    const CliResult r = run_osteofm("train --config '" + (dir / (head + ".json")) + "' --out '" + (dir / head) + "'");
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    // The same predictions CSV for every head: read back strictly (probabilities in [0,1]
+    // summing to 1), and eval, compare and table read it unchanged.
+    const CliResult e = run_osteofm("eval --run '" + (dir / head) + "' --bootstrap 200 --out '" + (dir / (head + "_eval.json")) + "'");
+    INFO(e.err);
+    REQUIRE(e.code == 0);
+    metrics[head] = json::parse(read_text(dir / (head + "/metrics_test.json")));
+    if (std::getenv("OSTEOFM_PRINT_VALIDATION"))
+      std::printf("head %-8s test macro AUC %.3f, quadratic kappa %.3f\n", head.c_str(),
+                  metrics[head]["auc_macro"]["estimate"].get<double>(),
+                  metrics[head]["multiclass"]["kappa_quadratic"].get<double>());
+  }
+  CHECK_FALSE(metrics["softmax"].contains("t_score"));
+  CHECK_FALSE(metrics["ordinal"].contains("t_score"));
+  const std::string preds = read_text(dir / "tscore/predictions_test.csv");
+  CHECK_THAT(preds.substr(0, preds.find('\n')), Catch::EndsWith("t_score,t_score_pred,t_score_pred_sd"));
+  const json& t = metrics["tscore"]["t_score"];
+  REQUIRE(t.is_object());
+  CHECK(t["n"].get<int>() > 0);
+  const double mae = t["mae"]["estimate"];
+  CHECK(mae > 0);
+  CHECK(t["mae"]["ci"][0].get<double>() <= mae);
+  CHECK(t["mae"]["ci"][1].get<double>() >= mae);
+  CHECK(t["pearson_r"]["estimate"].get<double>() >= -1);
+  CHECK(t["pearson_r"]["estimate"].get<double>() <= 1);
+  if (std::getenv("OSTEOFM_PRINT_VALIDATION"))
+    std::printf("tscore head: T-score MAE %.3f [%.3f, %.3f], Pearson r %.3f [%.3f, %.3f]\n", mae,
+                t["mae"]["ci"][0].get<double>(), t["mae"]["ci"][1].get<double>(), t["pearson_r"]["estimate"].get<double>(),
+                t["pearson_r"]["ci"][0].get<double>(), t["pearson_r"]["ci"][1].get<double>());
+  // The same MAE from the CSV by hand.
+  const CsvTable csv = parse_csv(preds, "predictions_test.csv");
+  double sum = 0;
+  int n = 0;
+  for (const auto& rec : csv.records) {
+    const std::string truth = rec.fields[csv.column("t_score")];
+    if (truth.empty()) continue;
+    sum += std::fabs(std::stod(rec.fields[csv.column("t_score_pred")]) - std::stod(truth));
+    ++n;
+  }
+  CHECK(n == t["n"].get<int>());
+  CHECK(mae == Approx(sum / n).margin(1e-12));
+
+  // Refusals before training: an unknown head type; a tscore head without T-scores.
+  json bad = json::parse(read_text(dir / "tscore.json"));
+  bad["head"]["type"] = "coral";
+  write_text(dir / "bad.json", bad.dump());
+  CliResult r = run_osteofm("train --config '" + (dir / "bad.json") + "' --out '" + (dir / "bad") + "'");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("head.type must be softmax, ordinal or tscore, not 'coral'"));
+  std::string labels_only = "image_id,patient_id,path,label,split\n";
+  const CsvTable m = parse_csv(read_text(manifest), "m");
+  for (const auto& rec : m.records) {
+    const int label = who_label(std::stod(rec.fields[m.column("t_score")]));
+    labels_only += rec.fields[m.column("image_id")] + "," + rec.fields[m.column("patient_id")] + "," +
+                   (fs::path(manifest).parent_path() / rec.fields[m.column("path")]).string() + "," + std::to_string(label) +
+                   "," + rec.fields[m.column("split")] + "\n";
+  }
+  write_text(dir / "labels_only.csv", labels_only);
+  bad = json::parse(read_text(dir / "tscore.json"));
+  bad["data"]["manifest"] = dir / "labels_only.csv";
+  write_text(dir / "bad.json", bad.dump());
+  r = run_osteofm("train --config '" + (dir / "bad.json") + "' --out '" + (dir / "bad2") + "'");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("labels_only.csv") && Catch::Contains("head.type tscore regresses the DXA T-score"));
+  CHECK_FALSE(fs::exists(dir.path / "bad2" / "config.json"));
 }

@@ -229,3 +229,44 @@ TEST_CASE("vit: a strategy wraps any block Linear through linear_sites, and the 
   CHECK(torch::equal(vit->forward(x).cls, before));
   CHECK(vit->named_parameters().contains("blocks.1.attn.proj.weight"));
 }
+
+TEST_CASE("heads: ordinal and tscore class probabilities follow their definitions", "[tuning]") {
+  TempDir tmp;
+  HeadOptions ordinal;
+  ordinal.type = "ordinal";
+  Classifier m = fixture_classifier(tmp, ordinal);
+  const auto cuts = m->ordinal_cuts();
+  REQUIRE(cuts[0].item<double>() < cuts[1].item<double>());
+  const auto s = torch::tensor({-3.0f, -0.2f, 0.0f, 0.4f, 6.0f}).unsqueeze(1);
+  const auto p = torch::softmax(m->class_scores(s), 1);
+  auto sig = [](double x) { return 1 / (1 + std::exp(-x)); };
+  const double t1 = cuts[0].item<double>(), t2 = cuts[1].item<double>();
+  for (int i = 0; i < 5; ++i) {
+    const double si = s[i][0].item<double>();
+    CHECK(p[i][0].item<double>() == Approx(1 - sig(si - t1)).margin(1e-6));
+    CHECK(p[i][1].item<double>() == Approx(sig(si - t1) - sig(si - t2)).margin(1e-6));
+    CHECK(p[i][2].item<double>() == Approx(sig(si - t2)).margin(1e-6));
+  }
+  // A higher score never lowers P(osteoporosis) nor raises P(normal): the order is built in.
+  for (int i = 1; i < 5; ++i) {
+    CHECK(p[i][2].item<double>() >= p[i - 1][2].item<double>());
+    CHECK(p[i][0].item<double>() <= p[i - 1][0].item<double>());
+  }
+
+  HeadOptions tscore;
+  tscore.type = "tscore";
+  Classifier t = fixture_classifier(tmp, tscore);
+  const auto out = torch::tensor({{-3.0f, 0.0f}, {-1.7f, -1.0f}, {0.5f, 2.0f}});
+  const auto [mean, sd] = t->tscore_distribution(out);
+  const auto q = torch::softmax(t->class_scores(out), 1);
+  auto phi = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
+  for (int i = 0; i < 3; ++i) {
+    const double mu = mean[i].item<double>(), sigma = sd[i].item<double>();
+    CHECK(sigma == Approx(std::log1p(std::exp(out[i][1].item<double>())) + 0.01).margin(1e-6));
+    CHECK(q[i][2].item<double>() == Approx(phi((-2.5 - mu) / sigma)).margin(1e-5));
+    CHECK(q[i][0].item<double>() == Approx(1 - phi((-1.0 - mu) / sigma)).margin(1e-5));
+  }
+  HeadOptions unknown;
+  unknown.type = "coral";
+  CHECK_THROWS_WITH(fixture_classifier(tmp, unknown), Catch::Contains("head.type must be softmax, ordinal or tscore"));
+}

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <iostream>
@@ -187,6 +188,7 @@ SplitData load_split(const Manifest& m, const std::string& split, const Preproce
     d.path.push_back(r.path);
     d.where.push_back(m.where(r));
     d.labels.push_back(r.label);
+    d.t_scores.push_back(r.t_score ? *r.t_score : std::numeric_limits<double>::quiet_NaN());
     d.extra.push_back(m.passthrough_fields(r));
     d.mask_path.push_back(d.cache ? (r.cache_has_mask ? "cache" : "") : r.mask);
     d.cache_row.push_back(r.cache_row);

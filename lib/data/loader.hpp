@@ -27,6 +27,7 @@ struct SplitData {
   // the training device, so on the GPU when there is one). Preloaded splits resize once, on CPU.
   torch::Device resize_device{torch::kCPU};
   std::vector<int> labels;
+  std::vector<double> t_scores;                 // the manifest's DXA T-scores, NaN where it has none
   std::vector<std::vector<std::string>> extra;  // passed-through manifest columns
   torch::Tensor images;                         // [N, 1, S, S] in [0,1] when preloaded
   Preprocessing pre;

@@ -117,6 +117,71 @@ class EndpointColumns {
   size_t end_ = 0;
 };
 
+// The T-score regression of a tscore head (predictions columns t_score = DXA, t_score_pred
+// = the predicted mean): MAE and Pearson's r over the images that have both, resampled with
+// the AUCs (two extra columns from `first`).
+class TscoreColumns {
+ public:
+  TscoreColumns(const Predictions& p, size_t first) : first_(first) {
+    int truth = -1, pred = -1;
+    for (size_t c = 0; c < p.extra_header.size(); ++c) {
+      if (p.extra_header[c] == "t_score") truth = static_cast<int>(c);
+      if (p.extra_header[c] == "t_score_pred") pred = static_cast<int>(c);
+    }
+    if (truth < 0 || pred < 0) return;
+    present_ = true;
+    for (size_t i = 0; i < p.size(); ++i) {
+      const std::string& t = p.extra[i][truth];
+      const std::string& q = p.extra[i][pred];
+      const auto tv = parse_number(t), qv = parse_number(q);
+      if ((!t.empty() && !tv) || !qv)
+        throw InputError(p.source + ": row " + std::to_string(i + 1) + " (" + p.image_id[i] +
+                         "): t_score and t_score_pred must be numbers (t_score may be blank)");
+      if (!tv) continue;
+      rows_.push_back(i);
+      truth_.push_back(*tv);
+      pred_.push_back(*qv);
+    }
+  }
+  bool present() const { return present_; }
+  size_t end() const { return present_ ? first_ + 2 : first_; }
+  size_t n() const { return rows_.size(); }
+  void compute(const uint32_t* w, double* out) const {
+    if (!present_) return;
+    double W = 0, abs = 0, mt = 0, mp = 0;
+    for (size_t k = 0; k < rows_.size(); ++k) {
+      const double wk = w[rows_[k]];
+      W += wk;
+      abs += wk * std::fabs(pred_[k] - truth_[k]);
+      mt += wk * truth_[k];
+      mp += wk * pred_[k];
+    }
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (W == 0) {
+      out[first_] = out[first_ + 1] = nan;
+      return;
+    }
+    mt /= W;
+    mp /= W;
+    double stt = 0, spp = 0, stp = 0;
+    for (size_t k = 0; k < rows_.size(); ++k) {
+      const double wk = w[rows_[k]], dt = truth_[k] - mt, dp = pred_[k] - mp;
+      stt += wk * dt * dt;
+      spp += wk * dp * dp;
+      stp += wk * dt * dp;
+    }
+    out[first_] = abs / W;
+    out[first_ + 1] = stt > 0 && spp > 0 ? stp / std::sqrt(stt * spp) : nan;
+  }
+  size_t first() const { return first_; }
+
+ private:
+  size_t first_;
+  bool present_ = false;
+  std::vector<size_t> rows_;
+  std::vector<double> truth_, pred_;
+};
+
 // Estimate + percentile (or BCa) interval of extra column c, with the reason when the
 // interval is undefined.
 json extra_json(const BootstrapResult& b, size_t c, bool bca) {
@@ -233,10 +298,13 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
     endpoint_cols.emplace_back(e, p.scored, choice[e], columns);
     columns = endpoint_cols.back().end();
   }
+  const TscoreColumns tscore(p, columns);
+  columns = tscore.end();
   ExtraStatistics extra;
   extra.count = columns;
   extra.compute = [&](const uint32_t* w, double* row) {
     for (const auto& c : endpoint_cols) c.compute(w, row);
+    tscore.compute(w, row);
   };
 
   size_t n_patients = 0;
@@ -369,6 +437,12 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
     }
   }
   j["multiclass"] = mc;
+  if (tscore.present())
+    j["t_score"] = {{"definition", "predicted T-score (t_score_pred, the tscore head's mean) against the DXA t_score, "
+                                   "over the images that have one"},
+                    {"n", tscore.n()},
+                    {"mae", extra_json(boot, tscore.first(), bca)},
+                    {"pearson_r", extra_json(boot, tscore.first() + 1, bca)}};
   return j;
 }
 

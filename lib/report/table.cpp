@@ -417,8 +417,7 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
        [=](Row r, bool latex) {
          return r.grid_points > 0 ? text(r.selected + " (" + std::to_string(r.grid_points) + ")", latex) : std::string();
        },
-       {{"grid_points", [](Row r) { return r.grid_points > 0 ? std::to_string(r.grid_points) : ""; }},
-        {"selected", [](Row r) { return r.selected; }}}},
+       {}},  // CSV: the last columns, so existing keys keep their positions
       {"Trainable params", "Trainable", 'r', [=](Row r, bool latex) { return text(params(r.trainable_parameters), latex); },
        {{"trainable_parameters",
          [](Row r) { return r.trainable_parameters ? std::to_string(*r.trainable_parameters) : ""; }}}},
@@ -437,9 +436,7 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
          const auto& s = *r.auc_macro_seeds;
          return text(fmt3(s.mean) + " ± " + fmt3(s.sd) + " (" + std::to_string(s.n) + ")", latex);
        },
-       {{"auc_macro_seed_mean", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->mean) : ""; }},
-        {"auc_macro_seed_sd", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->sd) : ""; }},
-        {"seeds", [](Row r) { return r.auc_macro_seeds ? std::to_string(r.auc_macro_seeds->n) : ""; }}}},
+       {}},  // CSV: the last columns
       {"P(best)", "P(best)", 'r', [=](Row r, bool latex) { return text(opt3(r.p_best), latex); },
        {{"p_best", [](Row r) { return num(r.p_best); }},
         {"not_below_best", [](Row r) { return std::string(r.not_below_best ? "1" : "0"); }},
@@ -483,6 +480,13 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
         {"iou_bone_cam", [](Row r) { return r.iou_bone ? r.iou_bone_cam : std::string(); }}}},
       {"", "", 'l', nullptr,
        {{"bootstrap", [](Row r) { return r.bootstrap; }}, {"run", [](Row r) { return r.run; }}}},
+      // Nested selection and seeds (shown beside the strategy and the macro AUC).
+      {"", "", 'l', nullptr,
+       {{"grid_points", [](Row r) { return r.grid_points > 0 ? std::to_string(r.grid_points) : ""; }},
+        {"selected", [](Row r) { return r.selected; }},
+        {"auc_macro_seed_mean", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->mean) : ""; }},
+        {"auc_macro_seed_sd", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->sd) : ""; }},
+        {"seeds", [](Row r) { return r.auc_macro_seeds ? std::to_string(r.auc_macro_seeds->n) : ""; }}}},
   };
 }
 }  // namespace

@@ -23,12 +23,12 @@ class ImageBatches : public BatchSource {
   void begin_epoch(const std::vector<int64_t>& order, int64_t batch) override {
     train_.begin_epoch(order, batch, prefetch_);
   }
-  torch::Tensor next_train_logits(Classifier& model, const torch::Tensor&) override {
+  torch::Tensor next_train_outputs(Classifier& model, const torch::Tensor&) override {
     auto x = augment_batch(train_.next_batch().to(device_), augment_);
-    return model->forward(normalize_batch(x, pre_));
+    return model->head_outputs(model->features(normalize_batch(x, pre_)));
   }
-  torch::Tensor logits(Classifier& model, const SplitData& d, int64_t begin, int64_t end) override {
-    return model->forward(normalize_batch(d.range(begin, end).to(device_), pre_));
+  torch::Tensor outputs(Classifier& model, const SplitData& d, int64_t begin, int64_t end) override {
+    return model->head_outputs(model->features(normalize_batch(d.range(begin, end).to(device_), pre_)));
   }
 
  private:
@@ -70,11 +70,11 @@ class FeatureBatches : public BatchSource {
   FeatureBatches(std::map<std::string, torch::Tensor> features, torch::Device device)
       : features_(std::move(features)), device_(device) {}
   void begin_epoch(const std::vector<int64_t>&, int64_t) override {}
-  torch::Tensor next_train_logits(Classifier& model, const torch::Tensor& rows) override {
-    return model->head_logits(features_.at("train").index_select(0, rows).to(device_));
+  torch::Tensor next_train_outputs(Classifier& model, const torch::Tensor& rows) override {
+    return model->head_outputs(features_.at("train").index_select(0, rows).to(device_));
   }
-  torch::Tensor logits(Classifier& model, const SplitData& d, int64_t begin, int64_t end) override {
-    return model->head_logits(features_.at(d.split).slice(0, begin, end).to(device_));
+  torch::Tensor outputs(Classifier& model, const SplitData& d, int64_t begin, int64_t end) override {
+    return model->head_outputs(features_.at(d.split).slice(0, begin, end).to(device_));
   }
 
  private:

@@ -21,10 +21,11 @@ class BatchSource {
   virtual ~BatchSource() = default;
   // Starts an epoch over the training rows in `order`, `batch` rows at a time.
   virtual void begin_epoch(const std::vector<int64_t>& order, int64_t batch) = 0;
-  // Logits of the epoch's next batch, whose rows are `rows` (model in training mode).
-  virtual torch::Tensor next_train_logits(Classifier& model, const torch::Tensor& rows) = 0;
-  // Logits of rows [begin, end) of a split for inference.
-  virtual torch::Tensor logits(Classifier& model, const SplitData& split, int64_t begin, int64_t end) = 0;
+  // Head outputs (Classifier::head_outputs) of the epoch's next batch, whose rows are
+  // `rows` (model in training mode).
+  virtual torch::Tensor next_train_outputs(Classifier& model, const torch::Tensor& rows) = 0;
+  // Head outputs of rows [begin, end) of a split for inference.
+  virtual torch::Tensor outputs(Classifier& model, const SplitData& split, int64_t begin, int64_t end) = 0;
 };
 
 // Images through the whole model; training batches are augmented (config "augment").

@@ -17,7 +17,7 @@ json default_train_config() {
   return json{
       {"data", {{"manifest", ""}, {"workers", 0}, {"preload", "auto"}, {"prefetch", 4}}},
       {"backbone", {{"preset", "dinov2-tiny"}, {"weights", ""}, {"arch", ""}, {"seed", 0}, {"image_size", 0}, {"crop_fraction", 0.0}}},
-      {"head", {{"feature", "cls"}, {"layernorm", false}}},
+      {"head", {{"feature", "cls"}, {"layernorm", false}, {"type", "softmax"}}},
       {"strategy", {{"name", "linear_probe"}}},
       {"augment", {{"enabled", true}, {"rotate_deg", 5.0}, {"scale", 0.05}, {"translate", 0.03}, {"brightness", 0.1},
                    {"contrast", 0.1}, {"gamma", 0.1}, {"hflip", false}}},
@@ -174,6 +174,9 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
     throw InputError(source + ": train.warmup_epochs (" + format_double(t["warmup_epochs"]) +
                      ") is longer than train.epochs (" + std::to_string(t["epochs"].get<int>()) + ")");
   if (t["loss"] != "weighted_ce" && t["loss"] != "ce") throw InputError(source + ": train.loss must be weighted_ce or ce");
+  const std::string head = resolved["head"]["type"];
+  if (head != "softmax" && head != "ordinal" && head != "tscore")
+    throw InputError(source + ": head.type must be softmax, ordinal or tscore, not '" + head + "'");
   const std::string preload = resolved["data"]["preload"];
   if (preload != "auto" && preload != "yes" && preload != "no")
     throw InputError(source + ": data.preload must be auto, yes or no, not '" + preload + "'");

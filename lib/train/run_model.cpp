@@ -44,7 +44,9 @@ BuiltClassifier build_classifier(const json& config) {
                               bc["seed"].get<uint64_t>()});
   b.backbone.preset.preprocessing = configured_preprocessing(b.backbone, bc);
   torch::manual_seed(config.at("train").at("seed").get<int64_t>());
-  HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses};
+  // Runs older than head.type have a softmax head.
+  HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses,
+                   config["head"].value("type", std::string("softmax"))};
   b.model = Classifier(b.backbone.vit, head);
   b.strategy = make_strategy(config["strategy"]);
   b.strategy->apply(b.model);

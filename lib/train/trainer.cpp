@@ -27,6 +27,7 @@
 #include "train/callbacks.hpp"
 #include "train/class_weights.hpp"
 #include "train/early_stopping.hpp"
+#include "train/loss.hpp"
 #include "train/schedule.hpp"
 #include "train/stepper.hpp"
 #include "data/loader.hpp"
@@ -75,6 +76,12 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   for (SplitData* d : {&train, &val, &test}) d->resize_device = device;
   if (train.size() == 0 || val.size() == 0)
     throw InputError(manifest.path + ": needs train and val rows (make a split with 'osteofm data split')");
+  const std::string head_type = config["head"]["type"];
+  if (head_type == "tscore")
+    for (int64_t i = 0; i < train.size(); ++i)
+      if (std::isnan(train.t_scores[i]))
+        throw InputError(train.where[i] + ": head.type tscore regresses the DXA T-score, and this training row has "
+                         "none (a label alone is not enough); use head.type softmax or ordinal");
 
   // A validation split without every class has no macro AUC: epochs are selected on
   // accuracy then, and every output says so instead of calling it an AUC.
@@ -118,12 +125,13 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   const auto class_weight =
       torch::tensor(class_weights(train.labels, tc["loss"] == "weighted_ce"), torch::kFloat32).to(device);
   const auto y_train = torch::tensor(train.labels, torch::kInt64);
+  const auto loss_of = make_training_loss(head_type, class_weight, tc["label_smoothing"].get<double>(), y_train,
+                                          torch::tensor(train.t_scores, torch::kFloat64));
 
   AdamW opt(head_and_body_groups(*model, tc["lr_head"], tc["lr_body"], tc["weight_decay"]));
   const int epochs = tc["epochs"], batch = tc["batch_size"], accum = tc["grad_accum"], patience = tc["patience"];
   const StepPlan plan = plan_steps(train.size(), batch, accum, epochs, tc["warmup_epochs"].get<double>());
   const int64_t batches = plan.batches_per_epoch;
-  const double smoothing = tc["label_smoothing"];
   EarlyStopping selection(patience);
 
   // The parts around the loop, in the order they hear of an epoch's end.
@@ -157,16 +165,19 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
                            global_step);
   stepper.on_step = [&callbacks](int64_t step) { callbacks.optimizer_step(step); };
 
-  auto predict = [&](const SplitData& d) {
+  // Class probabilities of a split; `outputs`, when given, receives the head outputs too.
+  auto predict = [&](const SplitData& d, torch::Tensor* outputs = nullptr) {
     torch::InferenceMode guard;
     model->eval();
     CudaAutocast autocast(device.is_cuda());
-    std::vector<torch::Tensor> out;
+    std::vector<torch::Tensor> out, raw;
     for (int64_t i = 0; i < d.size(); i += 64) {
       const int64_t e = std::min(i + 64, d.size());
-      auto logits = source->logits(model, d, i, e);
-      out.push_back(torch::softmax(logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64));
+      const auto o = source->outputs(model, d, i, e).to(torch::kFloat32);
+      if (outputs) raw.push_back(o.to(torch::kCPU));
+      out.push_back(torch::softmax(model->class_scores(o), -1).to(torch::kCPU, torch::kFloat64));
     }
+    if (outputs) *outputs = raw.empty() ? torch::zeros({0, 1}) : torch::cat(raw);
     auto p = out.empty() ? torch::zeros({0, kNumClasses}, torch::kFloat64) : torch::cat(out);
     if (!torch::isfinite(p).all().item<bool>())
       throw RuntimeFailure(run_dir + ": the model's " + d.split + " probabilities are not finite (NaN or Inf weights)");
@@ -193,15 +204,12 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     callbacks.epoch_start(epoch, batches);
     for (int64_t bi = 0; bi < batches; ++bi) {
       const auto idx = perm.slice(0, bi * batch, std::min<int64_t>((bi + 1) * batch, train.size()));
-      const auto y = y_train.index_select(0, idx).to(device);
-      torch::Tensor logits;
+      torch::Tensor outputs;
       {
         CudaAutocast autocast(device.is_cuda());
-        logits = source->next_train_logits(model, idx);
+        outputs = source->next_train_outputs(model, idx);
       }
-      auto loss = torch::nn::functional::cross_entropy(
-          logits.to(torch::kFloat32), y,
-          torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(smoothing));
+      auto loss = (*loss_of)(model, outputs, idx);
       const double lv = loss.item<double>();
       if (!std::isfinite(lv))
         throw RuntimeFailure(run_dir + ": loss is " + format_double(lv) + " at epoch " + std::to_string(epoch + 1) +
@@ -244,9 +252,21 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     p.source = (run / name).string();
     p.image_id = d.image_id;
     p.patient_id = d.patient_id;
-    p.scored = scored(d, predict(d));
+    torch::Tensor outputs;
+    p.scored = scored(d, predict(d, &outputs));
     for (const auto& h : manifest.passthrough_columns()) p.extra_header.push_back(h);
     p.extra = d.extra;
+    if (head_type == "tscore") {
+      // The regression beside the classes: the DXA value (blank where the manifest has none)
+      // and the predicted distribution's mean and SD; eval reads t_score and t_score_pred.
+      torch::NoGradGuard no_grad;
+      const auto [mean, sd] = model->tscore_distribution(outputs);
+      for (const char* h : {"t_score", "t_score_pred", "t_score_pred_sd"}) p.extra_header.push_back(h);
+      for (int64_t i = 0; i < d.size(); ++i)
+        for (const std::string& v : {std::isnan(d.t_scores[i]) ? std::string() : format_double(d.t_scores[i]),
+                                     format_double(mean[i].item<double>()), format_double(sd[i].item<double>())})
+          p.extra[i].push_back(v);
+    }
     write_predictions(p.source, p);
     return p;
   };

@@ -1,0 +1,30 @@
+// The training objective of each head type (models/classifier.hpp), so the loop does not
+// branch on it.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <torch/types.h>
+
+#include "models/classifier.hpp"
+
+namespace osteofm {
+
+class TrainingLoss {
+ public:
+  virtual ~TrainingLoss() = default;
+  // The batch's loss from its head outputs; `rows` are its training rows.
+  virtual torch::Tensor operator()(Classifier& model, const torch::Tensor& outputs, const torch::Tensor& rows) const = 0;
+};
+
+// softmax, ordinal: cross-entropy on the class scores with the class weights and label
+// smoothing (for ordinal the scores are the class log probabilities, so this is their
+// negative log-likelihood); tscore: the Gaussian negative log-likelihood of the DXA T-score,
+// log sd + (t - mean)^2 / (2 sd^2), each image weighted by its class's weight (label
+// smoothing does not apply). `labels` [N] int64 and `t_scores` [N] float64 of the training
+// split, on the CPU; the weights on the training device.
+std::unique_ptr<TrainingLoss> make_training_loss(const std::string& head_type, const torch::Tensor& class_weight,
+                                                 double label_smoothing, const torch::Tensor& labels,
+                                                 const torch::Tensor& t_scores);
+
+}  // namespace osteofm
