@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # One-shot check of the CUDA path on a lent GPU machine: build the LibTorch-only osteofm
 # against the machine's CUDA LibTorch, run the test suite, then measure on the device what a
-# note needs: ViT embed throughput in fp32 and bf16 against the CPU of the same machine, and a
-# short LoRA training run, eval and explain from a tensor cache. Prints one summary block
-# (also written to $OUT/gpu-check.txt when $OUT is set, as the device tool provides).
+# note needs: ViT embed throughput in fp32 and bf16 against the CPU of the same machine; a
+# training step per strategy (linear probe, partial, LoRA) at 224 and 518 px with bf16
+# autocast: images/s, peak GPU memory and mean GPU utilisation (nvidia-smi sampled every
+# 200 ms), and the same steps with HF Dinov2Model + peft when the machine's Python has them;
+# and a short LoRA training run, eval and explain from a tensor cache. Prints one summary
+# block (also written to $OUT/gpu-check.txt, and the step figures to $OUT/strategies.jsonl,
+# when $OUT is set, as the device tool provides).
 #
 #   scripts/gpu-check.sh [--deps-prefix DIR] [--cache DIR] [--build-dir DIR] [--device cuda]
 #                        [--preset dinov2-vitb14] [--images 64] [--skip-build] [--skip-tests]
+#                        [--sizes "224 518"] [--batch 32] [--steps 20]
 #
 # Before a GPU session, on this machine (the device has no registries and no OpenCV):
 #   mkdir -p debs && (cd debs && apt-get download nlohmann-json3-dev libcli11-dev catch2)
@@ -18,7 +23,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEPS="" CACHE="" BUILD_DIR="build-cuda" DEVICE="cuda" PRESET="dinov2-vitb14" IMAGES=64
-BUILD=1 TESTS=1
+BUILD=1 TESTS=1 SIZES="224 518" BATCH=32 STEPS=20
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --deps-prefix) DEPS="$2"; shift 2 ;;
@@ -29,7 +34,10 @@ while [[ $# -gt 0 ]]; do
     --images) IMAGES="$2"; shift 2 ;;
     --skip-build) BUILD=0; shift ;;
     --skip-tests) TESTS=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --sizes) SIZES="$2"; shift 2 ;;
+    --batch) BATCH="$2"; shift 2 ;;
+    --steps) STEPS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -101,6 +109,55 @@ if [[ "$DEVICE" != cpu ]]; then
   done
 fi
 
+# A training step per strategy and size (bench/bench_strategies.cpp), the batch halved once
+# when it does not fit; nvidia-smi samples the device while each runs.
+STEP_BIN="$BUILD_DIR/osteofm_bench_strategies"
+: >"$WORK/strategies.jsonl"
+if [[ -x "$STEP_BIN" ]]; then
+  for size in $SIZES; do
+    for strategy in linear_probe partial lora; do
+      line=""
+      for batch in "$BATCH" $((BATCH / 2)); do
+        ((batch >= 1)) || continue
+        smi=""
+        if [[ "$DEVICE" != cpu ]] && command -v nvidia-smi >/dev/null; then
+          nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader,nounits -lms 200 >"$WORK/smi.csv" 2>/dev/null &
+          smi=$!
+        fi
+        line=$(timeout 150 "$STEP_BIN" "$strategy" "$size" --device "$DEVICE" --batch "$batch" --preset "$PRESET" \
+          --steps "$STEPS" --json 2>"$WORK/step_${strategy}_${size}.log") || line=""
+        if [[ -n "$smi" ]]; then
+          kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null
+          if [[ -n "$line" && -s "$WORK/smi.csv" ]]; then
+            extra=$(awk -F', *' '$1 + 0 > m {m = $1 + 0} {u += $2; n++} END {if (n) printf ",\"gpu_peak_memory_mib\":%d,\"gpu_utilisation_mean_pct\":%.0f", m, u / n}' "$WORK/smi.csv")
+            line="${line%\}}${extra}}"
+          fi
+        fi
+        [[ -n "$line" ]] && break
+      done
+      if [[ -z "$line" ]]; then
+        failures=$((failures + 1))
+        say "train step $strategy $size px on $DEVICE: FAILED ($(tail -1 "$WORK/step_${strategy}_${size}.log"))"
+        continue
+      fi
+      echo "$line" >>"$WORK/strategies.jsonl"
+      say "train step $strategy $size px on $DEVICE: $(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print("batch %d, %.1f images/s, peak RSS %.0f MiB%s" % (j["batch"], j["images_per_s"], j["peak_rss_mib"], ", GPU peak %d MiB, util %d%%" % (j["gpu_peak_memory_mib"], j["gpu_utilisation_mean_pct"]) if "gpu_peak_memory_mib" in j else ""))' "$line")"
+    done
+  done
+else
+  say "train steps: no $STEP_BIN (built with OSTEOFM_BUILD_BENCH=ON)"
+fi
+if [[ "$DEVICE" != cpu ]] && python3 -c 'import torch, transformers, peft' 2>/dev/null; then
+  for size in $SIZES; do
+    if step "hf_anchor_$size" 240 python3 scripts/hf_anchor.py --size "$size" --batch "$BATCH" --steps "$STEPS" --device "$DEVICE"; then
+      cat "$WORK/hf_anchor_$size.log" | grep '^{' >>"$WORK/strategies.jsonl"
+      while read -r l; do say "anchor (HF Dinov2Model + peft) $size px: $l"; done < <(grep '^{' "$WORK/hf_anchor_$size.log")
+    fi
+  done
+else
+  say "anchor (HF Dinov2Model + peft): skipped (device cpu, or python3 lacks torch, transformers or peft)"
+fi
+
 if [[ -n "$CACHE" ]]; then
   cat >"$WORK/train.json" <<EOF
 {"data": {"manifest": "$(cd "$CACHE" && pwd)"}, "backbone": {"preset": "$PRESET", "weights": "random", "seed": 1},
@@ -118,7 +175,7 @@ else
   say "training: skipped (no --cache; see --help for making one)"
 fi
 say "steps failed: $failures (logs in $WORK)"
-[[ -n "${OUT:-}" ]] && cp "$SUMMARY" "$OUT/gpu-check.txt" && cp "$WORK"/*.log "$OUT/" 2>/dev/null
+[[ -n "${OUT:-}" ]] && cp "$SUMMARY" "$OUT/gpu-check.txt" && cp "$WORK/strategies.jsonl" "$OUT/" && cp "$WORK"/*.log "$OUT/" 2>/dev/null
 echo
 cat "$SUMMARY"
 ((failures == 0))

@@ -43,6 +43,9 @@ void print_summary(const std::string& csv, const nlohmann::json& m) {
               << "\n";
   }
   if (m["validation"].is_null()) std::cout << "  no thresholds: " << m["validation_reason"].get<std::string>() << "\n";
+  if (m.contains("t_score"))
+    std::cout << "  T-score MAE               " << with_ci(m["t_score"]["mae"]) << " (n=" << m["t_score"]["n"] << ")\n"
+              << "  T-score Pearson r         " << with_ci(m["t_score"]["pearson_r"]) << "\n";
 }
 }  // namespace
 
