@@ -10,3 +10,7 @@ foreach(seed 1 2 3)
 endforeach()
 set_tests_properties("demo: twelve variants end to end, then resumes" PROPERTIES COST 60)
 set_tests_properties("sweep: Slurm executor runs one job-array task per variant on a real Slurm" PROPERTIES COST 60)
+set_tests_properties("sweep: on Slurm a grid is one array, the selection a job after it, the seed runs a second array"
+                     PROPERTIES COST 60)
+set_tests_properties("sweep: nested selection on validation over a grid, seeds, and the table's selection and spread"
+                     PROPERTIES COST 50)

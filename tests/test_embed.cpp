@@ -94,6 +94,16 @@ TEST_CASE("preprocess: presets carry their upstream geometry, overrides and cach
   CHECK_THROWS_WITH(preprocessing_from_json(json{{"size", 224}}, "RUN/preprocessing.json"),
                     Catch::Contains("RUN/preprocessing.json") && Catch::Contains("fit"));
 
+  // A run older than preprocessing.json is read with the whole short side cropped, as every
+  // preset did then, not with today's DINOv2 0.875 (which would move its field of view).
+  TempDir run;
+  family_of_preset("dinov2-vitb14", &p);
+  const Preprocessing legacy = run_preprocessing(run.path, p.preprocessing);
+  CHECK(legacy.crop_fraction == 1.0);
+  CHECK(legacy.resize_size() == 224);
+  write_text(run / "preprocessing.json", preprocessing_to_json(p.preprocessing).dump());
+  CHECK(run_preprocessing(run.path, p.preprocessing).resize_size() == 256);
+
   // backbone.image_size must be a multiple of the patch; crop fractions need a crop.
   json config = default_train_config();
   config["backbone"]["preset"] = "dinov2-tiny";

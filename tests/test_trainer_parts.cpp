@@ -5,11 +5,14 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "train/adamw.hpp"
 #include "train/class_weights.hpp"
+#include "train/config.hpp"
 #include "train/early_stopping.hpp"
+#include "train/run_folder.hpp"
 #include "train/schedule.hpp"
 #include "train/stepper.hpp"
 
@@ -223,4 +226,26 @@ TEST_CASE("trainer parts: weight decay spares biases, norms, LayerScale and the 
   opt.step();
   CHECK(torch::equal(m->body->bias, before_bias));
   CHECK(torch::allclose(m->body->weight, before_weight * (1 - 1e-2 * 0.1), 0, 1e-15));
+}
+
+TEST_CASE("trainer parts: a run written before a config key existed still resumes (the key reads as its default)",
+          "[train][parts]") {
+  // A resolved config of today, and the same run's config.json as an older osteofm wrote it:
+  // without backbone.image_size / crop_fraction, head.type, train.test_predictions. Before
+  // run_identity filled defaults, --resume refused it at 'backbone.crop_fraction'.
+  nlohmann::json today = osteofm::default_train_config();
+  today["data"]["manifest"] = "/m.csv";
+  nlohmann::json older = today;
+  older["backbone"].erase("image_size");
+  older["backbone"].erase("crop_fraction");
+  older["head"].erase("type");
+  older["train"].erase("test_predictions");
+  CHECK(osteofm::first_difference(osteofm::run_identity(older), osteofm::run_identity(today)).empty());
+  // A real difference is still named.
+  today["train"]["lr_head"] = 0.5;
+  CHECK(osteofm::first_difference(osteofm::run_identity(older), osteofm::run_identity(today)) == "train.lr_head");
+  // And the device is not part of a run's identity.
+  older["train"]["lr_head"] = 0.5;
+  older["train"]["device"] = "cuda:1";
+  CHECK(osteofm::first_difference(osteofm::run_identity(older), osteofm::run_identity(today)).empty());
 }
