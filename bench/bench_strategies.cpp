@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     }
   }
   const torch::Device device = resolve_device(device_name);
-  if (device.is_cpu()) set_threads(1);  // the default policy on 2-core VMs (bench_threads)
+  set_threads(hardware_threads());  // osteofm's default: every core to OpenBLAS, LibTorch intra-op 1 (bench_threads)
   nlohmann::json config = {{"name", name}};
   if (name == "partial") config["blocks"] = 3;
   if (name == "lora") config = {{"name", "lora"}, {"rank", 16}, {"alpha", 16}, {"dropout", 0.1}, {"targets", {"qv"}}};
