@@ -186,6 +186,20 @@ TEST_CASE("train: the three heads give valid predictions on the phantom, tscore 
   }
   CHECK(n == t["n"].get<int>());
   CHECK(mae == Approx(sum / n).margin(1e-12));
+  // predict gives the same regression columns, and eval reads them from its CSV.
+  const CliResult pr = run_osteofm("predict --run '" + (dir / "tscore") + "' --data '" + manifest + "' --split test --out '" +
+                                   (dir / "predicted.csv") + "'");
+  INFO(pr.err);
+  REQUIRE(pr.code == 0);
+  const std::string predicted = read_text(dir / "predicted.csv");
+  CHECK_THAT(predicted.substr(0, predicted.find('\n')), Catch::EndsWith("t_score,t_score_pred,t_score_pred_sd"));
+  const CliResult pe = run_osteofm("eval --predictions '" + (dir / "predicted.csv") + "' --bootstrap 50 --out '" +
+                                   (dir / "predicted_eval.json") + "'");
+  INFO(pe.err);
+  REQUIRE(pe.code == 0);
+  CHECK_THAT(pe.out, Catch::Contains("T-score MAE"));
+  CHECK(json::parse(read_text(dir / "predicted_eval.json"))["t_score"]["mae"]["estimate"].get<double>() ==
+        Approx(mae).margin(1e-5));
 
   // Refusals before training: an unknown head type; a tscore head without T-scores.
   json bad = json::parse(read_text(dir / "tscore.json"));

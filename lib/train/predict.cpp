@@ -24,8 +24,17 @@ namespace {
 void score_batch(TrainedModel& tm, const torch::Tensor& x01, std::vector<PredictedImage*> rows) {
   torch::InferenceMode guard;
   CudaAutocast autocast(tm.device.is_cuda());
-  const auto logits = tm.built.model->forward(normalize_batch(x01.to(tm.device), tm.pre));
-  const auto p = torch::softmax(logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
+  auto& model = tm.built.model;
+  const auto outputs = model->head_outputs(model->features(normalize_batch(x01.to(tm.device), tm.pre)));
+  const auto p = torch::softmax(model->class_scores(outputs.to(torch::kFloat32)), -1).to(torch::kCPU, torch::kFloat64);
+  if (model->options.type == "tscore") {
+    const auto [mean, sd] = model->tscore_distribution(outputs.to(torch::kFloat32));
+    const auto m = mean.to(torch::kCPU, torch::kFloat64), s = sd.to(torch::kCPU, torch::kFloat64);
+    for (int64_t i = 0; i < m.size(0); ++i) {
+      rows[i]->t_score_pred = m[i].item<double>();
+      rows[i]->t_score_pred_sd = s[i].item<double>();
+    }
+  }
   const auto a = p.accessor<double, 2>();
   for (int64_t i = 0; i < p.size(0); ++i) {
     auto& r = *rows[i];
@@ -55,6 +64,7 @@ PredictResult predict_files(const std::string& run_dir, const std::vector<std::s
   if (o.batch < 1) throw InputError("--batch must be at least 1");
   TrainedModel tm = load_trained_model(run_dir, o.device);
   PredictResult res;
+  res.tscore = tm.built.model->options.type == "tscore";
   res.rows.resize(files.size());
   const int threads = resolve_threads(o.workers);
   for (size_t b = 0; b < files.size(); b += o.batch) {
@@ -96,6 +106,7 @@ PredictResult predict_manifest(const std::string& run_dir, const std::string& da
   const SplitData d = load_split(m, o.split, tm.pre, resolve_threads(o.workers), "no", false);
   if (d.size() == 0) throw InputError(data + ": no rows to predict" + (o.split.empty() ? "" : " in split '" + o.split + "'"));
   PredictResult res;
+  res.tscore = tm.built.model->options.type == "tscore";
   res.extra_header = m.passthrough_columns();
   res.rows.resize(d.size());
   for (int64_t b = 0; b < d.size(); b += o.batch) {
@@ -106,6 +117,7 @@ PredictResult predict_manifest(const std::string& run_dir, const std::string& da
       r.image_id = d.image_id[i];
       r.patient_id = d.patient_id[i];
       r.label = d.labels[i];
+      r.t_score = d.t_scores[i];
       if (static_cast<size_t>(i) < d.extra.size()) r.extra = d.extra[i];
       targets.push_back(&r);
     }
@@ -118,6 +130,7 @@ std::string predictions_csv(const PredictResult& res) {
   std::vector<std::string> header = {"image_id", "patient_id", "label", "p_normal", "p_osteopenia", "p_osteoporosis",
                                      "predicted", "path", "status", "error", "warnings"};
   header.insert(header.end(), res.extra_header.begin(), res.extra_header.end());
+  if (res.tscore) header.insert(header.end(), {"t_score", "t_score_pred", "t_score_pred_sd"});
   std::string s = csv_line(header);
   for (const auto& r : res.rows) {
     std::string warnings;
@@ -130,6 +143,11 @@ std::string predictions_csv(const PredictResult& res) {
     f.push_back(r.error);
     f.push_back(warnings);
     f.insert(f.end(), r.extra.begin(), r.extra.end());
+    if (res.tscore) {
+      f.push_back(std::isnan(r.t_score) ? "" : format_double(r.t_score));
+      f.push_back(r.ok ? format_double(r.t_score_pred) : "");
+      f.push_back(r.ok ? format_double(r.t_score_pred_sd) : "");
+    }
     s += csv_line(f);
   }
   return s;

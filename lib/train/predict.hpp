@@ -2,6 +2,7 @@
 // the rows of a manifest / tensor cache, for batch screening from shell scripts.
 #pragma once
 #include <array>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,11 +26,15 @@ struct PredictedImage {
   std::string error;                  // why the row has no probabilities
   std::vector<std::string> warnings;  // why the image may not be a frontal chest radiograph
   std::vector<std::string> extra;     // manifest passthrough columns
+  // tscore runs: the DXA T-score of a manifest row (NaN when absent or a file), and the
+  // predicted distribution's mean and SD.
+  double t_score = std::numeric_limits<double>::quiet_NaN(), t_score_pred = 0, t_score_pred_sd = 0;
 };
 
 struct PredictResult {
   std::vector<PredictedImage> rows;
   std::vector<std::string> extra_header;
+  bool tscore = false;  // the run's head is tscore: t_score, t_score_pred, t_score_pred_sd columns at the end
   size_t failed() const;
 };
 
@@ -43,7 +48,8 @@ PredictResult predict_manifest(const std::string& run_dir, const std::string& da
 
 // The predictions CSV of design.md (image_id, patient_id, label, p_normal, p_osteopenia,
 // p_osteoporosis), then predicted, path, status (ok|error), error, warnings and the
-// passthrough columns: eval reads it directly (rows with a label).
+// passthrough columns, and for a tscore run t_score, t_score_pred, t_score_pred_sd (as the
+// run's own predictions CSVs): eval reads it directly (rows with a label).
 std::string predictions_csv(const PredictResult& result);
 
 }  // namespace osteofm
