@@ -89,7 +89,13 @@ TEST_CASE("preprocess: presets carry their upstream geometry, overrides and cach
   pre.crop_fraction = 0.875;
   CHECK(pre.resize_size() == 592);
   const Preprocessing back = preprocessing_from_json(preprocessing_to_json(pre), "x");
-  CHECK(back.same_geometry(pre));
+  CHECK(back.size == pre.size);
+  CHECK(back.resize_size() == pre.resize_size());
+  CHECK(back.same_field_of_view(pre));
+  CHECK(back.crop_key() == "r592floor");
+  CHECK(Preprocessing{}.crop_key().empty());  // the whole short side: cache keys as before
+  CHECK(back.mean == pre.mean);
+  CHECK(back.std == pre.std);
   CHECK(preprocessing_to_json(pre)["resize"] == 592);
   CHECK_THROWS_WITH(preprocessing_from_json(json{{"size", 224}}, "RUN/preprocessing.json"),
                     Catch::Contains("RUN/preprocessing.json") && Catch::Contains("fit"));

@@ -152,10 +152,7 @@ std::string cache_geometry_problem(const Preprocessing& cache, const Preprocessi
   auto fit = [](const Preprocessing& p) {
     return p.squash ? std::string("squash") : "short side " + format_double(p.crop_fraction) + " crop (" + p.crop_offset + ")";
   };
-  const bool same_view = cache.squash == model.squash &&
-                         (model.squash || (std::fabs(cache.crop_fraction - model.crop_fraction) < 1e-9 &&
-                                           cache.crop_offset == model.crop_offset));
-  if (!same_view)
+  if (!cache.same_field_of_view(model))
     return "the cache was made with " + fit(cache) + ", the model takes " + fit(model) +
            ": another field of view; make a cache with the model's geometry (osteofm data cache --preset, " +
            "--crop-fraction, --fit)";

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/csv.hpp"
 #include "core/error.hpp"
 
 namespace osteofm {
@@ -39,18 +38,14 @@ int Preprocessing::crop_start(int extent) const {
   return margin / 2;
 }
 
-std::string Preprocessing::describe() const {
-  std::string s = std::to_string(size) + " px, ";
-  if (squash) s += "squash (aspect ignored)";
-  else s += "short side " + std::to_string(resize_size()) + " -> centre crop (" + crop_offset + ")";
-  s += ", bicubic, mean [" + format_double(mean[0]) + ", " + format_double(mean[1]) + ", " + format_double(mean[2]) +
-       "] std [" + format_double(std[0]) + ", " + format_double(std[1]) + ", " + format_double(std[2]) + "]";
-  return s;
+bool Preprocessing::same_field_of_view(const Preprocessing& o) const {
+  if (squash != o.squash) return false;
+  return squash || (std::fabs(crop_fraction - o.crop_fraction) < 1e-9 && crop_offset == o.crop_offset);
 }
 
-bool Preprocessing::same_geometry(const Preprocessing& o) const {
-  if (size != o.size || squash != o.squash) return false;
-  return squash || (resize_size() == o.resize_size() && crop_offset == o.crop_offset);
+std::string Preprocessing::crop_key() const {
+  if (squash || (resize_size() == size && crop_offset == "floor")) return "";
+  return "r" + std::to_string(resize_size()) + crop_offset;
 }
 
 json preprocessing_to_json(const Preprocessing& p) {

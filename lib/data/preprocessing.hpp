@@ -31,10 +31,13 @@ struct Preprocessing {
   std::array<int, 2> resized_shape(int height, int width) const;
   // The first row (or column) of the centre crop of `size` out of `extent`.
   int crop_start(int extent) const;
-  // "518 px, short side 592 -> centre crop (floor), bicubic, mean [..] std [..]".
-  std::string describe() const;
-  // The same geometry (size, squash, crop fraction, crop offset); normalisation aside.
-  bool same_geometry(const Preprocessing& other) const;
+  // The same field of view at any size: the same fit and, for crops, the same crop
+  // fraction and offset.
+  bool same_field_of_view(const Preprocessing& other) const;
+  // What cache keys (tensor cache, frozen features) add for the crop: "" for squash and for
+  // the whole short side with floor offsets (so keys made before crop fractions existed
+  // stay valid), else "r<resize_size><offset>".
+  std::string crop_key() const;
 };
 
 // {"size", "resize", "fit": crop|squash, "crop_fraction", "crop_offset", "interpolation":

@@ -103,11 +103,9 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
   const size_t pixels = static_cast<size_t>(S) * S;
   const size_t per_shard = std::max<size_t>(1, static_cast<size_t>(opt.shard_mb * 1e6 / (3.0 * pixels)));
   const Preprocessing geometry = cache_geometry(opt);
-  // Caches of the whole short side keep the key they had before crop fractions existed.
-  const std::string crop = geometry.squash || (geometry.resize_size() == S && opt.crop_offset == "floor")
-                               ? ""
-                               : "|r" + std::to_string(geometry.resize_size()) + opt.crop_offset;
-  const std::string key = hex64(fnv1a(read_file(manifest_path) + "|" + std::to_string(S) + "|" + opt.fit + crop + "|" +
+  const std::string crop = geometry.crop_key();
+  const std::string key = hex64(fnv1a(read_file(manifest_path) + "|" + std::to_string(S) + "|" + opt.fit +
+                                      (crop.empty() ? "" : "|" + crop) + "|" +
                                       std::to_string(per_shard) + "|v" + std::to_string(kCacheVersion)));
   fs::create_directories(out_dir);
   const fs::path dir(out_dir);
@@ -259,11 +257,13 @@ std::shared_ptr<const TensorCache> TensorCache::open(const std::string& path) {
                      std::to_string(kCacheVersion));
   auto c = std::shared_ptr<TensorCache>(new TensorCache());
   c->dir_ = dir;
-  c->size_ = info.at("size").get<int>();
-  c->fit_ = info.at("fit").get<std::string>();
+  CacheOptions stored;
+  stored.size = info.at("size").get<int>();
+  stored.fit = info.at("fit").get<std::string>();
   // Caches older than crop fractions cropped the whole short side.
-  c->crop_fraction_ = info.value("crop_fraction", 1.0);
-  c->crop_offset_ = info.value("crop_offset", std::string("floor"));
+  stored.crop_fraction = info.value("crop_fraction", 1.0);
+  stored.crop_offset = info.value("crop_offset", std::string("floor"));
+  c->geometry_ = cache_geometry(stored);
   c->rows_ = info.at("images").get<int64_t>();
   c->rows_per_shard_ = info.at("rows_per_shard").get<int64_t>();
   for (const auto& name : info.at("shards")) {
@@ -272,9 +272,9 @@ std::shared_ptr<const TensorCache> TensorCache::open(const std::string& path) {
     const auto& im = f->at("images");
     const auto& mk = f->at("masks");
     if (im.dtype != DType::U16 || mk.dtype != DType::U8 || im.shape.size() != 3 || im.shape != mk.shape ||
-        im.shape[1] != c->size_ || im.shape[2] != c->size_)
-      throw InputError(p + ": tensor 'images' must be U16 and 'masks' U8, both [n, " + std::to_string(c->size_) + ", " +
-                       std::to_string(c->size_) + "]");
+        im.shape[1] != c->size() || im.shape[2] != c->size())
+      throw InputError(p + ": tensor 'images' must be U16 and 'masks' U8, both [n, " + std::to_string(c->size()) + ", " +
+                       std::to_string(c->size()) + "]");
     const int64_t expected = std::min(c->rows_per_shard_, c->rows_ - c->rows_per_shard_ * static_cast<int64_t>(c->shards_.size()));
     if (im.shape[0] != expected)
       throw InputError(p + ": tensor 'images' holds " + std::to_string(im.shape[0]) + " rows, cache.json implies " +
@@ -291,14 +291,14 @@ const uint8_t* TensorCache::pixels(int64_t row, const char* tensor, size_t bpp) 
     throw InputError(dir_ + ": cache row " + std::to_string(row) + " out of range (" + std::to_string(rows_) + " rows)");
   const auto& f = shards_[static_cast<size_t>(row / rows_per_shard_)];
   const auto& e = f->at(tensor);
-  return f->data(e) + static_cast<size_t>(row % rows_per_shard_) * size_ * size_ * bpp;
+  return f->data(e) + static_cast<size_t>(row % rows_per_shard_) * size() * size() * bpp;
 }
 
 torch::Tensor TensorCache::image(int64_t row) const {
   const auto* p = reinterpret_cast<const uint16_t*>(pixels(row, "images", 2));
-  auto out = torch::empty({1, size_, size_}, torch::kFloat32);
+  auto out = torch::empty({1, size(), size()}, torch::kFloat32);
   float* o = out.data_ptr<float>();
-  for (int64_t i = 0, n = int64_t(size_) * size_; i < n; ++i) {
+  for (int64_t i = 0, n = int64_t(size()) * size(); i < n; ++i) {
     uint16_t v;
     std::memcpy(&v, p + i, sizeof v);
     o[i] = static_cast<float>(v);
@@ -309,16 +309,7 @@ torch::Tensor TensorCache::image(int64_t row) const {
 
 torch::Tensor TensorCache::mask(int64_t row) const {
   const uint8_t* p = pixels(row, "masks", 1);
-  return torch::from_blob(const_cast<uint8_t*>(p), {size_, size_}, torch::kUInt8).clone();
-}
-
-Preprocessing TensorCache::geometry() const {
-  Preprocessing g;
-  g.size = size_;
-  g.squash = fit_ == "squash";
-  g.crop_fraction = crop_fraction_;
-  g.crop_offset = crop_offset_;
-  return g;
+  return torch::from_blob(const_cast<uint8_t*>(p), {size(), size()}, torch::kUInt8).clone();
 }
 
 Preprocessing cache_geometry(const CacheOptions& o) {

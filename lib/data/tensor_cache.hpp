@@ -76,8 +76,7 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
 class TensorCache {
  public:
   static std::shared_ptr<const TensorCache> open(const std::string& dir);
-  int size() const { return size_; }
-  const std::string& fit() const { return fit_; }
+  int size() const { return geometry_.size; }
   int64_t rows() const { return rows_; }
   // Image `row` as float [1, S, S] in [0,1] (value / 65535).
   torch::Tensor image(int64_t row) const;
@@ -85,13 +84,12 @@ class TensorCache {
   torch::Tensor mask(int64_t row) const;
   // The geometry the cache was made with, as a Preprocessing (size, fit, crop fraction
   // and offset; normalisation left at its defaults).
-  Preprocessing geometry() const;
+  const Preprocessing& geometry() const { return geometry_; }
 
  private:
   const uint8_t* pixels(int64_t row, const char* tensor, size_t bytes_per_pixel) const;
-  std::string dir_, fit_, crop_offset_ = "floor";
-  int size_ = 0;
-  double crop_fraction_ = 1.0;
+  std::string dir_;
+  Preprocessing geometry_;
   int64_t rows_ = 0, rows_per_shard_ = 0;
   std::vector<std::shared_ptr<SafetensorsFile>> shards_;
 };

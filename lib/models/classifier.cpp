@@ -17,7 +17,7 @@ ClassifierImpl::ClassifierImpl(VisionTransformer vit, const HeadOptions& o) : op
     throw InputError("head.feature '" + o.feature + "' needs a class token and this backbone has none: use pooled");
   if (o.classes < 2) throw InputError("head.classes must be at least 2");
   if (o.layernorm) head_norm = register_module("head_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
-  if (o.type != "softmax" && o.type != "ordinal" && o.type != "tscore")
+  if (!is_head_type(o.type))
     throw InputError("head.type must be " + std::string(kHeadTypes) + ", not '" + o.type + "'");
   if (o.type != "softmax" && o.classes != 3)
     throw InputError("head.type " + o.type + " is made for the three ordered WHO classes");

@@ -26,8 +26,9 @@ struct HeadOptions {
   std::string type = "softmax";  // softmax | ordinal | tscore
 };
 
-// The head types, for messages.
+// The head types: the one list the config check and the head itself test against.
 inline const char* kHeadTypes = "softmax, ordinal or tscore";
+inline bool is_head_type(const std::string& type) { return type == "softmax" || type == "ordinal" || type == "tscore"; }
 
 struct ClassifierImpl : torch::nn::Module {
   ClassifierImpl(VisionTransformer backbone, const HeadOptions& options);

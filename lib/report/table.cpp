@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
+#include "core/dotted_values.hpp"
 #include "core/error.hpp"
 #include "eval/compare.hpp"
 #include "core/preset_name.hpp"
@@ -150,13 +151,7 @@ void read_selection_and_seeds(const fs::path& sweep, VariantRow& r) {
     if (!s.contains("points") || !s["points"].is_array() || !s.contains("values") || !s["values"].is_object())
       throw InputError(selection.string() + ": lacks 'points' or 'values'");
     r.grid_points = static_cast<int>(s["points"].size());
-    for (auto it = s["values"].begin(); it != s["values"].end(); ++it) {
-      const std::string& key = it.key();
-      const std::string v = it.value().is_number_float() ? format_double(it.value().get<double>())
-                            : it.value().is_string()     ? it.value().get<std::string>()
-                                                         : it.value().dump();
-      r.selected += (r.selected.empty() ? "" : ", ") + key.substr(key.rfind('.') + 1) + "=" + v;
-    }
+    r.selected = describe_values(s["values"]);
   }
   const fs::path seeds = sweep / "seeds" / r.run;
   if (!fs::is_directory(seeds)) return;

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <set>
 
-#include "core/csv.hpp"
 #include "core/error.hpp"
 
 namespace osteofm {
@@ -52,19 +51,6 @@ json with_values(json config, const json& values) {
     }
   }
   return config;
-}
-
-std::string describe_values(const json& values) {
-  std::string out;
-  for (auto it = values.begin(); it != values.end(); ++it) {
-    const std::string& key = it.key();
-    const std::string last = key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
-    const std::string v = it.value().is_number_float() ? format_double(it.value().get<double>())
-                          : it.value().is_string()     ? it.value().get<std::string>()
-                                                       : it.value().dump();
-    out += (out.empty() ? "" : ", ") + last + "=" + v;
-  }
-  return out;
 }
 
 std::vector<int64_t> parse_seeds(const json& seeds, const std::string& source) {

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/dotted_values.hpp"  // describe_values of a point
+
 namespace osteofm {
 
 struct GridPoint {
@@ -24,9 +26,6 @@ std::vector<GridPoint> expand_grid(const nlohmann::json& grid, const std::string
 
 // `config` (an unresolved train config) with each dotted key of `values` set.
 nlohmann::json with_values(nlohmann::json config, const nlohmann::json& values);
-
-// "lr_body=1e-05, rank=8": a point's values for tables and logs (last key part only).
-std::string describe_values(const nlohmann::json& values);
 
 // The seeds of a sweep's "seeds" (a non-empty array of distinct whole numbers); InputError
 // naming `source` otherwise.

@@ -34,12 +34,14 @@ std::string quote(const std::string& s) {
   for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return o + "'";
 }
-bool finished(const fs::path& run) {
+// A run's status.json when the run has finished ("state": "done"), else null.
+json finished_status(const fs::path& run) {
   std::error_code ec;
-  if (!fs::exists(run / "status.json", ec)) return false;
+  if (!fs::exists(run / "status.json", ec)) return nullptr;
   const json s = json::parse(read_file((run / "status.json").string()), nullptr, false);
-  return !s.is_discarded() && s.value("state", "") == "done";
+  return !s.is_discarded() && s.is_object() && s.value("state", "") == "done" ? s : json(nullptr);
 }
+bool finished(const fs::path& run) { return !finished_status(run).is_null(); }
 }  // namespace
 
 namespace {
@@ -345,12 +347,8 @@ std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const Sw
 PointScore point_score(const std::string& name, const fs::path& run) {
   PointScore p;
   p.name = name;
-  std::error_code ec;
-  if (!fs::exists(run / "status.json", ec)) return p;
-  const json st = json::parse(read_file((run / "status.json").string()), nullptr, false);
-  if (st.is_discarded() || st.value("state", "") != "done" || !st.contains("best_val_score") ||
-      !st["best_val_score"].is_number())
-    return p;
+  const json st = finished_status(run);
+  if (st.is_null() || !st.contains("best_val_score") || !st["best_val_score"].is_number()) return p;
   p.finished = true;
   p.val_score = st["best_val_score"].get<double>();
   p.metric = st.value("selection_metric", "val_auc_macro");

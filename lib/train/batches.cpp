@@ -43,9 +43,7 @@ torch::Tensor frozen_features(Classifier& m, const SplitData& d, const Preproces
                               const std::string& cache_dir, torch::Device device) {
   std::string key = config["backbone"].dump() + config["head"]["feature"].dump() + arch_to_json(m->backbone->arch).dump() +
                     std::to_string(pre.size) + (pre.squash ? "s" : "c");
-  // Whole-short-side crops keep the key they had before crop fractions existed.
-  if (!pre.squash && (pre.resize_size() != pre.size || pre.crop_offset != "floor"))
-    key += "r" + std::to_string(pre.resize_size()) + pre.crop_offset;
+  key += pre.crop_key();
   const std::string weights = config["backbone"]["weights"];
   std::error_code ec;
   if (!weights.empty()) key += std::to_string(fs::file_size(weights, ec));

@@ -8,6 +8,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "models/classifier.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -71,6 +72,16 @@ std::string absolute_against(const std::string& value, const fs::path& dir) {
   return fs::absolute(dir / value).lexically_normal().string();
 }
 }  // namespace
+
+namespace {
+json over_defaults(json defaults, const json& config, const std::string& key) {
+  if (!defaults.is_object() || !config.is_object() || key == "strategy") return config;
+  for (const auto& [k, v] : config.items()) defaults[k] = defaults.contains(k) ? over_defaults(defaults[k], v, k) : v;
+  return defaults;
+}
+}  // namespace
+
+json with_default_keys(const json& config) { return over_defaults(default_train_config(), config, ""); }
 
 json absolute_paths(json config, const std::string& dir) {
   if (!config.is_object()) return config;
@@ -175,8 +186,7 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
                      ") is longer than train.epochs (" + std::to_string(t["epochs"].get<int>()) + ")");
   if (t["loss"] != "weighted_ce" && t["loss"] != "ce") throw InputError(source + ": train.loss must be weighted_ce or ce");
   const std::string head = resolved["head"]["type"];
-  if (head != "softmax" && head != "ordinal" && head != "tscore")
-    throw InputError(source + ": head.type must be softmax, ordinal or tscore, not '" + head + "'");
+  if (!is_head_type(head)) throw InputError(source + ": head.type must be " + kHeadTypes + ", not '" + head + "'");
   const std::string preload = resolved["data"]["preload"];
   if (preload != "auto" && preload != "yes" && preload != "no")
     throw InputError(source + ": data.preload must be auto, yes or no, not '" + preload + "'");

@@ -17,6 +17,11 @@ nlohmann::json default_train_config();
 // absolute: those in FILE against FILE's folder, those of --set against the current
 // directory.
 nlohmann::json resolve_train_config(const std::string& file, const std::vector<std::string>& overrides);
+// A stored run config with every key added to the defaults since it was written filled in
+// at its default (the strategy object taken whole): what older runs' config.json files are
+// read through, so code reads today's keys without fallbacks.
+nlohmann::json with_default_keys(const nlohmann::json& config);
+
 // The path keys of a (partial) config made absolute against `dir`.
 nlohmann::json absolute_paths(nlohmann::json config, const std::string& dir);
 nlohmann::json resolve_train_config_json(nlohmann::json config, const std::vector<std::string>& overrides,

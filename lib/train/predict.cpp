@@ -25,10 +25,11 @@ void score_batch(TrainedModel& tm, const torch::Tensor& x01, std::vector<Predict
   torch::InferenceMode guard;
   CudaAutocast autocast(tm.device.is_cuda());
   auto& model = tm.built.model;
-  const auto outputs = model->head_outputs(model->features(normalize_batch(x01.to(tm.device), tm.pre)));
-  const auto p = torch::softmax(model->class_scores(outputs.to(torch::kFloat32)), -1).to(torch::kCPU, torch::kFloat64);
+  const auto outputs =
+      model->head_outputs(model->features(normalize_batch(x01.to(tm.device), tm.pre))).to(torch::kFloat32);
+  const auto p = torch::softmax(model->class_scores(outputs), -1).to(torch::kCPU, torch::kFloat64);
   if (model->options.type == "tscore") {
-    const auto [mean, sd] = model->tscore_distribution(outputs.to(torch::kFloat32));
+    const auto [mean, sd] = model->tscore_distribution(outputs);
     const auto m = mean.to(torch::kCPU, torch::kFloat64), s = sd.to(torch::kCPU, torch::kFloat64);
     for (int64_t i = 0; i < m.size(0); ++i) {
       rows[i]->t_score_pred = m[i].item<double>();

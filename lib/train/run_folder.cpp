@@ -68,18 +68,9 @@ int remove_stale_temporaries(const fs::path& dir) {
   return removed;
 }
 
-namespace {
-// `config` over `defaults`: keys added to the defaults since a run was written read as
-// their default, so an older run still resumes (the strategy object is taken whole).
-nlohmann::json over_defaults(nlohmann::json defaults, const nlohmann::json& config, const std::string& key) {
-  if (!defaults.is_object() || !config.is_object() || key == "strategy") return config;
-  for (const auto& [k, v] : config.items()) defaults[k] = defaults.contains(k) ? over_defaults(defaults[k], v, k) : v;
-  return defaults;
-}
-}  // namespace
-
 nlohmann::json run_identity(nlohmann::json config) {
-  config = over_defaults(default_train_config(), config, "");
+  // Keys added since an older run was written read as their default, so it still resumes.
+  config = with_default_keys(config);
   if (config.contains("train") && config["train"].is_object()) config["train"].erase("device");
   return config;
 }

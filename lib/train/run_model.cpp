@@ -8,6 +8,7 @@
 #include "core/labels.hpp"
 #include "io/safetensors_torch.hpp"
 #include "models/embed.hpp"
+#include "train/config.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -15,9 +16,8 @@ using nlohmann::json;
 
 Preprocessing configured_preprocessing(const Backbone& backbone, const json& bc) {
   Preprocessing pre = backbone.preset.preprocessing;
-  // Runs written before these keys existed have neither: the preset's geometry.
-  const int size = bc.value("image_size", 0);
-  const double crop = bc.value("crop_fraction", 0.0);
+  const int size = bc["image_size"];
+  const double crop = bc["crop_fraction"];
   const int patch = backbone.vit->arch.patch_size;
   if (size > 0) {
     if (size % patch != 0) {
@@ -44,9 +44,7 @@ BuiltClassifier build_classifier(const json& config) {
                               bc["seed"].get<uint64_t>()});
   b.backbone.preset.preprocessing = configured_preprocessing(b.backbone, bc);
   torch::manual_seed(config.at("train").at("seed").get<int64_t>());
-  // Runs older than head.type have a softmax head.
-  HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses,
-                   config["head"].value("type", std::string("softmax"))};
+  HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses, config["head"]["type"]};
   b.model = Classifier(b.backbone.vit, head);
   b.strategy = make_strategy(config["strategy"]);
   b.strategy->apply(b.model);
@@ -93,6 +91,7 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& d
   TrainedModel t;
   t.config = json::parse(read_file(cfg.string()), nullptr, false);
   if (!t.config.is_object()) throw InputError(cfg.string() + ": not valid JSON");
+  t.config = with_default_keys(t.config);  // an older run lacks today's keys (image_size, head.type, ...)
   t.built = build_classifier(t.config);
   load_trainable(t.built.model, load_safetensors(best.string()), best.string());
   t.built.strategy->finalize(t.built.model);
