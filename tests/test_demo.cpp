@@ -40,6 +40,16 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   for (const char* backbone : {"openclip-tiny", "dinov2-tiny", "chexagent-tiny", "rad-dino-tiny"})
     CHECK(table.find(backbone) != std::string::npos);
   CHECK(first.out.find("Where everything is") != std::string::npos);
+  // The demo is osteofm reproduce on the phantom: its data check, one tensor cache per
+  // input geometry (squash for CheXagent, torchvision offsets for OpenCLIP, HF ones for the
+  // DINOv2 pair, which share one), every stage recorded as done.
+  CHECK(fs::exists(dir.path / "demo/data/check.json"));
+  for (const char* cache : {"112-squash", "112-crop", "128-crop-r128round"})
+    CHECK(fs::exists(dir.path / "demo/caches" / cache / "cache.json"));
+  const json study = json::parse(read_text(dir / "demo/study.json"));
+  CHECK(study["backbones"]["rad-dino"]["data"]["manifest"] == study["backbones"]["dinov2"]["data"]["manifest"]);
+  const json state = json::parse(read_text(dir / "demo/reproduce.json"));
+  for (const char* stage : {"prepare", "sweep", "report"}) CHECK(state["stages"][stage]["state"] == "done");
   int explained = 0;
   for (const auto& e : fs::directory_iterator(dir.path / "demo/sweep"))
     if (fs::exists(e.path() / "explain/explain.json")) {
@@ -57,4 +67,12 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   CHECK(again.err.find("already done, skipped") != std::string::npos);
   CHECK(fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json") == stamp);
   CHECK(read_text(dir / "demo/sweep/table.md") == table);
+  CHECK_THAT(again.err, Catch::Contains("prepare: kept"));
+
+  // Other epochs in the same folder would mix two studies: refused, nothing rewritten.
+  const std::string config = read_text(dir / "demo/demo-sweep.json");
+  const CliResult other = run_osteofm("demo --out '" + (dir / "demo") + "' --patients 40 --size 64 --epochs 3 --bootstrap 100");
+  CHECK(other.code == 2);
+  CHECK_THAT(other.err, Catch::Contains("other --epochs"));
+  CHECK(read_text(dir / "demo/demo-sweep.json") == config);
 }

@@ -274,3 +274,107 @@ TEST_CASE("sweep: sbatch runs without a shell, its extra arguments split as word
     CHECK_FALSE(fs::exists(dir / "sw"));
   }
 }
+
+TEST_CASE("reproduce: a missing or wrong-family checkpoint is refused before anything starts", "[reproduce]") {
+  TempDir dir;
+  const fs::path fx = shared("fixtures/parity");
+  // Two real families at fixture size: DINOv2 (hub names) and RAD-DINO (HF names).
+  write_text(dir / "dinov2_arch.json", json::parse(read_text((fx / "dinov2_hub_noreg_A.json").string()))["arch_json"].dump());
+  write_text(dir / "raddino_arch.json", json::parse(read_text((fx / "hf_dinov2_A.json").string()))["arch_json"].dump());
+  const json study = {
+      {"base", {{"train", {{"epochs", 1}}}}},
+      {"backbones",
+       {{"dinov2", {{"preset", "dinov2-vitb14"}, {"arch", "dinov2_arch.json"}, {"weights", "dinov2-base/model.safetensors"}}},
+        {"rad-dino", {{"preset", "rad-dino"}, {"arch", "raddino_arch.json"}, {"weights", "rad-dino/model.safetensors"}}}}},
+      {"strategies", {{"linear", {{"name", "linear_probe"}}}}}};
+  write_text(dir / "study.json", study.dump());
+  write_text(dir / "cohort.csv", "image_id,patient_id,path,t_score\n");
+  fs::create_directories(dir.path / "weights");
+  const std::string args = " --manifest '" + (dir / "cohort.csv") + "' --out '" + (dir / "out") + "'";
+  const std::string with_study = args + " --study '" + (dir / "study.json") + "' --weights-dir '" + (dir / "weights") + "'";
+
+  CliResult r = run_osteofm("reproduce" + with_study);
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("dinov2: " + (dir / "weights/dinov2-base/model.safetensors") + ": no such checkpoint") &&
+                        Catch::Contains("rad-dino: " + (dir / "weights/rad-dino/model.safetensors") + ": no such checkpoint") &&
+                        Catch::Contains("2 backbone(s) cannot start"));
+  CHECK_FALSE(fs::exists(dir.path / "out"));
+
+  // The right DINOv2 checkpoint, and an OpenCLIP one where RAD-DINO's belongs.
+  fs::create_directories(dir.path / "weights/dinov2-base");
+  fs::create_directories(dir.path / "weights/rad-dino");
+  fs::copy_file(fx / "dinov2_hub_noreg_A.safetensors", dir.path / "weights/dinov2-base/model.safetensors");
+  fs::copy_file(fx / "openclip_gelu_A.safetensors", dir.path / "weights/rad-dino/model.safetensors");
+  r = run_osteofm("reproduce" + with_study);
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("rad-dino: " + (dir / "weights/rad-dino/model.safetensors") + ": ") &&
+                        Catch::Contains("missing") && Catch::Contains("1 backbone(s) cannot start"));
+  CHECK(r.err.find("dinov2: ") == std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path / "out"));
+
+  // The paper's study: its checkpoints are names under --weights-dir.
+  r = run_osteofm("reproduce" + args);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("give --weights-dir"));
+  fs::create_directories(dir.path / "empty");
+  r = run_osteofm("reproduce" + args + " --weights-dir '" + (dir / "empty") + "'");
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains((dir / "empty/openclip-vitb16/open_clip_model.safetensors") + ": no such checkpoint") &&
+                        Catch::Contains((dir / "empty/CheXagent-8b/model.safetensors.index.json") + ": no such checkpoint") &&
+                        Catch::Contains("4 backbone(s) cannot start"));
+  CHECK_FALSE(fs::exists(dir.path / "out"));
+}
+
+TEST_CASE("reproduce: on Slurm every stage is a job after the one before, from a manifest without a split to the table",
+          "[reproduce][slurm][image_io]") {
+  TempDir dir;
+  REQUIRE(run_osteofm("synth --out '" + (dir / "cohort") + "' --patients 50 --size 112 --seed 4").code == 0);
+  // The cohort as a researcher brings it: no split column.
+  std::string unsplit;
+  for (const auto& line : split_lines(read_text(dir / "cohort/manifest.csv"))) {
+    REQUIRE(line.substr(line.rfind(',') + 1).find_first_of("tvs") == 0);  // the last column is the split
+    unsplit += line.substr(0, line.rfind(',')) + "\n";
+  }
+  write_text(dir / "cohort/unsplit.csv", unsplit);
+  const json study = {{"base", {{"train", {{"epochs", 2}, {"batch_size", 16}}}}},
+                      {"backbones", {{"dinov2", {{"preset", "dinov2-tiny"}}}}},
+                      {"strategies", {{"linear", {{"name", "linear_probe"}}}}},
+                      {"grid", {{"train.lr_head", {0.0001, 0.03}}}},
+                      {"seeds", {1, 2}}};
+  write_text(dir / "study.json", study.dump());
+  LocalSlurm slurm(dir / "slurm-state");
+  const CliResult r = run_osteofm("reproduce --manifest '" + (dir / "cohort/unsplit.csv") + "' --study '" + (dir / "study.json") +
+                                  "' --out '" + (dir / "out") + "' --executor slurm --bootstrap 100");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("(prepare: data check, split, tensor caches)") && Catch::Contains("(the sweep:"));
+  for (int i = 0; i < 900; ++i) {
+    const json state = json::parse(read_text(dir / "out/reproduce.json"), nullptr, false);
+    const std::string report = state.is_discarded() ? "" : state["stages"].value("report", json::object()).value("state", "");
+    if (report == "done" || report == "failed") break;
+    std::system("sleep 1");
+  }
+  INFO(read_text(dir / "slurm-state.out"));
+  const json state = json::parse(read_text(dir / "out/reproduce.json"));
+  INFO(state.dump());
+  CHECK(state["stages"]["prepare"]["state"] == "done");
+  CHECK(state["stages"]["sweep"]["state"] == "submitted");
+  REQUIRE(state["stages"]["report"]["state"] == "done");
+  // Each stage a job; the sweep's select job hands the report script on to after the seed array.
+  CHECK_THAT(read_text(dir / "out/slurm/prepare.sh"), Catch::Contains("reproduce --out") && Catch::Contains("--stage prepare"));
+  CHECK_THAT(read_text(dir / "out/sweep/slurm/select.sh"), Catch::Contains("--then") && Catch::Contains("report.sh"));
+  // The split made patient-level, the cache at dinov2-tiny's geometry, selection, seeds, explain, table.
+  const std::string cohort = read_text(dir / "out/data/cohort.csv");
+  CHECK(split_lines(cohort).front().find("split") != std::string::npos);
+  CHECK(fs::exists(dir.path / "out/data/check.json"));
+  CHECK(fs::exists(dir.path / "out/caches/112-crop/cache.json"));
+  CHECK(json::parse(read_text(dir / "out/study.json"))["backbones"]["dinov2"]["data"]["manifest"] == dir / "out/caches/112-crop");
+  CHECK(fs::exists(dir.path / "out/sweep/selection/dinov2-linear.json"));
+  CHECK(fs::exists(dir.path / "out/sweep/seeds/dinov2-linear/seed-2/metrics_test.json"));
+  CHECK(fs::exists(dir.path / "out/sweep/dinov2-linear/explain/explain.json"));
+  CHECK_FALSE(fs::exists(dir.path / "out/sweep/compare.json"));  // one variant: nothing to compare
+  CHECK_THAT(read_text(dir / "out/sweep/table.md"), Catch::Contains("over seeds"));
+}

@@ -28,6 +28,8 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
   s->add_option("--gpus", o->gpus, "local: GPUs to spread variants over, e.g. 0,1,2,3");
   s->add_flag("--wait", o->sweep.wait, "slurm: wait until the job array has finished");
   s->add_option("--sbatch-args", o->sweep.sbatch_args, "slurm: extra sbatch arguments");
+  s->add_option("--then", o->sweep.then_script,
+                 "slurm: a batch script to submit after the last job array (--dependency=afterok)");
   s->add_flag("--force", o->sweep.force,
               "Run a sweep whose grid points and seeds add up to more than " + std::to_string(kSweepRunLimit) + " trainings");
   commands.push_back({s, [o] {

@@ -1,4 +1,4 @@
-// `osteofm demo`: the whole study on the built-in phantom cohort, end to end and
+// `osteofm demo`: osteofm reproduce on the built-in phantom cohort, end to end and
 // resumable: synthesise, train the twelve tiny variants, evaluate with bootstrap CIs,
 // explain, write the table and ROC overlay, and say where everything is.
 #pragma once

@@ -28,12 +28,14 @@ namespace osteofm {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-std::string quote(const std::string& s) {
+std::string shell_quote(const std::string& s) {
   std::string o = "'";
   for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return o + "'";
 }
+
+namespace {
+std::string quote(const std::string& s) { return shell_quote(s); }
 // A run's status.json when the run has finished ("state": "done"), else null.
 json finished_status(const fs::path& run) {
   std::error_code ec;
@@ -110,7 +112,12 @@ std::vector<std::string> sbatch_command(const SweepOptions& o, const std::string
 }
 
 std::vector<Variant> expand_sweep(const std::string& file) {
-  json j = json::parse(read_file(file), nullptr, false);
+  const json j = json::parse(read_file(file), nullptr, false);
+  std::string dir = fs::path(file).parent_path().string();
+  return expand_sweep_json(j, file, dir.empty() ? "." : dir);
+}
+
+std::vector<Variant> expand_sweep_json(const json& j, const std::string& file, const std::string& dir) {
   if (j.is_discarded() || !j.is_object()) throw InputError(file + ": not a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "base" && it.key() != "backbones" && it.key() != "strategies" && it.key() != "description" &&
@@ -121,10 +128,8 @@ std::vector<Variant> expand_sweep(const std::string& file) {
   if (!j.contains("strategies") || !j["strategies"].is_object() || j["strategies"].empty())
     throw InputError(file + ": 'strategies' must be a non-empty object");
   json base = j.value("base", json::object());
-  // Paths in the sweep file resolve against its folder, now: the variant configs are
-  // written elsewhere (SWEEP/configs/) and read from there.
-  std::string dir = fs::path(file).parent_path().string();
-  if (dir.empty()) dir = ".";
+  // Paths in the sweep file resolve against its folder (`dir`), now: the variant configs
+  // are written elsewhere (SWEEP/configs/) and read from there.
   // Variant names become folder names under --out: one path component, plain characters.
   for (const char* group : {"backbones", "strategies"})
     for (auto it = j[group].begin(); it != j[group].end(); ++it) {
@@ -156,7 +161,15 @@ std::vector<Variant> expand_sweep(const std::string& file) {
       const std::string source = file + " (" + v.name + ")";
       json grid = top_grid;
       v.config = base;
-      v.config["backbone"] = take_grid(b.value(), grid, "backbones." + b.key());
+      json backbone = take_grid(b.value(), grid, "backbones." + b.key());
+      // An entry's "data" is the backbone's own data keys (e.g. the tensor cache of its
+      // input geometry), over base.data.
+      if (backbone.is_object() && backbone.contains("data")) {
+        if (!backbone["data"].is_object()) throw InputError(file + ": backbones." + b.key() + " 'data' must be an object");
+        for (auto d = backbone["data"].begin(); d != backbone["data"].end(); ++d) v.config["data"][d.key()] = d.value();
+        backbone.erase("data");
+      }
+      v.config["backbone"] = backbone;
       v.config["strategy"] = take_grid(s.value(), grid, "strategies." + s.key());
       v.config = absolute_paths(v.config, dir);
       v.grid = expand_grid(grid, source);
@@ -399,11 +412,6 @@ std::vector<TrainJob> seed_jobs(const Variant& v, const json& values, const fs::
   }
   return jobs;
 }
-struct SlurmSubmission {
-  std::string id;  // the job (array) id sbatch printed
-  int status = 0;  // sbatch's exit status (with --wait: the jobs')
-};
-
 SlurmSubmission submit(const std::vector<std::string>& argv) {
   const CommandOutput sbatch = run_capturing_stdout(argv);
   SlurmSubmission s;
@@ -434,6 +442,12 @@ SlurmSubmission submit_array(const std::vector<TrainJob>& jobs, const fs::path& 
   return submit(sbatch_command(o, fs::absolute(script).string()));
 }
 }  // namespace
+
+SlurmSubmission submit_batch(const SweepOptions& o, const std::string& script, const std::string& after) {
+  std::vector<std::string> argv = sbatch_command(o, script);
+  if (!after.empty()) argv.insert(argv.begin() + 2, "--dependency=afterok:" + after);
+  return submit(argv);
+}
 
 void check_run_limit(const std::vector<Variant>& variants, const std::string& file, bool force) {
   const size_t runs = planned_runs(variants);
@@ -499,14 +513,13 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
                              quote(fs::absolute(o.binary).string()) + " sweep --config " + quote(fs::absolute(file).string()) +
                              " --out " + quote(fs::absolute(root).string()) + " --executor slurm" +
                              (o.force ? " --force" : "") +
-                             (o.sbatch_args.empty() ? "" : " --sbatch-args " + quote(o.sbatch_args)) + "\n";
+                             (o.sbatch_args.empty() ? "" : " --sbatch-args " + quote(o.sbatch_args)) +
+                             (o.then_script.empty() ? "" : " --then " + quote(fs::absolute(o.then_script).string())) + "\n";
         const fs::path select = root / "slurm" / "select.sh";
         write_file_atomic(select.string(), script);
         SweepOptions once = o;
         once.wait = false;
-        std::vector<std::string> argv = sbatch_command(once, fs::absolute(select).string());
-        argv.insert(argv.begin() + 2, "--dependency=afterok:" + grid.id);
-        const SlurmSubmission follow = submit(argv);
+        const SlurmSubmission follow = submit_batch(once, fs::absolute(select).string(), grid.id);
         std::cout << "submitted job " << follow.id << " (after the grid: selection on validation, then the seed runs); logs in "
                   << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
         return 0;
@@ -541,6 +554,10 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
     const SlurmSubmission runs = submit_array(final_jobs, root / "slurm" / "array.sh", "osteofm-sweep", o);
     std::cout << "submitted job array " << runs.id << " (" << final_jobs.size() << " tasks); logs in "
               << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
+    if (!o.then_script.empty() && !o.wait) {
+      const SlurmSubmission then = submit_batch(o, fs::absolute(o.then_script).string(), runs.id);
+      std::cout << "submitted job " << then.id << " (" << o.then_script << ", after the array)\n";
+    }
     write_manifest(failed);
     return (o.wait && (runs.status != 0 || !failed.empty())) ? 1 : 0;
   }

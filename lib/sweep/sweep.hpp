@@ -24,9 +24,13 @@ struct Variant {
 // Sweep config: {"base": {train config}, "backbones": {"dinov2": {"preset": ...}, ...},
 // "strategies": {"lora": {"name": "lora", ...}, ...}, "grid": {"train.lr_head": [...]},
 // "seeds": [1, 2, 3]}; base.data.manifest relative to FILE. A backbone or strategy entry may
-// hold its own "grid" (its keys win over the top-level grid's). Every grid point's config
+// hold its own "grid" (its keys win over the top-level grid's); a backbone entry its own
+// "data" keys (over base.data: the tensor cache of its geometry, say). Every grid point's config
 // is validated here.
 std::vector<Variant> expand_sweep(const std::string& file);
+// The same for a sweep config in memory: `source` names it in errors, relative paths
+// resolve against `dir`.
+std::vector<Variant> expand_sweep_json(const nlohmann::json& sweep, const std::string& source, const std::string& dir);
 
 // A sweep trains at most this many runs (grid points of the variants with more than one,
 // plus every variant's seeds) unless --force.
@@ -43,6 +47,9 @@ struct SweepOptions {
   std::string sbatch_args;         // extra sbatch arguments (partition, time, gres); split as a shell would, nothing run
   std::string binary;              // the osteofm executable run by each task
   bool force = false;              // allow more than kSweepRunLimit runs
+  // slurm, without wait: a batch script submitted once the last array is, with
+  // --dependency=afterok on it (osteofm reproduce's report stage); "" = none.
+  std::string then_script;
 };
 
 // Resolves every variant (of expand_sweep(file)) as its trainer would (config, preset, arch, weights names and
@@ -55,6 +62,17 @@ std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const
 // expanded> <script>. A command substitution, or an unquoted ; | & < > ( ), is an
 // InputError naming --sbatch-args: nothing in it is ever run.
 std::vector<std::string> sbatch_command(const SweepOptions& options, const std::string& script);
+
+struct SlurmSubmission {
+  std::string id;  // the job (array) id sbatch printed
+  int status = 0;  // sbatch's exit status (with --wait: the jobs')
+};
+// Runs sbatch_command(options, script), with --dependency=afterok:<after> when `after` is
+// given; RuntimeFailure when sbatch cannot run at all.
+SlurmSubmission submit_batch(const SweepOptions& options, const std::string& script, const std::string& after = "");
+
+// `s` in single quotes for a batch script's shell.
+std::string shell_quote(const std::string& s);
 
 // Checks every variant first (InputError listing the problems, nothing run), writes
 // SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the runs that failed), then runs:

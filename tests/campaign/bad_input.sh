@@ -118,7 +118,7 @@ GOOD_IMAGE=$(ls cohort/images/*.png | head -1)
 # ---- 1. Command line ------------------------------------------------------------------
 run_case "cli: unknown verb" 2 "" -- "$BIN" frobnicate
 for verb in train eval explain predict sweep table compare synth embed gradcam "data check" "data split" "data cache" \
-  "data masks" "weights inspect" demo doctor; do
+  "data masks" "weights inspect" demo reproduce doctor; do
   # shellcheck disable=SC2086
   run_case "cli: $verb --no-such-flag" 2 "" -- "$BIN" $verb --no-such-flag
 done
@@ -318,6 +318,22 @@ for f in not_json escape slash bad_preset bad_target no_manifest; do
   run_case "sweep --check: $f" 2 "sw_$f/*:escape" -- "$BIN" sweep --config "sweep_$f.json" --out "sw_$f" --check
   run_case "sweep: $f (checked before anything starts)" 2 "sw2_$f/*/config.json:escape" -- "$BIN" sweep --config "sweep_$f.json" --out "sw2_$f"
 done
+
+# ---- 7b. reproduce: refused before anything starts (nothing in its --out but its record) ----------
+run_case "reproduce: no --manifest for a new study" 2 "rp1" -- "$BIN" reproduce --out rp1
+run_case "reproduce: no such manifest" 2 "rp2" -- "$BIN" reproduce --manifest none.csv --out rp2
+run_case "reproduce: the paper's study without --weights-dir" 2 "rp3" -- "$BIN" reproduce --manifest cohort/manifest.csv --out rp3
+mkdir -p empty_weights
+run_case "reproduce: every checkpoint missing" 2 "rp4" -- "$BIN" reproduce --manifest cohort/manifest.csv --weights-dir empty_weights --out rp4
+run_case "reproduce: --weights-dir not a folder" 2 "rp5" -- "$BIN" reproduce --manifest cohort/manifest.csv --weights-dir base.json --out rp5
+run_case "reproduce: a study that is not JSON" 2 "rp6" -- "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_not_json.json --out rp6
+run_case "reproduce: a study with an unknown preset" 2 "rp7" -- "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_bad_preset.json --out rp7
+sed '2s#,images/[^,]*,#,images/gone.png,#' cohort/manifest.csv >cohort/missing_image.csv
+sweep good "{$S, \"backbones\": {\"x\": {\"preset\": \"dinov2-tiny\"}}, \"strategies\": {\"lp\": {\"name\": \"linear_probe\"}}}"
+run_case "reproduce: a cohort with a missing image stops at the data check" 2 "rp8/study.json:rp8/caches" -- \
+  "$BIN" reproduce --manifest cohort/missing_image.csv --study sweep_good.json --out rp8
+run_case "reproduce: --sbatch-args with a command substitution" 2 "rp9" -- \
+  "$BIN" reproduce --manifest cohort/manifest.csv --out rp9 --executor slurm --sbatch-args '$(touch pwned)'
 
 # ---- 8. Explain and gradcam ------------------------------------------------------------------------
 run_case "explain: no such run" 2 "ex1/*" -- "$BIN" explain --run nowhere --out ex1

@@ -1,0 +1,397 @@
+#include "sweep/reproduce.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "data/cache_index.hpp"
+#include "data/dataset_check.hpp"
+#include "data/loader.hpp"
+#include "data/split.hpp"
+#include "data/tensor_cache.hpp"
+#include "eval/compare.hpp"
+#include "explain/explain.hpp"
+#include "models/checkpoint.hpp"
+#include "report/roc_report.hpp"
+#include "report/table.hpp"
+#include "train/config.hpp"
+#include "train/run_model.hpp"
+
+namespace osteofm {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json paper_study_config() {
+  // configs/sweeps/paper.json, read into the build by lib/CMakeLists.txt.
+  static const char* const text =
+#include "sweep/paper_study.inc"
+      ;
+  return json::parse(text);
+}
+
+namespace {
+const char* const kStages[] = {"prepare", "sweep", "report"};
+
+// The study with every path absolute: each backbone's weights under `weights_dir` (relative
+// ones; "random" and "" stay), its arch against `study_dir`.
+json resolve_study_paths(json study, const std::string& study_dir, const std::string& weights_dir) {
+  if (!study.is_object() || !study.contains("backbones") || !study["backbones"].is_object())
+    throw InputError("study: 'backbones' must be an object");
+  for (auto b = study["backbones"].begin(); b != study["backbones"].end(); ++b) {
+    json& entry = b.value();
+    if (!entry.is_object()) continue;  // expand_sweep names it
+    const std::string weights = entry.value("weights", "");
+    if (!weights.empty() && !is_random_weights(weights) && fs::path(weights).is_relative()) {
+      if (weights_dir.empty())
+        throw InputError("backbones." + b.key() + " needs its checkpoint '" + weights + "': give --weights-dir DIR");
+      entry["weights"] = fs::absolute(fs::path(weights_dir) / weights).lexically_normal().string();
+    }
+    const std::string arch = entry.value("arch", "");
+    if (!arch.empty() && fs::path(arch).is_relative())
+      entry["arch"] = fs::absolute(fs::path(study_dir) / arch).lexically_normal().string();
+  }
+  return study;
+}
+
+// What the study's backbones need: per backbone entry, the input geometries of its
+// variants' grid points, and the problems (missing or unloadable checkpoints, bad sizes).
+struct StudyBackbones {
+  std::vector<std::string> names;                           // the study's order
+  std::map<std::string, std::vector<Preprocessing>> geometries;
+  std::vector<std::string> problems;                        // "<backbone>: <why>"
+};
+
+StudyBackbones inspect_backbones(const json& study, const std::string& manifest) {
+  json probe = study;
+  probe["base"]["data"]["manifest"] = manifest.empty() ? std::string("-") : manifest;
+  const std::vector<Variant> variants = expand_sweep_json(probe, "study", "/");
+  StudyBackbones out;
+  for (auto b = study["backbones"].begin(); b != study["backbones"].end(); ++b) out.names.push_back(b.key());
+  const size_t per_backbone = study["strategies"].size();
+  std::map<std::string, Backbone> loaded;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const std::string& name = out.names[i / per_backbone];
+    if (out.geometries.count(name) == 0 && i % per_backbone != 0) continue;  // its checkpoint failed
+    try {
+      if (!loaded.count(name)) {
+        const json bc = resolve_train_config_json(variants[i].config, {}, "study (" + variants[i].name + ")", "")["backbone"];
+        const std::string weights = bc["weights"];
+        if (!weights.empty() && !is_random_weights(weights) && !fs::exists(weights))
+          throw InputError(weights + ": no such checkpoint");
+        loaded[name] = load_backbone({bc["preset"], bc["arch"], backbone_weights(bc["preset"], weights, "backbones." + name + ".weights"),
+                                      bc["seed"].get<uint64_t>()});
+        out.geometries[name];
+      }
+      for (const auto& point : variants[i].grid) {
+        const json c = resolve_train_config_json(with_values(variants[i].config, point.values), {}, "study", "");
+        const Preprocessing g = configured_preprocessing(loaded[name], c["backbone"]);
+        auto& list = out.geometries[name];
+        bool known = false;
+        for (const auto& h : list) known = known || (h.size == g.size && h.same_field_of_view(g));
+        if (!known) list.push_back(g);
+      }
+    } catch (const InputError& e) {
+      out.problems.push_back(name + ": " + e.what());
+      out.geometries.erase(name);
+      loaded.erase(name);
+    }
+  }
+  // One backbone's weights stay in memory at a time where the study is large.
+  return out;
+}
+
+// A folder name for a geometry: "224-crop-r256floor", "448-squash", "112-crop".
+std::string geometry_name(const Preprocessing& g) {
+  std::string name = std::to_string(g.size) + (g.squash ? "-squash" : "-crop");
+  const std::string crop = g.squash ? "" : g.crop_key();
+  return crop.empty() ? name : name + "-" + crop;
+}
+
+std::string now_text() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// OUT/reproduce.json: what the study is (cohort, checkpoints, sweep config, split, explain
+// replicates) and which stages are done. Written atomically after every change.
+struct StudyState {
+  fs::path file;
+  json j;
+  void save() const { write_file_atomic(file.string(), j.dump(2) + "\n"); }
+  bool done(const std::string& stage) const { return j["stages"].value(stage, json::object()).value("state", "") == "done"; }
+  void mark(const std::string& stage, const std::string& state) {
+    j["stages"][stage] = {{"state", state}, {"at", now_text()}};
+    save();
+  }
+};
+
+// The recorded study, or a new one from the options (checkpoints checked first: nothing is
+// written when one is missing or of the wrong family).
+StudyState open_study(const ReproduceOptions& o) {
+  StudyState s;
+  s.file = fs::path(o.out) / "reproduce.json";
+  const std::string manifest = o.manifest.empty() ? "" : fs::absolute(o.manifest).lexically_normal().string();
+  if (fs::exists(s.file)) {
+    s.j = json::parse(read_file(s.file.string()), nullptr, false);
+    if (s.j.is_discarded() || !s.j.is_object() || !s.j.contains("study"))
+      throw InputError(s.file.string() + ": not a study record of osteofm reproduce");
+    if (!manifest.empty() && manifest != s.j.value("manifest", ""))
+      throw InputError(o.out + " holds the study of " + s.j.value("manifest", "") + ", not " + manifest +
+                       "; give another --out (or leave --manifest out to resume)");
+    if (!o.study.empty() || !o.weights_dir.empty()) {
+      const std::string dir = o.study.empty() ? "" : fs::path(fs::absolute(o.study)).parent_path().string();
+      json study = o.study.empty() ? s.j["study"] : json::parse(read_file(o.study), nullptr, false);
+      if (!o.study.empty() && study.is_discarded()) throw InputError(o.study + ": not valid JSON");
+      if (!o.study.empty()) study = resolve_study_paths(study, dir, o.weights_dir.empty() ? s.j.value("weights_dir", "") : o.weights_dir);
+      const std::string weights_dir = o.weights_dir.empty() ? "" : fs::absolute(o.weights_dir).lexically_normal().string();
+      if (!weights_dir.empty() && weights_dir != s.j.value("weights_dir", ""))
+        throw InputError(o.out + " was started with --weights-dir " + s.j.value("weights_dir", "") +
+                         "; give another --out (or leave --weights-dir out to resume)");
+      if (study != s.j["study"])
+        throw InputError(o.out + " was started with another study config than " + o.study +
+                         "; give another --out (or leave --study out to resume)");
+    }
+    return s;
+  }
+  if (manifest.empty()) throw InputError("reproduce: --manifest is required (" + o.out + " holds no study yet)");
+  if (!fs::exists(manifest)) throw InputError(manifest + ": no such manifest or tensor cache");
+  json study;
+  std::string study_dir = fs::current_path().string();
+  if (o.study.empty()) {
+    study = paper_study_config();
+  } else {
+    study = json::parse(read_file(o.study), nullptr, false);
+    if (study.is_discarded()) throw InputError(o.study + ": not valid JSON");
+    study_dir = fs::absolute(o.study).parent_path().string();
+  }
+  const std::string weights_dir = o.weights_dir.empty() ? "" : fs::absolute(o.weights_dir).lexically_normal().string();
+  if (!weights_dir.empty() && !fs::is_directory(weights_dir)) throw InputError(o.weights_dir + ": no such folder (--weights-dir)");
+  study = resolve_study_paths(study, study_dir, weights_dir);
+  const auto problems = check_study_weights(study, "", "");
+  if (!problems.empty()) {
+    for (const auto& p : problems) std::cerr << "osteofm: reproduce: " << p << "\n";
+    throw InputError((weights_dir.empty() ? std::string("the study") : weights_dir) + ": " + std::to_string(problems.size()) +
+                     " backbone(s) cannot start (listed above); nothing was run");
+  }
+  fs::create_directories(o.out);
+  s.j = {{"manifest", manifest},
+         {"weights_dir", weights_dir},
+         {"study", study},
+         {"split", {{"seed", o.split_seed}, {"ratios", o.split_ratios}}},
+         {"bootstrap", o.bootstrap},
+         {"stages", json::object()}};
+  s.save();
+  return s;
+}
+
+// prepare: check, split, caches, OUT/study.json.
+void prepare_stage(StudyState& s, const fs::path& out_dir) {
+  // study.json lives in OUT, but its paths are absolute: read from anywhere, they mean one thing.
+  const fs::path out = fs::absolute(out_dir);
+  const std::string source = s.j["manifest"];
+  const fs::path data = out / "data";
+  fs::create_directories(data);
+  // 1. A patient-level split when the manifest has none.
+  std::string cohort = source;
+  Manifest m = load_manifest(source);
+  bool has_split = false;
+  for (const auto& r : m.rows) has_split = has_split || !r.split.empty();
+  if (!has_split) {
+    if (is_tensor_cache(source))
+      throw InputError(source + ": this tensor cache has no split; split the manifest ('osteofm data split') and cache it again");
+    for (const auto& p : m.problems)
+      if (p.error && p.kind != "leakage" && p.kind != "bad_split") throw InputError(p.message);
+    const SplitRatios ratios = parse_split_ratios(s.j["split"]["ratios"], "split ratios");
+    apply_splits(m, assign_patient_splits(m, ratios, s.j["split"]["seed"].get<uint64_t>()));
+    cohort = (data / "cohort.csv").string();
+    write_manifest(m, cohort);
+    m = load_manifest(cohort);
+    std::cerr << "reproduce: no split in " << source << ": patient-level split " << s.j["split"]["ratios"].get<std::string>()
+              << " (seed " << s.j["split"]["seed"] << ") in " << cohort << "\n";
+  }
+  // 2. The data check (existence and format of every file; decoding happens in the caches).
+  DatasetReport report = check_dataset(m, false, resolve_threads(0));
+  write_file_atomic((data / "check.json").string(), report_json(report).dump(2) + "\n");
+  std::cerr << report_text(report);
+  if (!report.usable())
+    throw InputError(cohort + ": unusable cohort, " + std::to_string(report.errors) + " errors (listed above and in " +
+                     (data / "check.json").string() + ")");
+  // 3. One tensor cache per field of view, at the largest size its variants take.
+  json study = s.j["study"];
+  study["base"]["data"]["manifest"] = cohort;
+  const StudyBackbones backbones = inspect_backbones(study, cohort);
+  if (!backbones.problems.empty()) {
+    for (const auto& p : backbones.problems) std::cerr << "osteofm: reproduce: " << p << "\n";
+    throw InputError("study: " + std::to_string(backbones.problems.size()) + " backbone(s) cannot start (listed above)");
+  }
+  std::map<std::string, std::string> cache_of_backbone;
+  if (is_tensor_cache(cohort)) {
+    const auto cache = TensorCache::open(cohort);
+    for (const auto& [name, list] : backbones.geometries)
+      for (const auto& g : list) {
+        const std::string why = cache_geometry_problem(cache->geometry(), g);
+        if (!why.empty()) throw InputError(cohort + ": cannot feed backbone " + name + ": " + why);
+      }
+  } else {
+    for (const auto& name : backbones.names) {
+      const auto& list = backbones.geometries.at(name);
+      Preprocessing widest = list.front();
+      bool one_view = true;
+      for (const auto& g : list) {
+        one_view = one_view && g.same_field_of_view(widest);
+        if (g.size > widest.size) widest.size = g.size;
+      }
+      if (!one_view) {
+        std::cerr << "reproduce: " << name << ": its grid varies the field of view; it reads the images, no cache\n";
+        continue;
+      }
+      const fs::path dir = out / "caches" / geometry_name(widest);
+      if (!fs::exists(dir / "cache.json")) {
+        CacheOptions co;
+        co.size = widest.size;
+        co.fit = widest.squash ? "squash" : "crop";
+        co.crop_fraction = widest.crop_fraction;
+        co.crop_offset = widest.crop_offset;
+        co.threads = resolve_threads(0);
+        std::cerr << "reproduce: tensor cache " << dir.string() << " (" << name << ") ...\n";
+        const CacheSummary c = build_tensor_cache(cohort, dir.string(), co);
+        std::cerr << "reproduce:   " << c.images << " images (" << c.failed << " could not be decoded and are left out) in "
+                  << c.seconds << " s\n";
+        for (const auto& f : c.failures) std::cerr << "osteofm: warning: " << f << "\n";
+      }
+      cache_of_backbone[name] = dir.string();
+    }
+  }
+  for (const auto& [name, dir] : cache_of_backbone) study["backbones"][name]["data"]["manifest"] = dir;
+  write_file_atomic((out / "study.json").string(), study.dump(2) + "\n");
+}
+
+// report: explain every selected variant, compare, the table and the ROC figure.
+void report_stage(const StudyState& s, const fs::path& out, const std::string& device) {
+  const fs::path sweep = out / "sweep";
+  ExplainOptions eo;
+  eo.bootstrap.replicates = s.j.value("bootstrap", 2000);
+  eo.overlays_per_class = 2;
+  eo.device = device;
+  for (const auto& v : expand_sweep((out / "study.json").string())) {
+    const fs::path run = sweep / v.name;
+    if (!fs::exists(run / "metrics_test.json") || fs::exists(run / "explain" / "explain.json")) continue;
+    std::cerr << "reproduce: explain " << v.name << " ...\n";
+    explain_run(run.string(), (run / "explain").string(), eo);
+  }
+  const SweepTable table = collect_sweep(sweep.string());
+  write_file_atomic((sweep / "table.md").string(), format_table(table, "md"));
+  write_file_atomic((sweep / "table.csv").string(), format_table(table, "csv"));
+  write_file_atomic((sweep / "table.tex").string(), format_table(table, "latex"));
+  write_sweep_roc(sweep.string(), table.rows, (sweep / "roc_macro").string());
+  // Every pair of variants: paired DeLong + Holm, paired bootstrap differences, ranking.
+  const auto models = sweep_models(sweep.string());
+  if (models.size() < 2) {
+    std::cerr << "reproduce: one finished variant: nothing to compare\n";
+    return;
+  }
+  write_file_atomic((sweep / "compare.json").string(), compare_models(models, CompareOptions{}).dump(2) + "\n");
+}
+
+// A batch script running one stage of this study.
+fs::path stage_script(const ReproduceOptions& o, const std::string& stage) {
+  const fs::path dir = fs::absolute(fs::path(o.out) / "slurm");
+  fs::create_directories(dir);
+  const std::string text =
+      "#!/bin/bash\n#SBATCH --job-name=osteofm-" + stage + "\n#SBATCH --output=" + (dir / (stage + "_%j.log")).string() +
+      "\nset -euo pipefail\nexec " + shell_quote(fs::absolute(o.sweep.binary).string()) + " reproduce --out " +
+      shell_quote(fs::absolute(o.out).string()) + " --stage " + stage + " --executor slurm" + (o.sweep.force ? " --force" : "") +
+      (o.sweep.sbatch_args.empty() ? "" : " --sbatch-args " + shell_quote(o.sweep.sbatch_args)) + "\n";
+  const fs::path script = dir / (stage + ".sh");
+  write_file_atomic(script.string(), text);
+  return script;
+}
+
+int run_stage(StudyState& s, const ReproduceOptions& o, const std::string& stage) {
+  const fs::path out(o.out);
+  s.mark(stage, "running");
+  int failures = 0;
+  try {
+    if (stage == "prepare") {
+      prepare_stage(s, out);
+    } else if (stage == "sweep") {
+      SweepOptions so = o.sweep;
+      so.resume = true;
+      if (so.executor == "slurm" && !so.wait) so.then_script = stage_script(o, "report").string();
+      failures = run_sweep((out / "study.json").string(), (out / "sweep").string(), so);
+      if (so.executor == "slurm" && !so.wait) {
+        s.mark(stage, "submitted");
+        return 0;
+      }
+    } else {
+      report_stage(s, out, o.explain_device);
+    }
+  } catch (...) {
+    s.mark(stage, "failed");
+    throw;
+  }
+  s.mark(stage, failures == 0 ? "done" : "failed");
+  return failures;
+}
+}  // namespace
+
+std::vector<std::string> check_study_weights(const json& study, const std::string& study_dir, const std::string& weights_dir) {
+  const json resolved = resolve_study_paths(study, study_dir.empty() ? "." : study_dir, weights_dir);
+  return inspect_backbones(resolved, "").problems;
+}
+
+int run_reproduce(const ReproduceOptions& o) {
+  if (o.stage != "all" && o.stage != "prepare" && o.stage != "sweep" && o.stage != "report")
+    throw InputError("--stage must be all, prepare, sweep or report, not '" + o.stage + "'");
+  if (o.sweep.executor != "local" && o.sweep.executor != "slurm")
+    throw InputError("--executor must be local or slurm, not '" + o.sweep.executor + "'");
+  if (o.sweep.executor == "slurm") sbatch_command(o.sweep, "check.sh");  // bad --sbatch-args before anything
+  StudyState s = open_study(o);
+  const fs::path out(o.out);
+  if (o.stage != "all") {
+    if (o.stage != "prepare" && !fs::exists(out / "study.json"))
+      throw InputError(o.out + ": the prepare stage has not finished (no study.json)");
+    return run_stage(s, o, o.stage);
+  }
+  if (o.sweep.executor == "slurm" && !o.sweep.wait) {
+    // Each stage a job after the one before; the sweep job submits the arrays and, after
+    // the last, the report job.
+    std::string after;
+    if (!s.done("prepare")) {
+      after = submit_batch(o.sweep, stage_script(o, "prepare").string()).id;
+      std::cout << "submitted job " << after << " (prepare: data check, split, tensor caches)\n";
+    }
+    const std::string sweep = submit_batch(o.sweep, stage_script(o, "sweep").string(), after).id;
+    std::cout << "submitted job " << sweep << " (the sweep: its job arrays, then the report job after them); logs in "
+              << (out / "slurm").string() << "; the table lands in " << (out / "sweep" / "table.md").string() << "\n";
+    return 0;
+  }
+  int failures = 0;
+  for (const char* stage : kStages) {
+    if (std::string(stage) == "prepare" && s.done("prepare") && fs::exists(out / "study.json")) {
+      std::cerr << "reproduce: prepare: kept (" << (out / "study.json").string() << ")\n";
+      continue;
+    }
+    if (o.sweep.executor == "slurm" && std::string(stage) != "sweep") {
+      // --wait: the stage as a job, waited for.
+      const SlurmSubmission job = submit_batch(o.sweep, stage_script(o, stage).string());
+      s.j = json::parse(read_file(s.file.string()));
+      if (job.status != 0 || !s.done(stage))
+        throw RuntimeFailure(std::string(stage) + " job " + job.id + " failed (logs in " + (out / "slurm").string() + ")");
+      std::cout << "job " << job.id << " (" << stage << ") finished\n";
+      continue;
+    }
+    std::cerr << "reproduce: " << stage << " ...\n";
+    failures += run_stage(s, o, stage);
+  }
+  return failures;
+}
+
+}  // namespace osteofm
