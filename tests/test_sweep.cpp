@@ -155,6 +155,13 @@ TEST_CASE("sweep: grids and seeds that cannot run are refused before anything st
   json s = sweep;
   s["seeds"] = {1, 2, 1};
   refused(s, "seed 1 is listed twice");
+  // A backbone's own data keys (its tensor cache) are an object, and a manifest that exists.
+  s = sweep;
+  s["backbones"]["dinov2"]["data"] = "cache";
+  refused(s, "backbones.dinov2 'data' must be an object");
+  s = sweep;
+  s["backbones"]["dinov2"]["data"] = {{"manifest", "no-such-cache"}};
+  refused(s, "no-such-cache");
   s = sweep;
   s["seeds"] = {1.5};
   refused(s, "not a whole number");
