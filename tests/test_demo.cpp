@@ -55,6 +55,9 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
     if (fs::exists(e.path() / "explain/explain.json")) {
       const json ex = json::parse(read_text((e.path() / "explain/explain.json").string()));
       CHECK(ex["delta_bone"]["all"].contains("ci"));
+      // eval's figures per variant: per-class ROC, reliability and decision curves.
+      CHECK(fs::exists(e.path() / "metrics_test_roc.svg"));
+      CHECK(fs::exists(e.path() / "metrics_test_reliability_osteoporosis_vs_rest.svg"));
       ++explained;
     }
   CHECK(explained == 12);

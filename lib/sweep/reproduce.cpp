@@ -15,6 +15,7 @@
 #include "data/split.hpp"
 #include "data/tensor_cache.hpp"
 #include "eval/compare.hpp"
+#include "eval/predictions.hpp"
 #include "explain/explain.hpp"
 #include "models/checkpoint.hpp"
 #include "report/roc_report.hpp"
@@ -76,6 +77,7 @@ StudyBackbones inspect_backbones(const json& study, const std::string& manifest)
   std::map<std::string, Backbone> loaded;
   for (size_t i = 0; i < variants.size(); ++i) {
     const std::string& name = out.names[i / per_backbone];
+    if (i % per_backbone == 0) loaded.clear();  // one backbone's weights in memory at a time
     if (out.geometries.count(name) == 0 && i % per_backbone != 0) continue;  // its checkpoint failed
     try {
       if (!loaded.count(name)) {
@@ -101,7 +103,6 @@ StudyBackbones inspect_backbones(const json& study, const std::string& manifest)
       loaded.erase(name);
     }
   }
-  // One backbone's weights stay in memory at a time where the study is large.
   return out;
 }
 
@@ -282,7 +283,15 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
   eo.device = device;
   for (const auto& v : expand_sweep((out / "study.json").string())) {
     const fs::path run = sweep / v.name;
-    if (!fs::exists(run / "metrics_test.json") || fs::exists(run / "explain" / "explain.json")) continue;
+    if (!fs::exists(run / "metrics_test.json")) continue;
+    // The figures 'osteofm eval --run' draws: per-class ROC, reliability and decision curves.
+    if (!fs::exists(run / "metrics_test_roc.svg") && fs::exists(run / "predictions_test.csv")) {
+      const json metrics = json::parse(read_file((run / "metrics_test.json").string()));
+      const std::string title = v.name + ", test split", stem = (run / "metrics_test").string();
+      write_screening_figures(metrics, title, stem);
+      write_class_roc(read_predictions((run / "predictions_test.csv").string()), "ROC, " + title, stem + "_roc", &metrics);
+    }
+    if (fs::exists(run / "explain" / "explain.json")) continue;
     std::cerr << "reproduce: explain " << v.name << " ...\n";
     explain_run(run.string(), (run / "explain").string(), eo);
   }
