@@ -31,9 +31,9 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
   r->add_flag("--wait", o->run.sweep.wait, "slurm: submit the stages one by one and wait for each");
   r->add_option("--sbatch-args", o->run.sweep.sbatch_args, "slurm: extra sbatch arguments for every job");
   r->add_flag("--force", o->run.sweep.force, "Allow a study of more than " + std::to_string(kSweepRunLimit) + " trainings");
-  r->add_option("--bootstrap", o->run.bootstrap, "Explain's bootstrap replicates")->capture_default_str();
-  r->add_option("--split-seed", o->run.split_seed, "Seed of the split made when the manifest has none")->capture_default_str();
-  r->add_option("--split-ratios", o->run.split_ratios, "train,val,test of that split")->capture_default_str();
+  r->add_option("--bootstrap", o->run.bootstrap, "Explain's bootstrap replicates (a new study; a resumed one keeps its own)")->capture_default_str();
+  r->add_option("--split-seed", o->run.split_seed, "Seed of the split made when the manifest has none (a new study)")->capture_default_str();
+  r->add_option("--split-ratios", o->run.split_ratios, "train,val,test of that split (a new study)")->capture_default_str();
   commands.push_back({r, [o] {
     std::stringstream ss(o->gpus);
     for (std::string g; std::getline(ss, g, ',');)

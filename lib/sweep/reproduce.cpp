@@ -174,6 +174,10 @@ StudyState open_study(const ReproduceOptions& o) {
   }
   const std::string weights_dir = o.weights_dir.empty() ? "" : fs::absolute(o.weights_dir).lexically_normal().string();
   if (!weights_dir.empty() && !fs::is_directory(weights_dir)) throw InputError(o.weights_dir + ": no such folder (--weights-dir)");
+  // What the record keeps is checked before it is written: a bad value there would fail
+  // every resume.
+  parse_split_ratios(o.split_ratios, "--split-ratios");
+  if (o.bootstrap < 1) throw InputError("--bootstrap must be at least 1, not " + std::to_string(o.bootstrap));
   study = resolve_study_paths(study, study_dir, weights_dir);
   const auto problems = check_study_weights(study, "", "");
   if (!problems.empty()) {
@@ -209,7 +213,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
       throw InputError(source + ": this tensor cache has no split; split the manifest ('osteofm data split') and cache it again");
     for (const auto& p : m.problems)
       if (p.error && p.kind != "leakage" && p.kind != "bad_split") throw InputError(p.message);
-    const SplitRatios ratios = parse_split_ratios(s.j["split"]["ratios"], "split ratios");
+    const SplitRatios ratios = parse_split_ratios(s.j["split"]["ratios"], "--split-ratios");
     apply_splits(m, assign_patient_splits(m, ratios, s.j["split"]["seed"].get<uint64_t>()));
     cohort = (data / "cohort.csv").string();
     write_manifest(m, cohort);

@@ -332,6 +332,8 @@ sed '2s#,images/[^,]*,#,images/gone.png,#' cohort/manifest.csv >cohort/missing_i
 sweep good "{$S, \"backbones\": {\"x\": {\"preset\": \"dinov2-tiny\"}}, \"strategies\": {\"lp\": {\"name\": \"linear_probe\"}}}"
 run_case "reproduce: a cohort with a missing image stops at the data check" 2 "rp8/study.json:rp8/caches" -- \
   "$BIN" reproduce --manifest cohort/missing_image.csv --study sweep_good.json --out rp8
+run_case "reproduce: --split-ratios that do not sum to 1" 2 "rp10" -- \
+  "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp10 --split-ratios 0.5,0.1,0.1
 run_case "reproduce: --sbatch-args with a command substitution" 2 "rp9" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --out rp9 --executor slurm --sbatch-args '$(touch pwned)'
 
