@@ -15,4 +15,4 @@ set_tests_properties("sweep: on Slurm a grid is one array, the selection a job a
 set_tests_properties("sweep: nested selection on validation over a grid, seeds, and the table's selection and spread"
                      PROPERTIES COST 50)
 set_tests_properties("reproduce: on Slurm every stage is a job after the one before, from a manifest without a split to the table"
-                     PROPERTIES COST 35)
+                     PROPERTIES COST 45)

@@ -384,4 +384,14 @@ TEST_CASE("reproduce: on Slurm every stage is a job after the one before, from a
   CHECK(fs::exists(dir.path / "out/sweep/dinov2-linear/explain/explain.json"));
   CHECK_FALSE(fs::exists(dir.path / "out/sweep/compare.json"));  // one variant: nothing to compare
   CHECK_THAT(read_text(dir / "out/sweep/table.md"), Catch::Contains("over seeds"));
+
+  // Resumed when everything has finished: no array runs again (each task would reload its
+  // data and predict val and test once more), the report is rebuilt from what is there.
+  const auto stamp = fs::last_write_time(dir.path / "out/sweep/seeds/dinov2-linear/seed-2/predictions_test.csv");
+  const CliResult again = run_osteofm("reproduce --out '" + (dir / "out") + "' --executor slurm --wait");
+  INFO(again.err);
+  REQUIRE(again.code == 0);
+  CHECK_THAT(again.out, Catch::Contains("every run has finished; nothing submitted"));
+  CHECK(again.out.find("submitted job array") == std::string::npos);
+  CHECK(fs::last_write_time(dir.path / "out/sweep/seeds/dinov2-linear/seed-2/predictions_test.csv") == stamp);
 }

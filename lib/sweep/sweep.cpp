@@ -551,12 +551,22 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
   }
   if (o.executor == "slurm") {
     if (final_jobs.empty()) throw RuntimeFailure(sweep_dir + ": no variant has a selection to run (see above)");
-    const SlurmSubmission runs = submit_array(final_jobs, root / "slurm" / "array.sh", "osteofm-sweep", o);
-    std::cout << "submitted job array " << runs.id << " (" << final_jobs.size() << " tasks); logs in "
-              << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
+    // Finished runs are not submitted again: a task would reload its data and predict
+    // val and test once more for nothing.
+    std::vector<TrainJob> pending;
+    for (const auto& job : final_jobs)
+      if (!finished(job.run)) pending.push_back(job);
+    SlurmSubmission runs;
+    if (pending.empty()) {
+      std::cout << "sweep: every run has finished; nothing submitted\n";
+    } else {
+      runs = submit_array(pending, root / "slurm" / "array.sh", "osteofm-sweep", o);
+      std::cout << "submitted job array " << runs.id << " (" << pending.size() << " tasks); logs in "
+                << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
+    }
     if (!o.then_script.empty() && !o.wait) {
       const SlurmSubmission then = submit_batch(o, fs::absolute(o.then_script).string(), runs.id);
-      std::cout << "submitted job " << then.id << " (" << o.then_script << ", after the array)\n";
+      std::cout << "submitted job " << then.id << " (" << o.then_script << (runs.id.empty() ? ")\n" : ", after the array)\n");
     }
     write_manifest(failed);
     return (o.wait && (runs.status != 0 || !failed.empty())) ? 1 : 0;
