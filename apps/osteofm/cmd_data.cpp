@@ -57,14 +57,7 @@ void add_data_command(CLI::App& root, Commands& commands) {
   commands.push_back({s, [split] {
     const SplitRatios ratios = parse_split_ratios(split->ratios);
     Manifest m = load_manifest(split->manifest);
-    // Splitting needs every row's patient and label; the old split column is replaced.
-    for (const auto& p : m.problems)
-      if (p.error && p.kind != "leakage" && p.kind != "bad_split") {
-        std::cerr << "osteofm: error: " << p.message << "\n";
-        return 2;
-      }
-    const auto assignment = assign_patient_splits(m, ratios, split->seed);
-    apply_splits(m, assignment);
+    const auto assignment = split_manifest(m, ratios, split->seed);
     write_manifest(m, split->out);
     size_t count[3] = {0, 0, 0};
     for (const auto& [patient, name] : assignment) count[name == "train" ? 0 : name == "val" ? 1 : 2]++;
@@ -121,10 +114,9 @@ void add_data_command(CLI::App& root, Commands& commands) {
       BackbonePreset p;
       family_of_preset(cache->preset, &p);
       const int patch = p.arch.patch_size;
-      if (size->count() == 0) cache->options.size = p.preprocessing.size;
-      cache->options.fit = p.preprocessing.squash ? "squash" : "crop";
-      cache->options.crop_fraction = p.preprocessing.crop_fraction;
-      cache->options.crop_offset = p.preprocessing.crop_offset;
+      const int given_size = cache->options.size;
+      set_cache_geometry(cache->options, p.preprocessing);
+      if (size->count() > 0) cache->options.size = given_size;
       if (cache->options.size % patch != 0)
         throw InputError("--size " + std::to_string(cache->options.size) + " is not a multiple of " + cache->preset +
                          "'s patch size " + std::to_string(patch));

@@ -108,8 +108,7 @@ void add_eval_command(CLI::App& root, Commands& commands) {
     std::cout << "wrote " << out << "\n";
     if (!o->no_plots) {
       const std::string stem = (fs::path(out).parent_path() / fs::path(out).stem()).string();
-      for (const auto& f : write_class_roc(p, "ROC, " + title, stem + "_roc", &m)) std::cout << "wrote " << f << "\n";
-      for (const auto& f : write_screening_figures(m, title, stem)) std::cout << "wrote " << f << "\n";
+      for (const auto& f : write_eval_figures(p, m, title, stem)) std::cout << "wrote " << f << "\n";
     }
     return 0;
   }});

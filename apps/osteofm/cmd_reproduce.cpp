@@ -1,7 +1,6 @@
 // osteofm reproduce: the whole study on a researcher's cohort (lib/sweep/reproduce.hpp).
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "command.hpp"
 #include "core/runtime.hpp"
@@ -35,9 +34,7 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
   r->add_option("--split-seed", o->run.split_seed, "Seed of the split made when the manifest has none (a new study)")->capture_default_str();
   r->add_option("--split-ratios", o->run.split_ratios, "train,val,test of that split (a new study)")->capture_default_str();
   commands.push_back({r, [o] {
-    std::stringstream ss(o->gpus);
-    for (std::string g; std::getline(ss, g, ',');)
-      if (!g.empty()) o->run.sweep.gpus.push_back(g);
+    o->run.sweep.gpus = gpu_list(o->gpus);
     o->run.sweep.binary = self_executable();
     const int failures = run_reproduce(o->run);
     if (failures > 0) {

@@ -1,7 +1,6 @@
 // osteofm sweep: the variants of a sweep config, locally or as a Slurm job array.
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "command.hpp"
 #include "core/error.hpp"
@@ -33,10 +32,7 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
   s->add_flag("--force", o->sweep.force,
               "Run a sweep whose grid points and seeds add up to more than " + std::to_string(kSweepRunLimit) + " trainings");
   commands.push_back({s, [o] {
-    std::stringstream ss(o->gpus);
-    std::string g;
-    while (std::getline(ss, g, ','))
-      if (!g.empty()) o->sweep.gpus.push_back(g);
+    o->sweep.gpus = gpu_list(o->gpus);
     if (o->check) {
       const auto variants = expand_sweep(o->config);
       const auto problems = check_sweep(variants, o->config);

@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace osteofm::cli {
@@ -22,5 +23,8 @@ struct CommandRegistrar {
 };
 // Adds every registered verb to `root`, in rank order.
 void add_registered_commands(CLI::App& root, Commands& commands);
+
+// A --gpus value, "0,1,2,3", as its device names (empty items skipped).
+std::vector<std::string> gpu_list(const std::string& text);
 
 }  // namespace osteofm::cli

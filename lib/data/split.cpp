@@ -76,4 +76,13 @@ void apply_splits(Manifest& m, const std::map<std::string, std::string>& patient
   }
 }
 
+std::map<std::string, std::string> split_manifest(Manifest& m, const SplitRatios& ratios, uint64_t seed) {
+  // Splitting needs every row's patient and label; the old split column is replaced.
+  for (const auto& p : m.problems)
+    if (p.error && p.kind != "leakage" && p.kind != "bad_split") throw InputError(p.message);
+  auto assignment = assign_patient_splits(m, ratios, seed);
+  apply_splits(m, assignment);
+  return assignment;
+}
+
 }  // namespace osteofm

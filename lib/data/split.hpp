@@ -30,4 +30,9 @@ std::map<std::string, std::string> assign_patient_splits(const Manifest& manifes
 // Sets every row's split from the patient map.
 void apply_splits(Manifest& manifest, const std::map<std::string, std::string>& patient_split);
 
+// assign_patient_splits + apply_splits, after refusing a manifest whose rows cannot be
+// placed: any parse error but the old split's own (leakage, bad_split) is an InputError
+// with that row's message. Returns the patient -> split map.
+std::map<std::string, std::string> split_manifest(Manifest& manifest, const SplitRatios& ratios, uint64_t seed);
+
 }  // namespace osteofm

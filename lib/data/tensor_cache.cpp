@@ -321,6 +321,13 @@ Preprocessing cache_geometry(const CacheOptions& o) {
   return g;
 }
 
+void set_cache_geometry(CacheOptions& o, const Preprocessing& g) {
+  o.size = g.size;
+  o.fit = g.squash ? "squash" : "crop";
+  o.crop_fraction = g.crop_fraction;
+  o.crop_offset = g.crop_offset;
+}
+
 torch::Tensor fit_cached_images(const torch::Tensor& images, int size) {
   if (images.size(-1) == size && images.size(-2) == size) return images;
   return resize_bicubic_aa(images, size, size).clamp(0.0, 1.0);

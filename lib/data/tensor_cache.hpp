@@ -53,6 +53,8 @@ struct CacheSummary {
 // index, zeros in the shard) and listed in the summary; nothing is half-written.
 // The geometry `options` asks for, as a Preprocessing.
 Preprocessing cache_geometry(const CacheOptions& options);
+// The inverse: `options`' size, fit, crop fraction and offset set to those of `geometry`.
+void set_cache_geometry(CacheOptions& options, const Preprocessing& geometry);
 
 CacheSummary build_tensor_cache(const std::string& manifest_path, const std::string& out_dir,
                                 const CacheOptions& options);

@@ -42,6 +42,13 @@ std::string with_ci(const nlohmann::json& x) {
 }
 }  // namespace
 
+std::vector<std::string> write_eval_figures(const Predictions& predictions, const nlohmann::json& metrics,
+                                            const std::string& title, const std::string& stem) {
+  std::vector<std::string> files = write_class_roc(predictions, "ROC, " + title, stem + "_roc", &metrics);
+  for (auto& f : write_screening_figures(metrics, title, stem)) files.push_back(std::move(f));
+  return files;
+}
+
 std::vector<std::string> write_screening_figures(const nlohmann::json& m, const std::string& title,
                                                  const std::string& stem) {
   std::vector<std::string> files;

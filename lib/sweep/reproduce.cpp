@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -62,37 +63,41 @@ json resolve_study_paths(json study, const std::string& study_dir, const std::st
 // What the study's backbones need: per backbone entry, the input geometries of its
 // variants' grid points, and the problems (missing or unloadable checkpoints, bad sizes).
 struct StudyBackbones {
-  std::vector<std::string> names;                           // the study's order
   std::map<std::string, std::vector<Preprocessing>> geometries;
-  std::vector<std::string> problems;                        // "<backbone>: <why>"
+  std::vector<std::string> problems;  // "<backbone>: <why>"
 };
 
+// Loads each backbone's checkpoint once (one in memory at a time) and resolves every grid
+// point's geometry with it. The study's paths are absolute (resolve_study_paths).
 StudyBackbones inspect_backbones(const json& study, const std::string& manifest) {
   json probe = study;
-  probe["base"]["data"]["manifest"] = manifest.empty() ? std::string("-") : manifest;
+  probe["base"]["data"]["manifest"] = manifest;
   const std::vector<Variant> variants = expand_sweep_json(probe, "study", "/");
-  StudyBackbones out;
-  for (auto b = study["backbones"].begin(); b != study["backbones"].end(); ++b) out.names.push_back(b.key());
+  std::vector<std::string> names;  // expand_sweep's order: backbone-major
+  for (auto b = study["backbones"].begin(); b != study["backbones"].end(); ++b) names.push_back(b.key());
   const size_t per_backbone = study["strategies"].size();
-  std::map<std::string, Backbone> loaded;
+  StudyBackbones out;
+  std::optional<Backbone> backbone;
   for (size_t i = 0; i < variants.size(); ++i) {
-    const std::string& name = out.names[i / per_backbone];
-    if (i % per_backbone == 0) loaded.clear();  // one backbone's weights in memory at a time
-    if (out.geometries.count(name) == 0 && i % per_backbone != 0) continue;  // its checkpoint failed
+    const std::string& name = names[i / per_backbone];
+    if (i % per_backbone == 0) {
+      backbone.reset();
+    } else if (!backbone) {
+      continue;  // its checkpoint failed
+    }
     try {
-      if (!loaded.count(name)) {
+      if (!backbone) {
         const json bc = resolve_train_config_json(variants[i].config, {}, "study (" + variants[i].name + ")", "")["backbone"];
         const std::string weights = bc["weights"];
         if (!weights.empty() && !is_random_weights(weights) && !fs::exists(weights))
           throw InputError(weights + ": no such checkpoint");
-        loaded[name] = load_backbone({bc["preset"], bc["arch"], backbone_weights(bc["preset"], weights, "backbones." + name + ".weights"),
-                                      bc["seed"].get<uint64_t>()});
-        out.geometries[name];
+        backbone = load_backbone({bc["preset"], bc["arch"], backbone_weights(bc["preset"], weights, "backbones." + name + ".weights"),
+                                  bc["seed"].get<uint64_t>()});
       }
+      auto& list = out.geometries[name];
       for (const auto& point : variants[i].grid) {
         const json c = resolve_train_config_json(with_values(variants[i].config, point.values), {}, "study", "");
-        const Preprocessing g = configured_preprocessing(loaded[name], c["backbone"]);
-        auto& list = out.geometries[name];
+        const Preprocessing g = configured_preprocessing(*backbone, c["backbone"]);
         bool known = false;
         for (const auto& h : list) known = known || (h.size == g.size && h.same_field_of_view(g));
         if (!known) list.push_back(g);
@@ -100,7 +105,7 @@ StudyBackbones inspect_backbones(const json& study, const std::string& manifest)
     } catch (const InputError& e) {
       out.problems.push_back(name + ": " + e.what());
       out.geometries.erase(name);
-      loaded.erase(name);
+      backbone.reset();
     }
   }
   return out;
@@ -133,62 +138,60 @@ struct StudyState {
   }
 };
 
-// The recorded study, or a new one from the options (checkpoints checked first: nothing is
-// written when one is missing or of the wrong family).
+// A study config (`file`, or the paper's when empty) with its paths resolved.
+json load_study(const std::string& file, const std::string& weights_dir) {
+  if (file.empty()) return resolve_study_paths(paper_study_config(), fs::current_path().string(), weights_dir);
+  const json study = json::parse(read_file(file), nullptr, false);
+  if (study.is_discarded()) throw InputError(file + ": not valid JSON");
+  return resolve_study_paths(study, fs::absolute(file).parent_path().string(), weights_dir);
+}
+
+// The recorded study, or a new one from the options. A new one's checkpoints are loaded
+// first (nothing is written when one is missing or of the wrong family), and the input
+// geometries found with them are recorded for the prepare stage.
 StudyState open_study(const ReproduceOptions& o) {
   StudyState s;
   s.file = fs::path(o.out) / "reproduce.json";
   const std::string manifest = o.manifest.empty() ? "" : fs::absolute(o.manifest).lexically_normal().string();
+  const std::string weights_dir = o.weights_dir.empty() ? "" : fs::absolute(o.weights_dir).lexically_normal().string();
   if (fs::exists(s.file)) {
     s.j = json::parse(read_file(s.file.string()), nullptr, false);
-    if (s.j.is_discarded() || !s.j.is_object() || !s.j.contains("study"))
+    if (s.j.is_discarded() || !s.j.is_object() || !s.j.contains("study") || !s.j.contains("geometries"))
       throw InputError(s.file.string() + ": not a study record of osteofm reproduce");
+    const std::string recorded_weights = s.j.value("weights_dir", "");
     if (!manifest.empty() && manifest != s.j.value("manifest", ""))
       throw InputError(o.out + " holds the study of " + s.j.value("manifest", "") + ", not " + manifest +
                        "; give another --out (or leave --manifest out to resume)");
-    if (!o.study.empty() || !o.weights_dir.empty()) {
-      const std::string dir = o.study.empty() ? "" : fs::path(fs::absolute(o.study)).parent_path().string();
-      json study = o.study.empty() ? s.j["study"] : json::parse(read_file(o.study), nullptr, false);
-      if (!o.study.empty() && study.is_discarded()) throw InputError(o.study + ": not valid JSON");
-      if (!o.study.empty()) study = resolve_study_paths(study, dir, o.weights_dir.empty() ? s.j.value("weights_dir", "") : o.weights_dir);
-      const std::string weights_dir = o.weights_dir.empty() ? "" : fs::absolute(o.weights_dir).lexically_normal().string();
-      if (!weights_dir.empty() && weights_dir != s.j.value("weights_dir", ""))
-        throw InputError(o.out + " was started with --weights-dir " + s.j.value("weights_dir", "") +
-                         "; give another --out (or leave --weights-dir out to resume)");
-      if (study != s.j["study"])
-        throw InputError(o.out + " was started with another study config than " + o.study +
-                         "; give another --out (or leave --study out to resume)");
-    }
+    if (!weights_dir.empty() && weights_dir != recorded_weights)
+      throw InputError(o.out + " was started with --weights-dir " + recorded_weights +
+                       "; give another --out (or leave --weights-dir out to resume)");
+    if (!o.study.empty() && load_study(o.study, recorded_weights) != s.j["study"])
+      throw InputError(o.out + " was started with another study config than " + o.study +
+                       "; give another --out (or leave --study out to resume)");
     return s;
   }
   if (manifest.empty()) throw InputError("reproduce: --manifest is required (" + o.out + " holds no study yet)");
   if (!fs::exists(manifest)) throw InputError(manifest + ": no such manifest or tensor cache");
-  json study;
-  std::string study_dir = fs::current_path().string();
-  if (o.study.empty()) {
-    study = paper_study_config();
-  } else {
-    study = json::parse(read_file(o.study), nullptr, false);
-    if (study.is_discarded()) throw InputError(o.study + ": not valid JSON");
-    study_dir = fs::absolute(o.study).parent_path().string();
-  }
-  const std::string weights_dir = o.weights_dir.empty() ? "" : fs::absolute(o.weights_dir).lexically_normal().string();
   if (!weights_dir.empty() && !fs::is_directory(weights_dir)) throw InputError(o.weights_dir + ": no such folder (--weights-dir)");
   // What the record keeps is checked before it is written: a bad value there would fail
   // every resume.
   parse_split_ratios(o.split_ratios, "--split-ratios");
   if (o.bootstrap < 1) throw InputError("--bootstrap must be at least 1, not " + std::to_string(o.bootstrap));
-  study = resolve_study_paths(study, study_dir, weights_dir);
-  const auto problems = check_study_weights(study, "", "");
-  if (!problems.empty()) {
-    for (const auto& p : problems) std::cerr << "osteofm: reproduce: " << p << "\n";
-    throw InputError((weights_dir.empty() ? std::string("the study") : weights_dir) + ": " + std::to_string(problems.size()) +
-                     " backbone(s) cannot start (listed above); nothing was run");
+  const json study = load_study(o.study, weights_dir);
+  const StudyBackbones backbones = inspect_backbones(study, manifest);
+  if (!backbones.problems.empty()) {
+    for (const auto& p : backbones.problems) std::cerr << "osteofm: reproduce: " << p << "\n";
+    throw InputError((weights_dir.empty() ? std::string("the study") : weights_dir) + ": " +
+                     std::to_string(backbones.problems.size()) + " backbone(s) cannot start (listed above); nothing was run");
   }
+  json geometries = json::object();
+  for (const auto& [name, list] : backbones.geometries)
+    for (const auto& g : list) geometries[name].push_back(preprocessing_to_json(g));
   fs::create_directories(o.out);
   s.j = {{"manifest", manifest},
          {"weights_dir", weights_dir},
          {"study", study},
+         {"geometries", geometries},
          {"split", {{"seed", o.split_seed}, {"ratios", o.split_ratios}}},
          {"bootstrap", o.bootstrap},
          {"stages", json::object()}};
@@ -211,10 +214,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
   if (!has_split) {
     if (is_tensor_cache(source))
       throw InputError(source + ": this tensor cache has no split; split the manifest ('osteofm data split') and cache it again");
-    for (const auto& p : m.problems)
-      if (p.error && p.kind != "leakage" && p.kind != "bad_split") throw InputError(p.message);
-    const SplitRatios ratios = parse_split_ratios(s.j["split"]["ratios"], "--split-ratios");
-    apply_splits(m, assign_patient_splits(m, ratios, s.j["split"]["seed"].get<uint64_t>()));
+    split_manifest(m, parse_split_ratios(s.j["split"]["ratios"], "--split-ratios"), s.j["split"]["seed"].get<uint64_t>());
     cohort = (data / "cohort.csv").string();
     write_manifest(m, cohort);
     m = load_manifest(cohort);
@@ -228,25 +228,23 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
   if (!report.usable())
     throw InputError(cohort + ": unusable cohort, " + std::to_string(report.errors) + " errors (listed above and in " +
                      (data / "check.json").string() + ")");
-  // 3. One tensor cache per field of view, at the largest size its variants take.
+  // 3. One tensor cache per field of view, at the largest size its variants take (the
+  // geometries the up-front checkpoint check found).
   json study = s.j["study"];
   study["base"]["data"]["manifest"] = cohort;
-  const StudyBackbones backbones = inspect_backbones(study, cohort);
-  if (!backbones.problems.empty()) {
-    for (const auto& p : backbones.problems) std::cerr << "osteofm: reproduce: " << p << "\n";
-    throw InputError("study: " + std::to_string(backbones.problems.size()) + " backbone(s) cannot start (listed above)");
-  }
+  std::map<std::string, std::vector<Preprocessing>> geometries;
+  for (const auto& [name, list] : s.j["geometries"].items())
+    for (const auto& g : list) geometries[name].push_back(preprocessing_from_json(g, s.file.string()));
   std::map<std::string, std::string> cache_of_backbone;
   if (is_tensor_cache(cohort)) {
     const auto cache = TensorCache::open(cohort);
-    for (const auto& [name, list] : backbones.geometries)
+    for (const auto& [name, list] : geometries)
       for (const auto& g : list) {
         const std::string why = cache_geometry_problem(cache->geometry(), g);
         if (!why.empty()) throw InputError(cohort + ": cannot feed backbone " + name + ": " + why);
       }
   } else {
-    for (const auto& name : backbones.names) {
-      const auto& list = backbones.geometries.at(name);
+    for (const auto& [name, list] : geometries) {
       Preprocessing widest = list.front();
       bool one_view = true;
       for (const auto& g : list) {
@@ -260,10 +258,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
       const fs::path dir = out / "caches" / geometry_name(widest);
       if (!fs::exists(dir / "cache.json")) {
         CacheOptions co;
-        co.size = widest.size;
-        co.fit = widest.squash ? "squash" : "crop";
-        co.crop_fraction = widest.crop_fraction;
-        co.crop_offset = widest.crop_offset;
+        set_cache_geometry(co, widest);
         co.threads = resolve_threads(0);
         std::cerr << "reproduce: tensor cache " << dir.string() << " (" << name << ") ...\n";
         const CacheSummary c = build_tensor_cache(cohort, dir.string(), co);
@@ -290,10 +285,9 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     if (!fs::exists(run / "metrics_test.json")) continue;
     // The figures 'osteofm eval --run' draws: per-class ROC, reliability and decision curves.
     if (!fs::exists(run / "metrics_test_roc.svg") && fs::exists(run / "predictions_test.csv")) {
-      const json metrics = json::parse(read_file((run / "metrics_test.json").string()));
-      const std::string title = v.name + ", test split", stem = (run / "metrics_test").string();
-      write_screening_figures(metrics, title, stem);
-      write_class_roc(read_predictions((run / "predictions_test.csv").string()), "ROC, " + title, stem + "_roc", &metrics);
+      write_eval_figures(read_predictions((run / "predictions_test.csv").string()),
+                         json::parse(read_file((run / "metrics_test.json").string())), v.name + ", test split",
+                         (run / "metrics_test").string());
     }
     if (fs::exists(run / "explain" / "explain.json")) continue;
     std::cerr << "reproduce: explain " << v.name << " ...\n";
@@ -317,11 +311,9 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
 fs::path stage_script(const ReproduceOptions& o, const std::string& stage) {
   const fs::path dir = fs::absolute(fs::path(o.out) / "slurm");
   fs::create_directories(dir);
-  const std::string text =
-      "#!/bin/bash\n#SBATCH --job-name=osteofm-" + stage + "\n#SBATCH --output=" + (dir / (stage + "_%j.log")).string() +
-      "\nset -euo pipefail\nexec " + shell_quote(fs::absolute(o.sweep.binary).string()) + " reproduce --out " +
-      shell_quote(fs::absolute(o.out).string()) + " --stage " + stage + " --executor slurm" + (o.sweep.force ? " --force" : "") +
-      (o.sweep.sbatch_args.empty() ? "" : " --sbatch-args " + shell_quote(o.sweep.sbatch_args)) + "\n";
+  const std::string text = batch_script_header("osteofm-" + stage, (dir / (stage + "_%j.log")).string()) + "exec " +
+                           shell_quote(fs::absolute(o.sweep.binary).string()) + " reproduce --out " +
+                           shell_quote(fs::absolute(o.out).string()) + " --stage " + stage + slurm_pass_on(o.sweep) + "\n";
   const fs::path script = dir / (stage + ".sh");
   write_file_atomic(script.string(), text);
   return script;
@@ -354,11 +346,6 @@ int run_stage(StudyState& s, const ReproduceOptions& o, const std::string& stage
   return failures;
 }
 }  // namespace
-
-std::vector<std::string> check_study_weights(const json& study, const std::string& study_dir, const std::string& weights_dir) {
-  const json resolved = resolve_study_paths(study, study_dir.empty() ? "." : study_dir, weights_dir);
-  return inspect_backbones(resolved, "").problems;
-}
 
 int run_reproduce(const ReproduceOptions& o) {
   if (o.stage != "all" && o.stage != "prepare" && o.stage != "sweep" && o.stage != "report")

@@ -42,12 +42,6 @@ struct ReproduceOptions {
 // backbone's "weights" names its checkpoint under --weights-dir.
 nlohmann::json paper_study_config();
 
-// The checkpoint problems of a study, one line per backbone ("dinov2: ..."), each backbone's
-// "weights" taken under `weights_dir` ("random" and "" need no file): missing files, and
-// files its family cannot load (names and shapes). Empty when every backbone can start.
-std::vector<std::string> check_study_weights(const nlohmann::json& study, const std::string& study_dir,
-                                             const std::string& weights_dir);
-
 // Runs options.stage (all: every stage not yet done, in turn). Local: returns the number of
 // runs that failed. Slurm: submits the stages as jobs (with sweep.wait, waits for each) and
 // returns 0 once submitted.

@@ -34,8 +34,17 @@ std::string shell_quote(const std::string& s) {
   return o + "'";
 }
 
+std::string batch_script_header(const std::string& job_name, const std::string& log, const std::string& directives) {
+  return "#!/bin/bash\n#SBATCH --job-name=" + job_name + "\n#SBATCH --output=" + log + "\n" + directives +
+         "set -euo pipefail\n";
+}
+
+std::string slurm_pass_on(const SweepOptions& o) {
+  return " --executor slurm" + std::string(o.force ? " --force" : "") +
+         (o.sbatch_args.empty() ? "" : " --sbatch-args " + shell_quote(o.sbatch_args));
+}
+
 namespace {
-std::string quote(const std::string& s) { return shell_quote(s); }
 // A run's status.json when the run has finished ("state": "done"), else null.
 json finished_status(const fs::path& run) {
   std::error_code ec;
@@ -429,14 +438,15 @@ SlurmSubmission submit(const std::vector<std::string>& argv) {
 SlurmSubmission submit_array(const std::vector<TrainJob>& jobs, const fs::path& script, const std::string& name,
                              const SweepOptions& o) {
   const fs::path root = fs::absolute(script.parent_path());
-  std::string text = "#!/bin/bash\n#SBATCH --job-name=" + name + "\n#SBATCH --array=0-" + std::to_string(jobs.size() - 1) +
-                     "\n#SBATCH --output=" + (root / (name + "_%A_%a.log")).string() + "\nset -euo pipefail\nconfigs=(";
-  for (const auto& job : jobs) text += " " + quote(fs::absolute(job.config).string());
+  std::string text = batch_script_header(name, (root / (name + "_%A_%a.log")).string(),
+                                         "#SBATCH --array=0-" + std::to_string(jobs.size() - 1) + "\n") +
+                     "configs=(";
+  for (const auto& job : jobs) text += " " + shell_quote(fs::absolute(job.config).string());
   text += " )\nruns=(";
-  for (const auto& job : jobs) text += " " + quote(fs::absolute(job.run).string());
+  for (const auto& job : jobs) text += " " + shell_quote(fs::absolute(job.run).string());
   text += " )\nrun=${runs[$SLURM_ARRAY_TASK_ID]}\n";
   text += "resume=''\n[[ -f \"$run/checkpoints/last.safetensors\" ]] && resume=--resume\n";
-  text += "exec " + quote(fs::absolute(o.binary).string()) + " train --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" --out \"$run\" $resume\n";
+  text += "exec " + shell_quote(fs::absolute(o.binary).string()) + " train --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" --out \"$run\" $resume\n";
   fs::create_directories(root);
   write_file_atomic(script.string(), text);
   return submit(sbatch_command(o, fs::absolute(script).string()));
@@ -508,13 +518,11 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
       if (!o.wait) {
         // The selection sits between the arrays: a job that waits for the grid reruns this
         // sweep, which then finds the grid finished, selects, and submits the seed runs.
-        std::string script = "#!/bin/bash\n#SBATCH --job-name=osteofm-select\n#SBATCH --output=" +
-                             (fs::absolute(root) / "slurm" / "select_%j.log").string() + "\nset -euo pipefail\nexec " +
-                             quote(fs::absolute(o.binary).string()) + " sweep --config " + quote(fs::absolute(file).string()) +
-                             " --out " + quote(fs::absolute(root).string()) + " --executor slurm" +
-                             (o.force ? " --force" : "") +
-                             (o.sbatch_args.empty() ? "" : " --sbatch-args " + quote(o.sbatch_args)) +
-                             (o.then_script.empty() ? "" : " --then " + quote(fs::absolute(o.then_script).string())) + "\n";
+        const std::string script =
+            batch_script_header("osteofm-select", (fs::absolute(root) / "slurm" / "select_%j.log").string()) + "exec " +
+            shell_quote(fs::absolute(o.binary).string()) + " sweep --config " + shell_quote(fs::absolute(file).string()) +
+            " --out " + shell_quote(fs::absolute(root).string()) + slurm_pass_on(o) +
+            (o.then_script.empty() ? "" : " --then " + shell_quote(fs::absolute(o.then_script).string())) + "\n";
         const fs::path select = root / "slurm" / "select.sh";
         write_file_atomic(select.string(), script);
         SweepOptions once = o;

@@ -73,6 +73,12 @@ SlurmSubmission submit_batch(const SweepOptions& options, const std::string& scr
 
 // `s` in single quotes for a batch script's shell.
 std::string shell_quote(const std::string& s);
+// The start of a batch script: its job name, its log file (`log`, with sbatch's %j, %A,
+// %a), any further "#SBATCH ...\n" lines, and bash's strict mode.
+std::string batch_script_header(const std::string& job_name, const std::string& log, const std::string& directives = "");
+// What a job that submits further jobs passes on, so that they are submitted as it was:
+// " --executor slurm [--force] [--sbatch-args '...']".
+std::string slurm_pass_on(const SweepOptions& options);
 
 // Checks every variant first (InputError listing the problems, nothing run), writes
 // SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the runs that failed), then runs:
