@@ -223,6 +223,14 @@ TEST_CASE("cache: train, eval, explain and predict from a cache made without any
   // The model can only read the spine band: hiding all bones costs AUC, keeping the spine restores it.
   CHECK(ex["delta_bone"]["all"]["estimate"].get<double>() > 0.2);
   CHECK(ex["delta_bone"]["per_region"]["spine"]["estimate"].get<double>() > 0.2);
+  // The largest add-back, paired against the runner-up: AUC(all but spine occluded) − AUC(all
+  // but ribs occluded), whose estimate is the difference of the two add-backs' estimates.
+  const json& largest = ex["delta_bone"]["largest_add_back"];
+  CHECK(largest["region"] == "spine");
+  CHECK(largest["runner_up"] == "ribs");
+  CHECK(largest["minus_runner_up"]["estimate"].get<double>() ==
+        Approx(ex["delta_bone"]["per_region"]["spine"]["estimate"].get<double>() -
+               ex["delta_bone"]["per_region"]["ribs"]["estimate"].get<double>()).margin(1e-12));
   CHECK(count_lines(read_text(dir / "run/explain/per_image.csv")) == 22);
 #if !OSTEOFM_WITH_IMAGE_IO
   CHECK(ex["files"].contains("overlays_skipped"));

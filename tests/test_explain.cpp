@@ -567,6 +567,10 @@ TEST_CASE("occlusion_cam: each grid cell is the drop of the class probability wi
 // bones, and one whose density signal lives in the spine alone (--signal-region spine).
 // Two-block dinov2-tiny layout, both blocks trained, CLS + mean-token head (the CLS token
 // alone did not find the spine or the marker for every seed in 20 epochs).
+// lr_body 1e-3, not 3e-3: at 3e-3 training was chaotic enough that the BLAS kernel's
+// summation order alone (OPENBLAS_CORETYPE) moved the marker model's test macro AUC from
+// 0.80 to 0.94 and the spine model's from 0.71 to 0.94 for the same seed; at 1e-3 the nine
+// models differ by at most 0.006 across the Haswell, SkylakeX and auto-detected kernels.
 //
 // What is asserted, with bootstrap CIs apart, for every seed: Δbone minus its area-matched
 // control, and the normalised CAM share inside the bones of occlusion and rollout maps,
@@ -588,7 +592,7 @@ ValidationRun train_and_explain(const TempDir& dir, const std::string& cohort, i
                   {"head", {{"feature", "cls_mean"}}},
                   {"strategy", {{"name", "partial"}, {"blocks", 2}}},
                   {"augment", {{"enabled", false}}},
-                  {"train", {{"epochs", 20}, {"batch_size", 16}, {"lr_head", 0.01}, {"lr_body", 0.003}, {"patience", 20}, {"seed", seed}}}};
+                  {"train", {{"epochs", 20}, {"batch_size", 16}, {"lr_head", 0.01}, {"lr_body", 0.001}, {"patience", 20}, {"seed", seed}}}};
   write_text(dir / (name + ".json"), c.dump());
   const std::string run = dir / (name + "_run");
   const CliResult t = run_osteofm("train --config '" + (dir / (name + ".json")) + "' --out '" + run + "'");
@@ -614,6 +618,22 @@ std::string ci_text(const json& j) {
 }
 double lo(const json& j) { return j["ci"][0].get<double>(); }
 double hi(const json& j) { return j["ci"][1].get<double>(); }
+
+// Checks "a > b" and keeps a − b; prints every margin when OSTEOFM_PRINT_VALIDATION is set.
+class Margins {
+ public:
+  explicit Margins(int seed) : seed_(seed) {}
+  void above(const std::string& what, const json& a, double b) { above(what, a.get<double>(), b); }
+  void above(const std::string& what, double a, double b) {
+    if (std::getenv("OSTEOFM_PRINT_VALIDATION"))
+      std::printf("margin seed %d %-58s %+.4f (%.4f vs %.4f)\n", seed_, what.c_str(), a - b, a, b);
+    INFO(what << ": margin " << a - b << " (" << a << " vs " << b << ")");
+    CHECK(a > b);
+  }
+
+ private:
+  int seed_;
+};
 
 void validate_with_training_seed(int seed) {
   TempDir dir;
@@ -657,26 +677,36 @@ void validate_with_training_seed(int seed) {
       std::printf("  spine model add-back %s %s\n", region.c_str(), ci_text(v).c_str());
   }
 
+  // Every asserted inequality is "a > b": its margin a − b is in the message, and with
+  // OSTEOFM_PRINT_VALIDATION set all margins are printed (pass or fail), so the spread across
+  // BLAS kernels (OPENBLAS_CORETYPE) and machines can be measured (README, "Validation").
+  Margins m(seed);
   // Each model learned its cue, or the comparison proves nothing.
-  CHECK(bone.metrics["auc_macro"]["estimate"].get<double>() > 0.75);
-  CHECK(marker.metrics["auc_macro"]["estimate"].get<double>() > 0.8);
-  CHECK(spine.metrics["auc_macro"]["estimate"].get<double>() > 0.75);
+  m.above("bone model test macro AUC > 0.75", bone.metrics["auc_macro"]["estimate"], 0.75);
+  m.above("marker model test macro AUC > 0.8", marker.metrics["auc_macro"]["estimate"], 0.8);
+  m.above("spine model test macro AUC > 0.75", spine.metrics["auc_macro"]["estimate"], 0.75);
   // Δbone beyond what hiding as many non-bone pixels costs: the bone model's, not the marker model's.
-  CHECK(lo(minus_control(bone.occlusion)) > hi(minus_control(marker.occlusion)));
-  CHECK(lo(minus_control(bone.occlusion)) > 0.1);
+  m.above("lo(Δbone − control, bone) > hi(Δbone − control, marker)", lo(minus_control(bone.occlusion)),
+          hi(minus_control(marker.occlusion)));
+  m.above("lo(Δbone − control, bone) > 0.1", lo(minus_control(bone.occlusion)), 0.1);
   // Where the maps put their mass, relative to chance and the grid's best: inside the bones
   // for the bone model, on the marker (below chance in the bones) for the marker model.
-  CHECK(lo(share(bone.occlusion)) > hi(share(marker.occlusion)));
-  CHECK(lo(share(bone.rollout)) > hi(share(marker.rollout)));
-  CHECK(hi(share(marker.occlusion)) < 0);
-  CHECK(marker.occlusion["cam_share"]["per_region"]["marker"]["estimate"].get<double>() > 0.1);
-  // The spine model's largest add-back is the spine: above zero, and its CI's lower bound
-  // above every other region's estimate. (With CIs apart altogether it held for 5 of 6
-  // seed runs: 200 replicates of 74 images leave wide intervals.)
+  m.above("lo(share occlusion, bone) > hi(share occlusion, marker)", lo(share(bone.occlusion)), hi(share(marker.occlusion)));
+  m.above("lo(share rollout, bone) > hi(share rollout, marker)", lo(share(bone.rollout)), hi(share(marker.rollout)));
+  m.above("0 > hi(share occlusion, marker)", 0.0, hi(share(marker.occlusion)));
+  m.above("marker's own occlusion share > 0.1", marker.occlusion["cam_share"]["per_region"]["marker"]["estimate"], 0.1);
+  // The spine model's largest add-back is the spine, above zero, and above the runner-up's
+  // with the paired difference's CI above 0 (the same resamples: the all-bones-occluded AUC
+  // both share cancels). The unpaired check it replaces (the spine's lower bound above every
+  // other estimate) failed on one BLAS kernel with the spine at 0.157 [0.004, 0.318] against
+  // the scapulae's 0.020: 200 replicates of ~74 images leave wide unpaired intervals.
   const json& add_back = spine.rollout["delta_bone"]["per_region"];
-  CHECK(lo(add_back["spine"]) > 0);
-  for (const auto& [region, v] : add_back.items())
-    if (region != "spine") CHECK(lo(add_back["spine"]) > v["estimate"].get<double>());
+  const json& largest = spine.rollout["delta_bone"]["largest_add_back"];
+  INFO("spine model's largest add-back: " << largest.dump());
+  CHECK(largest["region"] == "spine");
+  m.above("lo(add-back spine) > 0", lo(add_back["spine"]), 0.0);
+  m.above("lo(add-back spine − runner-up " + largest["runner_up"].get<std::string>() + ") > 0",
+          lo(largest["minus_runner_up"]), 0.0);
   // The marker is a control region of the shortcut cohort, reported like the lungs.
   CHECK(marker.occlusion["regions"]["controls"].size() == 2);
 }

@@ -164,11 +164,28 @@ json OcclusionStudy::delta_bone(const ScoredSet& original, const std::vector<cha
     const MetricEngine& all = engines[f * V];
     json fj = {{"all", ci_json(diff_of(orig_engine, all), NB)}, {"per_region", json::object()},
                {"auc", {{"original", ci_json(auc_of(orig_engine), NB)}, {"all_bones_occluded", ci_json(auc_of(all), NB)}}}};
+    size_t top = 0, runner_up = 0;  // variants with the largest and second-largest add-back (0: none)
+    constexpr double kNone = -std::numeric_limits<double>::infinity();
+    double top_est = kNone, runner_est = kNone;
     for (size_t v = 1; v < V; ++v) {
       const std::string region = variants_[v].name.substr(5);
-      fj["per_region"][region] = ci_json(diff_of(engines[f * V + v], all), NB);
+      const json add_back = ci_json(diff_of(engines[f * V + v], all), NB);
+      fj["per_region"][region] = add_back;
       fj["auc"]["all_bones_occluded_except_" + region] = ci_json(auc_of(engines[f * V + v]), NB);
+      const double est = add_back["estimate"].is_number() ? add_back["estimate"].get<double>() : kNone;
+      if (est > top_est) {
+        runner_up = top, runner_est = top_est, top = v, top_est = est;
+      } else if (est > runner_est) {
+        runner_up = v, runner_est = est;
+      }
     }
+    // Which bone carries the signal, paired: add-back(top) - add-back(runner-up) is
+    // AUC(all but top occluded) - AUC(all but runner-up occluded) on the same resamples,
+    // so the all-bones-occluded AUC, shared by both, does not widen its interval.
+    if (top > 0 && runner_up > 0)
+      fj["largest_add_back"] = {{"region", variants_[top].name.substr(5)},
+                                {"runner_up", variants_[runner_up].name.substr(5)},
+                                {"minus_runner_up", ci_json(diff_of(engines[f * V + top], engines[f * V + runner_up]), NB)}};
     if (D > 0) {
       // Δ of the area-matched control (mean AUC over the draws) and Δbone minus it, paired.
       std::vector<MetricEngine> controls;
