@@ -1,5 +1,9 @@
 // Sweeps: the local executor (skips finished variants) and the Slurm executor against a
 // real one-node Slurm started by tests/slurm/local-slurm.sh (not a mock, never skipped).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -30,14 +34,47 @@ void check_done(const TempDir& dir, const std::string& sweep) {
     CHECK(fs::exists(dir.path / sweep / v / "metrics_test.json"));
   }
 }
+// One local Slurm at a time, on Slurm's fixed ports: ctest's RESOURCE_LOCK local_slurm
+// (tests/CMakeLists.txt, every [slurm] case) keeps ctest from starting two, and this flock
+// keeps two test processes started by hand from it as well.
 struct LocalSlurm {
   std::string dir;
+  int lock_fd = -1;
   explicit LocalSlurm(const std::string& d) : dir(d) {
-    const int rc = std::system(("bash '" + source("tests/slurm/local-slurm.sh") + "' start '" + dir + "' >'" + dir +
+    lock_fd = ::open("/tmp/osteofm-local-slurm.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX) != 0) FAIL("could not lock /tmp/osteofm-local-slurm.lock");
+    const int rc = std::system(("LOCAL_SLURM_OWNER=" + std::to_string(::getpid()) + " bash '" +
+                                source("tests/slurm/local-slurm.sh") + "' start '" + dir + "' >'" + dir +
                                 ".out' 2>&1").c_str());
-    if (rc != 0) FAIL("could not start the local Slurm: " << read_text(dir + ".out"));
+    if (rc != 0) {
+      ::close(lock_fd);
+      FAIL("could not start the local Slurm: " << read_text(dir + ".out"));
+    }
   }
-  ~LocalSlurm() { std::system(("bash '" + source("tests/slurm/local-slurm.sh") + "' stop '" + dir + "'").c_str()); }
+  ~LocalSlurm() {
+    std::system(("bash '" + source("tests/slurm/local-slurm.sh") + "' stop '" + dir + "'").c_str());
+    ::close(lock_fd);  // releases the flock
+  }
+  std::string diagnose() const {
+    TempDir tmp;
+    std::system(("bash '" + source("tests/slurm/local-slurm.sh") + "' diagnose '" + dir + "' >'" + (tmp / "d") + "' 2>&1").c_str());
+    return read_text(tmp / "d");
+  }
+  bool queue_empty() const { return std::system("test -z \"$(squeue -h 2>/dev/null)\"") == 0; }
+  // Polls `done` once a second for up to `limit_s`. A queue that stays empty for 15 s while
+  // `done` is still false means no job will make it true: the test fails then, with what
+  // the queue and the daemons' logs say, instead of waiting out the limit in silence.
+  template <class Done>
+  void wait_until(Done done, int limit_s, const std::string& what) const {
+    int idle_s = 0;
+    for (int s = 0; s < limit_s; ++s) {
+      if (done()) return;
+      idle_s = queue_empty() ? idle_s + 1 : 0;
+      if (idle_s >= 15) FAIL(what << ": the Slurm queue has been empty for 15 s and it never happened\n" << diagnose());
+      std::system("sleep 1");
+    }
+    if (!done()) FAIL(what << ": not after " << limit_s << " s\n" << diagnose());
+  }
 };
 }  // namespace
 
@@ -236,11 +273,9 @@ TEST_CASE("sweep: on Slurm a grid is one array, the selection a job after it, th
                         Catch::Contains("after the grid"));
   CHECK_THAT(read_text(dir / "sw/slurm/select.sh"), Catch::Contains("sweep --config"));
   // Wait for the queue to drain (the select job submits the seed array before it ends).
-  for (int i = 0; i < 600; ++i) {
-    const std::string status = dir / "sw/dinov2-linear/status.json";
-    if (fs::exists(status) && json::parse(read_text(status), nullptr, false).value("state", "") == "done") break;
-    std::system("sleep 1");
-  }
+  const std::string status = dir / "sw/dinov2-linear/status.json";
+  slurm.wait_until([&] { return fs::exists(status) && json::parse(read_text(status), nullptr, false).value("state", "") == "done"; },
+                   600, "the selected linear probe's seed run done");
   INFO(read_text(dir / "slurm-state.out"));
   REQUIRE(fs::exists(dir.path / "sw/selection/dinov2-linear.json"));
   CHECK(fs::exists(dir.path / "sw/dinov2-linear/metrics_test.json"));
@@ -358,12 +393,11 @@ TEST_CASE("reproduce: on Slurm every stage is a job after the one before, from a
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("(prepare: data check, split, tensor caches)") && Catch::Contains("(the sweep:"));
-  for (int i = 0; i < 900; ++i) {
-    const json state = json::parse(read_text(dir / "out/reproduce.json"), nullptr, false);
-    const std::string report = state.is_discarded() ? "" : state["stages"].value("report", json::object()).value("state", "");
-    if (report == "done" || report == "failed") break;
-    std::system("sleep 1");
-  }
+  slurm.wait_until([&] {
+        const json state = json::parse(read_text(dir / "out/reproduce.json"), nullptr, false);
+        const std::string report = state.is_discarded() ? "" : state["stages"].value("report", json::object()).value("state", "");
+        return report == "done" || report == "failed";
+      }, 900, "reproduce's report stage done or failed");
   INFO(read_text(dir / "slurm-state.out"));
   const json state = json::parse(read_text(dir / "out/reproduce.json"));
   INFO(state.dump());
