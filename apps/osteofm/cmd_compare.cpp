@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "eval/bootstrap.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "eval/compare.hpp"
@@ -71,7 +72,7 @@ void add_compare_command(CLI::App& root, Commands& commands) {
       ->excludes(sweep);
   cmp->add_option("--names", o->names, "Model names, comma separated (default: the file names)")->excludes(sweep);
   cmp->add_option("--out", o->out, "Output JSON (default with --sweep: SWEEP/compare.json)");
-  cmp->add_option("--bootstrap", o->compare.replicates, "Bootstrap replicates")->capture_default_str()->check(CLI::Range(1, 100000000));
+  cmp->add_option("--bootstrap", o->compare.replicates, "Bootstrap replicates")->capture_default_str()->check(CLI::Range(1, kMaxBootstrapReplicates));
   cmp->add_option("--seed", o->compare.seed, "Bootstrap seed")->capture_default_str();
   cmp->add_flag("--no-cluster", o->no_cluster, "Resample images instead of patients");
   cmp->add_option("--conf-level", o->compare.conf_level, "Confidence level")->capture_default_str()->check(CLI::Range(0.5, 0.999));

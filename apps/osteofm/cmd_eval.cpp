@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "eval/bootstrap.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "eval/evaluate.hpp"
@@ -67,7 +68,7 @@ void add_eval_command(CLI::App& root, Commands& commands) {
                                  "run's predictions_val.csv)");
   e->add_option("--by", o->eval.by, "Subgroup AUCs per value of this predictions column (age band, site, device)");
   e->add_option("--out", o->out, "metrics JSON (default with --run: RUN/metrics_<split>.json)");
-  e->add_option("--bootstrap", o->eval.replicates, "Bootstrap replicates")->capture_default_str()->check(CLI::Range(1, 100000000));
+  e->add_option("--bootstrap", o->eval.replicates, "Bootstrap replicates")->capture_default_str()->check(CLI::Range(1, kMaxBootstrapReplicates));
   e->add_option("--ci", o->eval.ci, "percentile or bca")->capture_default_str()->check(CLI::IsMember({"percentile", "bca"}));
   auto* cl = e->add_flag("--cluster", o->cluster, "Resample patients with all their images (the default)");
   e->add_flag("--no-cluster", o->no_cluster, "Resample images, ignoring that a patient may have several")->excludes(cl);

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "eval/bootstrap.hpp"
 #include "core/parallel.hpp"
 #include "core/runtime.hpp"
 #include "explain/explain.hpp"
@@ -45,7 +46,9 @@ void add_explain_command(CLI::App& root, Commands& commands) {
                 "Draws of the area-matched non-bone occlusion, the control of Δbone (0: none)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
-  e->add_option("--bootstrap", o->explain.bootstrap.replicates, "Bootstrap replicates")->capture_default_str();
+  e->add_option("--bootstrap", o->explain.bootstrap.replicates, "Bootstrap replicates")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxBootstrapReplicates));
   e->add_option("--seed", o->explain.bootstrap.seed, "Bootstrap and noise-fill seed")->capture_default_str();
   auto* cl = e->add_flag("--cluster", "Resample patients with all their images (the default)");
   e->add_flag("--no-cluster", o->no_cluster, "Resample images, ignoring that a patient may have several")->excludes(cl);

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "eval/bootstrap.hpp"
 #include "core/runtime.hpp"
 #include "sweep/reproduce.hpp"
 
@@ -30,7 +31,9 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
   r->add_flag("--wait", o->run.sweep.wait, "slurm: submit the stages one by one and wait for each");
   r->add_option("--sbatch-args", o->run.sweep.sbatch_args, "slurm: extra sbatch arguments for every job");
   r->add_flag("--force", o->run.sweep.force, "Allow a study of more than " + std::to_string(kSweepRunLimit) + " trainings");
-  r->add_option("--bootstrap", o->run.bootstrap, "Explain's bootstrap replicates (a new study; a resumed one keeps its own)")->capture_default_str();
+  r->add_option("--bootstrap", o->run.bootstrap, "Explain's bootstrap replicates (a new study; a resumed one keeps its own)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxBootstrapReplicates));
   r->add_option("--split-seed", o->run.split_seed, "Seed of the split made when the manifest has none (a new study)")->capture_default_str();
   r->add_option("--split-ratios", o->run.split_ratios, "train,val,test of that split (a new study)")->capture_default_str();
   commands.push_back({r, [o] {

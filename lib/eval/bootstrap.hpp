@@ -11,6 +11,10 @@
 
 namespace osteofm {
 
+// The most replicates any verb takes (--bootstrap): p-values resolve to 1e-5, and memory
+// stays in the hundreds of MB (eval keeps every replicate's statistics; 1e8 took 6 GB).
+inline constexpr int kMaxBootstrapReplicates = 100000;
+
 struct BootstrapOptions {
   int replicates = 2000;
   uint64_t seed = 1;

@@ -151,6 +151,8 @@ json compare_models(const std::vector<ModelPredictions>& models, const CompareOp
     for (const auto& m : models)
       if (!names.insert(m.name).second) throw InputError("compare: the name '" + m.name + "' is given twice");
   }
+  for (const auto& m : models)
+    if (m.validation) check_disjoint_splits(m.test, *m.validation);
   const std::vector<ScoredSet> sets = align(models);
   const Predictions& first = models[0].test;
   MetricEngine labels_only(first.scored);

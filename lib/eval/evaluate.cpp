@@ -269,13 +269,6 @@ ScoredSet subset(const ScoredSet& s, const std::vector<size_t>& rows) {
   return out;
 }
 
-void check_disjoint(const Predictions& test, const Predictions& val) {
-  std::set<std::string> ids(test.image_id.begin(), test.image_id.end());
-  for (const auto& id : val.image_id)
-    if (ids.count(id))
-      throw InputError(val.source + ": image_id '" + id + "' is also in " + test.source +
-                       ": thresholds must come from a separate validation split");
-}
 }  // namespace
 
 json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& opt) {
@@ -285,7 +278,7 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
     if (!(t > 0 && t < 1)) throw InputError("--decision-thresholds: " + format_double(t) + " is not in (0, 1)");
   MetricEngine engine(p.scored);
   require_all_classes(engine, p.source);
-  if (val) check_disjoint(p, *val);
+  if (val) check_disjoint_splits(p, *val);
   const auto groups = groups_of(p, opt.by);
   const bool bca = opt.ci == "bca";
 

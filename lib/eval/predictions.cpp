@@ -79,4 +79,12 @@ void write_predictions(const std::string& path, const Predictions& p) {
   write_file_atomic(path, text);
 }
 
+void check_disjoint_splits(const Predictions& test, const Predictions& val) {
+  std::set<std::string> ids(test.image_id.begin(), test.image_id.end());
+  for (const auto& id : val.image_id)
+    if (ids.count(id))
+      throw InputError(val.source + ": image_id '" + id + "' is also in " + test.source +
+                       ": thresholds must come from a separate validation split");
+}
+
 }  // namespace osteofm

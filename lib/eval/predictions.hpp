@@ -25,5 +25,9 @@ Predictions parse_predictions(const std::string& text, const std::string& source
 
 // Full float precision (shortest round-trip text), written atomically.
 void write_predictions(const std::string& path, const Predictions& predictions);
+// Refuses validation predictions that share an image_id with the test predictions (one
+// line naming the file and the id): thresholds chosen on the test images are no
+// validation. eval and compare both call it.
+void check_disjoint_splits(const Predictions& test, const Predictions& val);
 
 }  // namespace osteofm

@@ -175,7 +175,12 @@ StudyState open_study(const ReproduceOptions& o) {
   if (!weights_dir.empty() && !fs::is_directory(weights_dir)) throw InputError(o.weights_dir + ": no such folder (--weights-dir)");
   // What the record keeps is checked before it is written: a bad value there would fail
   // every resume.
-  parse_split_ratios(o.split_ratios, "--split-ratios");
+  const SplitRatios ratios = parse_split_ratios(o.split_ratios, "--split-ratios");
+  // The study selects grid points, epochs and thresholds on validation and reports on test:
+  // an empty share of either leaves a study that cannot be run.
+  if (ratios.train <= 0 || ratios.val <= 0 || ratios.test <= 0)
+    throw InputError("--split-ratios '" + o.split_ratios +
+                     "': the study needs train, validation and test images; give each a share above 0");
   if (o.bootstrap < 1) throw InputError("--bootstrap must be at least 1, not " + std::to_string(o.bootstrap));
   const json study = load_study(o.study, weights_dir);
   const StudyBackbones backbones = inspect_backbones(study, manifest);

@@ -163,10 +163,16 @@ std::vector<Variant> expand_sweep_json(const json& j, const std::string& file, c
   const json top_grid = j.value("grid", json::object());
   if (!top_grid.is_object()) throw InputError(file + ": 'grid' must be an object of KEY: [values]");
   std::vector<Variant> out;
+  // "d-x" × "lp" and "d" × "x-lp" both name "d-x-lp": one folder, one variant lost.
+  std::map<std::string, std::string> made_by;  // variant name -> "backbones.B × strategies.S"
   for (auto b = j["backbones"].begin(); b != j["backbones"].end(); ++b)
     for (auto s = j["strategies"].begin(); s != j["strategies"].end(); ++s) {
       Variant v;
       v.name = b.key() + "-" + s.key();
+      const std::string pair = "backbones." + b.key() + " × strategies." + s.key();
+      if (const auto [it, fresh] = made_by.emplace(v.name, pair); !fresh)
+        throw InputError(file + ": " + it->second + " and " + pair + " both make the variant '" + v.name +
+                         "' (one folder): rename one");
       const std::string source = file + " (" + v.name + ")";
       json grid = top_grid;
       v.config = base;

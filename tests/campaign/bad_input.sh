@@ -126,6 +126,10 @@ run_case "cli: train without --config" 2 "" -- "$BIN" train --out x
 run_case "cli: --threads -1" 2 "" -- "$BIN" --threads -1 doctor
 run_case "cli: --threads abc" 2 "" -- "$BIN" --threads abc doctor
 run_case "cli: eval --bootstrap 0" 2 "" -- "$BIN" eval --predictions run/predictions_test.csv --bootstrap 0
+# Replicates are bounded everywhere (100,000): eval --bootstrap 1e8 once took 6 GB.
+run_case "cli: eval --bootstrap 100000000" 2 "ev_big.json" -- "$BIN" eval --predictions run/predictions_test.csv --bootstrap 100000000 --out ev_big.json
+run_case "cli: explain --bootstrap -3" 2 "exb/*" -- "$BIN" explain --run run --out exb --bootstrap -3
+run_case "cli: explain --bootstrap 1000000" 2 "exb2/*" -- "$BIN" explain --run run --out exb2 --bootstrap 1000000
 
 # ---- 2. Manifests -----------------------------------------------------------------------
 m() { printf '%b' "$2" >"$1"; }
@@ -302,6 +306,7 @@ done
 run_case "eval: --val is the test file" 2 "ev_same.json" -- "$BIN" eval --predictions "$P" --val "$P" --out ev_same.json --bootstrap 50
 { head -1 "$P"; tail -n +3 "$P"; } >pred_fewer.csv
 run_case "compare: different image sets" 2 "cmp.json" -- "$BIN" compare --predictions "$P" pred_fewer.csv --out cmp.json --bootstrap 50
+run_case "compare: --val are the test files themselves" 2 "cmp_same.json" -- "$BIN" compare --predictions "$P" "$P" --names a,b --val "$P" "$P" --out cmp_same.json --bootstrap 50
 run_case "compare: one file" 2 "cmp1.json" -- "$BIN" compare --predictions "$P" --out cmp1.json --bootstrap 50
 run_case "compare: names count differs" 2 "cmp2.json" -- "$BIN" compare --predictions "$P" "$P" --names a --out cmp2.json --bootstrap 50
 
@@ -314,7 +319,8 @@ sweep slash "{$S, \"backbones\": {\"a/b\": {\"preset\": \"dinov2-tiny\"}}, \"str
 sweep bad_preset "{$S, \"backbones\": {\"x\": {\"preset\": \"nope\"}}, \"strategies\": {\"lp\": {\"name\": \"linear_probe\"}}}"
 sweep bad_target "{$S, \"backbones\": {\"x\": {\"preset\": \"dinov2-tiny\"}}, \"strategies\": {\"lora\": {\"name\": \"lora\", \"targets\": [\"zzz\"]}}}"
 sweep no_manifest "{\"base\": {\"data\": {\"manifest\": \"$WORK/none.csv\"}}, \"backbones\": {\"x\": {\"preset\": \"dinov2-tiny\"}}, \"strategies\": {\"lp\": {\"name\": \"linear_probe\"}}}"
-for f in not_json escape slash bad_preset bad_target no_manifest; do
+sweep collide "{$S, \"backbones\": {\"d-x\": {\"preset\": \"dinov2-tiny\"}, \"d\": {\"preset\": \"dinov2-tiny\"}}, \"strategies\": {\"lp\": {\"name\": \"linear_probe\"}, \"x-lp\": {\"name\": \"linear_probe\"}}}"
+for f in not_json escape slash bad_preset bad_target no_manifest collide; do
   run_case "sweep --check: $f" 2 "sw_$f/*:escape" -- "$BIN" sweep --config "sweep_$f.json" --out "sw_$f" --check
   run_case "sweep: $f (checked before anything starts)" 2 "sw2_$f/*/config.json:escape" -- "$BIN" sweep --config "sweep_$f.json" --out "sw2_$f"
 done
@@ -334,6 +340,14 @@ run_case "reproduce: a cohort with a missing image stops at the data check" 2 "r
   "$BIN" reproduce --manifest cohort/missing_image.csv --study sweep_good.json --out rp8
 run_case "reproduce: --split-ratios that do not sum to 1" 2 "rp10" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp10 --split-ratios 0.5,0.1,0.1
+run_case "sweep: --gpus with a value that is no GPU" 2 "sw_gpus" -- \
+  "$BIN" sweep --config sweep_good.json --out sw_gpus --gpus '0,x1'
+run_case "reproduce: --gpus with a value that is no GPU" 2 "rp12" -- \
+  "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp12 --gpus '0;1'
+run_case "reproduce: --bootstrap 2000000000" 2 "rp13" -- \
+  "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp13 --bootstrap 2000000000
+run_case "reproduce: --split-ratios without a validation share" 2 "rp11" -- \
+  "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp11 --split-ratios 1,0,0
 run_case "reproduce: --sbatch-args with a command substitution" 2 "rp9" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --out rp9 --executor slurm --sbatch-args '$(touch pwned)'
 
