@@ -379,11 +379,20 @@ cat >long.json <<EOF
 {"data": {"manifest": "$WORK/cohort/manifest.csv"}, "backbone": {"preset": "dinov2-tiny", "seed": 5},
  "strategy": {"name": "linear_probe"}, "train": {"epochs": 400, "batch_size": 8, "seed": 2, "patience": 400}}
 EOF
+# The run lock, against a trainer that cannot finish meanwhile (100,000 cached-feature
+# epochs: minutes), killed afterwards. Against the 400-epoch run below, the first trainer
+# sometimes finished before the second reached the lock (CI saw exit 0 once).
+sed 's/"epochs": 400/"epochs": 100000/; s/"patience": 400/"patience": 100000/' long.json >endless.json
+"$BIN" train --config endless.json --out run_lock >/dev/null 2>&1 &
+lock_pid=$!
+for _ in $(seq 1 100); do [[ -s run_lock/log.jsonl ]] && break; sleep 0.2; done
+expect "train: the first trainer is still running" "kill -0 $lock_pid"
+run_case "train: a second trainer on a locked run folder" 2 "" -- "$BIN" train --config endless.json --out run_lock --resume
+kill -KILL "$lock_pid" 2>/dev/null
+wait "$lock_pid" 2>/dev/null
 "$BIN" train --config long.json --out run_kill >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do [[ -s run_kill/log.jsonl ]] && break; sleep 0.2; done
-expect "train: the first trainer is still running" "kill -0 $pid"
-run_case "train: a second trainer on a locked run folder" 2 "" -- "$BIN" train --config long.json --out run_kill --resume
 kill -KILL "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 run_case "train: --resume after SIGKILL" 0 "run_kill/*.tmp.*" -- "$BIN" train --config long.json --out run_kill --resume
