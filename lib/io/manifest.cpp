@@ -1,5 +1,6 @@
 #include "io/manifest.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -197,7 +198,10 @@ void write_manifest(const Manifest& m, const std::string& out_path) {
   std::vector<std::string> header = m.header;
   for (size_t i = 0; i < header.size(); ++i)
     if (header[i] == "split") c_split = static_cast<int>(i);
-  if (c_split < 0) {
+  // A split column is added only to carry splits (data split); a manifest without any keeps
+  // its columns (data segment adds `mask` alone).
+  const bool any_split = std::any_of(m.rows.begin(), m.rows.end(), [](const ManifestRow& r) { return !r.split.empty(); });
+  if (c_split < 0 && any_split) {
     header.push_back("split");
     c_split = static_cast<int>(header.size()) - 1;
   }
@@ -212,7 +216,7 @@ void write_manifest(const Manifest& m, const std::string& out_path) {
     f.resize(header.size());
     if (c_path >= 0) f[c_path] = relocate(r.path, f[c_path]);
     if (c_mask >= 0) f[c_mask] = relocate(r.mask, f[c_mask]);
-    f[c_split] = r.split;
+    if (c_split >= 0) f[c_split] = r.split;
     text += csv_line(f);
   }
   write_file_atomic(out_path, text);

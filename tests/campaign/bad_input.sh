@@ -164,6 +164,45 @@ run_case "data split: ratios not summing to 1" 2 "split_bad.csv" -- "$BIN" data 
 run_case "data split: negative ratio" 2 "split_neg.csv" -- "$BIN" data split cohort/manifest.csv --out split_neg.csv --ratios 1.2,-0.1,-0.1
 run_case "data cache: size 0" 2 "cache0/*" -- "$BIN" data cache cohort/manifest.csv --size 0 --out cache0
 run_case "data masks: bad --map" 2 "masks_bad/*" -- "$BIN" data masks "$CXR/v7labs-lung-masks/pairs.csv" --root "$CXR" --map lungs --out masks_bad
+# data segment: a spec or a module that does not fit is refused before any image, nothing written.
+SEGFX="$SHARED/fixtures/segment"
+segspec() {  # segspec FILE ACTIVATION THRESHOLD CHANNELS REGIONS [INPUT_CHANNELS MEAN STD]
+  printf '{"format": "osteofm-segmenter/1", "input": {"height": 64, "width": 64, "channels": %s, "mean": %s, "std": %s},
+ "output": {"activation": "%s", "threshold": %s, "channels": %s}, "regions": %s}\n' \
+    "${6:-3}" "${7:-[0.485, 0.456, 0.406]}" "${8:-[0.229, 0.224, 0.225]}" "$2" "$3" "$4" "$5" >"$1"
+}
+SEGCH='["spine", "ribs", "left_clavicle", "right_clavicle", "left_lung", "right_lung"]'
+SEGRG='{"spine": ["spine"], "ribs": ["ribs"], "lungs": ["left_lung", "right_lung"]}'
+segspec seg_5ch.json sigmoid 0.5 '["spine", "ribs", "left_clavicle", "right_clavicle", "left_lung"]' '{"spine": ["spine"]}'
+segspec seg_unknown_ch.json sigmoid 0.5 "$SEGCH" '{"spine": ["spine"], "humeri": ["left_humerus"]}'
+segspec seg_9regions.json sigmoid 0.5 "$SEGCH" '{"spine": ["spine"], "ribs": ["ribs"], "clavicles": ["left_clavicle"], "scapulae": ["right_clavicle"], "humeri": ["left_lung"], "lungs": ["right_lung"], "a": ["spine"], "b": ["ribs"], "c": ["ribs"]}'
+segspec seg_3new.json sigmoid 0.5 "$SEGCH" '{"heart": ["spine"], "aorta": ["ribs"], "trachea": ["left_lung"]}'
+segspec seg_relu.json relu 0.5 "$SEGCH" "$SEGRG"
+segspec seg_thr15.json sigmoid 1.5 "$SEGCH" "$SEGRG"
+segspec seg_thr0.json sigmoid 0 "$SEGCH" "$SEGRG"
+segspec seg_gray.json sigmoid 0.5 "$SEGCH" "$SEGRG" 1 '[0.5]' '[0.25]'
+segspec seg_std0.json sigmoid 0.5 "$SEGCH" "$SEGRG" 3 '[0.5, 0.5, 0.5]' '[0.2, 0, 0.2]'
+printf '{"format": "osteofm-segmenter/1", "input": ' >seg_truncated.json
+head -c 3000 /dev/urandom >seg_garbage.pt
+printf '\x80\x02}q\x00.' >seg_pickle.pt
+cp "$SEGFX/expected/seg1.safetensors" seg_safetensors.pt
+mkdir -p seg_zip/archive && printf '\x80\x02}q\x00.' >seg_zip/archive/data.pkl && printf '3\n' >seg_zip/archive/version
+(cd seg_zip && zip -q -r ../seg_torchsave.pt archive 2>/dev/null || tar -cf ../seg_torchsave.pt archive)
+cp "$SEGFX/segmenter.pt" seg_nospec.pt
+for bad in garbage pickle safetensors torchsave; do
+  run_case "data segment: $bad as the module" 2 "segout_$bad" -- "$BIN" data segment "$SEGFX/manifest.csv" --model "seg_$bad.pt" --spec "$SEGFX/segmenter.json" --out "segout_$bad"
+done
+for bad in 5ch unknown_ch 9regions 3new relu thr15 thr0 gray std0 truncated; do
+  run_case "data segment: spec $bad" 2 "segout_$bad" -- "$BIN" data segment "$SEGFX/manifest.csv" --model "$SEGFX/segmenter.pt" --spec "seg_$bad.json" --out "segout_$bad"
+done
+run_case "data segment: no spec beside the model" 2 "segout_nospec" -- "$BIN" data segment "$SEGFX/manifest.csv" --model seg_nospec.pt --out segout_nospec
+run_case "data segment: --batch 0" 2 "segout_b0" -- "$BIN" data segment "$SEGFX/manifest.csv" --model "$SEGFX/segmenter.pt" --out segout_b0 --batch 0
+mkdir -p segout_busy && echo keep >segout_busy/notes.txt
+run_case "data segment: --out a folder of other files" 2 "segout_busy/masks" -- "$BIN" data segment "$SEGFX/manifest.csv" --model "$SEGFX/segmenter.pt" --out segout_busy
+m man_seg_bad.csv "image_id,patient_id,path,t_score\ns1,p1,$SEGFX/images/seg1.png,-1\nbad,p2,$WORK/man_seg_bad.csv,-2\n"
+run_case "data segment: one undecodable row fails, the other is masked" 2 "segout_row/masks/bad.png" -- "$BIN" data segment man_seg_bad.csv --model "$SEGFX/segmenter.pt" --out segout_row
+expect "data segment: the good row's mask and the failed row's qc status" \
+  "test -s segout_row/masks/s1.png && grep -q '^bad,failed,' segout_row/qc.csv"
 run_case "synth: --class-mix not summing to 1" 2 "synth_bad/*" -- "$BIN" synth --out synth_bad --patients 10 --class-mix 0.5,0.5,0.5
 run_case "synth: 0 patients" 2 "synth_zero/*" -- "$BIN" synth --out synth_zero --patients 0
 

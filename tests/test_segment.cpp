@@ -1,0 +1,185 @@
+// osteofm data segment against ../shared/fixtures/segment (a TorchScript module traced by
+// PyTorch, the masks and logits PyTorch + OpenCV made from four real radiographs): every
+// case folder, the README's tolerances; then resume, a row that cannot be decoded, and the
+// masks feeding explain on real radiographs.
+#include <algorithm>
+#include <cmath>
+#include <regex>
+#include <nlohmann/json.hpp>
+
+#include "core/csv.hpp"
+#include "io/image.hpp"
+#include "io/safetensors_torch.hpp"
+#include "support.hpp"
+
+using namespace osteofm;
+using namespace osteofm::test;
+using nlohmann::json;
+
+namespace {
+
+// The fixture folder and each subfolder holding a segmenter.pt (README: "Tests must run every case").
+std::vector<fs::path> segment_cases() {
+  std::vector<fs::path> cases;
+  const fs::path root = shared("fixtures/segment");
+  if (fs::exists(root / "segmenter.pt")) cases.push_back(root);
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory() && fs::exists(e.path() / "segmenter.pt")) cases.push_back(e.path());
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+std::vector<std::string> image_ids(const fs::path& manifest) {
+  const CsvTable t = parse_csv(read_text(manifest.string()), manifest.string());
+  std::vector<std::string> ids;
+  for (const auto& r : t.records) ids.push_back(r.fields[static_cast<size_t>(t.column("image_id"))]);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("segment: every fixture case within the README's tolerances", "[cli][image_io][segment]") {
+  const auto cases = segment_cases();
+  REQUIRE(cases.size() >= 2);  // the sigmoid case and softmax/
+  for (const fs::path& c : cases) {
+    SECTION(c.filename().string()) {
+      TempDir dir;
+      const CliResult r = run_osteofm("data segment '" + (c / "manifest.csv").string() + "' --model '" +
+                                      (c / "segmenter.pt").string() + "' --out '" + (dir / "seg") + "' --save-logits");
+      INFO(r.out << r.err);
+      REQUIRE(r.code == 0);
+      // Region bits as the fixture's regions.json names them.
+      const json want_bits = json::parse(read_text((c / "expected/regions.json").string()));
+      const json got = json::parse(read_text(dir / "seg/regions.json"));
+      CHECK(got.at("bits") == want_bits);
+      for (const std::string& id : image_ids(c / "manifest.csv")) {
+        INFO(c.string() << " " << id);
+        const auto want = load_safetensors((c / "expected" / (id + ".safetensors")).string());
+        const auto have = load_safetensors(dir / ("seg/logits/" + id + ".safetensors"));
+        for (const char* key : {"input", "logits"}) {
+          INFO(key);
+          REQUIRE(have.at(key).sizes() == want.at(key).sizes());
+          const double scale = want.at(key).abs().max().item<double>();
+          const double diff = (have.at(key) - want.at(key)).abs().max().item<double>();
+          CHECK(diff <= 1e-4 * scale);
+        }
+        int w = 0, h = 0, ew = 0, eh = 0;
+        const auto mask = read_png_u8(dir / ("seg/masks/" + id + ".png"), &w, &h);
+        const auto expected = read_png_u8((c / "expected" / (id + ".png")).string(), &ew, &eh);
+        REQUIRE(w == ew);
+        REQUIRE(h == eh);
+        for (auto it = want_bits.begin(); it != want_bits.end(); ++it) {
+          const int bit = it.value().get<int>();
+          size_t equal = 0, on = 0;
+          for (size_t i = 0; i < mask.size(); ++i) {
+            equal += ((mask[i] & bit) != 0) == ((expected[i] & bit) != 0);
+            on += (expected[i] & bit) != 0;
+          }
+          INFO(it.key() << ": " << equal << " of " << mask.size() << " pixels equal (" << on << " on)");
+          CHECK(static_cast<double>(equal) >= 0.999 * static_cast<double>(mask.size()));
+        }
+      }
+      // The manifest it writes is the input plus a mask column that data check accepts.
+      const CliResult check = run_osteofm("data check '" + (dir / "seg/manifest.csv") + "' --decode");
+      INFO(check.out << check.err);
+      CHECK(check.code == 0);
+    }
+  }
+}
+
+TEST_CASE("segment: a second run keeps finished rows, a failed row is retried, another spec is refused",
+          "[cli][image_io][segment]") {
+  TempDir dir;
+  const fs::path fx = shared("fixtures/segment");
+  // The four fixture images plus one that is not an image.
+  write_text(dir / "broken.png", "not a png at all");
+  std::string csv = read_text((fx / "manifest.csv").string());
+  for (const std::string id : {"seg1", "seg2", "seg3", "seg4"})
+    csv = std::regex_replace(csv, std::regex("images/" + id + ".png"), (fx / "images" / (id + ".png")).string());
+  csv += "bad1,pbad1," + (dir / "broken.png") + ",-2.7\n";
+  write_text(dir / "m.csv", csv);
+  const std::string cmd = "data segment '" + (dir / "m.csv") + "' --model '" + (fx / "segmenter.pt").string() +
+                          "' --out '" + (dir / "seg") + "'";
+  CliResult r = run_osteofm(cmd);
+  INFO(r.out << r.err);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("bad1") && Catch::Contains("1 of 5 images could not be segmented"));
+  CHECK_FALSE(fs::exists(dir / "seg/masks/bad1.png"));
+  const CsvTable qc = parse_csv(read_text(dir / "seg/qc.csv"), "qc.csv");
+  REQUIRE(qc.records.size() == 5);
+  CHECK(qc.records[4].fields[static_cast<size_t>(qc.column("status"))] == "failed");
+  CHECK_FALSE(qc.records[4].fields[static_cast<size_t>(qc.column("error"))].empty());
+  const auto first = fs::last_write_time(dir / "seg/masks/seg1.png");
+
+  // Fixed: only that row is segmented again.
+  fs::copy_file((fx / "images/seg2.png").string(), dir / "broken.png", fs::copy_options::overwrite_existing);
+  r = run_osteofm(cmd);
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("(1 now, 4 kept from before, 0 failed)"));
+  CHECK(fs::last_write_time(dir / "seg/masks/seg1.png") == first);
+  CHECK(fs::exists(dir / "seg/masks/bad1.png"));
+
+  // Another spec in the same folder: refused, nothing touched.
+  json spec = json::parse(read_text((fx / "segmenter.json").string()));
+  spec["output"]["threshold"] = 0.6;
+  write_text(dir / "other.json", spec.dump());
+  r = run_osteofm(cmd + " --spec '" + (dir / "other.json") + "'");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("another segmenter or spec"));
+  CHECK(fs::last_write_time(dir / "seg/masks/seg1.png") == first);
+}
+
+TEST_CASE("segment: masks from the fixture segmenter give Δbone and IoU_bone on real radiographs", "[cli][image_io][segment]") {
+  // The 36 public radiographs have lung masks on 20 and no bone mask anywhere; with a
+  // segmenter's masks explain scores the bones on every test image. (The fixture's weights
+  // are random, so the regions are not anatomy: this proves the path, not a segmenter.)
+  TempDir tmp;
+  std::vector<std::string> images;
+  for (const char* dir : {"covid-chestxray-dataset/images", "nih-chestxray14", "hannover-covid19-repository/png"})
+    for (const auto& e : fs::directory_iterator(shared(std::string("data/public-cxr/") + dir)))
+      if (e.is_regular_file()) images.push_back(e.path().string());
+  std::sort(images.begin(), images.end());
+  REQUIRE(images.size() >= 30);
+  const char* splits[] = {"train", "val", "test"};
+  const char* t_scores[] = {"0.5", "-1.8", "-3.1"};
+  std::string manifest = "image_id,patient_id,path,t_score,split\n";
+  size_t test_rows = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    manifest += "img" + std::to_string(i) + ",p" + std::to_string(i) + "," + images[i] + "," + t_scores[(i / 3) % 3] +
+                "," + splits[i % 3] + "\n";
+    test_rows += i % 3 == 2;
+  }
+  write_text(tmp / "cxr.csv", manifest);
+  const CliResult s = run_osteofm("data segment '" + (tmp / "cxr.csv") + "' --model '" +
+                                  shared("fixtures/segment/segmenter.pt") + "' --out '" + (tmp / "seg") + "'");
+  INFO(s.out << s.err);
+  REQUIRE(s.code == 0);
+  CHECK(fs::exists(tmp / "seg/contact_sheet.png"));
+  const json qc = json::parse(read_text(tmp / "seg/qc.json"));
+  CHECK(qc["images"] == images.size());
+  CHECK(qc["failed"] == 0);
+  const json c = {{"data", {{"manifest", tmp / "seg/manifest.csv"}}},
+                  {"backbone", {{"preset", "dinov2-tiny"}, {"seed", 5}}},
+                  {"strategy", {{"name", "linear_probe"}}},
+                  {"train", {{"epochs", 1}, {"batch_size", 8}, {"seed", 2}}}};
+  write_text(tmp / "c.json", c.dump());
+  const CliResult t = run_osteofm("train --config '" + (tmp / "c.json") + "' --out '" + (tmp / "run") + "'");
+  INFO(t.err);
+  REQUIRE(t.code == 0);
+  const CliResult e = run_osteofm("explain --run '" + (tmp / "run") + "' --out '" + (tmp / "run/explain") +
+                                  "' --cam occlusion --bootstrap 50 --overlays 1 --chance-draws 2 --area-draws 2");
+  INFO(e.out << e.err);
+  REQUIRE(e.code == 0);
+  const json r = json::parse(read_text(tmp / "run/explain/explain.json"));
+  CHECK(r["coverage"]["images"] == test_rows);
+  CHECK(r["coverage"]["bone_scored"] == test_rows);
+  CHECK(r["delta_bone"]["all"].is_object());
+  CHECK(r["iou_bone"]["all"].is_object());
+  for (const char* region : {"spine", "ribs", "clavicles"}) {
+    INFO(region);
+    CHECK(r["delta_bone"]["per_region"].contains(region));
+    CHECK(r["iou_bone"]["per_region"][region]["n"].get<size_t>() > 0);
+  }
+  CHECK(r["iou_bone"]["per_region"]["lungs"]["n"] == test_rows);  // the control, scored beside the bones
+}
