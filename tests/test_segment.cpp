@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/csv.hpp"
+#include "explain/mask_sensitivity.hpp"
 #include "io/image.hpp"
 #include "io/safetensors_torch.hpp"
 #include "support.hpp"
@@ -182,4 +183,34 @@ TEST_CASE("segment: masks from the fixture segmenter give Δbone and IoU_bone on
     CHECK(r["iou_bone"]["per_region"][region]["n"].get<size_t>() > 0);
   }
   CHECK(r["iou_bone"]["per_region"]["lungs"]["n"] == test_rows);  // the control, scored beside the bones
+  // Mask sensitivity (default: 1% of the 112 px input = 1 px): a range around every estimate.
+  CHECK(r["mask_sensitivity"]["px"] == 1);
+  for (const json* est : {&r["iou_bone"]["all"], &r["delta_bone"]["all"], &r["iou_bone"]["per_region"]["spine"],
+                          &r["delta_bone"]["per_region"]["ribs"]}) {
+    INFO(est->dump());
+    REQUIRE((*est)["mask_range"].is_array());
+    const double lo = (*est)["mask_range"][0], hi = (*est)["mask_range"][1], v = (*est)["estimate"];
+    CHECK(lo <= v);
+    CHECK(v <= hi);
+  }
+  // Eroded masks are smaller, so a region's top-k IoU is computed on fewer pixels: the
+  // per-image columns exist for both sides.
+  const CsvTable per_image = parse_csv(read_text(tmp / "run/explain/per_image.csv"), "per_image.csv");
+  CHECK(per_image.column("iou_topk_all_bones_eroded") >= 0);
+  CHECK(per_image.column("iou_topk_spine_dilated") >= 0);
+}
+
+TEST_CASE("segment: masks eroded and dilated bit by bit, the border counting as outside", "[segment]") {
+  // A 5x5 square of bit 1 in the middle of 11x11, and bit 2 on the whole left column.
+  torch::Tensor m = torch::zeros({1, 11, 11}, torch::kUInt8);
+  m.slice(1, 3, 8).slice(2, 3, 8).fill_(1);
+  m.select(2, 0).bitwise_or_(2);
+  const torch::Tensor e = morph_masks(m, 1, false), d = morph_masks(m, 1, true);
+  CHECK(e.bitwise_and(1).ne(0).sum().item<int64_t>() == 9);    // 3x3
+  CHECK(d.bitwise_and(1).ne(0).sum().item<int64_t>() == 49);   // 7x7
+  CHECK(e.bitwise_and(2).ne(0).sum().item<int64_t>() == 0);    // one pixel wide: gone
+  CHECK(d.bitwise_and(2).ne(0).sum().item<int64_t>() == 22);   // two columns, not spilling past the edge
+  CHECK(morph_masks(m, 0, true).equal(m));
+  CHECK(default_mask_sensitivity(224) == 2);
+  CHECK(default_mask_sensitivity(64) == 1);
 }

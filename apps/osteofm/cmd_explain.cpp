@@ -52,6 +52,9 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   e->add_option("--seed", o->explain.bootstrap.seed, "Bootstrap and noise-fill seed")->capture_default_str();
   auto* cl = e->add_flag("--cluster", "Resample patients with all their images (the default)");
   e->add_flag("--no-cluster", o->no_cluster, "Resample images, ignoring that a patient may have several")->excludes(cl);
+  e->add_option("--mask-sensitivity", o->explain.mask_sensitivity,
+                 "Also score IoU_bone and Δbone with every mask eroded and dilated by PX pixels of the model's input "
+                 "(mask_range beside each estimate); default 1% of the input side, 0 off");
   e->add_option("--batch", o->explain.batch, "Images per batch")->capture_default_str();
   e->add_option("--device", o->explain.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   commands.push_back({e, [o] {

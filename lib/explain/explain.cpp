@@ -22,6 +22,7 @@
 #include "explain/ci_json.hpp"
 #include "explain/deletion.hpp"
 #include "explain/gradcam.hpp"
+#include "explain/mask_sensitivity.hpp"
 #include "explain/occlusion_study.hpp"
 #include "explain/overlay_set.hpp"
 #include "explain/region_study.hpp"
@@ -104,6 +105,15 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   OcclusionStudy occlusion(table, opt.fills, opt.area_draws, model->backbone->arch.patch_size / 2, opt.bootstrap.seed,
                            d.labels);
   RegionStudy regions(table, N, opt.fixed_threshold, opt.chance_draws, opt.bootstrap.seed);
+  if (opt.mask_sensitivity < -1 || opt.mask_sensitivity > S / 4)
+    throw InputError("--mask-sensitivity must be 0 (off) to " + std::to_string(S / 4) +
+                     " pixels (a quarter of the model's " + std::to_string(S) + " px input), not " +
+                     std::to_string(opt.mask_sensitivity));
+  const int sensitivity_px = opt.mask_sensitivity < 0 ? default_mask_sensitivity(S) : opt.mask_sensitivity;
+  std::unique_ptr<MaskSensitivity> sensitivity;
+  if (sensitivity_px > 0)
+    sensitivity = std::make_unique<MaskSensitivity>(table, sensitivity_px, N, opt.fixed_threshold, opt.fills[0],
+                                                    model->backbone->arch.patch_size / 2, opt.bootstrap.seed, d.labels);
   ScoredSet original;
   original.label = d.labels;
   original.score.resize(N);
@@ -169,6 +179,9 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     // Occlusion of the images with bone: every fill x variant, one forward pass each.
     const auto to0 = std::chrono::steady_clock::now();
     occlusion.run_batch(model, tm.pre, fills, x01, masks, bone_rows, b);
+    if (sensitivity)
+      sensitivity->run_batch(model, tm.pre, fills, x01, masks, cam, has_mask, bone_rows, b, g.cam_grid.size(1),
+                             g.cam_grid.size(2));
     occlusion_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - to0).count();
     bar.update(static_cast<long>(e));
   }
@@ -232,6 +245,9 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       return mean_ci_json(v, d.labels, -1, clusters, n_units, opt.bootstrap);
     });
   if (occlusion.area_draws() > 0) sum.report["area_control"] = occlusion.area_control_report();
+  if (sensitivity)
+    sensitivity->report(sum.report, original, bone_scored, d.patient_id, clusters, n_units, opt.bootstrap, opt.cluster,
+                        bone_reason);
   saliency->describe(sum.report, model);
 
   // Files: per-image CSV, overlays, then explain.json last (its presence = complete).
@@ -240,6 +256,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                                      "p_normal", "p_osteopenia", "p_osteoporosis"};
   for (const auto& c : regions.csv_columns()) header.push_back(c);
   for (const auto& c : occlusion.csv_columns()) header.push_back(c);
+  if (sensitivity)
+    for (const auto& c : sensitivity->csv_columns()) header.push_back(c);
   std::string csv = csv_line(header);
   for (int64_t i = 0; i < N; ++i) {
     std::vector<std::string> row = {d.image_id[i], d.patient_id[i], std::to_string(d.labels[i]),
@@ -247,6 +265,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     for (int c = 0; c < kNumClasses; ++c) row.push_back(format_double(original.score[i][c]));
     for (auto& v : regions.csv_values(i)) row.push_back(std::move(v));
     for (auto& v : occlusion.csv_values(i, d.labels[i], bone_scored[i])) row.push_back(std::move(v));
+    if (sensitivity)
+      for (auto& v : sensitivity->csv_values(i)) row.push_back(std::move(v));
     csv += csv_line(row);
   }
   write_file_atomic((fs::path(out_dir) / "per_image.csv").string(), csv);

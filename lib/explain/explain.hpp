@@ -43,6 +43,9 @@ struct ExplainOptions {
   // Deletion curves: the map's top cells removed in this many equal steps (0: none);
   // explain/deletion.hpp.
   int deletion_steps = 10;
+  // Masks eroded and dilated by this many pixels of the model's input (explain/
+  // mask_sensitivity.hpp); -1: 1% of the input side; 0: off.
+  int mask_sensitivity = -1;
   int batch = 16;
   std::string device = "auto";
   // Resample patients with all their images (the default; where no patient repeats the

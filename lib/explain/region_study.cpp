@@ -113,6 +113,12 @@ void RegionStudy::report(json& out, const std::vector<int>& labels, const std::v
         {"normalised", "(mean score - mean chance) / (mean ceiling - mean chance): 0 chance, 1 the grid's best"}};
 }
 
+std::vector<std::string> RegionStudy::region_names() const {
+  std::vector<std::string> out;
+  for (const auto& r : regions_) out.push_back(r.name);
+  return out;
+}
+
 std::vector<std::string> RegionStudy::csv_columns() const {
   std::vector<std::string> out;
   for (const char* prefix : {"iou_topk_", "iou_fixed_", "cam_share_"})

@@ -36,6 +36,11 @@ class RegionStudy {
   void report(nlohmann::json& report, const std::vector<int>& labels, const std::vector<uint32_t>& clusters,
               size_t n_units, const BootstrapOptions& bootstrap, const std::string& bone_reason) const;
 
+  // The regions scored ("all_bones" first when the table has a bone region) and the top-k
+  // IoU of one of them on split row `row` (NaN when not scored).
+  std::vector<std::string> region_names() const;
+  double iou_topk(size_t region, int64_t row) const { return iou_topk_[region][static_cast<size_t>(row)]; }
+
   std::vector<std::string> csv_columns() const;
   std::vector<std::string> csv_values(int64_t row) const;
 
