@@ -214,3 +214,48 @@ TEST_CASE("segment: masks eroded and dilated bit by bit, the border counting as 
   CHECK(default_mask_sensitivity(224) == 2);
   CHECK(default_mask_sensitivity(64) == 1);
 }
+
+TEST_CASE("segment: reproduce --segmenter masks a cohort of real radiographs and runs through to the table",
+          "[cli][image_io][segment][reproduce]") {
+  // 34 public radiographs with made-up T-scores, no split, no mask: the prepare stage splits,
+  // segments (data/segment), checks and caches; the report stage explains with the masks.
+  TempDir dir;
+  std::vector<std::string> images;
+  for (const char* sub : {"covid-chestxray-dataset/images", "nih-chestxray14", "hannover-covid19-repository/png"})
+    for (const auto& e : fs::directory_iterator(shared(std::string("data/public-cxr/") + sub)))
+      if (e.is_regular_file()) images.push_back(e.path().string());
+  std::sort(images.begin(), images.end());
+  const char* t_scores[] = {"0.5", "-1.8", "-3.1"};
+  std::string csv = "image_id,patient_id,path,t_score\n";
+  for (size_t i = 0; i < images.size(); ++i)
+    csv += "img" + std::to_string(i) + ",p" + std::to_string(i) + "," + images[i] + "," + t_scores[i % 3] + "\n";
+  write_text(dir / "cohort.csv", csv);
+  const json study = {{"base", {{"train", {{"epochs", 2}, {"batch_size", 8}}}}},
+                      {"backbones", {{"dinov2", {{"preset", "dinov2-tiny"}}}}},
+                      {"strategies", {{"linear", {{"name", "linear_probe"}}}}},
+                      {"grid", {{"train.lr_head", {0.001, 0.03}}}},
+                      {"seeds", {1}}};
+  write_text(dir / "study.json", study.dump());
+  const std::string seg = shared("fixtures/segment/segmenter.pt");
+  const CliResult r = run_osteofm("reproduce --manifest '" + (dir / "cohort.csv") + "' --study '" + (dir / "study.json") +
+                                  "' --out '" + (dir / "out") + "' --segmenter '" + seg +
+                                  "' --bootstrap 100 --split-ratios 0.5,0.2,0.3");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const json state = json::parse(read_text(dir / "out/reproduce.json"));
+  CHECK(state["segmentation"]["used"] == true);
+  CHECK(state["segmentation"]["images"] == images.size());
+  CHECK(fs::exists(dir.path / "out/data/segment/contact_sheet.png"));
+  // The cohort the study ran on is the segmented one, with the split kept.
+  const std::string cohort = read_text(dir / "out/data/segment/manifest.csv");
+  CHECK(split_lines(cohort).front() == "image_id,patient_id,path,t_score,split,mask");
+  const json e = json::parse(read_text(dir / "out/sweep/dinov2-linear/explain/explain.json"));
+  CHECK(e["coverage"]["bone_scored"] == e["coverage"]["images"]);
+  CHECK(e["delta_bone"]["all"]["mask_range"].is_array());
+  CHECK_THAT(read_text(dir / "out/sweep/masks_qc.md"), Catch::Contains("34 of 34 images masked"));
+  CHECK_THAT(read_text(dir / "out/sweep/table.md"), Catch::Contains("Mask sensitivity"));
+  // Resumed with another segmenter: refused, the study untouched.
+  const CliResult again = run_osteofm("reproduce --out '" + (dir / "out") + "' --segmenter '" + (dir / "study.json") + "'");
+  CHECK(again.code == 2);
+  CHECK_THAT(again.err, Catch::Contains("was started with --segmenter"));
+}

@@ -34,6 +34,10 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
   r->add_option("--bootstrap", o->run.bootstrap, "Explain's bootstrap replicates (a new study; a resumed one keeps its own)")
       ->capture_default_str()
       ->check(CLI::Range(1, kMaxBootstrapReplicates));
+  r->add_option("--segmenter", o->run.segmenter,
+                "TorchScript segmenter that makes the bone masks in the prepare stage when the manifest has none "
+                "(as 'osteofm data segment'; a new study)");
+  r->add_option("--segmenter-spec", o->run.segmenter_spec, "Its spec (default: the segmenter's path with .json)");
   r->add_option("--split-seed", o->run.split_seed, "Seed of the split made when the manifest has none (a new study)")->capture_default_str();
   r->add_option("--split-ratios", o->run.split_ratios, "train,val,test of that split (a new study)")->capture_default_str();
   commands.push_back({r, [o] {

@@ -44,6 +44,7 @@ MaskSensitivity::MaskSensitivity(const RegionTable& table, int px, int64_t image
     s.dilate = dilate;
     s.regions = std::make_unique<RegionStudy>(table, images, fixed_threshold, 0, seed);
     s.occlusion = std::make_unique<OcclusionStudy>(table, std::vector<std::string>{fill}, 0, block_px, seed, labels);
+    s.occlusion->set_quiet(true);
     sides_.push_back(std::move(s));
   }
 }

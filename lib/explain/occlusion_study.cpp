@@ -216,7 +216,7 @@ json OcclusionStudy::delta_bone(const ScoredSet& original, const std::vector<cha
     for (auto it = fj["auc"].begin(); it != fj["auc"].end(); ++it)
       if (it.value()["estimate"].is_number() && it.value()["estimate"].get<double>() < 0.5) below.push_back(it.key());
     fj["auc_below_0.5"] = below;
-    if (!below.empty())
+    if (!below.empty() && !quiet_)
       std::cerr << "osteofm: warning: explain: with the " << fills_[f] << " fill the macro AUC falls below 0.5 ("
                 << below.size() << " of " << fj["auc"].size() << " occlusions): Δbone there reflects the fill too; "
                 << "compare the blur fill\n";

@@ -63,6 +63,8 @@ class OcclusionStudy {
   std::vector<std::string> csv_columns() const;
   std::vector<std::string> csv_values(int64_t row, int label, bool bone_scored) const;
 
+  // No warning on stderr (a repeat of the study under other masks: explain.json has it all).
+  void set_quiet(bool quiet) { quiet_ = quiet; }
   int area_draws() const { return static_cast<int>(draws_); }
   double area_ratio() const { return area_target_ > 0 ? area_covered_ / area_target_ : 0.0; }
   bool area_short() const { return draws_ > 0 && area_target_ > 0 && area_covered_ < 0.9 * area_target_; }
@@ -82,6 +84,7 @@ class OcclusionStudy {
   std::vector<ScoredSet> occluded_;       // [fill][variant]
   std::vector<ScoredSet> area_occluded_;  // [fill][draw]
   double area_target_ = 0, area_covered_ = 0;  // pixels, summed over images and draws
+  bool quiet_ = false;
 };
 
 }  // namespace osteofm

@@ -224,6 +224,17 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       r.iou_bone = optional_estimate(e, "iou_bone.all", ex);
       r.iou_bone_normalised = optional_estimate(e, "iou_bone.reference.all.normalised", ex);
       r.iou_bone_cam = e.contains("cam") && e["cam"].is_string() ? e["cam"].get<std::string>() : "gradcam";
+      auto mask_range = [&](const char* block) -> std::optional<std::pair<double, double>> {
+        if (!e.contains(block) || !e[block].is_object() || !e[block].contains("all") || !e[block]["all"].is_object())
+          return std::nullopt;
+        const json& range = e[block]["all"].value("mask_range", json());
+        if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number()) return std::nullopt;
+        return std::make_pair(range[0].get<double>(), range[1].get<double>());
+      };
+      r.iou_bone_mask_range = mask_range("iou_bone");
+      r.delta_bone_mask_range = mask_range("delta_bone");
+      if (e.contains("mask_sensitivity") && e["mask_sensitivity"].is_object())
+        r.mask_sensitivity_px = e["mask_sensitivity"].value("px", 0);
       r.explain_split = e.value("split", std::string("test"));
       if (e.contains("delta_bone") && e["delta_bone"].is_object()) {
         r.delta_bone_fill = e["delta_bone"].value("fill", std::string("mean"));
@@ -367,6 +378,31 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     notes.push_back("Δbone - area control: Δbone minus the AUC loss when as many pixels outside every bone and "
                     "control region are occluded with the same fill (seeded half-patch blocks, mean of " + join(draws) +
                     " draws): the part of Δbone that is about bone, not about hiding that much image.");
+  }
+  // How far masks a few pixels smaller or larger move the scores: the widest range of all rows.
+  std::set<std::string> pxs;
+  double iou_spread = -1, delta_spread = -1;
+  std::string iou_widest, delta_widest;
+  for (const auto& r : t.rows) {
+    if (r.mask_sensitivity_px > 0) pxs.insert(std::to_string(r.mask_sensitivity_px));
+    if (r.iou_bone_mask_range && r.iou_bone_mask_range->second - r.iou_bone_mask_range->first > iou_spread) {
+      iou_spread = r.iou_bone_mask_range->second - r.iou_bone_mask_range->first;
+      iou_widest = r.run;
+    }
+    if (r.delta_bone_mask_range && r.delta_bone_mask_range->second - r.delta_bone_mask_range->first > delta_spread) {
+      delta_spread = r.delta_bone_mask_range->second - r.delta_bone_mask_range->first;
+      delta_widest = r.run;
+    }
+  }
+  if (!pxs.empty() && (iou_spread >= 0 || delta_spread >= 0)) {
+    std::string note = "Mask sensitivity: with every bone and control mask eroded and dilated by " + join(pxs) +
+                       " px of the model's input, ";
+    if (iou_spread >= 0) note += "IoU_bone spans at most " + fmt3(iou_spread) + " (" + iou_widest + ")";
+    if (delta_spread >= 0)
+      note += std::string(iou_spread >= 0 ? " and " : "") + "Δbone at most " + fmt3(delta_spread) + " (" +
+              delta_widest + ")";
+    note += " between the three masks; every variant's range is explain.json's mask_range.";
+    notes.push_back(note);
   }
   if (!splits.empty()) notes.push_back("Explainability scores on the " + join(splits) + " split.");
   return notes;

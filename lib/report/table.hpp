@@ -35,6 +35,10 @@ struct VariantRow {
   // Δbone(region) = AUC(all bones occluded except the region) - AUC(all bones occluded), in
   // the region table's order (explain.json delta_bone.per_region).
   std::vector<std::pair<std::string, Estimate>> delta_bone_regions;
+  // Lowest and highest estimate with the masks eroded, as given and dilated (explain.json
+  // "mask_range"), and by how many pixels (mask_sensitivity.px; 0: not computed).
+  std::optional<std::pair<double, double>> iou_bone_mask_range, delta_bone_mask_range;
+  int mask_sensitivity_px = 0;
   std::string iou_bone_cam;  // the map IoU_bone was computed on (explain.json "cam")
   std::string explain_split, delta_bone_fill;  // explain.json "split", "delta_bone.fill"
   std::string bootstrap;     // "2000 patient-clustered percentile replicates", from metrics_test.json

@@ -19,6 +19,8 @@
 #include "eval/predictions.hpp"
 #include "explain/explain.hpp"
 #include "models/checkpoint.hpp"
+#include "models/segment_manifest.hpp"
+#include "models/segmenter.hpp"
 #include "report/roc_report.hpp"
 #include "report/table.hpp"
 #include "train/config.hpp"
@@ -165,6 +167,13 @@ StudyState open_study(const ReproduceOptions& o) {
     if (!weights_dir.empty() && weights_dir != recorded_weights)
       throw InputError(o.out + " was started with --weights-dir " + recorded_weights +
                        "; give another --out (or leave --weights-dir out to resume)");
+    const json recorded_segmenter = s.j.value("segmenter", json());
+    if (!o.segmenter.empty() && (!recorded_segmenter.is_object() ||
+                                 fs::absolute(o.segmenter).lexically_normal().string() != recorded_segmenter.value("model", "")))
+      throw InputError(o.out + " was started " +
+                       (recorded_segmenter.is_object() ? "with --segmenter " + recorded_segmenter.value("model", "")
+                                                       : std::string("without --segmenter")) +
+                       "; give another --out (or leave --segmenter out to resume)");
     if (!o.study.empty() && load_study(o.study, recorded_weights) != s.j["study"])
       throw InputError(o.out + " was started with another study config than " + o.study +
                        "; give another --out (or leave --study out to resume)");
@@ -182,6 +191,20 @@ StudyState open_study(const ReproduceOptions& o) {
     throw InputError("--split-ratios '" + o.split_ratios +
                      "': the study needs train, validation and test images; give each a share above 0");
   if (o.bootstrap < 1) throw InputError("--bootstrap must be at least 1, not " + std::to_string(o.bootstrap));
+  json segmenter = nullptr;
+  if (!o.segmenter.empty()) {
+    // Checked now (the spec parsed, the module loaded and dry-run): a bad one would fail
+    // the prepare stage after the checkpoints were loaded.
+    if (is_tensor_cache(manifest))
+      throw InputError(manifest + ": a tensor cache holds resized images; --segmenter needs the manifest of the radiographs");
+    const std::string spec = o.segmenter_spec.empty() ? default_spec_path(o.segmenter) : o.segmenter_spec;
+    if (!fs::is_regular_file(spec)) throw InputError(spec + ": no segmenter spec here (give --segmenter-spec FILE)");
+    Segmenter probe(o.segmenter, parse_segmenter_spec(read_file(spec), spec), torch::Device(torch::kCPU));
+    segmenter = {{"model", fs::absolute(o.segmenter).lexically_normal().string()},
+                 {"spec", fs::absolute(spec).lexically_normal().string()}};
+  } else if (!o.segmenter_spec.empty()) {
+    throw InputError("--segmenter-spec needs --segmenter");
+  }
   const json study = load_study(o.study, weights_dir);
   const StudyBackbones backbones = inspect_backbones(study, manifest);
   if (!backbones.problems.empty()) {
@@ -199,6 +222,7 @@ StudyState open_study(const ReproduceOptions& o) {
          {"geometries", geometries},
          {"split", {{"seed", o.split_seed}, {"ratios", o.split_ratios}}},
          {"bootstrap", o.bootstrap},
+         {"segmenter", segmenter},
          {"stages", json::object()}};
   s.save();
   return s;
@@ -226,14 +250,42 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
     std::cerr << "reproduce: no split in " << source << ": patient-level split " << s.j["split"]["ratios"].get<std::string>()
               << " (seed " << s.j["split"]["seed"] << ") in " << cohort << "\n";
   }
-  // 2. The data check (existence and format of every file; decoding happens in the caches).
+  // 2. Bone masks from the segmenter when the cohort has none (resumable: data segment
+  // keeps the rows it finished).
+  const json seg = s.j.value("segmenter", json());
+  if (seg.is_object()) {
+    bool has_masks = false;
+    for (const auto& r : m.rows) has_masks = has_masks || !r.mask.empty();
+    if (has_masks) {
+      std::cerr << "reproduce: " << cohort << " has masks; --segmenter is not used\n";
+      s.j["segmentation"] = {{"used", false}, {"reason", "the cohort's manifest has masks"}};
+    } else {
+      SegmentOptions so;
+      so.manifest = cohort;
+      so.model = seg["model"];
+      so.spec = seg["spec"];
+      so.out = (data / "segment").string();
+      std::cerr << "reproduce: bone masks from " << so.model << " in " << so.out << " ...\n";
+      const SegmentSummary r = segment_manifest(so);
+      for (const auto& f : r.failures) std::cerr << "osteofm: warning: segment: " << f << "\n";
+      std::cerr << "reproduce:   " << (r.images - r.failed) << " of " << r.images << " images masked, " << r.flagged
+                << " flagged (" << so.out << "/qc.csv, contact_sheet.png)\n";
+      cohort = r.manifest_out;
+      m = load_manifest(cohort);
+      s.j["segmentation"] = {{"used", true},     {"model", so.model},         {"spec", so.spec},
+                             {"out", so.out},    {"images", r.images},        {"failed", r.failed},
+                             {"flagged", r.flagged}, {"pictures", r.pictures}};
+    }
+    s.save();
+  }
+  // 3. The data check (existence and format of every file; decoding happens in the caches).
   DatasetReport report = check_dataset(m, false, resolve_threads(0));
   write_file_atomic((data / "check.json").string(), report_json(report).dump(2) + "\n");
   std::cerr << report_text(report);
   if (!report.usable())
     throw InputError(cohort + ": unusable cohort, " + std::to_string(report.errors) + " errors (listed above and in " +
                      (data / "check.json").string() + ")");
-  // 3. One tensor cache per field of view, at the largest size its variants take (the
+  // 4. One tensor cache per field of view, at the largest size its variants take (the
   // geometries the up-front checkpoint check found).
   json study = s.j["study"];
   study["base"]["data"]["manifest"] = cohort;
@@ -278,6 +330,34 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
   write_file_atomic((out / "study.json").string(), study.dump(2) + "\n");
 }
 
+// SWEEP/masks_qc.md: where the bone masks came from and what their QC found, beside the
+// table whose explainability columns rest on them.
+void write_masks_summary(const StudyState& s, const fs::path& sweep) {
+  const json seg = s.j.value("segmentation", json());
+  if (!seg.is_object() || !seg.value("used", false)) return;
+  const fs::path dir = seg["out"].get<std::string>();
+  const json qc = json::parse(read_file((dir / "qc.json").string()), nullptr, false);
+  if (!qc.is_object()) return;
+  std::string md = "# Bone masks\n\nMade by `osteofm data segment` with `" + seg["model"].get<std::string>() + "` (spec `" +
+                   seg["spec"].get<std::string>() + "`): " + std::to_string(qc.value("segmented", 0)) + " of " +
+                   std::to_string(qc.value("images", 0)) + " images masked, " + std::to_string(qc.value("failed", 0)) +
+                   " failed, " + std::to_string(qc.value("flagged", 0)) + " flagged for a look.\n\n";
+  md += "| region | bone | median area | images empty | area outliers | at the border |\n|---|---|---|---|---|---|\n";
+  for (const auto& [name, r] : qc["regions"].items()) {
+    char area[32];
+    std::snprintf(area, sizeof area, "%.4f", r.value("median_area", 0.0));
+    md += "| " + name + " | " + (r.value("bone", false) ? "yes" : "no (control)") + " | " + area + " | " +
+          std::to_string(r.value("empty", 0)) + " | " + std::to_string(r.value("area_outliers", 0)) + " | " +
+          std::to_string(r.value("touching_border", 0)) + " |\n";
+  }
+  md += "\nFlags per kind:";
+  for (const auto& [kind, n] : qc["flag_counts"].items()) md += " " + kind + " " + std::to_string(n.get<int>()) + ";";
+  md += "\n\nPer image: `" + (dir / "qc.csv").string() + "`. Look at the masks before trusting Δbone and IoU_bone:\n\n";
+  for (const auto& p : seg.value("pictures", json::array()))
+    if (p.get<std::string>().find("contact_sheet") != std::string::npos) md += "![contact sheet](" + p.get<std::string>() + ")\n";
+  write_file_atomic((sweep / "masks_qc.md").string(), md);
+}
+
 // report: explain every selected variant, compare, the table and the ROC figure.
 void report_stage(const StudyState& s, const fs::path& out, const std::string& device) {
   const fs::path sweep = out / "sweep";
@@ -298,6 +378,7 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     std::cerr << "reproduce: explain " << v.name << " ...\n";
     explain_run(run.string(), (run / "explain").string(), eo);
   }
+  write_masks_summary(s, sweep);
   const SweepTable table = collect_sweep(sweep.string());
   write_file_atomic((sweep / "table.md").string(), format_table(table, "md"));
   write_file_atomic((sweep / "table.csv").string(), format_table(table, "csv"));

@@ -1,7 +1,8 @@
 // `osteofm reproduce`: the whole study on a researcher's cohort, one command, resumable at
 // every stage:
 //   prepare  data check (OUT/data/check.json), a patient-level split when the manifest has
-//            none (OUT/data/cohort.csv), one tensor cache per input geometry the variants
+//            none (OUT/data/cohort.csv), bone masks from --segmenter when it has no mask
+//            (OUT/data/segment: masks, QC, contact sheet), one tensor cache per input geometry the variants
 //            need (OUT/caches/<geometry>), the study's sweep config with them
 //            (OUT/study.json);
 //   sweep    the study's sweep (grids, selection on validation, seeds) in OUT/sweep, each
@@ -35,6 +36,9 @@ struct ReproduceOptions {
   uint64_t split_seed = 1;    // the split made when the manifest has none
   std::string split_ratios = "0.7,0.1,0.2";
   std::string explain_device = "auto";
+  // A TorchScript segmenter (data segment) that makes the bone masks in the prepare stage
+  // when the cohort has none; its spec ("" = the model's path with .json).
+  std::string segmenter, segmenter_spec;
 };
 
 // The paper's study (configs/sweeps/paper.json as this binary was built with it): four public
