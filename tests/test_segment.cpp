@@ -259,3 +259,44 @@ TEST_CASE("segment: reproduce --segmenter masks a cohort of real radiographs and
   CHECK(again.code == 2);
   CHECK_THAT(again.err, Catch::Contains("was started with --segmenter"));
 }
+
+TEST_CASE("segment: data masks takes one binary PNG per structure, overlaps kept, same-named masks both kept",
+          "[cli][image_io][segment]") {
+  TempDir dir;
+  const std::string img = shared("fixtures/segment/images/seg1.png");  // 640 x 599
+  const int W = 640, H = 599;
+  std::vector<uint8_t> spine(static_cast<size_t>(W) * H, 0), ribs = spine, scap = spine;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      spine[static_cast<size_t>(y) * W + x] = x < W / 2 ? 255 : 0;
+      ribs[static_cast<size_t>(y) * W + x] = y < H / 2 ? 1 : 0;  // any non-zero value is inside
+      scap[static_cast<size_t>(y) * W + x] = (x > 600) ? 255 : 0;
+    }
+  write_png_u8(dir / "a/spine.png", W, H, spine);
+  write_png_u8(dir / "a/ribs.png", W, H, ribs);
+  write_png_u8(dir / "b/ribs.png", W, H, scap);
+  write_text(dir / "pairs.csv", "image,spine_png,rib_png,scap_png\n" + img + ",a/spine.png,a/ribs.png,\n" + img +
+                                    ",,b/ribs.png,b/ribs.png\n");
+  const CliResult r = run_osteofm("data masks '" + (dir / "pairs.csv") + "' --mask-col spine=spine_png --mask-col ribs=rib_png "
+                                  "--mask-col scapulae=scap_png --out '" + (dir / "out") + "'");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const CsvTable t = parse_csv(read_text(dir / "out/masks.csv"), "masks.csv");
+  REQUIRE(t.records.size() == 2);
+  CHECK(t.records[0].fields[1] != t.records[1].fields[1]);  // the same image twice: two files
+  int w = 0, h = 0;
+  const auto first = read_png_u8(t.records[0].fields[1], &w, &h);
+  CHECK(first[0] == (1 | 2));                                   // spine and ribs overlap top-left
+  CHECK(first[static_cast<size_t>(H - 1) * W] == 1);            // spine only, bottom-left
+  CHECK(first[static_cast<size_t>(W - 1)] == 2);                // ribs only, top-right
+  const auto second = read_png_u8(t.records[1].fields[1], &w, &h);
+  CHECK(second[static_cast<size_t>(W - 1)] == (2 | 8));         // ribs and scapulae from one file
+  CHECK(second[0] == 0);                                        // no spine in that row
+  const json regions = json::parse(read_text(dir / "out/regions.json"));
+  CHECK(regions["bits"] == json({{"spine", 1}, {"ribs", 2}, {"scapulae", 8}}));
+  // Mixing a label column with REGION=COLUMN pairs, or --map with them: one line, exit 2.
+  const CliResult mixed = run_osteofm("data masks '" + (dir / "pairs.csv") + "' --mask-col spine=spine_png --map 255=lungs --out '" +
+                                      (dir / "mixed") + "'");
+  CHECK(mixed.code == 2);
+  CHECK_THAT(mixed.err, Catch::Contains("not both"));
+}

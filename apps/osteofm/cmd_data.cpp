@@ -68,20 +68,31 @@ void add_data_command(CLI::App& root, Commands& commands) {
 
   struct MasksCmd {
     MaskConversion conversion;
-    std::vector<std::string> maps;
+    std::vector<std::string> maps, mask_cols;
   };
   auto masks = std::make_shared<MasksCmd>();
   auto* mk = data->add_subcommand("masks", "Turn label-value masks (e.g. V7 Labs lung PNGs) into bit-coded region masks");
   mk->add_option("PAIRS", masks->conversion.pairs_csv, "CSV with an image column and a mask column")->required();
   mk->add_option("--image-col", masks->conversion.image_column, "Image column")->capture_default_str();
-  mk->add_option("--mask-col", masks->conversion.mask_column, "Label-mask column")->capture_default_str();
-  mk->add_option("--map", masks->maps, "VALUE=REGION, repeatable (V7 Labs: 255=lungs; 127 'ignore' maps to nothing)")
-      ->required();
+  mk->add_option("--mask-col", masks->mask_cols,
+                 "The label-mask column (default semantic_mask), or REGION=COLUMN, repeatable: one binary PNG per "
+                 "structure (non-zero = inside; overlaps allowed; an empty cell = absent), e.g. spine=spine_png");
+  mk->add_option("--map", masks->maps, "VALUE=REGION, repeatable, for a label mask (V7 Labs: 255=lungs; 127 'ignore' "
+                                       "maps to nothing)");
   mk->add_option("--out", masks->conversion.out_dir, "Output folder: masks/*.png, regions.json, masks.csv")->required();
   mk->add_option("--root", masks->conversion.root,
                  "Folder the CSV's relative paths resolve against (default: the CSV's folder)");
   commands.push_back({mk, [masks] {
     for (const auto& m : masks->maps) masks->conversion.value_to_region.insert(parse_value_region(m));
+    for (const auto& col : masks->mask_cols) {
+      if (col.find('=') == std::string::npos) {
+        if (masks->mask_cols.size() > 1)
+          throw InputError("--mask-col '" + col + "': with several --mask-col, each is REGION=COLUMN");
+        masks->conversion.mask_column = col;
+      } else {
+        masks->conversion.region_columns.push_back(parse_region_column(col));
+      }
+    }
     const MaskConversionSummary s = convert_label_masks(masks->conversion);
     std::cout << masks->conversion.out_dir << ": " << s.masks << " masks; regions";
     for (const auto& [name, bit] : s.region_bits) std::cout << " " << name << "=" << bit;

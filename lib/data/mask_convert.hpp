@@ -12,6 +12,9 @@ struct MaskConversion {
   std::string pairs_csv;               // CSV with an image column and a mask column
   std::string image_column = "image", mask_column = "semantic_mask";
   std::map<int, std::string> value_to_region;  // e.g. {255: "lungs"}; other values -> no region
+  // Instead of one label mask: one binary PNG per structure, (region, column) pairs (any
+  // non-zero pixel is inside; masks may overlap; an empty cell = the structure is absent).
+  std::vector<std::pair<std::string, std::string>> region_columns;
   std::string out_dir;
   // The folder the CSV's relative paths resolve against (default: the CSV's own folder,
   // as every path written inside a file does).
@@ -25,11 +28,14 @@ struct MaskConversionSummary {
 };
 
 // Bits: the default table's bit for a known name (lungs 32, spine 1, ...), else the next
-// free bit. Each output mask is written atomically; a mask whose size differs from its
+// free bit. Output masks are named after the label mask (or, with region_columns, the
+// image); two that would share a name get a hash of their source added. Each output mask is written atomically; a mask whose size differs from its
 // image, or an unreadable one, is an InputError naming the CSV row.
 MaskConversionSummary convert_label_masks(const MaskConversion& conversion);
 
 // "255=lungs" -> (255, "lungs"); InputError otherwise.
 std::pair<int, std::string> parse_value_region(const std::string& spec);
+// "spine=spine_png" -> ("spine", "spine_png"); InputError otherwise.
+std::pair<std::string, std::string> parse_region_column(const std::string& spec);
 
 }  // namespace osteofm
