@@ -30,3 +30,6 @@ for size in 224 518; do
     ./build/osteofm_bench_strategies "$strategy" "$size"
   done
 done
+# data segment with a PSPNet-sized TorchScript module at 512 px on real radiographs: images/s
+# and the decode+resize / model / masks split (decode must not be the bottleneck).
+./build/osteofm_bench_segment "$shared" --size 512 --images 8 --batches 1,4

@@ -147,6 +147,19 @@ if [[ -x "$STEP_BIN" ]]; then
 else
   say "train steps: no $STEP_BIN (built with OSTEOFM_BUILD_BENCH=ON)"
 fi
+# data segment's module: a PSPNet-sized TorchScript segmenter at 512 px (bench/bench_segment.cpp);
+# this build has no image I/O, so the module's forward alone.
+SEG_BIN="$BUILD_DIR/osteofm_bench_segment"
+if [[ -x "$SEG_BIN" && "$DEVICE" != cpu ]]; then
+  if line=$(timeout 240 "$SEG_BIN" "${OSTEOFM_SHARED:-../shared}" --device "$DEVICE" --size 512 --images 32 --batches 1,8 \
+      --model-only 1 2>"$WORK/segment.log"); then
+    echo "$line" >>"$WORK/strategies.jsonl"
+    while read -r l; do say "segmenter (PSPNet-sized, 512 px) on $DEVICE: $l"; done <<<"$line"
+  else
+    failures=$((failures + 1))
+    say "segmenter on $DEVICE: FAILED ($(tail -1 "$WORK/segment.log"))"
+  fi
+fi
 if [[ "$DEVICE" != cpu ]] && python3 -c 'import torch, transformers, peft' 2>/dev/null; then
   for size in $SIZES; do
     if step "hf_anchor_$size" 240 python3 scripts/hf_anchor.py --size "$size" --batch "$BATCH" --steps "$STEPS" --device "$DEVICE"; then
