@@ -21,7 +21,7 @@ void add_data_segment_command(CLI::App& root, Commands& commands) {
   s->add_option("--out", o->out, "Output folder: masks/, regions.json, manifest.csv, qc.csv, qc.json, contact sheet "
                                   "(an interrupted run in it continues)")
       ->required();
-  s->add_option("--batch", o->batch, "Images per forward pass")->capture_default_str();
+  s->add_option("--batch", o->batch, "Images per forward pass (default: 1 on the CPU, 8 on CUDA, as measured)");
   s->add_option("--device", o->device, "auto, cpu or cuda[:N]")->capture_default_str();
   s->add_flag("--save-logits", o->save_logits, "Also write logits/<image>.safetensors (input and logits, to debug a spec)");
   s->add_flag("!--no-pictures", o->pictures, "Skip the contact sheet and the flagged overlays");

@@ -70,7 +70,7 @@ MaskQcRow record_of(const SegmenterSpec& spec, const SegmentedImage& s) {
 
 SegmentSummary segment_manifest(const SegmentOptions& o) {
   const auto t0 = Clock::now();
-  if (o.batch < 1 || o.batch > 1024) throw InputError("--batch must be 1..1024, not " + std::to_string(o.batch));
+  if (o.batch < 0 || o.batch > 1024) throw InputError("--batch must be 1..1024 (0: automatic), not " + std::to_string(o.batch));
   if (!image_io_available())
     throw InputError(o.manifest + ": 'data segment' decodes and resizes images, which this build cannot "
                      "(OSTEOFM_WITH_IMAGE_IO=OFF)");
@@ -89,7 +89,9 @@ SegmentSummary segment_manifest(const SegmentOptions& o) {
       throw InputError(p.message + (m.error_count() > 1 ? " (see 'osteofm data check')" : ""));
   if (m.rows.empty()) throw InputError(o.manifest + ": no rows to segment");
 
-  Segmenter segmenter(o.model, spec, resolve_device(o.device));  // checks the module before anything is written
+  const torch::Device device = resolve_device(o.device);
+  Segmenter segmenter(o.model, spec, device);  // checks the module before anything is written
+  const size_t batch = static_cast<size_t>(o.batch > 0 ? o.batch : device.is_cuda() ? 8 : 1);
   const std::string key =
       hex64(fnv1a(hex64(fnv1a(read_file(o.model))) + "|" + spec.text + "|v" + std::to_string(kSegmentVersion)));
   const fs::path dir = fs::absolute(o.out).lexically_normal();
@@ -150,8 +152,11 @@ SegmentSummary segment_manifest(const SegmentOptions& o) {
   size_t done = sum.kept;
   if (done) bar.update(static_cast<long>(done), "kept " + std::to_string(done));
   std::mutex mu;
-  for (size_t b = 0; b < todo.size(); b += static_cast<size_t>(o.batch)) {
-    const size_t count = std::min<size_t>(static_cast<size_t>(o.batch), todo.size() - b);
+  // Chunks of at least one image per thread: decoding and the masks run in parallel over a
+  // chunk, the module over it in batches of `batch`.
+  const size_t chunk = std::max(batch, static_cast<size_t>(threads));
+  for (size_t b = 0; b < todo.size(); b += chunk) {
+    const size_t count = std::min(chunk, todo.size() - b);
     std::vector<torch::Tensor> inputs(count);
     std::vector<std::string> errors(count);
     std::vector<int> widths(count), heights(count);
@@ -177,7 +182,14 @@ SegmentSummary segment_manifest(const SegmentOptions& o) {
       }
     t = Clock::now();
     torch::Tensor logits;
-    if (!good.empty()) logits = segmenter.logits(torch::stack(good));
+    if (!good.empty()) {
+      std::vector<torch::Tensor> parts;
+      for (size_t g = 0; g < good.size(); g += batch)
+        parts.push_back(segmenter.logits(
+            torch::stack(std::vector<torch::Tensor>(good.begin() + static_cast<std::ptrdiff_t>(g),
+                                                    good.begin() + static_cast<std::ptrdiff_t>(std::min(good.size(), g + batch))))));
+      logits = parts.size() == 1 ? parts[0] : torch::cat(parts);
+    }
     sum.model_seconds += seconds_since(t);
     t = Clock::now();
     parallel_for(count, threads, [&](size_t j, int) {

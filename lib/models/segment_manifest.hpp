@@ -12,7 +12,9 @@ namespace osteofm {
 struct SegmentOptions {
   std::string manifest, model, spec, out;  // spec "": the model's path with .json
   std::string device = "auto";             // auto | cpu | cuda[:N]
-  int batch = 4;
+  // Images per forward pass; 0: 1 on the CPU, 8 on CUDA (bench/bench_segment.cpp: with a
+  // PSPNet-sized module at 512 px, batch 4 ran 1.6x slower than batch 1 on 2 CPU cores).
+  int batch = 0;
   int threads = 0;          // decoding and QC (0: osteofm's default)
   bool save_logits = false; // logits/<image>.safetensors: `input` [C,h,w] and `logits` [K,h',w']
   bool pictures = true;     // contact sheet and flagged overlays
