@@ -414,6 +414,25 @@ wait "$pid" 2>/dev/null
 run_case "data cache: rerun after SIGKILL" 0 "cache_kill/*.tmp.*" -- "$BIN" data cache cohort/manifest.csv --size 64 --out cache_kill
 expect "data cache: the killed-and-rerun cache equals an uninterrupted one" \
   "cmp -s <(cd cache_ref && cat *.safetensors | md5sum) <(cd cache_kill && cat *.safetensors | md5sum)"
+# data segment killed half-way over the 34 public radiographs: the rerun keeps what was
+# finished, redoes the rest, and ends with the masks of an uninterrupted run.
+{
+  echo "image_id,patient_id,path,t_score"
+  i=0
+  for f in "$CXR"/covid-chestxray-dataset/images/* "$CXR"/nih-chestxray14/*.png "$CXR"/hannover-covid19-repository/png/*; do
+    echo "c$i,p$i,$f,-1"
+    i=$((i + 1))
+  done
+} >man_seg_cxr.csv
+"$BIN" data segment man_seg_cxr.csv --model "$SEGFX/segmenter.pt" --out seg_ref --no-pictures >/dev/null 2>&1
+"$BIN" data segment man_seg_cxr.csv --model "$SEGFX/segmenter.pt" --out seg_kill --no-pictures >/dev/null 2>&1 &
+pid=$!
+sleep 1.5
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+run_case "data segment: rerun after SIGKILL" 0 "seg_kill/*.tmp.*:seg_kill/masks/*.tmp.*:seg_kill/qc/*.tmp.*" -- "$BIN" data segment man_seg_cxr.csv --model "$SEGFX/segmenter.pt" --out seg_kill --no-pictures
+expect "data segment: the killed-and-rerun masks equal an uninterrupted run's" \
+  "cmp -s <(cd seg_ref/masks && cat *.png | md5sum) <(cd seg_kill/masks && cat *.png | md5sum) && test \$(ls seg_kill/masks | wc -l) = 34"
 cat >long.json <<EOF
 {"data": {"manifest": "$WORK/cohort/manifest.csv"}, "backbone": {"preset": "dinov2-tiny", "seed": 5},
  "strategy": {"name": "linear_probe"}, "train": {"epochs": 400, "batch_size": 8, "seed": 2, "patience": 400}}
