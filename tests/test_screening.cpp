@@ -50,6 +50,13 @@ struct Tolerance {
 };
 Tolerance tolerance_for(const std::string& path) {
   const auto last = path.substr(path.rfind('.') + 1);
+  // ../transport: given thresholds and prevalence exact; fitted models 1e-6 abs + 1e-6 rel.
+  if (path.rfind("transport.", 0) == 0) {
+    static const std::set<std::string> exact = {"tp", "fp", "tn", "fn", "threshold", "prevalence"};
+    if (exact.count(last)) return {true, 0, 0};
+    if (path.find("recalibrat") != std::string::npos || path.find("baseline") != std::string::npos) return {false, 1e-6, 1e-6};
+    return {};
+  }
   static const std::set<std::string> counts = {"tp", "fp", "tn", "fn", "n", "n_positive"};
   if (counts.count(last) || path.find(".thresholds.") != std::string::npos) return {true, 0, 0};
   if (path.find("calibration.slope") != std::string::npos || path.find("calibration.intercept") != std::string::npos)
@@ -333,4 +340,114 @@ TEST_CASE("compare: ranking and paired bootstrap differences of several models",
   for (const auto& m : ranking["models"])
     if (m["name"] == "D") CHECK(m["not_below_best"] == false);
   CHECK(j["comparisons"]["osteoporosis_vs_rest"].size() == 10);  // 5 models: 10 pairs
+}
+
+namespace {
+// A transport split with its covariates as passed-through columns.
+Predictions transport_split(const json& split, const std::string& prefix) {
+  Predictions p = split_predictions(split, prefix, split.at("y_score"), false);
+  p.extra_header = {"age", "weight"};
+  for (size_t i = 0; i < p.size(); ++i)
+    p.extra.push_back({format_double(split["age"][i].get<double>()), format_double(split["weight"][i].get<double>())});
+  return p;
+}
+}  // namespace
+
+TEST_CASE("transport fixtures: recalibration, fixed thresholds, prevalence and the baseline from the CLI equal statsmodels "
+          "and sklearn", "[eval][cli][transport]") {
+  std::vector<fs::path> cases;
+  for (const auto& e : fs::directory_iterator(shared("fixtures/transport")))
+    if (e.path().extension() == ".json") cases.push_back(e.path());
+  std::sort(cases.begin(), cases.end());
+  REQUIRE(cases.size() >= 2);
+  for (const auto& file : cases) {
+    const json c = json::parse(read_text(file.string()));
+    INFO("case " << c.at("case").get<std::string>());
+    TempDir dir;
+    const json& in = c.at("inputs");
+    write_predictions(dir / "val.csv", transport_split(in.at("val"), "val-"));
+    write_predictions(dir / "test.csv", transport_split(in.at("test"), "test-"));
+    std::string args = "eval --predictions '" + (dir / "test.csv") + "' --val '" + (dir / "val.csv") +
+                       "' --recalibrate logistic --prevalence " + format_double(in["prevalence"].get<double>()) +
+                       " --bootstrap 200 --no-plots --out '" + (dir / "m.json") + "' --baseline ";
+    for (size_t k = 0; k < in["baseline_columns"].size(); ++k)
+      args += (k ? "," : "") + in["baseline_columns"][k].get<std::string>();
+    for (const auto& [endpoint, t] : in["fixed_thresholds"].items()) args += " --threshold " + endpoint + "=" + format_double(t.get<double>());
+    const CliResult r = run_osteofm(args);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    const json m = json::parse(read_text(dir / "m.json"));
+    int compared = 0;
+    check_close(c.at("expected").at("endpoints"), m.at("endpoints"), "transport.endpoints", &compared);
+    CHECK(compared > 60);
+    // The differences carry a paired bootstrap CI and p around their estimate.
+    const json& d = m["endpoints"]["osteoporosis_vs_rest"]["baseline"]["model_minus_baseline"];
+    REQUIRE(d["ci"].is_array());
+    CHECK(d["ci"][0].get<double>() <= d["estimate"].get<double>());
+    CHECK(d["p"].get<double>() > 0);  // never exactly 0
+  }
+}
+
+TEST_CASE("transport bad input: each a one-line error, or null with its reason", "[eval][cli][transport]") {
+  const json c = json::parse(read_text(shared("fixtures/transport/transport_v250_t300.json")));
+  TempDir dir;
+  Predictions val = transport_split(c["inputs"]["val"], "val-"), test = transport_split(c["inputs"]["test"], "test-");
+  write_predictions(dir / "val.csv", val);
+  write_predictions(dir / "test.csv", test);
+  const std::string base = "eval --predictions '" + (dir / "test.csv") + "' --bootstrap 50 --no-plots --out '" + (dir / "m.json") + "'";
+  const std::string with_val = base + " --val '" + (dir / "val.csv") + "'";
+  struct Bad {
+    std::string args, says;
+  };
+  Predictions constant = val;
+  for (auto& row : constant.extra) row[0] = "60";
+  write_predictions(dir / "val_constant.csv", constant);
+  Predictions text = val;
+  text.extra[3][1] = "heavy";
+  write_predictions(dir / "val_text.csv", text);
+  const std::vector<Bad> bad = {
+      {with_val + " --baseline age,height", "no column 'height'"},
+      {base + " --val '" + (dir / "val_text.csv") + "' --baseline age,weight", "'heavy', not a number"},
+      {base + " --val '" + (dir / "val_constant.csv") + "' --baseline age", "constant in the validation"},
+      {with_val + " --threshold osteoporosis_vs_rest=1.5", "in [0, 1]"},
+      {with_val + " --threshold hip_fracture=0.2", "unknown endpoint"},
+      {with_val + " --prevalence 0", "--prevalence must be in (0, 1)"},
+      {with_val + " --prevalence 1.2", "--prevalence must be in (0, 1)"},
+      {base + " --recalibrate logistic", "needs validation predictions"},
+      {base + " --baseline age", "needs validation predictions"},
+  };
+  for (const auto& b : bad) {
+    INFO(b.args);
+    const CliResult r = run_osteofm(b.args);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains(b.says));
+    CHECK(split_lines(r.err).size() == 1);
+    CHECK_FALSE(fs::exists(dir / "m.json"));
+  }
+  // A covariate that separates the outcome in validation: the MLE does not exist; the
+  // baseline is null with the reason, the rest is reported.
+  Predictions separating = val;
+  // Age 200 for every osteoporosis image (the others keep theirs): osteoporosis vs rest is
+  // separated, low BMD vs normal is not (osteopenia and normal ages overlap).
+  for (size_t i = 0; i < separating.size(); ++i)
+    if (separating.scored.label[i] == 2) separating.extra[i][0] = "200";
+  write_predictions(dir / "val_sep.csv", separating);
+  CliResult r = run_osteofm(base + " --val '" + (dir / "val_sep.csv") + "' --baseline age");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json m = json::parse(read_text(dir / "m.json"));
+  CHECK(m["endpoints"]["osteoporosis_vs_rest"]["baseline"]["coefficients"].is_null());
+  CHECK_THAT(m["endpoints"]["osteoporosis_vs_rest"]["baseline"]["reason"].get<std::string>(), Catch::Contains("separate"));
+  CHECK(m["endpoints"]["low_bmd_vs_normal"]["baseline"]["coefficients"].is_object());
+  // Recalibration on a validation split without osteoporosis: null with the reason.
+  Predictions no_pos = val;
+  for (size_t i = 0; i < no_pos.size(); ++i)
+    if (no_pos.scored.label[i] == 2) no_pos.scored.label[i] = 1;
+  write_predictions(dir / "val_nopos.csv", no_pos);
+  r = run_osteofm(base + " --val '" + (dir / "val_nopos.csv") + "' --recalibrate logistic");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  m = json::parse(read_text(dir / "m.json"));
+  CHECK(m["endpoints"]["osteoporosis_vs_rest"]["recalibration"]["slope"].is_null());
+  CHECK_THAT(m["endpoints"]["osteoporosis_vs_rest"]["recalibrated_reason"].get<std::string>(), Catch::Contains("one outcome"));
 }

@@ -2,13 +2,17 @@
 // thresholds, calibration, decision curves; ROC, reliability and decision-curve figures.
 #include <filesystem>
 #include <iostream>
+#include <cmath>
+#include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "command.hpp"
 #include "eval/bootstrap.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "eval/evaluate.hpp"
+#include "eval/transport.hpp"
 #include "report/roc_report.hpp"
 
 namespace osteofm::cli {
@@ -44,6 +48,28 @@ void print_summary(const std::string& csv, const nlohmann::json& m) {
               << "\n";
   }
   if (m["validation"].is_null()) std::cout << "  no thresholds: " << m["validation_reason"].get<std::string>() << "\n";
+  for (const auto& [key, ep] : m["endpoints"].items()) {
+    if (ep.contains("recalibration") && ep["recalibration"]["slope"].is_number())
+      std::printf("  %-22s recalibrated on validation: intercept %.3f, slope %.3f; test calibration slope %.3f -> %.3f\n",
+                  key.c_str(), ep["recalibration"]["intercept"].get<double>(), ep["recalibration"]["slope"].get<double>(),
+                  ep["recalibrated"]["before"]["slope"].is_number() ? ep["recalibrated"]["before"]["slope"].get<double>() : NAN,
+                  ep["recalibrated"]["slope"].is_number() ? ep["recalibrated"]["slope"].get<double>() : NAN);
+    if (ep.contains("fixed_threshold"))
+      std::printf("  %-22s at the fixed threshold %.4g: sensitivity %.3f, specificity %.3f\n", key.c_str(),
+                  ep["fixed_threshold"]["threshold"].get<double>(),
+                  ep["fixed_threshold"]["sensitivity"]["estimate"].is_number() ? ep["fixed_threshold"]["sensitivity"]["estimate"].get<double>() : NAN,
+                  ep["fixed_threshold"]["specificity"]["estimate"].is_number() ? ep["fixed_threshold"]["specificity"]["estimate"].get<double>() : NAN);
+    if (ep.contains("at_prevalence") && ep["at_prevalence"]["ppv"].is_number())
+      std::printf("  %-22s at prevalence %.3g: PPV %.3f, NPV %.3f\n", key.c_str(),
+                  ep["at_prevalence"]["prevalence"].get<double>(), ep["at_prevalence"]["ppv"].get<double>(),
+                  ep["at_prevalence"]["npv"].get<double>());
+    if (ep.contains("baseline") && ep["baseline"]["auc"].is_number())
+      std::cout << "  " << key << ": baseline AUC " << with_ci(nlohmann::json{{"estimate", ep["baseline"]["auc"]}})
+                << ", image model minus baseline "
+                << with_ci({{"estimate", ep["baseline"]["model_minus_baseline"]["estimate"]},
+                            {"ci", ep["baseline"]["model_minus_baseline"]["ci"]}})
+                << "\n";
+  }
   if (m.contains("t_score"))
     std::cout << "  T-score MAE               " << with_ci(m["t_score"]["mae"]) << " (n=" << m["t_score"]["n"] << ")\n"
               << "  T-score Pearson r         " << with_ci(m["t_score"]["pearson_r"]) << "\n";
@@ -52,7 +78,9 @@ void print_summary(const std::string& csv, const nlohmann::json& m) {
 
 void add_eval_command(CLI::App& root, Commands& commands) {
   struct Options {
-    std::string run, split = "test", predictions, val, out;
+    std::string run, split = "test", predictions, val, out, recalibrate;
+    std::vector<std::string> thresholds, baseline;
+    std::optional<double> prevalence;
     EvalOptions eval;
     bool no_cluster = false, cluster = false, no_plots = false;
   };
@@ -76,6 +104,17 @@ void add_eval_command(CLI::App& root, Commands& commands) {
   e->add_option("--conf-level", o->eval.conf_level, "Confidence level")->capture_default_str()->check(CLI::Range(0.5, 0.999));
   e->add_option("--decision-thresholds", o->eval.decision_thresholds,
                 "Threshold probabilities of the decision curve (default 0.01,0.02,...,0.50)")
+      ->delimiter(',');
+  e->add_option("--recalibrate", o->recalibrate, "logistic: recalibration (intercept, slope) fitted on --val, applied "
+                                                 "to the test scores (endpoints.<e>.recalibration, .recalibrated)")
+      ->check(CLI::IsMember({"logistic"}));
+  e->add_option("--threshold", o->thresholds, "ENDPOINT=T, repeatable: an operating point fixed elsewhere, scored here "
+                                              "(endpoints.<e>.fixed_threshold)");
+  e->add_option("--prevalence", o->prevalence, "The target setting's prevalence: PPV and NPV there by Bayes, at the "
+                                               "validation Youden threshold (endpoints.<e>.at_prevalence)");
+  e->add_option("--baseline", o->baseline, "COL[,COL...]: passed-through columns of both files (e.g. age,weight): a "
+                                           "logistic baseline and the image + baseline model, fitted on --val, "
+                                           "compared on test (endpoints.<e>.baseline)")
       ->delimiter(',');
   e->add_flag("--no-plots", o->no_plots, "Skip the figures");
   commands.push_back({e, [o] {
@@ -103,7 +142,18 @@ void add_eval_command(CLI::App& root, Commands& commands) {
     const Predictions p = read_predictions(csv);
     Predictions v;
     if (!val.empty()) v = read_predictions(val);
-    const nlohmann::json m = evaluate(p, val.empty() ? nullptr : &v, o->eval);
+    TransportOptions transport;
+    transport.recalibrate = !o->recalibrate.empty();
+    for (const auto& t : o->thresholds) transport.fixed_thresholds.insert(parse_fixed_threshold(t));
+    transport.prevalence = o->prevalence;
+    transport.baseline_columns = o->baseline;
+    transport.bootstrap.replicates = o->eval.replicates;
+    transport.bootstrap.seed = o->eval.seed;
+    transport.bootstrap.conf_level = o->eval.conf_level;
+    transport.cluster = o->eval.cluster;
+    check_transport(p, val.empty() ? nullptr : &v, transport);  // before any statistic
+    nlohmann::json m = evaluate(p, val.empty() ? nullptr : &v, o->eval);
+    add_transport(m, p, val.empty() ? nullptr : &v, transport);
     write_file_atomic(out, m.dump(2) + "\n");
     print_summary(csv, m);
     std::cout << "wrote " << out << "\n";
