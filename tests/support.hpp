@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,23 @@ inline std::string shared_dir() {
 }
 inline std::string shared(const std::string& rel) { return shared_dir() + "/" + rel; }
 inline std::string source(const std::string& rel) { return std::string(OSTEOFM_SOURCE_DIR) + "/" + rel; }
+
+// The 34 real radiographs (PNG, JPEG) of ../shared/data/public-cxr, sorted by path.
+inline std::vector<std::string> public_radiographs() {
+  std::vector<std::string> images;
+  for (const char* dir : {"covid-chestxray-dataset/images", "nih-chestxray14", "hannover-covid19-repository/png"})
+    for (const auto& e : fs::directory_iterator(shared(std::string("data/public-cxr/") + dir)))
+      if (e.is_regular_file()) images.push_back(e.path().string());
+  std::sort(images.begin(), images.end());
+  return images;
+}
+
+// A train config for the tiny real-radiograph runs: dinov2-tiny, linear probe, one epoch.
+inline std::string tiny_probe_config(const std::string& manifest) {
+  return std::string("{\"data\": {\"manifest\": \"") + manifest +
+         "\"}, \"backbone\": {\"preset\": \"dinov2-tiny\", \"seed\": 5}, \"strategy\": {\"name\": \"linear_probe\"}, "
+         "\"train\": {\"epochs\": 1, \"batch_size\": 8, \"seed\": 2}}";
+}
 
 // A fresh folder per call, removed when the object goes away.
 struct TempDir {

@@ -151,11 +151,7 @@ TEST_CASE("explain: real radiographs with lung masks on some images give maps, l
   REQUIRE(conv.code == 0);
   std::map<std::string, std::string> mask_of;
   for (const auto& rec : parse_csv(read_text(tmp / "cxr/masks.csv"), "masks.csv").records) mask_of[rec.fields[0]] = rec.fields[1];
-  std::vector<std::string> images;
-  for (const char* dir : {"covid-chestxray-dataset/images", "nih-chestxray14", "hannover-covid19-repository/png"})
-    for (const auto& e : fs::directory_iterator(shared(std::string("data/public-cxr/") + dir)))
-      if (e.is_regular_file()) images.push_back(e.path().string());
-  std::sort(images.begin(), images.end());
+  const std::vector<std::string> images = public_radiographs();
   REQUIRE(images.size() >= 30);
   // Three splits, each with every class: split by i % 3, class by (i / 3) % 3.
   const char* splits[] = {"train", "val", "test"};
@@ -175,11 +171,7 @@ TEST_CASE("explain: real radiographs with lung masks on some images give maps, l
   REQUIRE(test_masked > 0);
   REQUIRE(test_masked < test_rows);
   write_text(tmp / "cxr/manifest.csv", manifest);  // beside the regions.json data masks wrote
-  const json c = {{"data", {{"manifest", tmp / "cxr/manifest.csv"}}},
-                  {"backbone", {{"preset", "dinov2-tiny"}, {"seed", 5}}},
-                  {"strategy", {{"name", "linear_probe"}}},
-                  {"train", {{"epochs", 1}, {"batch_size", 8}, {"seed", 2}}}};
-  write_text(tmp / "c.json", c.dump());
+  write_text(tmp / "c.json", tiny_probe_config(tmp / "cxr/manifest.csv"));
   const CliResult t = run_osteofm("train --config '" + (tmp / "c.json") + "' --out '" + (tmp / "run") + "'");
   INFO(t.err);
   REQUIRE(t.code == 0);

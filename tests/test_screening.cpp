@@ -19,9 +19,10 @@ using namespace osteofm::test;
 using nlohmann::json;
 
 namespace {
-std::vector<fs::path> screening_cases() {
+// Every *.json of a fixture folder, sorted (the READMEs: cases may be added).
+std::vector<fs::path> fixture_cases(const std::string& folder) {
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(shared("fixtures/screening")))
+  for (const auto& e : fs::directory_iterator(shared("fixtures/" + folder)))
     if (e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
   return files;
@@ -108,7 +109,7 @@ std::string join(const json& values) {
 }  // namespace
 
 TEST_CASE("screening fixtures: eval and compare from the CLI equal sklearn, statsmodels and SciPy", "[eval][cli][screening]") {
-  const auto cases = screening_cases();
+  const auto cases = fixture_cases("screening");
   REQUIRE(cases.size() >= 4);
   for (const auto& file : cases) {
     const json c = json::parse(read_text(file.string()));
@@ -355,10 +356,7 @@ Predictions transport_split(const json& split, const std::string& prefix) {
 
 TEST_CASE("transport fixtures: recalibration, fixed thresholds, prevalence and the baseline from the CLI equal statsmodels "
           "and sklearn", "[eval][cli][transport]") {
-  std::vector<fs::path> cases;
-  for (const auto& e : fs::directory_iterator(shared("fixtures/transport")))
-    if (e.path().extension() == ".json") cases.push_back(e.path());
-  std::sort(cases.begin(), cases.end());
+  const auto cases = fixture_cases("transport");
   REQUIRE(cases.size() >= 2);
   for (const auto& file : cases) {
     const json c = json::parse(read_text(file.string()));

@@ -136,11 +136,7 @@ TEST_CASE("segment: masks from the fixture segmenter give Δbone and IoU_bone on
   // segmenter's masks explain scores the bones on every test image. (The fixture's weights
   // are random, so the regions are not anatomy: this proves the path, not a segmenter.)
   TempDir tmp;
-  std::vector<std::string> images;
-  for (const char* dir : {"covid-chestxray-dataset/images", "nih-chestxray14", "hannover-covid19-repository/png"})
-    for (const auto& e : fs::directory_iterator(shared(std::string("data/public-cxr/") + dir)))
-      if (e.is_regular_file()) images.push_back(e.path().string());
-  std::sort(images.begin(), images.end());
+  const std::vector<std::string> images = public_radiographs();
   REQUIRE(images.size() >= 30);
   const char* splits[] = {"train", "val", "test"};
   const char* t_scores[] = {"0.5", "-1.8", "-3.1"};
@@ -160,11 +156,7 @@ TEST_CASE("segment: masks from the fixture segmenter give Δbone and IoU_bone on
   const json qc = json::parse(read_text(tmp / "seg/qc.json"));
   CHECK(qc["images"] == images.size());
   CHECK(qc["failed"] == 0);
-  const json c = {{"data", {{"manifest", tmp / "seg/manifest.csv"}}},
-                  {"backbone", {{"preset", "dinov2-tiny"}, {"seed", 5}}},
-                  {"strategy", {{"name", "linear_probe"}}},
-                  {"train", {{"epochs", 1}, {"batch_size", 8}, {"seed", 2}}}};
-  write_text(tmp / "c.json", c.dump());
+  write_text(tmp / "c.json", tiny_probe_config(tmp / "seg/manifest.csv"));
   const CliResult t = run_osteofm("train --config '" + (tmp / "c.json") + "' --out '" + (tmp / "run") + "'");
   INFO(t.err);
   REQUIRE(t.code == 0);
@@ -220,11 +212,7 @@ TEST_CASE("segment: reproduce --segmenter masks a cohort of real radiographs and
   // 34 public radiographs with made-up T-scores, no split, no mask: the prepare stage splits,
   // segments (data/segment), checks and caches; the report stage explains with the masks.
   TempDir dir;
-  std::vector<std::string> images;
-  for (const char* sub : {"covid-chestxray-dataset/images", "nih-chestxray14", "hannover-covid19-repository/png"})
-    for (const auto& e : fs::directory_iterator(shared(std::string("data/public-cxr/") + sub)))
-      if (e.is_regular_file()) images.push_back(e.path().string());
-  std::sort(images.begin(), images.end());
+  const std::vector<std::string> images = public_radiographs();
   const char* t_scores[] = {"0.5", "-1.8", "-3.1"};
   std::string csv = "image_id,patient_id,path,t_score\n";
   for (size_t i = 0; i < images.size(); ++i)

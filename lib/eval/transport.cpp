@@ -95,6 +95,10 @@ json calibration_values(const BinarySet& d) {
   for (const auto& b : c.bins)
     if (b.n > 0) ece += static_cast<double>(b.n) / d.size() * std::fabs(b.observed - b.mean_predicted);
   json j = {{"brier", brier / d.size()}, {"intercept", num(c.intercept)}, {"slope", num(c.slope)}, {"ece_10", ece}};
+  j["bins"] = json::array();  // the reliability diagram's points, as evaluate's calibration has them
+  for (const auto& b : c.bins)
+    j["bins"].push_back({{"lower", b.lower}, {"upper", b.upper}, {"n", b.n}, {"mean_predicted", num(b.mean_predicted)},
+                         {"observed", num(b.observed)}});
   if (!c.slope_reason.empty()) j["slope_reason"] = c.slope_reason;
   if (!c.intercept_reason.empty()) j["intercept_reason"] = c.intercept_reason;
   return j;
@@ -287,6 +291,13 @@ void add_transport(json& metrics, const Predictions& test, const Predictions* va
         for (double& s : r.score) s = expit((*ab)[0] + (*ab)[1] * clipped_logit(s));
         ep["recalibrated"] = calibration_values(r);
         ep["recalibrated"]["before"] = calibration_values(t);
+        ep["recalibrated"]["before"].erase("bins");  // evaluate's calibration has them
+        // The decision curve after recalibration, at evaluate's thresholds (a recalibration
+        // moves which images cross each threshold probability).
+        if (ep.contains("decision_curve") && ep["decision_curve"].contains("thresholds")) {
+          const DecisionCurve dc = decision_curve(r, ep["decision_curve"]["thresholds"].get<std::vector<double>>());
+          ep["recalibrated"]["decision_curve"] = {{"thresholds", dc.thresholds}, {"net_benefit", dc.net_benefit}};
+        }
       }
     }
     if (const auto it = o.fixed_thresholds.find(e); it != o.fixed_thresholds.end())

@@ -11,6 +11,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/file_names.hpp"
 #include "core/labels.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
@@ -166,7 +167,8 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
         std::snprintf(caption, sizeof caption, "%s  true %s  pred %s (p %.2f)  IoU_bone %s", d.image_id[b + i].c_str(),
                       kClassNames[label], kClassNames[predicted[b + i]], original.score[b + i][predicted[b + i]],
                       iou_text.c_str());
-        overlays.add(label, kClassNames[label] + std::string("_") + d.image_id[b + i] + ".png", x01[i][0], c, masks[i],
+        // The id is data from a CSV: file_stem_for_id keeps '/' and ".." from steering the file.
+        overlays.add(label, kClassNames[label] + std::string("_") + file_stem_for_id(d.image_id[b + i]) + ".png", x01[i][0], c, masks[i],
                      caption);
       }
     }

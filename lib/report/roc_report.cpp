@@ -74,6 +74,24 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     rel.notes = {"Brier " + with_ci(cal["brier"]),
                  "calibration slope " + number(cal["slope"]) + ", intercept " + number(cal["intercept"]),
                  "dashed diagonal: perfect calibration"};
+    // After a logistic recalibration fitted on validation (eval --recalibrate): its bins beside.
+    const bool recalibrated = ep.contains("recalibrated") && ep["recalibrated"].is_object() &&
+                              ep["recalibrated"].contains("bins");
+    if (recalibrated) {
+      const auto& rc = ep["recalibrated"];
+      PlotSeries after;
+      after.label = "recalibrated on validation: ECE " + number(rc["ece_10"]);
+      after.markers = true;
+      after.dashed = true;
+      for (const auto& b : rc["bins"]) {
+        if (b["n"].get<long long>() == 0) continue;
+        after.x.push_back(b["mean_predicted"].get<double>());
+        after.y.push_back(b["observed"].get<double>());
+      }
+      rel.series.push_back(after);
+      rel.notes.push_back("recalibrated: slope " + number(rc["slope"]) + ", intercept " + number(rc["intercept"]) +
+                          ", Brier " + number(rc["brier"]));
+    }
     for (auto& f : write_both(rel, stem + "_reliability_" + key)) files.push_back(f);
 
     const auto& dc = ep["decision_curve"];
@@ -103,6 +121,17 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     none.x = {0.0, model.x.back()};
     none.y = {0.0, 0.0};
     dca.series = {model, all, none};
+    if (recalibrated && ep["recalibrated"].contains("decision_curve")) {
+      const auto& rdc = ep["recalibrated"]["decision_curve"];
+      PlotSeries after = curve_series("recalibrated on validation", {}, {});
+      after.dashed = true;
+      for (size_t k = 0; k < rdc["thresholds"].size(); ++k) {
+        after.x.push_back(rdc["thresholds"][k].get<double>());
+        after.y.push_back(rdc["net_benefit"][k].get<double>());
+        top = std::max(top, after.y.back());
+      }
+      dca.series.insert(dca.series.begin() + 1, after);
+    }
     dca.x_min = 0;
     dca.x_max = model.x.back();
     dca.y_max = std::max(0.05, top * 1.15);

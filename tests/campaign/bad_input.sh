@@ -414,6 +414,11 @@ wait "$pid" 2>/dev/null
 run_case "data cache: rerun after SIGKILL" 0 "cache_kill/*.tmp.*" -- "$BIN" data cache cohort/manifest.csv --size 64 --out cache_kill
 expect "data cache: the killed-and-rerun cache equals an uninterrupted one" \
   "cmp -s <(cd cache_ref && cat *.safetensors | md5sum) <(cd cache_kill && cat *.safetensors | md5sum)"
+# Image ids are data: an id made of "../" must not place explain's overlays outside --out.
+awk -F, 'BEGIN {OFS=","} NR > 1 && $NF == "test" {$1 = "../../../../esc_" $1} {print}' cohort/manifest.csv >cohort/man_esc.csv
+run_case "explain: image ids with ../ keep the overlays inside --out" 0 "esc_*:exesc/esc_*" -- "$BIN" explain --run run \
+  --data cohort/man_esc.csv --out exesc --overlays 1 --bootstrap 20 --chance-draws 0 --area-draws 0 --deletion-steps 0
+expect "explain: the ../ ids' overlays are in exesc/overlays" "compgen -G 'exesc/overlays/*esc_*' >/dev/null"
 # data segment killed half-way over the 34 public radiographs: the rerun keeps what was
 # finished, redoes the rest, and ends with the masks of an uninterrupted run.
 {
