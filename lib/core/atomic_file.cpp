@@ -18,6 +18,17 @@ namespace fs = std::filesystem;
 
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
   static std::atomic<unsigned> counter{0};
+  // rename() replaces whatever has the name: a device node (/dev/null, as root), a FIFO, a
+  // symbolic link (not what it points to). Only a regular file, or nothing, is replaced.
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    const char* what = S_ISLNK(st.st_mode)    ? "a symbolic link"
+                       : S_ISDIR(st.st_mode)  ? "a folder"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                     : "not a regular file";
+    throw InputError(path_ + ": exists and is " + what + "; osteofm replaces only regular files (give another path)");
+  }
   fs::path target(path_);
   if (target.has_parent_path()) {
     std::error_code ec;

@@ -56,6 +56,8 @@ std::array<double, 2> t_score_distribution(const std::array<double, 3>& mix_) {
 std::vector<PhantomSubject> phantom_subjects(const PhantomOptions& o) {
   const double total = o.class_mix[0] + o.class_mix[1] + o.class_mix[2];
   if (o.patients < 1) throw InputError("--patients must be at least 1");
+  // 4096 px: a detector's side (~43 cm at 0.1 mm); --size 100000 ran for minutes towards 40 GB.
+  if (o.size < 64 || o.size > 4096) throw InputError("--size must be 64..4096 pixels, not " + std::to_string(o.size));
   if (o.images_min < 1 || o.images_max < o.images_min) throw InputError("--images-per-patient must be A-B with 1 <= A <= B");
   if (std::fabs(total - 1.0) > 1e-6 || o.class_mix[0] <= 0 || o.class_mix[1] <= 0 || o.class_mix[2] <= 0)
     throw InputError("--class-mix must be three positive shares summing to 1");

@@ -1,7 +1,10 @@
 #include "explain/overlay_set.hpp"
 
+#include <sstream>
+
 #include <torch/torch.h>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
 
@@ -45,16 +48,31 @@ void OverlaySet::add(int label, const std::string& file_name, const torch::Tenso
 
 OverlaySet::Written OverlaySet::write(const fs::path& out_dir) const {
   Written w;
-  {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(out_dir / "overlays", ec))
-      if (e.path().extension() == ".png") fs::remove(e.path(), ec);
+  const fs::path dir = out_dir / "overlays", list = dir / ".written-by-osteofm";
+  std::error_code ec;
+  // A link there would send the deletions below, and the new files, somewhere else.
+  if (fs::is_symlink(dir, ec)) {
+    w.skipped = dir.string() + " is a symbolic link: no overlay written, nothing removed there";
+    return w;
+  }
+  // The overlays of an earlier run, as it listed them: only those are removed (a PNG put
+  // there by anyone else stays).
+  if (fs::is_regular_file(list, ec)) {
+    std::istringstream names(read_file(list.string()));
+    for (std::string name; std::getline(names, name);)
+      if (!name.empty() && name.find('/') == std::string::npos && name != "." && name != ".." &&
+          !fs::is_symlink(dir / name, ec))
+        fs::remove(dir / name, ec);
+    fs::remove(list, ec);
   }
   if (overlays_.empty()) return w;
   try {
-    fs::create_directories(out_dir / "overlays");
+    fs::create_directories(dir);
+    std::string written;
     for (const auto& [name, o] : overlays_) {
-      write_cam_overlay((out_dir / "overlays" / name).string(), o);
+      written += name + "\n";
+      write_file_atomic(list.string(), written);  // before the file: a kill leaves nothing unlisted
+      write_cam_overlay((dir / name).string(), o);
       w.files.push_back("overlays/" + name);
     }
   } catch (const InputError& e) {

@@ -9,6 +9,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/file_names.hpp"
 #include "core/labels.hpp"
 
 namespace osteofm {
@@ -146,6 +147,12 @@ Manifest parse_manifest_text(std::string_view text, const std::string& source, c
 
     if (!r.split.empty() && r.split != "train" && r.split != "val" && r.split != "test")
       problem(r, "bad_split", "split '" + r.split + "' is not train|val|test");
+    if (!r.image_id.empty() && file_stem_for_id(r.image_id) != r.image_id)
+      problem(r, "image_id_not_a_file_name",
+              "image_id '" + one_line(r.image_id) + "' is not a plain file name (letters, digits, '.', '_', '-'; not "
+              "starting with '.'): files named after it (masks, overlays) are written as '" +
+                  file_stem_for_id(r.image_id) + "'",
+              false);
     if (!r.image_id.empty()) {
       auto [it, inserted] = first_row_of_image.emplace(r.image_id, r.row);
       if (!inserted)

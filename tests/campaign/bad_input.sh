@@ -419,6 +419,27 @@ awk -F, 'BEGIN {OFS=","} NR > 1 && $NF == "test" {$1 = "../../../../esc_" $1} {p
 run_case "explain: image ids with ../ keep the overlays inside --out" 0 "esc_*:exesc/esc_*" -- "$BIN" explain --run run \
   --data cohort/man_esc.csv --out exesc --overlays 1 --bootstrap 20 --chance-draws 0 --area-draws 0 --deletion-steps 0
 expect "explain: the ../ ids' overlays are in exesc/overlays" "compgen -G 'exesc/overlays/*esc_*' >/dev/null"
+# Outputs are replaced only where a regular file (or nothing) has the name: never a FIFO,
+# a device or a symbolic link (as root, eval --out /dev/null replaced the device).
+mkfifo out_fifo.json
+echo keep >link_target.json
+ln -s link_target.json out_link.json
+run_case "eval: --out onto a FIFO" 2 "" -- "$BIN" eval --predictions run/predictions_test.csv --bootstrap 10 --no-plots --out out_fifo.json
+expect "eval: the FIFO is still a FIFO" "test -p out_fifo.json"
+run_case "eval: --out onto a symbolic link" 2 "" -- "$BIN" eval --predictions run/predictions_test.csv --bootstrap 10 --no-plots --out out_link.json
+expect "eval: the link and its target are untouched" "test -L out_link.json && test \"\$(cat link_target.json)\" = keep"
+# explain removes only the overlays it wrote itself, and never through a link.
+mkdir -p precious exo/overlays && cp cohort/images/PH00001_1.png precious/keep.png && cp cohort/images/PH00001_1.png exo/overlays/mine.png
+ln -s ../precious exlink_overlays && mkdir -p exlink && mv exlink_overlays exlink/overlays
+run_case "explain: OUT/overlays a link to another folder" 0 "" -- "$BIN" explain --run run --out exlink --overlays 1 --bootstrap 20 --chance-draws 0 --area-draws 0 --deletion-steps 0
+expect "explain: nothing removed or written through the link" "test -f precious/keep.png && test \$(ls precious | wc -l) = 1"
+"$BIN" explain --run run --out exo --overlays 1 --bootstrap 20 --chance-draws 0 --area-draws 0 --deletion-steps 0 >/dev/null 2>&1
+run_case "explain: a rerun into a folder with a PNG of someone else's" 0 "" -- "$BIN" explain --run run --out exo --overlays 1 --bootstrap 20 --chance-draws 0 --area-draws 0 --deletion-steps 0
+expect "explain: the foreign PNG stays, this run's overlays are there" "test -f exo/overlays/mine.png && test \$(ls exo/overlays | wc -l) -gt 1"
+m man_badid.csv "image_id,patient_id,path,t_score\n../../evil,p1,$WORK/cohort/images/PH00001_1.png,-1\n"
+run_case "data check: an image_id that is a path (warned)" 0 "" -- "$BIN" data check man_badid.csv
+expect "data check: the warning names the id" "\"$BIN\" data check man_badid.csv 2>&1 | grep -q 'not a plain file name'"
+run_case "synth: --size 100000" 2 "synth_huge/*" -- "$BIN" synth --out synth_huge --patients 2 --size 100000
 # data segment killed half-way over the 34 public radiographs: the rerun keeps what was
 # finished, redoes the rest, and ends with the masks of an uninterrupted run.
 {
