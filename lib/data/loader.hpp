@@ -1,6 +1,7 @@
 // A split of a manifest, decoded and resized once into memory, and radiograph-appropriate
 // augmentation as tensor ops on [0,1] batches.
 #pragma once
+#include <array>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ struct SplitData {
   torch::Tensor images;                         // [N, 1, S, S] in [0,1] when preloaded
   Preprocessing pre;
   int threads = 1;
+  // [width, height] of each image as decoded (0 until then): a mask must match it.
+  mutable std::vector<std::array<int, 2>> source_size;
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 
   // Images [k, 1, S, S] of the given rows (decoded in parallel unless preloaded).

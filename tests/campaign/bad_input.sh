@@ -439,6 +439,11 @@ expect "explain: the foreign PNG stays, this run's overlays are there" "test -f 
 m man_badid.csv "image_id,patient_id,path,t_score\n../../evil,p1,$WORK/cohort/images/PH00001_1.png,-1\n"
 run_case "data check: an image_id that is a path (warned)" 0 "" -- "$BIN" data check man_badid.csv
 expect "data check: the warning names the id" "\"$BIN\" data check man_badid.csv 2>&1 | grep -q 'not a plain file name'"
+# A mask of another size than its image (resized to the model's size it would still "fit").
+awk -F, -v m="$CXR/v7labs-lung-masks/semantic-masks/1676283.png" 'BEGIN {OFS=","} NR > 1 && $NF == "test" {$4 = m} {print}' \
+  cohort/manifest.csv >cohort/man_wrongmask.csv
+run_case "explain --data: masks of another size than their images" 2 "exwm/explain.json" -- "$BIN" explain --run run \
+  --data cohort/man_wrongmask.csv --out exwm --overlays 1 --bootstrap 20 --chance-draws 0 --area-draws 0 --deletion-steps 0
 run_case "synth: --size 100000" 2 "synth_huge/*" -- "$BIN" synth --out synth_huge --patients 2 --size 100000
 # data segment killed half-way over the 34 public radiographs: the rerun keeps what was
 # finished, redoes the rest, and ends with the masks of an uninterrupted run.
