@@ -16,9 +16,10 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   REQUIRE(first.code == 0);
   const std::string table = read_text(dir / "demo/sweep/table.md");
   INFO(table);
-  // header, rule, 12 variants, blank + seven notes (ranking, CIs, thresholds, calibration,
-  // IoU map, Δbone definition and fill, explain split)
-  CHECK(count_lines(table) == 2 + 12 + 9);
+  // header, rule, 12 variants, blank + nine notes (ranking, CIs, thresholds, calibration,
+  // IoU map, Δbone definition and fill, area control, mask sensitivity, explain split)
+  CHECK(count_lines(table) == 2 + 12 + 10);
+  CHECK_THAT(table, Catch::Contains("Mask sensitivity: with every bone and control mask eroded and dilated by 1 px"));
   // The LaTeX table is plain ASCII (Δ, −, † as math), so pdflatex takes it as it is (was: raw UTF-8).
   const std::string latex = read_text(dir / "demo/sweep/table.tex");
   CHECK(std::count_if(latex.begin(), latex.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) == 0);
