@@ -8,6 +8,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "core/numbers.hpp"
 #include "eval/metrics.hpp"
 #include "eval/screening.hpp"
 
@@ -15,11 +16,10 @@ namespace osteofm {
 using nlohmann::json;
 
 namespace {
-constexpr double kClip = 1e-6;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kScoreClip = 1e-6;  // as screening's calibration fits
 
 double clipped_logit(double s) {
-  const double p = std::clamp(s, kClip, 1.0 - kClip);
+  const double p = std::clamp(s, kScoreClip, 1.0 - kScoreClip);
   return std::log(p / (1.0 - p));
 }
 double expit(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
