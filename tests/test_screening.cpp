@@ -340,6 +340,17 @@ TEST_CASE("compare: ranking and paired bootstrap differences of several models",
   // D is far below A (DeLong p ~ 1e-8): significantly below the best.
   for (const auto& m : ranking["models"])
     if (m["name"] == "D") CHECK(m["not_below_best"] == false);
+  // No replicate of A - D crosses 0: its bootstrap p is the bound 1/(R+1), flagged, never 0.
+  bool seen = false;
+  for (const auto& pair : pairs)
+    if (pair["a"] == "A" && pair["b"] == "D") {
+      seen = true;
+      const json& d = pair["auc_macro"];
+      INFO(d.dump());
+      CHECK(d["p"].get<double>() == Approx(1.0 / (500 + 1)));
+      CHECK(d.contains("p_is_bound"));
+    }
+  CHECK(seen);
   CHECK(j["comparisons"]["osteoporosis_vs_rest"].size() == 10);  // 5 models: 10 pairs
 }
 

@@ -123,7 +123,7 @@ class ModelStats {
 };
 
 // Percentile interval and two-sided bootstrap p-value of a paired difference:
-// p = min(1, 2 min(P*(d <= 0), P*(d >= 0))) over the valid replicates.
+// p = min(1, 2 min(P*(d <= 0), P*(d >= 0))) over the valid replicates, at least 1/(R+1).
 json difference_json(double estimate, std::vector<double> d, int valid, double conf_level) {
   json j = {{"difference", number_or_null(estimate)}, {"ci", nullptr}, {"p", nullptr}};
   if (std::isnan(estimate)) return j;
@@ -138,7 +138,11 @@ json difference_json(double estimate, std::vector<double> d, int valid, double c
   j["ci"] = {quantile_type7(d, alpha), quantile_type7(d, 1 - alpha)};
   const double le = static_cast<double>(std::upper_bound(d.begin(), d.end(), 0.0) - d.begin());
   const double ge = static_cast<double>(d.end() - std::lower_bound(d.begin(), d.end(), 0.0));
-  j["p"] = std::min(1.0, 2.0 * std::min(le, ge) / d.size());
+  // With R replicates a p below 1/(R+1) cannot be told from 0: reported as that bound,
+  // flagged, never as exactly 0.
+  const double p = std::min(1.0, 2.0 * std::min(le, ge) / d.size()), floor = 1.0 / (d.size() + 1);
+  j["p"] = std::max(p, floor);
+  if (p < floor) j["p_is_bound"] = "p < 1/(R+1): no replicate crossed 0";
   return j;
 }
 }  // namespace
