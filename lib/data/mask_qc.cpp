@@ -198,16 +198,20 @@ MaskQcReport assess_masks(std::vector<MaskQcRow> rows, const RegionTable& table,
   return rep;
 }
 
-std::string qc_row_json(const MaskQcRow& row, const RegionTable& table) {
+namespace {
+json row_json(const MaskQcRow& row, const RegionTable& table) {
   json regions = json::object(), channels = json::array();
   for (size_t r = 0; r < row.regions.size() && r < table.regions.size(); ++r)
     regions[table.regions[r].name] = stats_json(row.regions[r]);
   for (const auto& c : row.channels) channels.push_back({{"name", c.name}, {"stats", stats_json(c.stats)}});
-  return json{{"image_id", row.image_id}, {"path", row.path},     {"mask", row.mask},       {"status", row.status},
-              {"error", row.error},       {"source_key", row.source_key}, {"width", row.width},   {"height", row.height}, {"regions", regions},
-              {"channels", channels}}
-             .dump(1) + "\n";
+  return {{"image_id", row.image_id}, {"path", row.path},     {"mask", row.mask},
+          {"status", row.status},     {"error", row.error},   {"source_key", row.source_key},
+          {"width", row.width},       {"height", row.height}, {"regions", regions},
+          {"channels", channels}};
 }
+}  // namespace
+
+std::string qc_row_json(const MaskQcRow& row, const RegionTable& table) { return row_json(row, table).dump(1) + "\n"; }
 
 MaskQcRow parse_qc_row_json(const std::string& text, const RegionTable& table, const std::string& source) {
   try {
@@ -272,7 +276,7 @@ std::string qc_json(const MaskQcReport& rep, const RegionTable& table) {
   std::map<std::string, size_t> counts;
   for (const auto& row : rep.rows) {
     for (const auto& f : row.flags) ++counts[f.substr(0, f.find(':'))];
-    json r = json::parse(qc_row_json(row, table));
+    json r = row_json(row, table);
     r["flags"] = row.flags;
     rows.push_back(r);
   }

@@ -24,6 +24,20 @@ double quantile_type7(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
 }
 
+DifferenceTest difference_test(std::vector<double> d, double conf_level) {
+  DifferenceTest t;
+  if (d.empty()) return t;
+  std::sort(d.begin(), d.end());
+  const double alpha = (1.0 - conf_level) / 2;
+  t.ci = {quantile_type7(d, alpha), quantile_type7(d, 1 - alpha), true};
+  const double le = static_cast<double>(std::upper_bound(d.begin(), d.end(), 0.0) - d.begin());
+  const double ge = static_cast<double>(d.end() - std::lower_bound(d.begin(), d.end(), 0.0));
+  const double p = std::min(1.0, 2.0 * std::min(le, ge) / d.size()), floor = 1.0 / (d.size() + 1);
+  t.p = std::max(p, floor);
+  t.p_is_bound = p < floor;
+  return t;
+}
+
 std::vector<uint32_t> cluster_index(const std::vector<std::string>& ids, size_t* n_units) {
   std::unordered_map<std::string, uint32_t> index;
   std::vector<uint32_t> out(ids.size());

@@ -75,6 +75,18 @@ struct StatisticCI {
 StatisticCI bootstrap_statistic(size_t n, const std::vector<uint32_t>& cluster_of, size_t n_units,
                                 const BootstrapOptions& options, const std::function<double(const uint32_t*)>& stat);
 
+// A paired difference's replicates (finite values): the percentile interval and the
+// two-sided bootstrap p = min(1, 2 min(P*(d <= 0), P*(d >= 0))). With R replicates a p
+// below 1/(R+1) cannot be told from 0: it is reported as that bound (p_is_bound), never 0.
+struct DifferenceTest {
+  Interval ci;
+  double p = 0;
+  bool p_is_bound = false;
+};
+DifferenceTest difference_test(std::vector<double> replicates, double conf_level);
+// What the JSON says beside a bounded p.
+inline constexpr const char* kBoundPText = "p < 1/(R+1): no replicate crossed 0";
+
 // Linear interpolation between order statistics of sorted values (numpy.percentile
 // default, R quantile type 7): position (B - 1) q.
 double quantile_type7(const std::vector<double>& sorted, double q);

@@ -122,8 +122,8 @@ class ModelStats {
   std::optional<double> youden_[kNumEndpoints];
 };
 
-// Percentile interval and two-sided bootstrap p-value of a paired difference:
-// p = min(1, 2 min(P*(d <= 0), P*(d >= 0))) over the valid replicates, at least 1/(R+1).
+// The difference with its percentile interval and bootstrap p (difference_test), over the
+// valid replicates.
 json difference_json(double estimate, std::vector<double> d, int valid, double conf_level) {
   json j = {{"difference", number_or_null(estimate)}, {"ci", nullptr}, {"p", nullptr}};
   if (std::isnan(estimate)) return j;
@@ -133,16 +133,10 @@ json difference_json(double estimate, std::vector<double> d, int valid, double c
                   std::to_string(valid) + " valid replicates";
     return j;
   }
-  std::sort(d.begin(), d.end());
-  const double alpha = (1.0 - conf_level) / 2;
-  j["ci"] = {quantile_type7(d, alpha), quantile_type7(d, 1 - alpha)};
-  const double le = static_cast<double>(std::upper_bound(d.begin(), d.end(), 0.0) - d.begin());
-  const double ge = static_cast<double>(d.end() - std::lower_bound(d.begin(), d.end(), 0.0));
-  // With R replicates a p below 1/(R+1) cannot be told from 0: reported as that bound,
-  // flagged, never as exactly 0.
-  const double p = std::min(1.0, 2.0 * std::min(le, ge) / d.size()), floor = 1.0 / (d.size() + 1);
-  j["p"] = std::max(p, floor);
-  if (p < floor) j["p_is_bound"] = "p < 1/(R+1): no replicate crossed 0";
+  const DifferenceTest t = difference_test(std::move(d), conf_level);
+  j["ci"] = {t.ci.lower, t.ci.upper};
+  j["p"] = t.p;
+  if (t.p_is_bound) j["p_is_bound"] = kBoundPText;
   return j;
 }
 }  // namespace

@@ -104,8 +104,7 @@ json calibration_values(const BinarySet& d) {
   return j;
 }
 
-// Percentile CI and two-sided bootstrap p of a paired difference over the test patients;
-// a p below the resolution of R replicates is reported as 1/(R+1), flagged.
+// A paired difference over the test patients' resamples, its CI and p (difference_test).
 json paired_difference(double estimate, const std::function<double(const uint32_t*)>& diff, size_t n,
                        const std::vector<uint32_t>& clusters, size_t n_units, const BootstrapOptions& b) {
   std::vector<double> d;
@@ -118,14 +117,10 @@ json paired_difference(double estimate, const std::function<double(const uint32_
   json j = {{"estimate", num(estimate)}, {"ci", nullptr}, {"p", nullptr}, {"replicates", b.replicates},
             {"valid_replicates", d.size()}};
   if (d.empty() || !std::isfinite(estimate)) return j;
-  std::sort(d.begin(), d.end());
-  const double alpha = (1.0 - b.conf_level) / 2;
-  j["ci"] = {quantile_type7(d, alpha), quantile_type7(d, 1 - alpha)};
-  const double le = static_cast<double>(std::upper_bound(d.begin(), d.end(), 0.0) - d.begin());
-  const double ge = static_cast<double>(d.end() - std::lower_bound(d.begin(), d.end(), 0.0));
-  const double p = std::min(1.0, 2.0 * std::min(le, ge) / d.size()), floor = 1.0 / (d.size() + 1);
-  j["p"] = std::max(p, floor);
-  if (p < floor) j["p_is_bound"] = "p < 1/(R+1): no replicate crossed 0";
+  const DifferenceTest t = difference_test(std::move(d), b.conf_level);
+  j["ci"] = {t.ci.lower, t.ci.upper};
+  j["p"] = t.p;
+  if (t.p_is_bound) j["p_is_bound"] = kBoundPText;
   return j;
 }
 
