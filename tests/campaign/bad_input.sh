@@ -197,6 +197,8 @@ for bad in 5ch unknown_ch 9regions 3new relu thr15 thr0 gray std0 truncated; do
 done
 run_case "data segment: no spec beside the model" 2 "segout_nospec" -- "$BIN" data segment "$SEGFX/manifest.csv" --model seg_nospec.pt --out segout_nospec
 run_case "data segment: --batch -1" 2 "segout_b0" -- "$BIN" data segment "$SEGFX/manifest.csv" --model "$SEGFX/segmenter.pt" --out segout_b0 --batch -1
+run_case "reproduce: --segmenter not TorchScript (checked before the study is written)" 2 "rep_badseg" -- "$BIN" reproduce \
+  --manifest cohort/manifest.csv --out rep_badseg --segmenter seg_garbage.pt --segmenter-spec "$SEGFX/segmenter.json"
 mkdir -p segout_busy && echo keep >segout_busy/notes.txt
 run_case "data segment: --out a folder of other files" 2 "segout_busy/masks" -- "$BIN" data segment "$SEGFX/manifest.csv" --model "$SEGFX/segmenter.pt" --out segout_busy
 m man_seg_bad.csv "image_id,patient_id,path,t_score\ns1,p1,$SEGFX/images/seg1.png,-1\nbad,p2,$WORK/man_seg_bad.csv,-2\n"
