@@ -1,5 +1,6 @@
 // osteofm data check | split | cache: validate a manifest; make patient-level splits;
 // decode once into a tensor cache.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,11 +10,14 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/runtime.hpp"
+#include "data/cohort_link.hpp"
 #include "data/dataset_check.hpp"
 #include "data/mask_convert.hpp"
 #include "data/split.hpp"
 #include "data/tensor_cache.hpp"
+#include "io/image.hpp"
 #include "io/manifest.hpp"
+#include "report/flow_diagram.hpp"
 #include "models/backbone.hpp"
 
 namespace osteofm::cli {
@@ -63,6 +67,22 @@ void add_data_command(CLI::App& root, Commands& commands) {
     for (const auto& [patient, name] : assignment) count[name == "train" ? 0 : name == "val" ? 1 : 2]++;
     std::cout << split->out << ": " << m.rows.size() << " images, patients train " << count[0] << ", val " << count[1]
               << ", test " << count[2] << " (seed " << split->seed << ")\n";
+    // A cohort from data link: its flow diagram again, with the final counts by split.
+    const std::string flow_in = cohort_prefix(split->manifest) + ".flow.json";
+    if (std::filesystem::is_regular_file(flow_in)) {
+      const std::string prefix = cohort_prefix(split->out);
+      nlohmann::json flow;
+      try {
+        flow = cohort_flow_with_splits(nlohmann::json::parse(read_file(flow_in)), m);
+      } catch (const nlohmann::json::exception& e) {
+        throw InputError(flow_in + ": not a flow file of data link: " + e.what());
+      }
+      write_file_atomic(prefix + ".flow.json", flow.dump(1) + "\n");
+      const FlowDiagram diagram = cohort_flow_diagram(flow);
+      write_flow_svg(prefix + ".flow.svg", diagram);
+      if (image_io_available()) write_flow_png(prefix + ".flow.png", diagram);
+      std::cout << "  flow diagram by split: " << prefix << ".flow.svg\n";
+    }
     return 0;
   }});
 

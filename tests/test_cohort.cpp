@@ -1,0 +1,285 @@
+// Cohort linkage (data link) against ../shared/fixtures/cohort, its flow diagram, and
+// Table 1 (data describe) against pandas.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/csv.hpp"
+#include "core/error.hpp"
+#include "data/cohort_link.hpp"
+#include "report/flow_diagram.hpp"
+#include "report/table_one.hpp"
+#include "support.hpp"
+
+using json = nlohmann::json;
+using namespace osteofm::test;
+
+namespace {
+
+std::vector<fs::path> cohort_cases() {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(shared("fixtures/cohort")))
+    if (e.is_directory()) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::map<std::string, std::map<std::string, std::string>> rows_by_id(const std::string& text, const std::string& source) {
+  const osteofm::CsvTable t = osteofm::parse_csv(text, source);
+  std::map<std::string, std::map<std::string, std::string>> out;
+  for (const auto& r : t.records) {
+    std::map<std::string, std::string> row;
+    for (size_t c = 0; c < t.header.size(); ++c) row[t.header[c]] = c < r.fields.size() ? r.fields[c] : "";
+    out[row.at("image_id")] = row;
+  }
+  return out;
+}
+
+osteofm::CohortLinkOptions options_of(const json& args) {
+  osteofm::CohortLinkOptions o;
+  for (size_t i = 0; i + 1 < args.size(); i += 2) {
+    const std::string flag = args[i], value = args[i + 1];
+    if (flag == "--window-days") o.window_days = std::stoi(value);
+    else if (flag == "--reference") o.reference = value;
+    else if (flag == "--direction") o.direction = osteofm::parse_dxa_direction(value);
+    else if (flag == "--per-patient") o.per_patient = osteofm::parse_per_patient(value);
+    else if (flag == "--sex") o.sex = value;
+    else if (flag == "--views") {
+      o.views.clear();
+      std::stringstream ss(value);
+      for (std::string v; std::getline(ss, v, ',');) o.views.push_back(v);
+    } else FAIL("unknown fixture flag " << flag);
+  }
+  return o;
+}
+
+// Rows, reasons and counts of one case equal the fixture's: ids, dates, days and T-scores
+// exactly (T-scores as numbers), every expected column present.
+// `out_dir`: where the cohort was written (its relative paths resolve there).
+void check_case(const fs::path& dir, const fs::path& out_dir, const std::string& cohort_csv,
+                const std::string& excluded_csv, const json& flow) {
+  const json expected = json::parse(read_text((dir / "expected_flow.json").string()));
+  CHECK(flow == expected.at("flow"));
+  const auto want = rows_by_id(read_text((dir / "expected_cohort.csv").string()), "expected_cohort.csv");
+  const auto got = rows_by_id(cohort_csv, "cohort");
+  REQUIRE(got.size() == want.size());
+  for (const auto& [id, row] : want) {
+    INFO("image " << id);
+    REQUIRE(got.count(id) == 1);
+    for (const auto& [column, value] : row) {
+      INFO("column " << column);
+      REQUIRE(got.at(id).count(column) == 1);
+      if (column == "t_score") CHECK(std::stod(got.at(id).at(column)) == std::stod(value));
+      else if (column == "path")  // the same file, seen from the cohort's folder
+        CHECK((out_dir / got.at(id).at(column)).lexically_normal() == (dir / value).lexically_normal());
+      else CHECK(got.at(id).at(column) == value);
+    }
+  }
+  std::map<std::string, std::string> want_excluded, got_excluded;
+  for (const auto& [id, row] : rows_by_id(read_text((dir / "expected_excluded.csv").string()), "expected_excluded"))
+    want_excluded[id] = row.at("reason");
+  for (const auto& [id, row] : rows_by_id(excluded_csv, "excluded")) got_excluded[id] = row.at("reason");
+  CHECK(got_excluded == want_excluded);
+}
+
+}  // namespace
+
+TEST_CASE("cohort fixtures: the linkage's rows, reasons and counts equal the golden cases", "[cohort]") {
+  const auto cases = cohort_cases();
+  REQUIRE(cases.size() >= 2);
+  for (const auto& dir : cases) {
+    INFO("case " << dir.filename().string());
+    const json expected = json::parse(read_text((dir / "expected_flow.json").string()));
+    const osteofm::CohortLink link = osteofm::link_cohort((dir / "images.csv").string(), (dir / "dxa.csv").string(),
+                                                          options_of(expected.at("args")));
+    TempDir out;
+    osteofm::write_cohort(link, dir.string(), out / "cohort.csv");
+    check_case(dir, out.path, read_text(out / "cohort.csv"), read_text(out / "cohort.excluded.csv"),
+               json::parse(read_text(out / "cohort.flow.json")).at("flow"));
+  }
+}
+
+TEST_CASE("cohort fixtures: data link from the CLI, then data split's flow diagram by split", "[cohort][cli]") {
+  for (const auto& dir : cohort_cases()) {
+    INFO("case " << dir.filename().string());
+    const json expected = json::parse(read_text((dir / "expected_flow.json").string()));
+    std::string args;
+    for (const auto& a : expected.at("args")) args += " '" + a.get<std::string>() + "'";
+    TempDir out;
+    // Run from a copy so that relative paths come out as the index wrote them.
+    fs::copy_file(dir / "images.csv", out / "images.csv");
+    CliResult r = run_osteofm("data link --images '" + (out / "images.csv") + "' --dxa '" + (dir / "dxa.csv").string() +
+                              "'" + args + " --out '" + (out / "cohort.csv") + "'");
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("cohort.flow.svg"));
+    const json flow = json::parse(read_text(out / "cohort.flow.json"));
+    check_case(dir, dir, read_text(out / "cohort.csv"), read_text(out / "cohort.excluded.csv"), flow.at("flow"));
+    // The diagram states every count.
+    const std::string svg = read_text(out / "cohort.flow.svg");
+    CHECK_THAT(svg, Catch::Contains("n = " + std::to_string(expected["flow"]["n_in"].get<int>())));
+    CHECK_THAT(svg, Catch::Contains("n = " + std::to_string(expected["flow"]["n_out"].get<int>()) + " images"));
+    CHECK(fs::exists(out / "cohort.flow.png") == (OSTEOFM_WITH_IMAGE_IO != 0));
+    // data split: the same diagram with the final counts by split, which add up.
+    r = run_osteofm("data split '" + (out / "cohort.csv") + "' --out '" + (out / "split.csv") + "'");
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const json by_split = json::parse(read_text(out / "split.flow.json"))["flow"]["classes_out_by_split"];
+    for (const auto& [cls, n] : expected["flow"]["classes_out"].items()) {
+      int sum = 0;
+      for (const char* s : {"train", "val", "test"}) sum += by_split[s][cls].get<int>();
+      CHECK(sum == n.get<int>());
+    }
+    CHECK_THAT(read_text(out / "split.flow.svg"), Catch::Contains("train: "));
+  }
+}
+
+TEST_CASE("cohort linkage: ties go to the earlier DXA exam and per-patient selection breaks ties as stated", "[cohort]") {
+  const std::string images =
+      "image_id,patient_id,path,study_date\n"
+      "a2,P1,a2.dcm,2020-01-11\n"  // DXA 2020-01-01 and 2020-01-21 are both 10 days away: the earlier wins
+      "a1,P1,a1.dcm,2020-01-11\n"  // same date as a2: --per-patient first keeps the lower id, a1
+      "b1,P2,b1.dcm,2020-02-28\n"
+      "b2,P2,b2.dcm,2020-02-20\n";  // closer to P2's DXA (2020-02-25) than b1, later than nothing
+  const std::string dxa =
+      "patient_id,dxa_date,t_lumbar_spine,t_femoral_neck,t_total_hip\n"
+      "P1,2020-01-21,-3.0,,\n"
+      "P1,2020-01-01,-1.0,-2.5,\n"
+      "P2,2020-02-25,,-1.2,0.4\n";
+  osteofm::CohortLinkOptions o;
+  o.window_days = 30;
+  osteofm::CohortLink all = osteofm::link_cohort_text(images, "images.csv", dxa, "dxa.csv", o);
+  REQUIRE(all.rows.size() == 4);
+  CHECK(all.rows[0][3] == "-2.5");  // the lowest site of the earlier exam
+  CHECK(all.rows[0][5] == "2020-01-01");
+  CHECK(all.rows[0][6] == "-10");
+  CHECK(all.flow.classes_out == std::array<size_t, 3>{0, 2, 2});
+  o.per_patient = osteofm::PerPatient::kFirst;
+  osteofm::CohortLink first = osteofm::link_cohort_text(images, "images.csv", dxa, "dxa.csv", o);
+  REQUIRE(first.rows.size() == 2);
+  CHECK(first.rows[0][0] == "a1");
+  CHECK(first.rows[1][0] == "b2");
+  CHECK(first.flow.excluded[8] == 2);
+  o.per_patient = osteofm::PerPatient::kClosest;
+  osteofm::CohortLink closest = osteofm::link_cohort_text(images, "images.csv", dxa, "dxa.csv", o);
+  REQUIRE(closest.rows.size() == 2);
+  CHECK(closest.rows[0][0] == "a1");  // a1 and a2 tie on distance and date: the lower id
+  CHECK(closest.rows[1][0] == "b1");  // 3 days from its DXA against b2's 5
+  // --reference total_hip: P1 has none at any exam.
+  o.per_patient = osteofm::PerPatient::kAll;
+  o.reference = "total_hip";
+  osteofm::CohortLink hip = osteofm::link_cohort_text(images, "images.csv", dxa, "dxa.csv", o);
+  CHECK(hip.flow.excluded[6] == 2);
+  REQUIRE(hip.rows.size() == 2);
+  CHECK(hip.rows[0][3] == "0.4");
+  // --direction after: P2's DXA is after b2 (kept) and before b1 (outside).
+  o.reference = "lowest";
+  o.direction = osteofm::DxaDirection::kAfter;
+  osteofm::CohortLink after = osteofm::link_cohort_text(images, "images.csv", dxa, "dxa.csv", o);
+  CHECK(after.flow.excluded[7] == 1);
+  CHECK(after.excluded.at(0).image_id == "b1");
+}
+
+TEST_CASE("cohort linkage: malformed exports are one-line errors naming the file and line", "[cohort]") {
+  const std::string images = "image_id,patient_id,path,study_date\nx1,P1,x1.dcm,2020-01-11\n";
+  const std::string dxa = "patient_id,dxa_date,t_lumbar_spine,t_femoral_neck,t_total_hip\nP1,2020-01-21,-3.0,,\n";
+  osteofm::CohortLinkOptions o;
+  o.window_days = 30;
+  auto error_of = [&](const std::string& im, const std::string& dx, const osteofm::CohortLinkOptions& opt) {
+    try {
+      osteofm::link_cohort_text(im, "images.csv", dx, "dxa.csv", opt);
+    } catch (const osteofm::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_of(images, "patient_id,dxa_date,t_lumbar_spine\nP1,21/01/2020,-3\n", o),
+             Catch::Contains("dxa.csv:2: dxa_date '21/01/2020' is not a date"));
+  CHECK_THAT(error_of(images, "patient_id,dxa_date,t_lumbar_spine\nP1,2020-01-21,low\n", o),
+             Catch::Contains("dxa.csv:2: t_lumbar_spine 'low' is not a number"));
+  CHECK_THAT(error_of(images + "x1,P2,x2.dcm,2020-01-12\n", dxa, o), Catch::Contains("images.csv:3: duplicate image_id 'x1'"));
+  CHECK_THAT(error_of("image_id,patient_id,path\nx1,P1,x1.dcm\n", dxa, o),
+             Catch::Contains("images.csv: the image index has no 'study_date' column"));
+  CHECK_THAT(error_of("image_id,patient_id,path,study_date\nx1,P1,x1.dcm,2020-02-30\n", dxa, o),
+             Catch::Contains("images.csv:2: image x1: study_date '2020-02-30' is not a date"));
+  CHECK_THAT(error_of(images, "patient_id,dxa_date\nP1,2020-01-21\n", o), Catch::Contains("none of the T-score columns"));
+  osteofm::CohortLinkOptions bad = o;
+  bad.window_days = 0;
+  CHECK_THAT(error_of(images, dxa, bad), Catch::Contains("--window-days 0"));
+  bad = o;
+  bad.reference = "spine";
+  CHECK_THAT(error_of(images, dxa, bad), Catch::Contains("--reference 'spine'"));
+  CHECK_THROWS_AS(osteofm::parse_dxa_direction("around"), osteofm::InputError);
+  // An unreadable image needs no date: rule 1 excludes it before its date is read.
+  const auto link = osteofm::link_cohort_text("image_id,patient_id,path,study_date,status\nx1,,x1.dcm,,not_dicom\n",
+                                              "images.csv", dxa, "dxa.csv", o);
+  CHECK(link.flow.excluded[0] == 1);
+}
+
+TEST_CASE("cohort linkage: a bad DXA row from the CLI exits 2 and writes no cohort", "[cohort][cli]") {
+  TempDir dir;
+  write_text(dir / "images.csv", "image_id,patient_id,path,study_date\nx1,P1,x1.dcm,2020-01-11\n");
+  write_text(dir / "dxa.csv", "patient_id,dxa_date,t_femoral_neck\nP1,2020-01-21,-1.0\nP1,2020-13-01,-2\n");
+  const CliResult r = run_osteofm("data link --images '" + (dir / "images.csv") + "' --dxa '" + (dir / "dxa.csv") +
+                                  "' --window-days 90 --out '" + (dir / "cohort.csv") + "'");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("dxa.csv:3: dxa_date '2020-13-01' is not a date"));
+  CHECK(count_lines(r.err) == 1);
+  CHECK_FALSE(fs::exists(dir / "cohort.csv"));
+}
+
+TEST_CASE("Table 1: data describe equals pandas on a fixture cohort", "[cohort][describe][cli]") {
+  const json golden = json::parse(read_text(source("tests/data/table_one_golden.json")));
+  TempDir dir;
+  const CliResult r = run_osteofm("data describe '" + shared(golden.at("source").get<std::string>()) + "' --out '" +
+                                  (dir / "t1") + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json got = json::parse(read_text(dir / "t1.json"));
+  int compared = 0;
+  for (const auto& [group, want] : golden.at("groups").items()) {
+    INFO("group " << group);
+    const json& g = got.at("groups").at(group);
+    CHECK(g.at("n") == want.at("n"));
+    for (const auto& [column, stats] : want.items()) {
+      if (column == "n") continue;
+      INFO("column " << column);
+      for (const auto& [stat, value] : stats.items()) {
+        INFO("statistic " << stat);
+        if (value.is_object()) {
+          for (const auto& [level, v] : value.items()) {
+            CHECK(std::fabs(g.at(column).at(stat).at(level).get<double>() - v.get<double>()) <= 1e-9);
+            ++compared;
+          }
+        } else {
+          CHECK(std::fabs(g.at(column).at(stat).get<double>() - value.get<double>()) <= 1e-9 * std::max(1.0, std::fabs(value.get<double>())));
+          ++compared;
+        }
+      }
+    }
+  }
+  CHECK(compared > 150);
+  CHECK_THAT(read_text(dir / "t1.md"), Catch::Contains("| Characteristic | All (n = 169) | normal (n = 48) |"));
+  CHECK_THAT(read_text(dir / "t1.tex"), Catch::Contains("\\caption{") && Catch::Contains("t\\_score, mean"));
+  CHECK_THAT(read_text(dir / "t1.csv"), Catch::Contains("age,,mean,"));
+}
+
+TEST_CASE("Table 1: quantiles interpolate linearly and bad columns are named", "[describe]") {
+  CHECK(osteofm::linear_quantile({1, 2, 3, 4}, 0.25) == Approx(1.75));
+  CHECK(osteofm::linear_quantile({5}, 0.75) == 5);
+  const std::string csv = "image_id,patient_id,path,t_score,site\na,p,a.png,-3,x\nb,q,b.png,-0.5,y\n";
+  osteofm::TableOneOptions o;
+  o.by = "hospital";
+  CHECK_THROWS_WITH(osteofm::describe_table(csv, "m.csv", o), Catch::Contains("m.csv: --by hospital: no such column"));
+  o.by = "label";
+  o.columns = {"weight"};
+  CHECK_THROWS_WITH(osteofm::describe_table(csv, "m.csv", o), Catch::Contains("no column 'weight'"));
+  o.columns.clear();
+  const osteofm::TableOne t = osteofm::describe_table(csv, "m.csv", o);
+  REQUIRE(t.groups == std::vector<std::string>{"all", "normal", "osteoporosis"});
+  REQUIRE(t.columns.size() == 2);  // t_score and site; ids and paths are skipped
+  CHECK(std::isnan(t.columns[0].numeric_by_group[1].sd));  // one value: no SD
+}
