@@ -10,6 +10,8 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "data/cohort_link.hpp"
+#include "data/image_index.hpp"
+#include "io/image.hpp"
 #include "report/flow_diagram.hpp"
 #include "report/table_one.hpp"
 #include "support.hpp"
@@ -282,4 +284,139 @@ TEST_CASE("Table 1: quantiles interpolate linearly and bad columns are named", "
   REQUIRE(t.groups == std::vector<std::string>{"all", "normal", "osteoporosis"});
   REQUIRE(t.columns.size() == 2);  // t_score and site; ids and paths are skipped
   CHECK(std::isnan(t.columns[0].numeric_by_group[1].sd));  // one value: no SD
+}
+
+namespace {
+std::map<std::string, std::map<std::string, std::string>> index_rows_by_rel_path(const std::string& csv_path,
+                                                                                const fs::path& base) {
+  const osteofm::CsvTable t = osteofm::parse_csv(read_text(csv_path), csv_path);
+  std::map<std::string, std::map<std::string, std::string>> out;
+  const int c_source = t.column("dicom_path") >= 0 ? t.column("dicom_path") : t.column("path");
+  for (const auto& r : t.records) {
+    std::map<std::string, std::string> row;
+    for (size_t c = 0; c < t.header.size(); ++c) row[t.header[c]] = r.fields[c];
+    out[fs::path(r.fields[c_source]).lexically_relative(base).string()] = row;
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("data index: every header field of the real DICOMs equals pydicom's", "[cohort][dicom]") {
+  const fs::path base = fs::absolute(shared("data/public-cxr/dicom")).lexically_normal();
+  TempDir dir;
+  osteofm::ImageIndexOptions o;
+  o.dicom_dir = base.string();
+  o.out = dir / "images.csv";
+  if (!OSTEOFM_WITH_IMAGE_IO) {
+    CHECK_THROWS_WITH(osteofm::build_image_index(o), Catch::Contains("built without DICOM"));
+    return;
+  }
+  const osteofm::ImageIndexSummary s = osteofm::build_image_index(o);
+  const json golden = json::parse(read_text(source("tests/data/dicom_index_golden.json")));
+  CHECK(s.files == golden.size());
+  CHECK_FALSE(fs::exists(dir / "images.csv.partial"));  // a finished index leaves no partial
+  const auto rows = index_rows_by_rel_path(dir / "images.csv", base);
+  REQUIRE(rows.size() == golden.size());
+  int compared = 0;
+  for (const auto& [rel, want] : golden.items()) {
+    INFO("file " << rel);
+    REQUIRE(rows.count(rel) == 1);
+    const auto& row = rows.at(rel);
+    const std::string status = row.at("status");
+    // The second file with one SOPInstanceUID (Fake_MONOHR1.dcm is a one-byte edit of
+    // another) is a readable file listed as a duplicate.
+    const bool ok = status == "ok" || status.rfind("duplicate:", 0) == 0;
+    CHECK(ok == want.at("ok").get<bool>());
+    if (!want.contains("image_id")) continue;  // pydicom could not read it either
+    for (const auto& [field, value] : want.items()) {
+      if (field == "ok" || field == "why") continue;
+      INFO("field " << field);
+      std::string got = row.at(field);
+      if (field == "image_id") got = got.substr(0, got.find("#duplicate"));
+      CHECK(got == value.get<std::string>());
+      ++compared;
+    }
+  }
+  CHECK(compared >= 12 * 16);
+  CHECK(rows.at("siim-acr-via-torchxrayvision/Fake_MONOHR1.dcm").at("image_id") ==
+        rows.at("siim-acr-via-torchxrayvision/1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm").at("image_id") +
+            "#duplicate1");
+  CHECK_THAT(rows.at("nema-wg04/RG2_JPLL.dcm").at("warnings"), Catch::Contains("not_chest"));
+  CHECK_THAT(rows.at("pydicom/CT_small.dcm").at("warnings"), Catch::Contains("not_cr_dx"));
+  CHECK(rows.at("malformed/MR_truncated.dcm").at("status").rfind("unreadable:", 0) == 0);
+}
+
+TEST_CASE("data index: other files are rows, an interrupted run continues, PNGs for the cluster, then data link",
+          "[cohort][dicom][cli]") {
+  if (!OSTEOFM_WITH_IMAGE_IO) return;  // the case above checks the refusal
+  TempDir dir;
+  const fs::path tree = dir / "export";
+  fs::create_directories(tree / "study1" / "series1");
+  const std::string j2k = shared("data/public-cxr/dicom/nema-wg04/RG1_J2KI.dcm");  // 9RG1, F, CR CHEST PA, 2004-08-26
+  fs::copy_file(j2k, tree / "study1" / "series1" / "IM0001");  // PACS exports often drop the extension
+  fs::copy_file(shared("data/public-cxr/dicom/nema-wg04/RG2_RLE.dcm"), tree / "study1" / "IM0002");
+  write_text((tree / "README.txt").string(), "exported by the PACS\n");
+  write_text((tree / "study1" / "empty.dcm").string(), "");
+  const std::string out = dir / "images.csv";
+  // A partial index of an earlier, killed run: a row for IM0002 with this very stamp is
+  // kept as it is (marked here to see it), one for a file that changed since is not, and
+  // a torn last line is ignored.
+  const fs::path im2 = fs::absolute(tree / "study1" / "IM0002").lexically_normal();
+  const auto mtime = static_cast<long long>(fs::last_write_time(im2).time_since_epoch().count());
+  std::vector<std::string> kept_row = {"kept-id", "P-KEPT", im2.string()};
+  for (int k = 0; k < 14; ++k) kept_row.push_back("");
+  kept_row.push_back("ok");
+  kept_row.push_back("");
+  std::vector<std::string> stale_row = kept_row;
+  stale_row[0] = "stale-id";
+  const fs::path readme = fs::absolute(tree / "README.txt").lexically_normal();
+  stale_row[2] = readme.string();
+  write_text(out + ".partial",
+             json{{"path", im2.string()}, {"size", fs::file_size(im2)}, {"mtime", mtime}, {"row", kept_row}}.dump() + "\n" +
+                 json{{"path", readme.string()}, {"size", 1}, {"mtime", 0}, {"row", stale_row}}.dump() + "\n" +
+                 "{\"path\": \"/torn");
+  CliResult r = run_osteofm("data index '" + tree.string() + "' --out '" + out + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("4 files") && Catch::Contains("1 kept from an interrupted run"));
+  auto rows = index_rows_by_rel_path(out, fs::absolute(tree).lexically_normal());
+  REQUIRE(rows.size() == 4);
+  CHECK(rows.at("study1/IM0002").at("image_id") == "kept-id");
+  CHECK(rows.at("README.txt").at("status") == "not_dicom");
+  CHECK(rows.at("README.txt").at("image_id") == "README.txt");
+  CHECK(rows.at("study1/empty.dcm").at("status").rfind("unreadable:", 0) == 0);
+  CHECK(rows.at("study1/series1/IM0001").at("status") == "ok");
+  CHECK(rows.at("study1/series1/IM0001").at("patient_id") == "9RG1");
+  CHECK_FALSE(fs::exists(out + ".partial"));
+
+  // --png-out: `path` is the PNG, as osteofm decodes the DICOM; dicom_path the source.
+  const std::string out_png = dir / "images_png.csv";
+  r = run_osteofm("data index '" + tree.string() + "' --out '" + out_png + "' --png-out '" + (dir / "png") + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  rows = index_rows_by_rel_path(out_png, fs::absolute(tree).lexically_normal());
+  const auto& im1 = rows.at("study1/series1/IM0001");
+  REQUIRE(fs::path(im1.at("path")).extension() == ".png");
+  const osteofm::GrayImage png = osteofm::read_image(im1.at("path"));
+  const osteofm::GrayImage dcm = osteofm::read_dicom(j2k);
+  REQUIRE(png.width == dcm.width);
+  REQUIRE(png.height == dcm.height);
+  double worst = 0;
+  for (size_t i = 0; i < png.pixels.size(); i += 97) worst = std::max(worst, double(std::fabs(png.pixels[i] - dcm.pixels[i])));
+  CHECK(worst <= 1.0 / 65535 + 1e-7);  // 16-bit quantisation only
+  CHECK(rows.at("README.txt").at("path").empty());  // nothing to train on
+
+  // The index feeds data link as it is.
+  write_text(dir / "dxa.csv", "patient_id,dxa_date,t_lumbar_spine,t_femoral_neck,t_total_hip\n9RG1,2004-10-01,-2.7,-2.1,\n");
+  r = run_osteofm("data link --images '" + out_png + "' --dxa '" + (dir / "dxa.csv") +
+                  "' --window-days 90 --sex F --out '" + (dir / "cohort.csv") + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json flow = json::parse(read_text(dir / "cohort.flow.json"))["flow"];
+  CHECK(flow["n_out"] == 1);
+  CHECK(flow["excluded_unreadable"] == 2);
+  CHECK(flow["classes_out"]["osteoporosis"] == 1);
+  r = run_osteofm("data check '" + (dir / "cohort.csv") + "' --decode");
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
 }

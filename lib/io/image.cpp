@@ -1,4 +1,5 @@
 #include "io/image.hpp"
+#include "io/dicom_header.hpp"
 
 #include <cctype>
 
@@ -208,6 +209,7 @@ static InputError no_image_io(const std::string& path) {
 }
 GrayImage read_image(const std::string& path) { throw no_image_io(path); }
 GrayImage read_dicom(const std::string& path) { throw no_image_io(path); }
+DicomHeader read_dicom_header(const std::string& path) { throw no_image_io(path); }
 void write_png(const std::string& path, const GrayImage&, int) { throw no_image_io(path); }
 void write_png_u8(const std::string& path, int, int, const std::vector<uint8_t>&) { throw no_image_io(path); }
 std::vector<uint8_t> read_png_u8(const std::string& path, int*, int*) { throw no_image_io(path); }
