@@ -33,3 +33,6 @@ done
 # data segment with a PSPNet-sized TorchScript module at 512 px on real radiographs: images/s
 # and the decode+resize / model / masks split (decode must not be the bottleneck).
 ./build/osteofm_bench_segment "$shared" --size 512 --images 8 --batches 1,4
+# data index over 20,000 files of a synthetic PACS export (hard links to the real DICOMs):
+# files/s at 1 and 2 threads, and decoding the pixels as the baseline.
+./build/osteofm_bench_index "$shared" --files 20000 --threads 1,2
