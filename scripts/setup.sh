@@ -2,7 +2,7 @@
 # Installs the Debian packages osteofm needs (only those missing), then configures and
 # builds Release into build/. Idempotent: quick when nothing is missing or changed.
 #   bash scripts/setup.sh            install + build
-#   bash scripts/setup.sh --with-test-deps   also what the tests need (a local Slurm)
+#   bash scripts/setup.sh --with-test-deps   also what the tests need (a local Slurm, clang, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 test_deps=0
@@ -19,6 +19,8 @@ PACKAGES=(
 
 # The sweep's Slurm executor is tested against a real one-node Slurm.
 ((test_deps)) && PACKAGES+=(slurmctld slurmd slurm-client munge)
+# The study report is checked in a real browser (headless Chromium).
+((test_deps)) && PACKAGES+=(chromium)
 # The fuzz targets are built with clang and linked with its libFuzzer.
 ((test_deps)) && PACKAGES+=(clang libclang-rt-14-dev)
 

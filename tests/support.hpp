@@ -103,4 +103,46 @@ inline size_t count_lines(const std::string& s) {
   return n;
 }
 
+// A page rendered by headless Chromium (Debian's `chromium`, installed by
+// scripts/setup.sh --with-test-deps): its console messages, the URLs it asked the network
+// for (Chromium's own update, time and account services left out: they are the browser's,
+// not the page's; every host resolves to nothing, so no request leaves the machine), and
+// a screenshot.
+struct BrowserRender {
+  int code = -1;
+  std::vector<std::string> console, requests;
+  std::string log;
+};
+inline BrowserRender render_in_chromium(const std::string& html, const std::string& screenshot, int width = 1000,
+                                        int height = 1800) {
+  TempDir tmp;
+  const std::string log = tmp / "chromium.log", net = tmp / "net.json";
+  const std::string cmd =
+      "chromium --headless=new --no-sandbox --disable-gpu --no-first-run --disable-background-networking "
+      "--disable-component-update --disable-sync --disable-default-apps --disable-extensions "
+      "--disable-domain-reliability --disable-features=Translate,OptimizationHints,MediaRouter,SpellCheck "
+      "'--host-resolver-rules=MAP * ~NOTFOUND' --user-data-dir='" + (tmp / "profile") +
+      "' --enable-logging=stderr --v=0 --log-net-log='" + net + "' --hide-scrollbars --window-size=" +
+      std::to_string(width) + "," + std::to_string(height) + " --screenshot='" + screenshot + "' 'file://" + html +
+      "' >'" + log + "' 2>&1 </dev/null";
+  BrowserRender r;
+  const int status = std::system(("timeout 120 " + cmd).c_str());
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.log = read_text(log);
+  for (const auto& line : split_lines(r.log))
+    if (line.find(":CONSOLE") != std::string::npos) r.console.push_back(line);
+  const std::string netlog = read_text(net);
+  for (size_t at = netlog.find("\"url\":\""); at != std::string::npos; at = netlog.find("\"url\":\"", at + 1)) {
+    const size_t start = at + 7, end = netlog.find('"', start);
+    const std::string url = netlog.substr(start, end - start);
+    const bool browser_own = url.find(".google.com/") != std::string::npos ||
+                             url.find(".googleapis.com/") != std::string::npos ||
+                             url.find(".gvt1.com/") != std::string::npos || url.find(".gstatic.com/") != std::string::npos;
+    if (url.rfind("file:", 0) != 0 && url.rfind("data:", 0) != 0 && !browser_own &&
+        std::find(r.requests.begin(), r.requests.end(), url) == r.requests.end())
+      r.requests.push_back(url);  // one URL is several events of the log
+  }
+  return r;
+}
+
 }  // namespace osteofm::test

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/csv.hpp"
+#include "core/sha256.hpp"
 #include "core/error.hpp"
 #include "data/cohort_link.hpp"
 #include "data/image_index.hpp"
@@ -419,4 +420,50 @@ TEST_CASE("data index: other files are rows, an interrupted run continues, PNGs 
   r = run_osteofm("data check '" + (dir / "cohort.csv") + "' --decode");
   INFO(r.out << r.err);
   CHECK(r.code == 0);
+}
+
+TEST_CASE("browser check: a page that loads from the network or logs to the console is caught", "[report][cli]") {
+  // The control for the demo report's check: the same helper sees both faults.
+  TempDir dir;
+  write_text(dir / "bad.html",
+             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>bad</title></head><body>"
+             "<img src=\"http://example.invalid/x.png\"><script>console.error(\"boom\")</script></body></html>");
+  const BrowserRender r = render_in_chromium(dir / "bad.html", dir / "bad.png", 400, 300);
+  INFO(r.log);
+  REQUIRE(r.code == 0);
+  REQUIRE(r.console.size() == 1);
+  CHECK_THAT(r.console[0], Catch::Contains("boom"));
+  REQUIRE(r.requests.size() == 1);
+  CHECK(r.requests[0] == "http://example.invalid/x.png");
+}
+
+TEST_CASE("report: a folder that is no study is a one-line error", "[report][cli]") {
+  TempDir dir;
+  const CliResult r = run_osteofm("report '" + dir.path.string() + "'");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("not a study folder of osteofm reproduce or demo"));
+  CHECK(count_lines(r.err) == 1);
+  CHECK_FALSE(fs::exists(dir / "report.html"));
+}
+
+TEST_CASE("sha256: the NIST vectors, and a file as sha256sum hashes it", "[provenance]") {
+  CHECK(osteofm::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(osteofm::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(osteofm::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  // 1,000,000 x 'a' through many update() calls of odd sizes.
+  osteofm::Sha256 h;
+  const std::string chunk(997, 'a');
+  size_t left = 1000000;
+  while (left > 0) {
+    const size_t n = std::min(left, chunk.size());
+    h.update(chunk.data(), n);
+    left -= n;
+  }
+  CHECK(h.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  const std::string file = shared("data/public-cxr/dicom/nema-wg04/RG2_RLE.dcm");
+  TempDir dir;
+  const std::string out = dir / "sum.txt";
+  REQUIRE(std::system(("sha256sum '" + file + "' > '" + out + "'").c_str()) == 0);
+  CHECK(osteofm::sha256_file(file) == read_text(out).substr(0, 64));
 }

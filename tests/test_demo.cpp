@@ -16,9 +16,9 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   REQUIRE(first.code == 0);
   const std::string table = read_text(dir / "demo/sweep/table.md");
   INFO(table);
-  // header, rule, 12 variants, blank + nine notes (ranking, CIs, thresholds, calibration,
+  // header, rule, 12 variants, blank + ten notes (ranking, test n and input sizes, CIs, thresholds, calibration,
   // IoU map, Δbone definition and fill, area control, mask sensitivity, explain split)
-  CHECK(count_lines(table) == 2 + 12 + 10);
+  CHECK(count_lines(table) == 2 + 12 + 11);
   CHECK_THAT(table, Catch::Contains("Mask sensitivity: with every bone and control mask eroded and dilated by 1 px"));
   // The LaTeX table is plain ASCII (Δ, −, † as math), so pdflatex takes it as it is (was: raw UTF-8).
   const std::string latex = read_text(dir / "demo/sweep/table.tex");
@@ -62,6 +62,28 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
       ++explained;
     }
   CHECK(explained == 12);
+
+  // The study as one page: self-contained, and rendered by a real browser without a console
+  // message or a network request. The screenshot stays in the build folder to be looked at.
+  const std::string report = read_text(dir / "demo/report.html");
+  CHECK(report.size() > 200000);
+  CHECK(report.find("://") == std::string::npos);  // no address of any kind: every figure is a data: URI
+  CHECK(report.find("<script") == std::string::npos);
+  for (const char* section : {"id=\"cohort\"", "id=\"methods\"", "id=\"results\"", "id=\"explainability\"",
+                              "id=\"tripod\"", "id=\"provenance\"", "Table 1. Characteristics", "Not run: "})
+    CHECK(report.find(section) != std::string::npos);
+  CHECK_THAT(first.out, Catch::Contains("report.html"));
+  const json provenance = json::parse(read_text(dir / "demo/provenance.json"));
+  CHECK(provenance["inputs"][0]["sha256"].get<std::string>().size() == 64);
+  CHECK(provenance["invocations"].size() == 1);
+  CHECK(fs::exists(dir.path / "demo/sweep/dinov2-lora/provenance.json"));
+  const std::string shot = std::string(OSTEOFM_BINARY_DIR) + "/report_screenshot.png";
+  const BrowserRender page = render_in_chromium(dir / "demo/report.html", shot);
+  INFO(page.log);
+  REQUIRE(page.code == 0);
+  CHECK(page.console.empty());
+  CHECK(page.requests.empty());
+  CHECK(fs::file_size(shot) > 20000);
   const auto stamp = fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json");
 
   const CliResult again = run_osteofm(cmd);

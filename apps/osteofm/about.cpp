@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/parallel.hpp"
+#include "core/provenance.hpp"
 #include "core/runtime.hpp"
 #include "io/image.hpp"
 
@@ -19,8 +20,21 @@ void configure_threads(int threads) {
   set_image_io_threads(resolve_threads(0));
 }
 
+void record_process(int argc, char** argv) {
+  set_command_line(argc, argv);
+  const BlasInfo blas = detect_blas();
+  set_process_facts({{"libtorch", torch_version()},
+                     {"cuda_devices", cuda_device_count()},
+                     {"threads", resolve_threads(0)},
+                     {"blas", blas.library},
+                     {"image_io", image_io_available()},
+                     {"opencv", opencv_version()},
+                     {"dcmtk", dcmtk_version()},
+                     {"gdcm", gdcm_version()}});
+}
+
 std::string version_line() {
-  return std::string("osteofm ") + OSTEOFM_VERSION + " (LibTorch " + torch_version() +
+  return std::string("osteofm ") + OSTEOFM_VERSION + " commit " + osteofm_commit() + " (LibTorch " + torch_version() +
          (torch::cuda::is_available() ? ", CUDA" : ", CPU") + (image_io_available() ? ", image I/O" : ", no image I/O") + ")";
 }
 

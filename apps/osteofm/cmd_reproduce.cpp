@@ -1,4 +1,5 @@
 // osteofm reproduce: the whole study on a researcher's cohort (lib/sweep/reproduce.hpp).
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -49,6 +50,13 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
                 << "' to retry them\n";
       return 1;
     }
+    // The files to open, when the report stage ran here (not when jobs were only submitted).
+    const std::filesystem::path out(o->run.out);
+    if (std::filesystem::exists(out / "report.html"))
+      std::cout << "Study finished. Open " << (out / "report.html").string() << "; the table is "
+                << (out / "sweep" / "table.md").string() << " (.csv, .tex), the comparisons "
+                << (out / "sweep" / "compare.json").string() << ", provenance " << (out / "provenance.json").string()
+                << "\n";
     return 0;
   }});
 }

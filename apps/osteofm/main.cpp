@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   }
   try {
     cli::configure_threads(threads);
+    cli::record_process(argc, argv);
     for (const auto& c : commands)
       if (c.app->parsed()) return c.run();
     std::cout << app.help();

@@ -12,7 +12,6 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
-#include "io/manifest.hpp"
 
 namespace fs = std::filesystem;
 
@@ -341,17 +340,6 @@ nlohmann::json cohort_flow_json(const CohortLink& link) {
        o.per_patient == PerPatient::kFirst ? "not the patient's first image" : "not the patient's closest image"}};
   return {{"flow", flow}, {"rules", rules}, {"exclusion_labels", labels},
           {"exclusion_order", std::vector<std::string>(kExclusionReasons.begin(), kExclusionReasons.end())}};
-}
-
-nlohmann::json cohort_flow_with_splits(nlohmann::json file, const Manifest& m) {
-  nlohmann::json by_split = nlohmann::json::object();
-  for (const auto& r : m.rows) {
-    if (r.split.empty() || r.label < 0) continue;
-    for (const auto* name : kClassNames) by_split[r.split].emplace(name, 0);
-    by_split[r.split][kClassNames[r.label]] = by_split[r.split][kClassNames[r.label]].get<long long>() + 1;
-  }
-  file["flow"]["classes_out_by_split"] = by_split;
-  return file;
 }
 
 std::string cohort_prefix(const std::string& out_csv) {

@@ -71,11 +71,6 @@ nlohmann::json cohort_flow_json(const CohortLink& link);
 // paths resolve against. Returns the flow file's path.
 std::string write_cohort(const CohortLink& link, const std::string& images_dir, const std::string& out_csv);
 
-struct Manifest;
-// The flow file of a cohort with the kept images counted by split and class
-// (flow.classes_out_by_split), once data split has assigned them: from the split manifest.
-nlohmann::json cohort_flow_with_splits(nlohmann::json flow_file, const Manifest& split_manifest);
-
 // "COHORT.csv" -> "COHORT" (the prefix of the excluded list, the flow files).
 std::string cohort_prefix(const std::string& out_csv);
 

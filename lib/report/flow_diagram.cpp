@@ -7,6 +7,8 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/labels.hpp"
+#include "io/manifest.hpp"
 
 #if OSTEOFM_WITH_IMAGE_IO
 #include <opencv2/imgcodecs.hpp>
@@ -152,6 +154,17 @@ FlowDiagram cohort_flow_diagram(const nlohmann::json& file) {
     d.outcomes.push_back(std::move(b));
   }
   return d;
+}
+
+nlohmann::json cohort_flow_with_splits(nlohmann::json file, const Manifest& m) {
+  nlohmann::json by_split = nlohmann::json::object();
+  for (const auto& r : m.rows) {
+    if (r.split.empty() || r.label < 0) continue;
+    for (const auto* name : kClassNames) by_split[r.split].emplace(name, 0);
+    by_split[r.split][kClassNames[r.label]] = by_split[r.split][kClassNames[r.label]].get<long long>() + 1;
+  }
+  file["flow"]["classes_out_by_split"] = by_split;
+  return file;
 }
 
 std::string render_flow_svg(const FlowDiagram& d) {

@@ -24,6 +24,11 @@ struct FlowDiagram {
 // data link writes it; with "classes_out_by_split" once data split has run).
 FlowDiagram cohort_flow_diagram(const nlohmann::json& flow_file);
 
+struct Manifest;
+// The flow file of a cohort with the kept images counted by split and class
+// (flow.classes_out_by_split), once data split has assigned them: from the split manifest.
+nlohmann::json cohort_flow_with_splits(nlohmann::json flow_file, const Manifest& split_manifest);
+
 std::string render_flow_svg(const FlowDiagram& diagram);
 void write_flow_svg(const std::string& path, const FlowDiagram& diagram);
 // Throws InputError naming the path in builds without image I/O.

@@ -20,6 +20,7 @@ struct PlotSeries {
   std::vector<double> x, y;
   bool markers = false;                   // a dot at every point
   bool dashed = false;
+  bool dotted = false;                    // a third line style (the sweep's ROC: one per strategy)
   std::optional<Rgb> color;               // default: series_color(index)
   std::vector<std::string> point_labels;  // text beside each point (e.g. "n=12"); may be empty
 };

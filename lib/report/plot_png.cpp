@@ -51,11 +51,12 @@ void write_plot_png(const std::string& path, const LinePlot& plot, int width, in
     text(lab, P(plot.x_min, v) + cv::Point(-10, 5), 0.5, false, true);
   }
   cv::rectangle(img, P(plot.x_min, plot.y_max), P(plot.x_max, plot.y_min), cv::Scalar(0, 0, 0), 1);
-  auto dashed_line = [&](double x0, double y0, double x1, double y1, cv::Scalar ink, int width) {
+  // `period`: pixels per dash (and per gap): 9 dashed, 3 dotted.
+  auto dashed_line = [&](double x0, double y0, double x1, double y1, cv::Scalar ink, int width, double period = 9) {
     if (!clip_segment(x0, y0, x1, y1, plot.x_min, plot.x_max, plot.y_min, plot.y_max)) return;
     const cv::Point a = P(x0, y0), b = P(x1, y1);
     const double len = std::hypot(b.x - a.x, b.y - a.y);
-    const int dashes = std::max(1, static_cast<int>(len / 9));
+    const int dashes = std::max(1, static_cast<int>(len / period));
     for (int k = 0; k < dashes; k += 2) {
       const double t0 = static_cast<double>(k) / dashes, t1 = std::min(1.0, (k + 1.0) / dashes);
       cv::line(img, a + (b - a) * t0, a + (b - a) * t1, ink, width, cv::LINE_AA);
@@ -78,8 +79,9 @@ void write_plot_png(const std::string& path, const LinePlot& plot, int width, in
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const PlotSeries& ser = plot.series[s];
     const cv::Scalar ink = bgr(color_of(plot, s));
-    if (ser.dashed) {
-      for (size_t k = 1; k < ser.x.size(); ++k) dashed_line(ser.x[k - 1], ser.y[k - 1], ser.x[k], ser.y[k], ink, 2);
+    if (ser.dashed || ser.dotted) {
+      for (size_t k = 1; k < ser.x.size(); ++k)
+        dashed_line(ser.x[k - 1], ser.y[k - 1], ser.x[k], ser.y[k], ink, 2, ser.dotted ? 3 : 9);
     } else {
       for (const auto& piece : clipped_pieces(plot, ser)) {
         std::vector<cv::Point> pts;
@@ -102,8 +104,12 @@ void write_plot_png(const std::string& path, const LinePlot& plot, int width, in
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const cv::Scalar ink = bgr(color_of(plot, s));
     const int y = ly + row * static_cast<int>(s);
-    cv::line(img, cv::Point(lx, y - 5), cv::Point(lx + (plot.series[s].dashed ? 12 : 28), y - 5), ink, 3, cv::LINE_AA);
-    if (plot.series[s].dashed) cv::line(img, cv::Point(lx + 18, y - 5), cv::Point(lx + 28, y - 5), ink, 3, cv::LINE_AA);
+    if (plot.series[s].dotted) {
+      for (int x = lx; x < lx + 28; x += 6) cv::line(img, cv::Point(x, y - 5), cv::Point(x + 2, y - 5), ink, 3, cv::LINE_AA);
+    } else {
+      cv::line(img, cv::Point(lx, y - 5), cv::Point(lx + (plot.series[s].dashed ? 12 : 28), y - 5), ink, 3, cv::LINE_AA);
+      if (plot.series[s].dashed) cv::line(img, cv::Point(lx + 18, y - 5), cv::Point(lx + 28, y - 5), ink, 3, cv::LINE_AA);
+    }
     text(plot.series[s].label, cv::Point(lx + 36, y), 0.48);
   }
   for (size_t k = 0; k < plot.notes.size(); ++k)

@@ -72,7 +72,7 @@ std::string render_svg(const LinePlot& plot, int width, int height) {
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const auto& ser = plot.series[s];
     const std::string c = color(color_of(plot, s));
-    const std::string style = "stroke=\"" + c + "\" stroke-width=\"2\"" + (ser.dashed ? " stroke-dasharray=\"8,5\"" : "");
+    const std::string style = "stroke=\"" + c + "\" stroke-width=\"2\"" + (ser.dashed ? " stroke-dasharray=\"8,5\"" : ser.dotted ? " stroke-dasharray=\"2,4\"" : "");
     o << "<g>\n";
     // Clipped pieces joined into polylines (a 4,000-point ROC stays one element).
     for (const auto& piece : clipped_pieces(plot, ser)) {
@@ -100,7 +100,7 @@ std::string render_svg(const LinePlot& plot, int width, int height) {
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const double y = ly + 18.0 * s;
     o << "<line x1=\"" << lx << "\" y1=\"" << y - 4 << "\" x2=\"" << lx + 24 << "\" y2=\"" << y - 4 << "\" stroke=\""
-      << color(color_of(plot, s)) << "\" stroke-width=\"3\"" << (plot.series[s].dashed ? " stroke-dasharray=\"8,5\"" : "")
+      << color(color_of(plot, s)) << "\" stroke-width=\"3\"" << (plot.series[s].dashed ? " stroke-dasharray=\"8,5\"" : plot.series[s].dotted ? " stroke-dasharray=\"2,4\"" : "")
       << "/>\n";
     o << "<text x=\"" << lx + 30 << "\" y=\"" << y << "\" font-size=\"12\">" << escape(plot.series[s].label)
       << "</text>\n";

@@ -58,6 +58,7 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     const auto& cal = ep["calibration"];
     LinePlot rel;
     rel.square = true;
+    rel.legend = LegendPlace::kBelow;  // bins can sit in any corner: the legend stays off the data
     rel.title = "Reliability, " + title + ": " + name + " (10 bins)";
     rel.x_label = "mean predicted probability in bin";
     rel.y_label = "observed fraction positive";
@@ -172,6 +173,14 @@ std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std
   plot.square = true;
   plot.legend = LegendPlace::kBelow;
   if (!rows.empty() && !rows.front().bootstrap.empty()) plot.notes = {"95% CI: " + rows.front().bootstrap};
+  // Twelve curves, often on top of each other: one colour per backbone and one line style
+  // per strategy (solid, dashed, dotted), so that every pair is told apart.
+  std::vector<std::string> backbones, strategies;
+  for (const auto& r : rows) {
+    if (std::find(backbones.begin(), backbones.end(), r.backbone) == backbones.end()) backbones.push_back(r.backbone);
+    if (std::find(strategies.begin(), strategies.end(), r.strategy) == strategies.end()) strategies.push_back(r.strategy);
+  }
+  const bool pairs = backbones.size() <= 12 && strategies.size() <= 3;
   for (const auto& r : rows) {
     const fs::path preds = fs::path(sweep_dir) / r.run / "predictions_test.csv";
     if (!fs::exists(preds)) continue;
@@ -182,7 +191,15 @@ std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std
       std::snprintf(ci, sizeof ci, " [%.3f, %.3f])", *r.auc_macro.lower, *r.auc_macro.upper);
       label = label.substr(0, label.size() - 1) + ci;
     }
-    plot.series.push_back(curve_series(label, macro.fpr, macro.tpr));
+    PlotSeries series = curve_series(label, macro.fpr, macro.tpr);
+    if (pairs) {
+      const size_t b = std::find(backbones.begin(), backbones.end(), r.backbone) - backbones.begin();
+      const size_t st = std::find(strategies.begin(), strategies.end(), r.strategy) - strategies.begin();
+      series.color = series_color(b);
+      series.dashed = st == 1;
+      series.dotted = st == 2;
+    }
+    plot.series.push_back(series);
   }
   if (plot.series.empty()) return {};
   return write_both(plot, stem);

@@ -201,6 +201,12 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       r.random_weights = s.value("random_weights", false);
     }
     const json m = read_json(metrics);
+    r.test_n = m.value("n", 0LL);
+    r.test_patients = m.value("n_patients", 0LL);
+    if (m.contains("endpoints") && m["endpoints"].contains("osteoporosis_vs_rest") &&
+        m["endpoints"]["osteoporosis_vs_rest"].value("prevalence", json()).is_number())
+      r.test_prevalence = m["endpoints"]["osteoporosis_vs_rest"]["prevalence"].get<double>();
+    if (fs::exists(run / "preprocessing.json")) r.input_size = read_json(run / "preprocessing.json").value("size", 0);
     r.auc_macro = estimate_at(m, "auc_macro", metrics);
     r.auc_osteoporosis = estimate_at(m, "auc_osteoporosis_vs_rest", metrics);
     r.accuracy = estimate_at(m, "accuracy", metrics);
@@ -329,7 +335,24 @@ std::vector<std::string> footnotes(const SweepTable& t) {
   }
   std::string b;
   for (const auto& x : boots) b += (b.empty() ? "" : "; ") + x;
-  notes.push_back("Test split. 95% CIs: " + (b.empty() ? std::string("as in each metrics_test.json") : b) + "." +
+  // n and prevalence: one figure when every variant saw the same test split, else each.
+  std::set<std::string> tests;
+  std::map<std::string, std::set<int>> sizes;  // backbone -> input sides
+  for (const auto& r : t.rows) {
+    std::string n = "n = " + std::to_string(r.test_n) + " images (" + std::to_string(r.test_patients) + " patients)";
+    if (r.test_prevalence) n += ", osteoporosis prevalence " + fmt3(*r.test_prevalence);
+    tests.insert(n);
+    if (r.input_size > 0) sizes[r.backbone].insert(r.input_size);
+  }
+  std::string sides;
+  for (const auto& [backbone, set] : sizes) {
+    std::string list;
+    for (int v : set) list += (list.empty() ? "" : "/") + std::to_string(v);
+    sides += (sides.empty() ? "" : ", ") + backbone + " " + list + " px";
+  }
+  notes.push_back("Test split: " + (tests.size() == 1 ? *tests.begin() : join(tests)) + "." +
+                  (sides.empty() ? std::string() : " Input size: " + sides + "."));
+  notes.push_back("95% CIs: " + (b.empty() ? std::string("as in each metrics_test.json") : b) + "." +
                   (invalid > 0 ? " Up to " + std::to_string(invalid) +
                                      " replicates per variant lacked a class and were left out."
                                : std::string()));
@@ -571,13 +594,19 @@ std::string format_table(const SweepTable& t, const std::string& format) {
       spec += c->align;
       head += (head.empty() ? "" : " & ") + c->latex;
     }
-    out = "\\begin{tabular}{" + spec + "}\n\\toprule\n" + head + " \\\\\n\\midrule\n";
+    // A float with a caption, scaled to the text width (14 columns do not fit otherwise):
+    // needs \\usepackage{booktabs,graphicx}; landscape pages can drop the \\resizebox.
+    out = "% osteofm table; needs \\usepackage{booktabs,graphicx}\n\\begin{table*}[t]\n\\centering\n"
+          "\\caption{Variants on the test split: discrimination with 95\\% bootstrap CIs, operating point chosen on "
+          "validation, calibration and explainability (notes below the table).}\n\\label{tab:variants}\n"
+          "\\resizebox{\\textwidth}{!}{%\n\\begin{tabular}{" + spec + "}\n\\toprule\n" + head + " \\\\\n\\midrule\n";
     for (const auto& r : rows) {
       for (size_t i = 0; i < shown.size(); ++i) out += (i ? " & " : "") + shown[i]->cell(r, true);
       out += " \\\\\n";
     }
-    out += "\\bottomrule\n\\end{tabular}\n";
-    for (const auto& n : notes) out += "\n{\\footnotesize " + tex(n) + "}\n";
+    out += "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\n\\begin{minipage}{\\textwidth}\\footnotesize\n";
+    for (const auto& n : notes) out += tex(n) + "\\par\n";
+    out += "\\end{minipage}\n\\end{table*}\n";
     return out;
   }
   throw InputError("--format must be md, csv or latex, not '" + format + "'");

@@ -42,6 +42,11 @@ struct VariantRow {
   std::string iou_bone_cam;  // the map IoU_bone was computed on (explain.json "cam")
   std::string explain_split, delta_bone_fill;  // explain.json "split", "delta_bone.fill"
   std::string bootstrap;     // "2000 patient-clustered percentile replicates", from metrics_test.json
+  // The test split as the run saw it (metrics_test.json): images, patients, the share with
+  // osteoporosis; and the backbone's input side in pixels (preprocessing.json; 0: unknown).
+  long long test_n = 0, test_patients = 0;
+  std::optional<double> test_prevalence;
+  int input_size = 0;
   int invalid_replicates = 0;
   bool highest = false;                 // highest macro AUC point estimate of the sweep
   std::optional<double> p_best;         // bootstrap probability of the highest macro AUC

@@ -12,6 +12,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "report/html.hpp"
 
 namespace osteofm {
 
@@ -406,6 +407,24 @@ std::string table_one_latex(const TableOne& t) {
     s += " \\\\\n";
   }
   s += "\\bottomrule\n\\end{tabular}\n\\end{table}\n";
+  return s;
+}
+
+std::string table_one_html(const TableOne& t) {
+  std::vector<std::string> header = {"Characteristic"};
+  for (size_t g = 0; g < t.groups.size(); ++g) header.push_back(group_title(t, g));
+  std::string s = "<table class=\"table-one\">\n<thead><tr>";
+  for (const auto& h : header) s += "<th>" + html_escape(h) + "</th>";
+  s += "</tr></thead>\n<tbody>\n";
+  for (const auto& r : text_rows(t)) {
+    s += r.heading ? "<tr><th scope=\"row\">" + html_escape(r.label) + "</th>"
+                   : "<tr><td class=\"sub\">" + html_escape(r.label.substr(2)) + "</td>";
+    for (const auto& c : r.cells) s += "<td>" + html_escape(c) + "</td>";
+    s += "</tr>\n";
+  }
+  s += "</tbody>\n</table>\n<p class=\"note\">Mean &plusmn; SD (SD with n &minus; 1), median [Q1, Q3] (linear "
+       "interpolation), or n (%) of the non-missing values.</p>\n";
+  for (const auto& n : t.notes) s += "<p class=\"note\">" + html_escape(n) + "</p>\n";
   return s;
 }
 

@@ -53,6 +53,7 @@ nlohmann::json table_one_json(const TableOne& t);
 std::string table_one_markdown(const TableOne& t);
 std::string table_one_csv(const TableOne& t);
 std::string table_one_latex(const TableOne& t);
+std::string table_one_html(const TableOne& t);  // a <table> and its notes, for the study report
 // PREFIX.md, .csv, .tex, .json, each atomically.
 void write_table_one(const TableOne& t, const std::string& prefix);
 

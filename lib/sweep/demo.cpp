@@ -79,7 +79,8 @@ int run_demo(const DemoOptions& o) {
             << "  " << sweep.string() << "/<variant>/explain/  explain.json, per_image.csv, overlays/*.png\n"
             << "  " << sweep.string() << "/table.{md,csv,tex}   this table; roc_macro.{png,svg} its ROC curves\n"
             << "  " << sweep.string() << "/compare.json         every pair of variants: DeLong + Holm, bootstrap "
-            << "differences, P(best)\n";
+            << "differences, P(best)\n"
+            << "  " << (out / "report.html").string() << "       all of it in one page: open it in a browser\n";
   std::cout << "Rerunning 'osteofm demo --out " << o.out << "' resumes; finished steps are kept.\n";
   return failures;
 }

@@ -6,10 +6,12 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "core/provenance.hpp"
 #include "data/cache_index.hpp"
 #include "data/dataset_check.hpp"
 #include "data/loader.hpp"
@@ -22,6 +24,7 @@
 #include "models/segment_manifest.hpp"
 #include "models/segmenter.hpp"
 #include "report/roc_report.hpp"
+#include "report/study_report.hpp"
 #include "report/table.hpp"
 #include "train/config.hpp"
 #include "train/run_model.hpp"
@@ -386,11 +389,39 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
   write_sweep_roc(sweep.string(), table.rows, (sweep / "roc_macro").string());
   // Every pair of variants: paired DeLong + Holm, paired bootstrap differences, ranking.
   const auto models = sweep_models(sweep.string());
-  if (models.size() < 2) {
+  if (models.size() < 2)
     std::cerr << "reproduce: one finished variant: nothing to compare\n";
-    return;
+  else
+    write_file_atomic((sweep / "compare.json").string(), compare_models(models, CompareOptions{}).dump(2) + "\n");
+  // The one file a clinician opens: everything above, inline.
+  const StudyReportSummary report = write_study_report(out.string(), (out / "report.html").string());
+  std::cerr << "reproduce: report: " << report.path << " (" << report.figures << " figures; open it in a browser)\n";
+}
+
+// OUT/provenance.json: the study's inputs hashed (manifest, checkpoints, segmenter), and
+// every command line that has worked on this folder, in order.
+void write_study_provenance(const json& record, const fs::path& out) {
+  std::vector<ProvenanceInput> inputs = {{"manifest", record.value("manifest", "")}};
+  std::set<std::string> seen;
+  for (const auto& [name, entry] : record["study"]["backbones"].items()) {
+    const std::string weights = entry.is_object() ? entry.value("weights", "") : "";
+    if (!weights.empty() && !is_random_weights(weights) && seen.insert(weights).second)
+      inputs.push_back({"weights:" + name, weights});
   }
-  write_file_atomic((sweep / "compare.json").string(), compare_models(models, CompareOptions{}).dump(2) + "\n");
+  if (record.value("segmenter", json()).is_object()) {
+    inputs.push_back({"segmenter", record["segmenter"].value("model", "")});
+    inputs.push_back({"segmenter_spec", record["segmenter"].value("spec", "")});
+  }
+  json invocations = json::array();
+  const fs::path file = out / "provenance.json";
+  if (fs::exists(file)) {
+    const json old = json::parse(read_file(file.string()), nullptr, false);
+    if (old.is_object() && old.value("invocations", json()).is_array()) invocations = old["invocations"];
+  }
+  invocations.push_back({{"command_line", command_line()}, {"at", now_text()}});
+  write_provenance(out.string(), inputs,
+                   {{"invocations", invocations}, {"image_pipeline", dicom_windowing_policy()},
+                    {"split", record.value("split", json())}, {"bootstrap", record.value("bootstrap", 0)}});
 }
 
 // A batch script running one stage of this study.
@@ -441,6 +472,7 @@ int run_reproduce(const ReproduceOptions& o) {
   if (o.sweep.executor == "slurm") sbatch_command(o.sweep, "check.sh");  // bad --sbatch-args before anything
   StudyState s = open_study(o);
   const fs::path out(o.out);
+  write_study_provenance(s.j, out);
   if (o.stage != "all") {
     if (o.stage != "prepare" && !fs::exists(out / "study.json"))
       throw InputError(o.out + ": the prepare stage has not finished (no study.json)");

@@ -32,6 +32,7 @@
 #include "train/stepper.hpp"
 #include "data/loader.hpp"
 #include "train/run_folder.hpp"
+#include "core/provenance.hpp"
 #include "train/run_model.hpp"
 #include "tuning/strategy.hpp"
 #include "data/cache_index.hpp"
@@ -111,6 +112,14 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   fs::create_directories(run / "checkpoints");
   write_file_atomic(cfg_path.string(), config.dump(2) + "\n");
   write_file_atomic((run / "preprocessing.json").string(), preprocessing_to_json(pre).dump(2) + "\n");
+  {
+    std::vector<ProvenanceInput> inputs = {{"manifest", manifest.path}};
+    const std::string weights = bc["weights"];
+    if (!weights.empty() && !is_random_weights(weights)) inputs.push_back({"weights", weights});
+    write_provenance(run_dir, inputs,
+                     {{"device", device.str()}, {"train_seed", seed}, {"image_pipeline", dicom_windowing_policy()},
+                      {"preprocessing", preprocessing_to_json(pre)}});
+  }
 
   // Frozen backbones train their head on features computed once; everything else on images.
   std::unique_ptr<BatchSource> source;
