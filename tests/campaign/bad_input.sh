@@ -466,6 +466,24 @@ wait "$pid" 2>/dev/null
 run_case "data segment: rerun after SIGKILL" 0 "seg_kill/*.tmp.*:seg_kill/masks/*.tmp.*:seg_kill/qc/*.tmp.*" -- "$BIN" data segment man_seg_cxr.csv --model "$SEGFX/segmenter.pt" --out seg_kill --no-pictures
 expect "data segment: the killed-and-rerun masks equal an uninterrupted run's" \
   "cmp -s <(cd seg_ref/masks && cat *.png | md5sum) <(cd seg_kill/masks && cat *.png | md5sum) && test \$(ls seg_kill/masks | wc -l) = 34"
+# From the PACS and DXA exports: data index, data link, data describe, report.
+mkdir -p pacs/sub && cp "$CXR/dicom/nema-wg04/RG1_J2KI.dcm" pacs/sub/IM1 && echo "not an image" >pacs/README
+run_case "data index: a folder with a non-DICOM file" 0 "pacs_index.csv.partial" -- "$BIN" data index pacs --out pacs_index.csv
+run_case "data index: a file instead of a folder" 2 "pacs_bad.csv" -- "$BIN" data index pacs/README --out pacs_bad.csv
+printf 'patient_id,dxa_date,t_lumbar_spine,t_femoral_neck,t_total_hip\n9RG1,2004-09-01,-2.7,,\n' >dxa_ok.csv
+printf 'patient_id,dxa_date,t_lumbar_spine\n9RG1,01/09/2004,-2.7\n' >dxa_date.csv
+printf 'patient_id,dxa_date,t_lumbar_spine\n9RG1,2004-09-01,low\n' >dxa_tscore.csv
+run_case "data link: a DXA date that does not parse" 2 "link_a.csv:link_a.flow.json:link_a.excluded.csv" -- "$BIN" data link --images pacs_index.csv --dxa dxa_date.csv --window-days 90 --out link_a.csv
+run_case "data link: a T-score that is no number" 2 "link_b.csv:link_b.flow.json" -- "$BIN" data link --images pacs_index.csv --dxa dxa_tscore.csv --window-days 90 --out link_b.csv
+run_case "data link: --window-days 0" 2 "link_c.csv" -- "$BIN" data link --images pacs_index.csv --dxa dxa_ok.csv --window-days 0 --out link_c.csv
+run_case "data link: --reference spine" 2 "link_d.csv" -- "$BIN" data link --images pacs_index.csv --dxa dxa_ok.csv --window-days 90 --reference spine --out link_d.csv
+run_case "data link: an index without the required columns" 2 "link_e.csv" -- "$BIN" data link --images dxa_ok.csv --dxa dxa_ok.csv --window-days 90 --out link_e.csv
+run_case "data link: the index of a PACS folder" 0 "link_ok.csv.tmp.*" -- "$BIN" data link --images pacs_index.csv --dxa dxa_ok.csv --window-days 90 --out link_ok.csv
+expect "data link: the one radiograph is linked, the README listed as unreadable" \
+  "grep -q '\"n_out\": 1' link_ok.flow.json && grep -q 'README,unreadable' link_ok.excluded.csv"
+run_case "data describe: --by a column that does not exist" 2 "t1_bad.md:t1_bad.json" -- "$BIN" data describe link_ok.csv --by hospital --out t1_bad
+run_case "report: a folder that is no study" 2 "pacs/report.html" -- "$BIN" report pacs
+
 cat >long.json <<EOF
 {"data": {"manifest": "$WORK/cohort/manifest.csv"}, "backbone": {"preset": "dinov2-tiny", "seed": 5},
  "strategy": {"name": "linear_probe"}, "train": {"epochs": 400, "batch_size": 8, "seed": 2, "patience": 400}}
