@@ -73,6 +73,10 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
                               "id=\"tripod\"", "id=\"provenance\"", "Table 1. Characteristics", "Not run: "})
     CHECK(report.find(section) != std::string::npos);
   CHECK_THAT(first.out, Catch::Contains("report.html"));
+  // Twelve macro ROC curves: one colour per backbone, one line style per strategy.
+  const std::string roc = read_text(dir / "demo/sweep/roc_macro.svg");
+  CHECK(roc.find("stroke-dasharray=\"8,5\"") != std::string::npos);
+  CHECK(roc.find("stroke-dasharray=\"2,4\"") != std::string::npos);
   const json provenance = json::parse(read_text(dir / "demo/provenance.json"));
   CHECK(provenance["inputs"][0]["sha256"].get<std::string>().size() == 64);
   CHECK(provenance["invocations"].size() == 1);

@@ -5,6 +5,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "io/image.hpp"
+#include "core/limits.hpp"
 #include "support.hpp"
 
 #if OSTEOFM_WITH_IMAGE_IO
@@ -273,3 +274,46 @@ TEST_CASE("images: 8- and 16-bit TIFF keep their scale", "[image][image_io]") {
   CHECK(b.source_bits == 8);
   for (size_t i = 0; i < v8.size(); ++i) CHECK(b.pixels[i] == Approx(v8[i] / 255.0).margin(1e-7));
 }
+
+#if OSTEOFM_WITH_IMAGE_IO
+TEST_CASE("images: a header claiming more pixels than --max-pixels is refused before decoding", "[images][limits]") {
+  TempDir dir;
+  cv::Mat small(8, 8, CV_8UC1, cv::Scalar(100));
+  auto encoded = [&](const char* ext) {
+    std::vector<uchar> buf;
+    REQUIRE(cv::imencode(ext, small, buf));
+    return std::string(buf.begin(), buf.end());
+  };
+  // A JPEG whose frame header says 60000 x 60000 (a few hundred bytes; libjpeg would
+  // allocate 3.6 GB before finding no data for it).
+  std::string jpeg = encoded(".jpg");
+  const size_t sof = jpeg.find("\xFF\xC0");
+  REQUIRE(sof != std::string::npos);
+  jpeg[sof + 5] = jpeg[sof + 7] = static_cast<char>(0xEA);
+  jpeg[sof + 6] = jpeg[sof + 8] = static_cast<char>(0x60);
+  write_text(dir / "bomb.jpg", jpeg);
+  long long w = 0, h = 0;
+  REQUIRE(header_dimensions(ImageFormat::Jpeg, jpeg, &w, &h));
+  CHECK(w == 60000);
+  CHECK(h == 60000);
+  CHECK_THROWS_WITH(read_image(dir / "bomb.jpg"), Catch::Contains("bomb.jpg: 60000 x 60000 pixels exceed the limit of 100000000"));
+  // PNG (IHDR), TIFF (first IFD) and BMP (info header) state their size the same way.
+  std::string png = encoded(".png");
+  png[16] = png[20] = 0;
+  png[17] = png[21] = 1;  // 65536 + ... : 0x0001xxxx on each side
+  write_text(dir / "bomb.png", png);
+  CHECK_THROWS_WITH(read_image(dir / "bomb.png"), Catch::Contains("pixels exceed the limit"));
+  for (const char* ext : {".tiff", ".bmp"}) {
+    long long tw = 0, th = 0;
+    REQUIRE(header_dimensions(std::string(ext) == ".bmp" ? ImageFormat::Bmp : ImageFormat::Tiff, encoded(ext), &tw, &th));
+    CHECK(tw == 8);
+    CHECK(th == 8);
+  }
+  // The limit is the process's: a real DICOM (1760 x 2140) under a lowered one.
+  const std::string dcm = shared("data/public-cxr/dicom/nema-wg04/RG2_RLE.dcm");
+  set_max_image_pixels(1000000);
+  CHECK_THROWS_WITH(read_image(dcm), Catch::Contains("1760 x 2140 pixels exceed the limit of 1000000"));
+  set_max_image_pixels(kDefaultMaxImagePixels);
+  CHECK(read_image(dcm).width == 1760);
+}
+#endif

@@ -5,6 +5,7 @@
 #include "about.hpp"
 #include "command.hpp"
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 int main(int argc, char** argv) {
   using namespace osteofm;
@@ -16,6 +17,11 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_flag("--version", version, "Print the version and exit");
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 4096));
+  long long max_pixels = kDefaultMaxImagePixels;
+  app.add_option("--max-pixels", max_pixels,
+                 "Largest image decoded, in pixels (width x height x frames), checked on the header before decoding")
+      ->capture_default_str()
+      ->check(CLI::Range(1LL, 4'000'000'000LL));
 
   cli::Commands commands;
   cli::add_registered_commands(app, commands);
@@ -42,6 +48,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    set_max_image_pixels(max_pixels);
     cli::configure_threads(threads);
     cli::record_process(argc, argv);
     for (const auto& c : commands)

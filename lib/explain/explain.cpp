@@ -162,8 +162,13 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
       regions.score(b + i, c, masks[i], has_mask[b + i], g.cam_grid.size(1), g.cam_grid.size(2));
       const int label = d.labels[b + i];
       if (overlays.wants(label)) {
-        char caption[200];
-        const std::string iou_text = bone_scored[b + i] ? format_fixed(regions.iou_bone(b + i), 2) : "n/a";
+        char caption[240];
+        // The raw IoU depends on the token grid; the normalised one is comparable across backbones.
+        const double normalised = regions.iou_bone_normalised(b + i);
+        const std::string iou_text =
+            bone_scored[b + i] ? format_fixed(regions.iou_bone(b + i), 2) +
+                                     (std::isnan(normalised) ? std::string() : " (norm. " + format_fixed(normalised, 2) + ")")
+                               : "n/a";
         std::snprintf(caption, sizeof caption, "%s  true %s  pred %s (p %.2f)  IoU_bone %s", d.image_id[b + i].c_str(),
                       kClassNames[label], kClassNames[predicted[b + i]], original.score[b + i][predicted[b + i]],
                       iou_text.c_str());

@@ -29,6 +29,13 @@ class RegionStudy {
              int64_t grid_w);
   // Top-k IoU with all bones of split row `row` (NaN when not scored).
   double iou_bone(int64_t row) const { return bone_table_ ? iou_topk_[0][row] : std::nan(""); }
+  // The same normalised by this image's own reference levels: (IoU - chance) / (ceiling -
+  // chance), 0 = a random map, 1 = the best map the token grid allows; NaN without them.
+  double iou_bone_normalised(int64_t row) const {
+    if (!bone_table_) return std::nan("");
+    const double chance = chance_[0][0][row], ceiling = ceiling_[0][0][row];
+    return ceiling > chance ? (iou_topk_[0][row] - chance) / (ceiling - chance) : std::nan("");
+  }
 
   // The three score blocks into `report`, and "reference_levels"; `bone_reason` (non-empty:
   // why there is no bone score) is reported beside them. Resampled as `clusters` says

@@ -112,6 +112,11 @@ GrayImage read_dicom(const std::string& path) {
   if (ds->findAndGetElement(DCM_PixelData, pixel).bad() || pixel == nullptr)
     throw InputError(path + ": no pixel data");
   if (rows == 0 || cols == 0) throw InputError(path + ": image has zero rows or columns");
+  {
+    Sint32 frames = 1;
+    ds->findAndGetSint32(DCM_NumberOfFrames, frames);
+    check_pixel_limit(path, cols, rows, frames);  // before any pixel is decompressed
+  }
 
   E_TransferSyntax decoded = xfer;
   if (DcmXfer(xfer).isEncapsulated()) {

@@ -1,7 +1,9 @@
 #include "io/image.hpp"
+#include "core/limits.hpp"
 #include "io/dicom_header.hpp"
 
 #include <cctype>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cstring>
@@ -87,6 +89,75 @@ ImageFormat sniff_image_format(const std::string& path) {
   return ImageFormat::Unknown;
 }
 
+namespace {
+uint32_t be16(const unsigned char* p) { return (uint32_t(p[0]) << 8) | p[1]; }
+uint32_t be32(const unsigned char* p) { return (be16(p) << 16) | be16(p + 2); }
+uint32_t le16(const unsigned char* p) { return (uint32_t(p[1]) << 8) | p[0]; }
+uint32_t le32(const unsigned char* p) { return (le16(p + 2) << 16) | le16(p); }
+}  // namespace
+
+bool header_dimensions(ImageFormat format, const std::string& bytes, long long* width, long long* height) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  switch (format) {
+    case ImageFormat::Png:  // signature, then the IHDR chunk: length, "IHDR", width, height
+      if (n < 24 || std::memcmp(b + 12, "IHDR", 4) != 0) return false;
+      *width = be32(b + 16);
+      *height = be32(b + 20);
+      return true;
+    case ImageFormat::Jpeg:  // the first start-of-frame marker (C0-CF, but C4 DHT, C8 JPG, CC DAC)
+      for (size_t i = 2; i + 9 < n;) {
+        if (b[i] != 0xFF) return false;
+        const unsigned char m = b[i + 1];
+        if (m == 0xFF) { ++i; continue; }
+        if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { i += 2; continue; }
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+          *height = be16(b + i + 5);
+          *width = be16(b + i + 7);
+          return true;
+        }
+        if (m == 0xDA || m == 0xD9) return false;  // scan data or the end before any frame header
+        i += 2 + be16(b + i + 2);
+      }
+      return false;
+    case ImageFormat::Bmp:  // BITMAPINFOHEADER: width and (signed: top-down when negative) height
+      if (n < 26) return false;
+      *width = static_cast<int32_t>(le32(b + 18));
+      *height = std::llabs(static_cast<int32_t>(le32(b + 22)));
+      return true;
+    case ImageFormat::Tiff: {  // the first IFD's ImageWidth (256) and ImageLength (257)
+      if (n < 8) return false;
+      const bool le = b[0] == 'I';
+      auto u16 = [&](size_t at) { return le ? le16(b + at) : be16(b + at); };
+      auto u32 = [&](size_t at) { return le ? le32(b + at) : be32(b + at); };
+      const size_t ifd = u32(4);
+      if (ifd + 2 > n) return false;
+      const size_t entries = u16(ifd);
+      bool w = false, h = false;
+      for (size_t e = 0; e < entries && ifd + 2 + 12 * (e + 1) <= n; ++e) {
+        const size_t at = ifd + 2 + 12 * e;
+        const uint32_t tag = u16(at), type = u16(at + 2);
+        const long long value = type == 3 ? u16(at + 8) : u32(at + 8);  // SHORT or LONG
+        if (tag == 256) { *width = value; w = true; }
+        if (tag == 257) { *height = value; h = true; }
+      }
+      return w && h;
+    }
+    default:
+      return false;
+  }
+}
+
+void check_pixel_limit(const std::string& path, long long width, long long height, long long frames) {
+  const long long limit = max_image_pixels();
+  const double pixels = static_cast<double>(width) * static_cast<double>(height) * static_cast<double>(std::max(1LL, frames));
+  if (width < 0 || height < 0 || pixels > static_cast<double>(limit))
+    throw InputError(path + ": " + std::to_string(width) + " x " + std::to_string(height) +
+                     (frames > 1 ? " x " + std::to_string(frames) + " frames" : std::string()) +
+                     " pixels exceed the limit of " + std::to_string(limit) +
+                     " (refused before decoding; raise it with osteofm --max-pixels N)");
+}
+
 #if OSTEOFM_WITH_IMAGE_IO
 
 namespace {
@@ -143,6 +214,7 @@ GrayImage read_image(const std::string& path) {
   if (format == ImageFormat::Unknown)
     throw InputError(path + ": unknown image format (expected PNG, JPEG, TIFF, BMP or DICOM)");
   const std::string bytes = read_file(path);
+  if (long long w = 0, h = 0; header_dimensions(format, bytes, &w, &h)) check_pixel_limit(path, w, h);
   if (format == ImageFormat::Jpeg) require_jpeg_end(path, bytes);
   if (format == ImageFormat::Png) require_png_end(path, bytes);
   if (format == ImageFormat::Jpeg || format == ImageFormat::Png) {
@@ -186,6 +258,7 @@ void write_png_u8(const std::string& path, int width, int height, const std::vec
 std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* height) {
   const std::string bytes = read_file(path);
   if (sniff_image_format(path) != ImageFormat::Png) throw InputError(path + ": a mask must be a PNG");
+  if (long long w = 0, h = 0; header_dimensions(ImageFormat::Png, bytes, &w, &h)) check_pixel_limit(path, w, h);
   require_png_end(path, bytes);
   const DecodedRaster d = decode_png(path, bytes);
   const cv::Mat& m = d.mat;

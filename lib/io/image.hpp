@@ -33,6 +33,13 @@ bool image_io_available();
 // preamble). Throws InputError if the file is missing or unreadable.
 ImageFormat sniff_image_format(const std::string& path);
 
+// Width and height as the file's header states them (PNG IHDR, JPEG SOF, TIFF's first
+// IFD, BMP's info header), read without decoding; false when the header says nothing.
+bool header_dimensions(ImageFormat format, const std::string& bytes, long long* width, long long* height);
+// InputError naming the file when width x height x frames exceeds max_image_pixels()
+// (core/limits.hpp, `osteofm --max-pixels`).
+void check_pixel_limit(const std::string& path, long long width, long long height, long long frames = 1);
+
 // Decodes any supported file. Throws InputError("<path>: <reason>") when the file is
 // missing, truncated, corrupt or in an unsupported encoding.
 GrayImage read_image(const std::string& path);

@@ -287,9 +287,12 @@ std::string explain_section(const Study& s) {
     return not_run("explain has not run on the best variant");
   }
   const json ex = read_json_or_null(s.sweep / best / "explain" / "explain.json");
-  if (ex.contains("reference_levels"))
-    h += "<p class=\"note\">Reference levels of " + html_escape(best) + " (explain.json): " +
-         html_escape(ex["reference_levels"].dump()).substr(0, 1200) + "</p>\n";
+  if (ex.contains("reference_levels") && ex["reference_levels"].is_object()) {
+    h += "<p class=\"note\">Reference levels of IoU_bone (" + html_escape(best) + ", explain.json):</p>\n<ul class=\"note\">";
+    for (const auto& [key, value] : ex["reference_levels"].items())
+      h += "<li>" + html_escape(key) + ": " + html_escape(value.is_string() ? value.get<std::string>() : value.dump()) + "</li>";
+    h += "</ul>\n";
+  }
   std::vector<fs::path> pngs;
   for (const auto& e : fs::directory_iterator(overlays, ec))
     if (e.path().extension() == ".png") pngs.push_back(e.path());
@@ -331,7 +334,7 @@ std::string tripod_section(const Study& s) {
       {"Outcome: reference standard and its timing", flow ? "Figure 1 (reference T-score rule, DXA window); WHO classes" : "Methods (WHO classes of the manifest's T-score)"},
       {"Predictors / input: image preprocessing", "Methods (per backbone: input size, fit, interpolation; DICOM windowing)"},
       {"Sample size", "Table 1 (n by group), Results (test n in the table's CIs)"},
-      {"Missing data", "Table 1 (missing counts), Figure 1 (exclusions)"},
+      {"Missing data", flow ? "Table 1 (missing counts), Figure 1 (exclusions)" : "Table 1 (missing counts), data check"},
       {"Analytical methods: model, tuning, selection", "Methods (backbones, strategies, grids, seeds, selection on validation)"},
       {"Class imbalance", "not reported (class counts are in Table 1)"},
       {"Fairness: performance in subgroups", subgroups ? "Results, subgroup forest plot" : "not reported (no subgroup evaluation)"},
@@ -392,7 +395,7 @@ body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 11pt; color: #1
 h1 { font-size: 20pt; margin-bottom: 2px; } h2 { font-size: 15pt; border-bottom: 1px solid #999; margin-top: 28px; } h3 { font-size: 12pt; }
 .subtitle { color: #444; } nav ol { columns: 2; }
 table { border-collapse: collapse; font-size: 8.5pt; margin: 8px 0; width: 100%; }
-th, td { border-bottom: 1px solid #ccc; padding: 2px 5px; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid #ccc; padding: 2px 5px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 thead th { border-bottom: 2px solid #333; } td.sub { padding-left: 18px; }
 figure { margin: 10px 0; text-align: center; } figure img { max-width: 100%; height: auto; }
 figure.small { display: inline-block; width: 48%; vertical-align: top; }

@@ -232,12 +232,17 @@ patch_uid() {
 }
 patch_uid "$CXR/dicom/pydicom/mlut_18.dcm" img/unknown_native.dcm 1.2.840.10008.1.2.1 1.2.826.0.1.9999999
 patch_uid "$CXR/dicom/siim-acr-via-torchxrayvision/Fake_MONOHR1.dcm" img/unknown_jpeg.dcm 1.2.840.10008.1.2.4.50 1.2.826.0.1.9999999.99
+# A decompression bomb: a real JPEG whose frame header claims 60000 x 60000 pixels.
+cp "$JPG" img/bomb.jpg
+sof=$(LC_ALL=C grep -obaP '\xff\xc0' img/bomb.jpg | head -1 | cut -d: -f1)
+printf '\xea\x60\xea\x60' | dd of=img/bomb.jpg bs=1 seek=$((sof + 5)) conv=notrunc status=none
 "$BIN" synth --out tiny_src --patients 3 --size 112 --seed 1 >/dev/null 2>&1
 for bad in zero.png text.png truncated.jpg truncated.png badfilter.png fake.dcm MR_truncated.dcm no_meta.dcm \
-  emri_small_jpeg_2k_lossless_too_short.dcm unknown_jpeg.dcm; do
+  emri_small_jpeg_2k_lossless_too_short.dcm unknown_jpeg.dcm bomb.jpg; do
   run_case "predict: $bad" 2 "" -- "$BIN" predict --run run "img/$bad" --out "pred_$bad.csv"
   expect "predict: $bad has its error row" "grep -q ',error,' 'pred_$bad.csv'"
 done
+expect "predict: the bomb is refused by the pixel limit, before decoding" "grep -q 'exceed the limit' pred_bomb.jpg.csv"
 run_case "predict: FIFO (no hang)" 2 "" -- "$BIN" predict --run run fifo.png --out pred_fifo.csv
 run_case "predict: a directory" 2 "" -- "$BIN" predict --run run adir --out pred_dir.csv
 run_case "predict: missing file" 2 "" -- "$BIN" predict --run run img/absent.png --out pred_absent.csv
