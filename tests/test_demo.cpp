@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support.hpp"
+#include "train/run_folder.hpp"
 
 using namespace osteofm::test;
 using nlohmann::json;
@@ -88,6 +89,14 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   CHECK(page.console.empty());
   CHECK(page.requests.empty());
   CHECK(fs::file_size(shot) > 20000);
+  {
+    // A second process on the same study is refused while one works there (both used to
+    // run, and both marked the sweep failed).
+    osteofm::RunLock holder(dir.path / "demo", "running a study (osteofm reproduce or demo)");
+    const CliResult second = run_osteofm("reproduce --out '" + (dir / "demo") + "'");
+    CHECK(second.code == 2);
+    CHECK_THAT(second.err, Catch::Contains("is running a study (osteofm reproduce or demo) in this folder"));
+  }
   const auto stamp = fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json");
 
   const CliResult again = run_osteofm(cmd);

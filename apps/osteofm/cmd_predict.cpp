@@ -16,7 +16,7 @@ void add_predict_command(CLI::App& root, Commands& commands) {
     PredictOptions predict;
   };
   auto o = std::make_shared<Options>();
-  auto* p = root.add_subcommand("predict", "Class probabilities of a finished run's model for images (DICOM, PNG, ...): one predictions-CSV row per input with status; exit 2 if any input failed");
+  auto* p = root.add_subcommand("predict", "Class probabilities of a finished run's model for images (DICOM, PNG, ...): one predictions-CSV row per input with status; exit 3 if some inputs could not be scored (the CSV is complete), 2 on bad usage");
   p->add_option("--run", o->run, "Finished run folder")->required();
   p->add_option("IMAGE", o->images, "Image files");
   p->add_option("--data", o->data, "Instead of files: a manifest or tensor cache (every row, or --split)");
@@ -41,7 +41,7 @@ void add_predict_command(CLI::App& root, Commands& commands) {
       // Every input has its row; the exit code tells a script that some have no probabilities.
       std::cerr << "osteofm: error: " << failed << " of " << res.rows.size()
                 << " inputs could not be scored (status=error in the CSV)\n";
-      return 2;
+      return 3;  // not 2: the command itself was right and its CSV is complete
     }
     return 0;
   }});

@@ -14,6 +14,11 @@ void write_file_atomic(const std::string& path, std::string_view data);
 // Reads a whole file; throws InputError naming the file if it is missing or unreadable.
 std::string read_file(const std::string& path);
 
+// Removes the atomic writers' temporaries (*.tmp.<pid>.<n>) in `dir` whose process is gone
+// (a kill mid-write leaves them); every folder osteofm writes into calls it before writing.
+// Returns how many were removed.
+int remove_stale_temporaries(const std::string& dir);
+
 }  // namespace osteofm
 
 namespace osteofm {

@@ -108,6 +108,7 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
                                       (crop.empty() ? "" : "|" + crop) + "|" +
                                       std::to_string(per_shard) + "|v" + std::to_string(kCacheVersion)));
   fs::create_directories(out_dir);
+  remove_stale_temporaries(out_dir);  // a killed build's half-written shards or index
   const fs::path dir(out_dir);
   const json build = {{"format", "osteofm-tensor-cache"}, {"version", kCacheVersion}, {"build_key", key},
                       {"manifest", fs::absolute(manifest_path).lexically_normal().string()}, {"size", S},

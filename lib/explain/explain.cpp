@@ -259,6 +259,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
 
   // Files: per-image CSV, overlays, then explain.json last (its presence = complete).
   fs::create_directories(out_dir);
+  for (const fs::path& d : {fs::path(out_dir), fs::path(out_dir) / "overlays"}) remove_stale_temporaries(d.string());
   std::vector<std::string> header = {"image_id", "patient_id", "label", "predicted", "target_class",
                                      "p_normal", "p_osteopenia", "p_osteoporosis"};
   for (const auto& c : regions.csv_columns()) header.push_back(c);

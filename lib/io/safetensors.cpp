@@ -174,7 +174,9 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, size_t size, const std
 }
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; the fstat
+  // below refuses it (and a device) at once. Regular files ignore the flag.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) throw InputError(path + ": no such file");
     throw InputError(path + ": cannot open: " + std::strerror(errno));
@@ -287,6 +289,10 @@ std::vector<std::pair<std::string, std::string>> read_checkpoint_index(const std
 }
 
 CheckpointKind sniff_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec) &&
+      !std::filesystem::is_directory(path, ec))
+    throw InputError(path + ": not a regular file (a pipe or device?)");  // reading it would block
   std::ifstream in(path, std::ios::binary);
   unsigned char b[16] = {0};
   in.read(reinterpret_cast<char*>(b), sizeof b);

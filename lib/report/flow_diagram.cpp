@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "report/html.hpp"
 #include "core/labels.hpp"
 #include "io/manifest.hpp"
 
@@ -88,19 +89,6 @@ FlowLayout layout(const FlowDiagram& d) {
   return L;
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
 
 std::string count_text(const nlohmann::json& v) { return std::to_string(v.get<long long>()); }
 
@@ -176,7 +164,7 @@ std::string render_flow_svg(const FlowDiagram& d) {
        "<path d=\"M0,0 L10,4 L0,8 z\" fill=\"#000\"/></marker></defs>\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n";
   o << "<text x=\"" << L.width / 2 << "\" y=\"" << kMargin + 14 << "\" text-anchor=\"middle\" font-size=\"16\">"
-    << xml_escape(d.title) << "</text>\n";
+    << html_escape(d.title) << "</text>\n";
   for (const auto& a : L.plain_lines)
     o << "<line x1=\"" << a.x0 << "\" y1=\"" << a.y0 << "\" x2=\"" << a.x1 << "\" y2=\"" << a.y1
       << "\" stroke=\"#000\" stroke-width=\"1.2\"/>\n";
@@ -188,7 +176,7 @@ std::string render_flow_svg(const FlowDiagram& d) {
       << "\" fill=\"#fff\" stroke=\"#000\" stroke-width=\"1.2\"/>\n";
     for (size_t k = 0; k < b.box->lines.size(); ++k)
       o << "<text x=\"" << b.x + kPad << "\" y=\"" << b.y + kPad + 12 + static_cast<int>(k) * kLine
-        << "\" font-size=\"13\"" << (k == 0 ? " font-weight=\"bold\"" : "") << ">" << xml_escape(b.box->lines[k])
+        << "\" font-size=\"13\"" << (k == 0 ? " font-weight=\"bold\"" : "") << ">" << html_escape(b.box->lines[k])
         << "</text>\n";
   }
   o << "</svg>\n";

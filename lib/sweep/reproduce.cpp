@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -27,6 +28,7 @@
 #include "report/study_report.hpp"
 #include "report/table.hpp"
 #include "train/config.hpp"
+#include "train/run_folder.hpp"
 #include "train/run_model.hpp"
 
 namespace osteofm {
@@ -472,6 +474,11 @@ int run_reproduce(const ReproduceOptions& o) {
   if (o.sweep.executor == "slurm") sbatch_command(o.sweep, "check.sh");  // bad --sbatch-args before anything
   StudyState s = open_study(o);
   const fs::path out(o.out);
+  // One process works on a study at a time (two would both mark the sweep failed). Slurm's
+  // stage jobs are each their own process, started one after the other: not locked here.
+  std::unique_ptr<RunLock> lock;
+  if (o.sweep.executor == "local") lock = std::make_unique<RunLock>(out, "running a study (osteofm reproduce or demo)");
+  for (const fs::path& d : {out, out / "data", out / "sweep"}) remove_stale_temporaries(d.string());  // a killed stage's
   write_study_provenance(s.j, out);
   if (o.stage != "all") {
     if (o.stage != "prepare" && !fs::exists(out / "study.json"))

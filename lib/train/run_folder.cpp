@@ -24,7 +24,7 @@ bool is_run(const fs::path& run) {
   return fs::exists(run / "checkpoints" / "last.safetensors", ec);
 }
 
-RunLock::RunLock(const fs::path& run) {
+RunLock::RunLock(const fs::path& run, const std::string& activity) {
   std::error_code ec;
   fs::create_directories(run, ec);
   const std::string path = (run / ".lock").string();
@@ -37,7 +37,7 @@ RunLock::RunLock(const fs::path& run) {
     fd_ = -1;
     const std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
     throw InputError(run.string() + ": another osteofm process (pid " + holder.substr(0, holder.find('\n')) +
-                     ") is training in this folder; wait for it to finish or stop it, then rerun");
+                     ") is " + activity + " in this folder; wait for it to finish or stop it, then rerun");
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
@@ -48,25 +48,6 @@ RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
-int remove_stale_temporaries(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return 0;
-  int removed = 0;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    const auto at = name.rfind(".tmp.");
-    if (at == std::string::npos || !e.is_regular_file(ec)) continue;
-    const std::string rest = name.substr(at + 5);  // <pid>.<n>
-    const auto dot = rest.find('.');
-    if (dot == std::string::npos || dot == 0) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(rest.substr(0, dot).c_str(), &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still alive
-    if (fs::remove(e.path(), ec)) ++removed;
-  }
-  return removed;
-}
 
 nlohmann::json run_identity(nlohmann::json config) {
   // Keys added since an older run was written read as their default, so it still resumes.

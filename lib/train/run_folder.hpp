@@ -3,6 +3,7 @@
 // time trains in it, under an advisory lock that the kernel releases when the process
 // dies, so a lock left by a crash never blocks a retry.
 #pragma once
+#include "core/atomic_file.hpp"
 #include <filesystem>
 #include <string>
 
@@ -16,8 +17,8 @@ bool is_run(const std::filesystem::path& run);
 class RunLock {
  public:
   // Takes RUN/.lock (creating RUN); InputError naming the holder's pid when another
-  // process trains there.
-  explicit RunLock(const std::filesystem::path& run);
+  // process works there. `activity` says what the holder does ("training", "running a study").
+  explicit RunLock(const std::filesystem::path& run, const std::string& activity = "training");
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
@@ -26,9 +27,7 @@ class RunLock {
   int fd_ = -1;
 };
 
-// Removes the atomic writers' temporaries (*.tmp.<pid>.<n>) in `dir` whose process is gone
-// (a kill mid-write leaves them). Returns how many were removed.
-int remove_stale_temporaries(const std::filesystem::path& dir);
+// remove_stale_temporaries: core/atomic_file.hpp.
 
 // The config keys that make a run what it is: everything but runtime choices (the device).
 nlohmann::json run_identity(nlohmann::json config);

@@ -97,7 +97,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
 
   // The folder: one trainer at a time; temporaries of a killed writer removed.
   RunLock lock(run);
-  for (const fs::path& d : {run, run / "checkpoints"}) remove_stale_temporaries(d);
+  for (const fs::path& d : {run, run / "checkpoints"}) remove_stale_temporaries(d.string());
   const bool existing = is_run(run);
   if (existing) {
     const json old = json::parse(read_file(cfg_path.string()), nullptr, false);

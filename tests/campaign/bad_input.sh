@@ -208,7 +208,7 @@ expect "data segment: the good row's mask and the failed row's qc status" \
 run_case "synth: --class-mix not summing to 1" 2 "synth_bad/*" -- "$BIN" synth --out synth_bad --patients 10 --class-mix 0.5,0.5,0.5
 run_case "synth: 0 patients" 2 "synth_zero/*" -- "$BIN" synth --out synth_zero --patients 0
 
-# ---- 3. Images through predict (one row per input; exit 2 when any failed) -------------
+# ---- 3. Images through predict (one row per input; exit 3 when any failed) -------------
 mkdir -p img
 : >img/zero.png
 echo "not an image" >img/text.png
@@ -239,14 +239,17 @@ printf '\xea\x60\xea\x60' | dd of=img/bomb.jpg bs=1 seek=$((sof + 5)) conv=notru
 "$BIN" synth --out tiny_src --patients 3 --size 112 --seed 1 >/dev/null 2>&1
 for bad in zero.png text.png truncated.jpg truncated.png badfilter.png fake.dcm MR_truncated.dcm no_meta.dcm \
   emri_small_jpeg_2k_lossless_too_short.dcm unknown_jpeg.dcm bomb.jpg; do
-  run_case "predict: $bad" 2 "" -- "$BIN" predict --run run "img/$bad" --out "pred_$bad.csv"
+  run_case "predict: $bad" 3 "" -- "$BIN" predict --run run "img/$bad" --out "pred_$bad.csv"
   expect "predict: $bad has its error row" "grep -q ',error,' 'pred_$bad.csv'"
 done
 expect "predict: the bomb is refused by the pixel limit, before decoding" "grep -q 'exceed the limit' pred_bomb.jpg.csv"
-run_case "predict: FIFO (no hang)" 2 "" -- "$BIN" predict --run run fifo.png --out pred_fifo.csv
-run_case "predict: a directory" 2 "" -- "$BIN" predict --run run adir --out pred_dir.csv
-run_case "predict: missing file" 2 "" -- "$BIN" predict --run run img/absent.png --out pred_absent.csv
-run_case "predict: good and bad together" 2 "" -- "$BIN" predict --run run "$GOOD_IMAGE" img/zero.png --out pred_mix.csv
+mkfifo fifo.safetensors
+run_case "weights inspect: a FIFO as checkpoint (no hang)" 2 "" -- "$BIN" weights inspect fifo.safetensors
+run_case "embed: a FIFO as weights (no hang)" 2 "emb_fifo.safetensors" -- "$BIN" embed --backbone dinov2-tiny --weights fifo.safetensors --manifest cohort/manifest.csv --out emb_fifo.safetensors
+run_case "predict: FIFO (no hang)" 3 "" -- "$BIN" predict --run run fifo.png --out pred_fifo.csv
+run_case "predict: a directory" 3 "" -- "$BIN" predict --run run adir --out pred_dir.csv
+run_case "predict: missing file" 3 "" -- "$BIN" predict --run run img/absent.png --out pred_absent.csv
+run_case "predict: good and bad together" 3 "" -- "$BIN" predict --run run "$GOOD_IMAGE" img/zero.png --out pred_mix.csv
 expect "predict: the good image is scored beside the bad one" "grep -c ',ok,' pred_mix.csv | grep -qx 1"
 for warn in scrambled.jpg unknown_native.dcm; do
   run_case "predict: $warn (decoded, with a warning)" 0 "" -- "$BIN" predict --run run "img/$warn" --out "pred_$warn.csv"
@@ -421,6 +424,15 @@ wait "$pid" 2>/dev/null
 run_case "data cache: rerun after SIGKILL" 0 "cache_kill/*.tmp.*" -- "$BIN" data cache cohort/manifest.csv --size 64 --out cache_kill
 expect "data cache: the killed-and-rerun cache equals an uninterrupted one" \
   "cmp -s <(cd cache_ref && cat *.safetensors | md5sum) <(cd cache_kill && cat *.safetensors | md5sum)"
+# Temporaries of a writer that died (its pid is gone) are removed by the next run there.
+dead=$(sh -c 'echo $$')
+mkdir -p cache_tmp extmp/overlays
+: >"cache_tmp/index.csv.tmp.$dead.1"
+: >"extmp/overlays/x.png.tmp.$dead.1"
+: >"extmp/explain.json.tmp.$dead.2"
+run_case "data cache: a dead writer's temporary is removed" 0 "cache_tmp/*.tmp.*" -- "$BIN" data cache cohort/manifest.csv --size 64 --out cache_tmp
+run_case "explain: a dead writer's temporaries are removed" 0 "extmp/*.tmp.*:extmp/overlays/*.tmp.*" -- "$BIN" explain --run run \
+  --out extmp --overlays 1 --bootstrap 20 --chance-draws 0 --area-draws 0 --deletion-steps 0
 # Image ids are data: an id made of "../" must not place explain's overlays outside --out.
 awk -F, 'BEGIN {OFS=","} NR > 1 && $NF == "test" {$1 = "../../../../esc_" $1} {print}' cohort/manifest.csv >cohort/man_esc.csv
 run_case "explain: image ids with ../ keep the overlays inside --out" 0 "esc_*:exesc/esc_*" -- "$BIN" explain --run run \
