@@ -97,6 +97,23 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
     CHECK(second.code == 2);
     CHECK_THAT(second.err, Catch::Contains("is running a study (osteofm reproduce or demo) in this folder"));
   }
+  {
+    // A cohort changed between two runs of one study (an image moved from train to test) is
+    // refused on resume, naming the file: its splits, caches and runs came from the old one.
+    const std::string manifest = dir / "demo/phantom/manifest.csv";
+    const std::string original = read_text(manifest);
+    std::string moved = original;
+    const size_t at = moved.find(",train\n");
+    REQUIRE(at != std::string::npos);
+    moved.replace(at, 7, ",test\n");
+    write_text(manifest, moved);
+    const CliResult changed = run_osteofm("reproduce --out '" + (dir / "demo") + "'");
+    CHECK(changed.code == 2);
+    CHECK_THAT(changed.err, Catch::Contains("the study's inputs changed since it started") &&
+                                Catch::Contains("manifest.csv (manifest) changed: sha256"));
+    write_text(manifest, original);
+    CHECK(json::parse(read_text(dir / "demo/reproduce.json"))["input_hashes"]["manifest"]["sha256"].get<std::string>().size() == 64);
+  }
   const auto stamp = fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json");
 
   const CliResult again = run_osteofm(cmd);

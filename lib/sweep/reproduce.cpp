@@ -153,6 +153,44 @@ json load_study(const std::string& file, const std::string& weights_dir) {
   return resolve_study_paths(study, fs::absolute(file).parent_path().string(), weights_dir);
 }
 
+// SHA-256 of what the study is made from: the manifest, each backbone's checkpoint file (a
+// sharded one: its index), the segmenter and its spec. Recorded when the study starts and
+// compared at every resume, so that a cohort or checkpoint changed between a kill and a
+// rerun is not mixed into runs made from the old one.
+json input_hashes(const json& record) {
+  json h = json::object();
+  auto add = [&](const std::string& role, const std::string& path) {
+    if (path.empty() || is_random_weights(path) || !fs::is_regular_file(path)) return;
+    h[role] = {{"path", path}, {"sha256", provenance_of_file({role, path}).value("sha256", "")}};
+  };
+  add("manifest", record.value("manifest", ""));
+  for (const auto& [name, entry] : record["study"]["backbones"].items())
+    if (entry.is_object()) add("weights:" + name, entry.value("weights", ""));
+  if (record.value("segmenter", json()).is_object()) {
+    add("segmenter", record["segmenter"].value("model", ""));
+    add("segmenter_spec", record["segmenter"].value("spec", ""));
+  }
+  return h;
+}
+
+// InputError naming every input whose content changed since the study started.
+void check_input_hashes(const json& recorded, const json& now, const std::string& out) {
+  std::string changed;
+  for (const auto& [role, r] : recorded.items()) {
+    const std::string path = r.value("path", "");
+    if (!now.contains(role)) {
+      changed += (changed.empty() ? "" : "; ") + path + " (" + role + ") is gone";
+    } else if (now[role].value("sha256", "") != r.value("sha256", "")) {
+      changed += (changed.empty() ? "" : "; ") + path + " (" + role + ") changed: sha256 " +
+                 r.value("sha256", "").substr(0, 12) + "... then, " + now[role].value("sha256", "").substr(0, 12) + "... now";
+    }
+  }
+  if (!changed.empty())
+    throw InputError(out + ": the study's inputs changed since it started (" + changed +
+                     "); its splits, caches and runs were made from the old ones: restore them, or give another --out "
+                     "for a new study");
+}
+
 // The recorded study, or a new one from the options. A new one's checkpoints are loaded
 // first (nothing is written when one is missing or of the wrong family), and the input
 // geometries found with them are recorded for the prepare stage.
@@ -182,6 +220,13 @@ StudyState open_study(const ReproduceOptions& o) {
     if (!o.study.empty() && load_study(o.study, recorded_weights) != s.j["study"])
       throw InputError(o.out + " was started with another study config than " + o.study +
                        "; give another --out (or leave --study out to resume)");
+    const json now = input_hashes(s.j);
+    if (s.j.value("input_hashes", json()).is_object()) {
+      check_input_hashes(s.j["input_hashes"], now, o.out);
+    } else {
+      s.j["input_hashes"] = now;  // a study from before hashes were kept: from now on
+      s.save();
+    }
     return s;
   }
   if (manifest.empty()) throw InputError("reproduce: --manifest is required (" + o.out + " holds no study yet)");
@@ -229,6 +274,7 @@ StudyState open_study(const ReproduceOptions& o) {
          {"bootstrap", o.bootstrap},
          {"segmenter", segmenter},
          {"stages", json::object()}};
+  s.j["input_hashes"] = input_hashes(s.j);
   s.save();
   return s;
 }
