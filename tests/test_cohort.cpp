@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "data/cohort_link.hpp"
 #include "data/image_index.hpp"
+#include "eval/bootstrap.hpp"
 #include "io/image.hpp"
 #include "report/flow_diagram.hpp"
 #include "report/table_one.hpp"
@@ -266,13 +267,16 @@ TEST_CASE("Table 1: data describe equals pandas on a fixture cohort", "[cohort][
   }
   CHECK(compared > 150);
   CHECK_THAT(read_text(dir / "t1.md"), Catch::Contains("| Characteristic | All (n = 169) | normal (n = 48) |"));
-  CHECK_THAT(read_text(dir / "t1.tex"), Catch::Contains("\\caption{") && Catch::Contains("t\\_score, mean"));
+  const std::string tex = read_text(dir / "t1.tex");
+  CHECK_THAT(tex, Catch::Contains("\\caption{") && Catch::Contains("t\\_score, mean $\\pm$ SD"));
+  // Plain ASCII, as the study's table.tex: pdflatex takes it as it is (± and – were raw UTF-8).
+  CHECK(std::count_if(tex.begin(), tex.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) == 0);
   CHECK_THAT(read_text(dir / "t1.csv"), Catch::Contains("age,,mean,"));
 }
 
 TEST_CASE("Table 1: quantiles interpolate linearly and bad columns are named", "[describe]") {
-  CHECK(osteofm::linear_quantile({1, 2, 3, 4}, 0.25) == Approx(1.75));
-  CHECK(osteofm::linear_quantile({5}, 0.75) == 5);
+  CHECK(osteofm::quantile_type7({1, 2, 3, 4}, 0.25) == Approx(1.75));  // what Table 1 uses
+  CHECK(osteofm::quantile_type7({5}, 0.75) == 5);
   const std::string csv = "image_id,patient_id,path,t_score,site\na,p,a.png,-3,x\nb,q,b.png,-0.5,y\n";
   osteofm::TableOneOptions o;
   o.by = "hospital";

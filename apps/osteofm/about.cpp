@@ -22,15 +22,12 @@ void configure_threads(int threads) {
 
 void record_process(int argc, char** argv) {
   set_command_line(argc, argv);
-  const BlasInfo blas = detect_blas();
-  set_process_facts({{"libtorch", torch_version()},
-                     {"cuda_devices", cuda_device_count()},
-                     {"threads", resolve_threads(0)},
-                     {"blas", blas.library},
-                     {"image_io", image_io_available()},
-                     {"opencv", opencv_version()},
-                     {"dcmtk", dcmtk_version()},
-                     {"gdcm", gdcm_version()}});
+  set_process_facts([] {
+    return nlohmann::json{{"libtorch", torch_version()},     {"cuda_devices", cuda_device_count()},
+                          {"threads", resolve_threads(0)},   {"blas", detect_blas().library},
+                          {"image_io", image_io_available()}, {"opencv", opencv_version()},
+                          {"dcmtk", dcmtk_version()},         {"gdcm", gdcm_version()}};
+  });
 }
 
 std::string version_line() {

@@ -40,17 +40,6 @@ void print_summary(const nlohmann::json& j) {
   }
 }
 
-std::vector<std::string> split_names(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 }  // namespace
 
 void add_compare_command(CLI::App& root, Commands& commands) {
@@ -89,7 +78,7 @@ void add_compare_command(CLI::App& root, Commands& commands) {
       if (!o->val.empty() && o->val.size() != o->predictions.size())
         throw InputError("compare: --val gives " + std::to_string(o->val.size()) + " files for " +
                          std::to_string(o->predictions.size()) + " models");
-      const std::vector<std::string> names = o->names.empty() ? std::vector<std::string>{} : split_names(o->names);
+      const std::vector<std::string> names = o->names.empty() ? std::vector<std::string>{} : split_commas(o->names);
       if (!names.empty() && names.size() != o->predictions.size())
         throw InputError("compare: --names gives " + std::to_string(names.size()) + " names for " +
                          std::to_string(o->predictions.size()) + " models");

@@ -19,18 +19,6 @@ struct LinkCmd {
   std::string images, dxa, out, direction = "any", views = "PA,AP", per_patient = "all", sex;
   CohortLinkOptions options;
 };
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = text.find(',', start);
-    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 }  // namespace
 
 void add_data_link_command(CLI::App& root, Commands& commands) {

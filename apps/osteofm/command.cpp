@@ -15,6 +15,18 @@ void add_registered_commands(CLI::App& root, Commands& commands) {
   for (const AddCommand add : ranked_entries<AddCommand>()) add(root, commands);
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 std::vector<std::string> gpu_list(const std::string& text) {
   // Each entry becomes a child's CUDA_VISIBLE_DEVICES: an index, or a GPU-/MIG- UUID as
   // nvidia-smi -L prints it. Anything else would start trainers on no GPU, or on the CPU.

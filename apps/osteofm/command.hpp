@@ -24,6 +24,10 @@ struct CommandRegistrar {
 // Adds every registered verb to `root`, in rank order.
 void add_registered_commands(CLI::App& root, Commands& commands);
 
+// "a,b,,c" as {"a", "b", "", "c"}: every item kept, empty ones too (the verb says why an
+// empty name or view is wrong).
+std::vector<std::string> split_commas(const std::string& text);
+
 // A --gpus value, "0,1,2,3", as its device names (empty items skipped).
 std::vector<std::string> gpu_list(const std::string& text);
 

@@ -100,6 +100,19 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+FileStamp file_stamp(const std::string& path) {
+  std::error_code ec;
+  FileStamp s;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return s;
+  const auto mtime = fs::last_write_time(path, ec);
+  if (ec) return s;
+  s.exists = true;
+  s.size = size;
+  s.mtime = static_cast<long long>(mtime.time_since_epoch().count());
+  return s;
+}
+
 int remove_stale_temporaries(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return 0;

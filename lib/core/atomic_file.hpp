@@ -14,6 +14,16 @@ void write_file_atomic(const std::string& path, std::string_view data);
 // Reads a whole file; throws InputError naming the file if it is missing or unreadable.
 std::string read_file(const std::string& path);
 
+// What a file is now, to tell whether a result made from it is stale: its size and
+// modification time (exists false, the rest 0, when it cannot be stat'ed).
+struct FileStamp {
+  bool exists = false;
+  unsigned long long size = 0;
+  long long mtime = 0;  // the file clock's ticks
+  bool operator==(const FileStamp& o) const { return exists == o.exists && size == o.size && mtime == o.mtime; }
+};
+FileStamp file_stamp(const std::string& path);
+
 // Removes the atomic writers' temporaries (*.tmp.<pid>.<n>) in `dir` whose process is gone
 // (a kill mid-write leaves them); every folder osteofm writes into calls it before writing.
 // Returns how many were removed.

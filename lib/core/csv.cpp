@@ -188,4 +188,10 @@ std::string format_double(double value) {
   return out;
 }
 
+std::string format_fixed(double value, int decimals) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", decimals, value);
+  return b;
+}
+
 }  // namespace osteofm

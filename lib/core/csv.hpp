@@ -29,5 +29,7 @@ std::string csv_line(const std::vector<std::string>& fields);
 
 // Shortest text that reads back to the identical double (like Python's repr).
 std::string format_double(double value);
+// printf's %.Nf: a fixed number of decimals, for tables and captions.
+std::string format_fixed(double value, int decimals);
 
 }  // namespace osteofm

@@ -1,5 +1,7 @@
 #include "core/labels.hpp"
 
+#include "core/text.hpp"
+
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -11,12 +13,6 @@ int who_label(double t) {
   if (t >= -1.0) return kNormal;
   if (t > -2.5) return kOsteopenia;
   return kOsteoporosis;
-}
-
-static std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 std::optional<int> parse_label(std::string_view text) {

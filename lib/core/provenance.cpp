@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/atomic_file.hpp"
@@ -22,23 +23,16 @@ namespace {
 struct ProcessState {
   std::mutex mu;
   std::string command_line;
-  nlohmann::json facts = nlohmann::json::object();
+  std::function<nlohmann::json()> gather_facts;
+  std::optional<nlohmann::json> facts;  // gathered once, when first needed
   std::string started_at;
-  std::map<std::string, std::pair<std::string, std::string>> hashes;  // path -> (size:mtime, sha256)
+  std::map<std::string, std::pair<FileStamp, std::string>> hashes;  // path -> (the file then, its sha256)
 };
 ProcessState& state() {
   static ProcessState s;
   return s;
 }
 
-std::string utc_now() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string shell_word(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,@+") ==
@@ -79,6 +73,15 @@ nlohmann::json host_facts() {
 }
 }  // namespace
 
+std::string utc_timestamp() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 std::string osteofm_commit() {
   return
 #include "core/build_commit.inc"
@@ -90,12 +93,13 @@ void set_command_line(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) line += (i ? " " : "") + shell_word(argv[i]);
   std::lock_guard<std::mutex> lock(state().mu);
   state().command_line = line;
-  state().started_at = utc_now();
+  state().started_at = utc_timestamp();
 }
 
-void set_process_facts(const nlohmann::json& facts) {
+void set_process_facts(std::function<nlohmann::json()> gather) {
   std::lock_guard<std::mutex> lock(state().mu);
-  state().facts = facts;
+  state().gather_facts = std::move(gather);
+  state().facts.reset();
 }
 
 std::string command_line() {
@@ -112,20 +116,18 @@ const char* dicom_windowing_policy() {
 nlohmann::json provenance_of_file(const ProvenanceInput& in) {
   nlohmann::json j = {{"role", in.role}, {"path", in.path}};
   std::error_code ec;
-  if (!fs::is_regular_file(in.path, ec)) {
+  const FileStamp file = file_stamp(in.path);
+  if (!fs::is_regular_file(in.path, ec) || !file.exists) {
     j["missing"] = true;
     return j;
   }
-  const auto size = fs::file_size(in.path, ec);
-  const auto mtime = fs::last_write_time(in.path, ec).time_since_epoch().count();
-  j["size"] = size;
-  j["mtime"] = static_cast<long long>(mtime);
+  j["size"] = file.size;
+  j["mtime"] = file.mtime;
   if (!in.hash) return j;
-  const std::string stamp = std::to_string(size) + ":" + std::to_string(mtime);
   {
     std::lock_guard<std::mutex> lock(state().mu);
     const auto it = state().hashes.find(in.path);
-    if (it != state().hashes.end() && it->second.first == stamp) {
+    if (it != state().hashes.end() && it->second.first == file) {
       j["sha256"] = it->second.second;
       return j;
     }
@@ -133,7 +135,7 @@ nlohmann::json provenance_of_file(const ProvenanceInput& in) {
   const std::string digest = sha256_file(in.path);
   {
     std::lock_guard<std::mutex> lock(state().mu);
-    state().hashes[in.path] = {stamp, digest};
+    state().hashes[in.path] = {file, digest};
   }
   j["sha256"] = digest;
   return j;
@@ -146,9 +148,10 @@ nlohmann::json provenance_record(const std::vector<ProvenanceInput>& inputs, con
     j["osteofm"] = {{"version", OSTEOFM_VERSION}, {"commit", osteofm_commit()}};
     j["command_line"] = state().command_line;
     j["started_at"] = state().started_at;
-    j["libraries"] = state().facts;
+    if (!state().facts) state().facts = state().gather_facts ? state().gather_facts() : nlohmann::json::object();
+    j["libraries"] = *state().facts;
   }
-  j["written_at"] = utc_now();
+  j["written_at"] = utc_timestamp();
   j["working_directory"] = fs::current_path().string();
   j["host"] = host_facts();
   j["inputs"] = nlohmann::json::array();

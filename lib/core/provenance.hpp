@@ -3,6 +3,7 @@
 // built with: filled in by the app through set_process_facts), and every input file with
 // its size, modification time and SHA-256.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,12 +11,18 @@
 
 namespace osteofm {
 
-std::string osteofm_commit();  // git commit of the build ("unknown" outside a checkout), "-dirty" when edited
+std::string osteofm_commit();
 
-// Set once by the app at start-up: the command line, and the facts only it can gather
-// (LibTorch and CUDA, BLAS, OpenCV, DCMTK, GDCM versions, threads).
+// Now, UTC, as "2026-12-06T07:15:00Z" (every record's timestamps).
+std::string utc_timestamp();  // git commit of the build ("unknown" outside a checkout), "-dirty" when edited
+
+// Set once by the app at start-up: the command line, and how to gather the facts only it
+// can (LibTorch and CUDA, BLAS, OpenCV, DCMTK, GDCM versions, threads). The facts are
+// gathered when the first record is written, not at start-up: finding the BLAS library
+// multiplies a matrix and counting CUDA devices starts CUDA, which a verb that writes no
+// record (eval, table, data check) must not pay for.
 void set_command_line(int argc, char** argv);
-void set_process_facts(const nlohmann::json& facts);
+void set_process_facts(std::function<nlohmann::json()> gather);
 std::string command_line();
 
 struct ProvenanceInput {

@@ -12,6 +12,9 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "core/text.hpp"
+#include "io/manifest.hpp"
+#include "io/image.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,18 +28,6 @@ enum Reason : size_t {
 
 const std::array<const char*, 3> kSiteColumns = {"t_lumbar_spine", "t_femoral_neck", "t_total_hip"};
 const std::array<const char*, 3> kSiteNames = {"lumbar_spine", "femoral_neck", "total_hip"};
-
-std::string trimmed(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return s.substr(a, b - a);
-}
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // One DXA exam: its date and the reference T-score under the chosen rule (if any).
 struct DxaExam {
@@ -67,7 +58,7 @@ int require_column(const CsvTable& t, const std::string& source, const char* nam
 }
 
 std::string cell(const CsvRecord& r, int c) {
-  return c >= 0 && static_cast<size_t>(c) < r.fields.size() ? trimmed(r.fields[c]) : std::string();
+  return c >= 0 && static_cast<size_t>(c) < r.fields.size() ? std::string(trim(r.fields[c])) : std::string();
 }
 
 // The DXA file, by patient: exams sorted by date. Every T-score cell is checked, not just
@@ -124,13 +115,11 @@ std::optional<Reason> index_exclusion(const CsvRecord& r, const IndexColumns& c,
                                       const std::set<std::string>& views) {
   const std::string status = cell(r, c.status);
   if (!status.empty() && status != "ok") return kUnreadable;
-  const std::string modality = upper(cell(r, c.modality));
-  if (!modality.empty() && modality != "CR" && modality != "DX") return kNotRadiograph;
-  const std::string body = upper(cell(r, c.body_part));
-  if (!body.empty() && body != "CHEST") return kNotChest;
-  const std::string view = upper(cell(r, c.view));
+  if (!is_radiograph_modality(cell(r, c.modality))) return kNotRadiograph;
+  if (!is_chest_body_part(cell(r, c.body_part))) return kNotChest;
+  const std::string view = to_upper(cell(r, c.view));
   if (!view.empty() && views.count(view) == 0) return kView;
-  if (o.sex && upper(cell(r, c.sex)) != upper(*o.sex)) return kSex;
+  if (o.sex && to_upper(cell(r, c.sex)) != to_upper(*o.sex)) return kSex;
   return std::nullopt;
 }
 
@@ -163,7 +152,6 @@ std::optional<Reason> match_exam(ImageRow& img, const std::vector<DxaExam>* exam
 // Rule 9: the images of each patient that --per-patient keeps.
 std::set<size_t> select_per_patient(const std::vector<ImageRow>& images, const std::vector<size_t>& passed,
                                     PerPatient rule) {
-  std::set<size_t> keep;
   if (rule == PerPatient::kAll) return std::set<size_t>(passed.begin(), passed.end());
   std::map<std::string, size_t> best;  // patient -> index into images
   auto better = [&](const ImageRow& a, const ImageRow& b) {
@@ -178,6 +166,7 @@ std::set<size_t> select_per_patient(const std::vector<ImageRow>& images, const s
     auto [it, inserted] = best.emplace(images[i].patient_id, i);
     if (!inserted && better(images[i], images[it->second])) it->second = i;
   }
+  std::set<size_t> keep;
   for (const auto& [patient, i] : best) keep.insert(i);
   return keep;
 }
@@ -227,7 +216,7 @@ CohortLink link_cohort_text(const std::string& images_text, const std::string& i
   if (o.sex && cols.sex < 0)
     throw InputError(images_source + ": --sex " + *o.sex + " needs a 'sex' column in the image index");
   std::set<std::string> views;
-  for (const auto& v : o.views) views.insert(upper(v));
+  for (const auto& v : o.views) views.insert(to_upper(v));
 
   CohortLink link;
   link.options = o;
@@ -265,13 +254,11 @@ CohortLink link_cohort_text(const std::string& images_text, const std::string& i
   link.header = {"image_id", "patient_id", "path", "t_score", "study_date", "dxa_date", "days_between"};
   // The linked exam's T-score at every site the DXA file has (Table 1 describes them).
   std::vector<size_t> sites;
-  {
-    for (size_t k = 0; k < kSiteColumns.size(); ++k)
-      if (dxa.column(kSiteColumns[k]) >= 0 && images.column(kSiteColumns[k]) < 0) {
-        sites.push_back(k);
-        link.header.push_back(kSiteColumns[k]);
-      }
-  }
+  for (size_t k = 0; k < kSiteColumns.size(); ++k)
+    if (dxa.column(kSiteColumns[k]) >= 0 && images.column(kSiteColumns[k]) < 0) {
+      sites.push_back(k);
+      link.header.push_back(kSiteColumns[k]);
+    }
   std::vector<int> passthrough;
   for (size_t c = 0; c < images.header.size(); ++c) {
     const std::string& h = images.header[c];
@@ -349,14 +336,10 @@ std::string cohort_prefix(const std::string& out_csv) {
 }
 
 std::string write_cohort(const CohortLink& link, const std::string& images_dir, const std::string& out_csv) {
-  const fs::path out_dir = fs::absolute(fs::path(out_csv)).parent_path().lexically_normal();
-  const fs::path base = fs::absolute(fs::path(images_dir.empty() ? "." : images_dir)).lexically_normal();
-  const bool same_dir = base == out_dir;
+  const std::string out_dir = fs::path(out_csv).parent_path().string();
   std::string text = csv_line(link.header);
   for (auto row : link.rows) {
-    std::string& path = row[2];
-    if (!same_dir && !path.empty() && !fs::path(path).is_absolute())
-      path = (base / path).lexically_normal().lexically_relative(out_dir).string();
+    row[2] = rebase_path(row[2], images_dir, out_dir);  // the path column
     text += csv_line(row);
   }
   const std::string prefix = cohort_prefix(out_csv);

@@ -25,24 +25,6 @@ namespace osteofm {
 
 namespace {
 
-// What a row of a file was made from: its path, size and modification time. A file that
-// changed since is read again.
-struct FileStamp {
-  std::string path;
-  uintmax_t size = 0;
-  long long mtime = 0;
-  bool operator==(const FileStamp& o) const { return path == o.path && size == o.size && mtime == o.mtime; }
-};
-
-FileStamp stamp_of(const fs::path& p) {
-  FileStamp s;
-  s.path = p.string();
-  std::error_code ec;
-  s.size = fs::file_size(p, ec);
-  s.mtime = static_cast<long long>(fs::last_write_time(p, ec).time_since_epoch().count());
-  return s;
-}
-
 std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
@@ -113,8 +95,8 @@ std::vector<std::string> index_file(const fs::path& file, const fs::path& root, 
   return row_of(h, id, file.string(), !o.png_out.empty(), png);
 }
 
-// Rows already made by an interrupted run: OUT.partial, one JSON line per file (a torn
-// last line is ignored).
+// Rows already made by an interrupted run: OUT.partial, one JSON line per file with the
+// file's stamp then (a file that changed since is read again; a torn last line is ignored).
 std::unordered_map<std::string, std::pair<FileStamp, std::vector<std::string>>> read_partial(const std::string& path,
                                                                                              size_t columns) {
   std::unordered_map<std::string, std::pair<FileStamp, std::vector<std::string>>> done;
@@ -122,9 +104,9 @@ std::unordered_map<std::string, std::pair<FileStamp, std::vector<std::string>>> 
   for (std::string line; std::getline(in, line);) {
     try {
       const nlohmann::json j = nlohmann::json::parse(line);
-      FileStamp s{j.at("path"), j.at("size"), j.at("mtime")};
+      const FileStamp s{true, j.at("size"), j.at("mtime")};
       auto row = j.at("row").get<std::vector<std::string>>();
-      if (row.size() == columns) done[s.path] = {s, std::move(row)};
+      if (row.size() == columns) done[j.at("path").get<std::string>()] = {s, std::move(row)};
     } catch (const nlohmann::json::exception&) {
       // torn line of a killed run: that file is read again
     }
@@ -181,8 +163,8 @@ ImageIndexSummary build_image_index(const ImageIndexOptions& o) {
   std::vector<FileStamp> stamps(files.size());
   std::vector<size_t> todo;
   for (size_t i = 0; i < files.size(); ++i) {
-    stamps[i] = stamp_of(files[i]);
-    const auto it = done.find(stamps[i].path);
+    stamps[i] = file_stamp(files[i].string());
+    const auto it = done.find(files[i].string());
     if (it != done.end() && it->second.first == stamps[i] &&
         (!with_png || it->second.second[2].empty() || fs::exists(it->second.second[2]))) {
       rows[i] = it->second.second;
@@ -207,7 +189,7 @@ ImageIndexSummary build_image_index(const ImageIndexOptions& o) {
     });
     for (size_t k = 0; k < n; ++k) {
       const size_t i = todo[from + k];
-      log << nlohmann::json{{"path", stamps[i].path}, {"size", stamps[i].size}, {"mtime", stamps[i].mtime},
+      log << nlohmann::json{{"path", files[i].string()}, {"size", stamps[i].size}, {"mtime", stamps[i].mtime},
                             {"row", rows[i]}}
                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
           << "\n";

@@ -39,12 +39,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string format_fixed(double v, int digits) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.*f", digits, v);
-  return b;
-}
-
 int parse_target(const std::string& t) {
   if (t == "predicted") return -1;
   if (t == "label") return -2;

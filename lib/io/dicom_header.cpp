@@ -14,6 +14,8 @@
 #include <mutex>
 
 #include "core/civil_date.hpp"
+#include "core/text.hpp"
+#include "io/image.hpp"
 
 namespace osteofm {
 
@@ -27,11 +29,6 @@ std::string text_of(DcmDataset* ds, const DcmTagKey& tag) {
   size_t a = 0;
   while (a < s.size() && s[a] == ' ') ++a;
   return s.substr(a);
-}
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
 }
 
 bool has_dicm_magic(const std::string& path) {
@@ -83,7 +80,7 @@ DicomHeader read_dicom_header(const std::string& path) {
                                      (has(DCM_Modality) || has(DCM_Rows)));
   if (!looks_dicom) {
     // A .dcm file that does not parse is a damaged DICOM, not some other file.
-    std::string ext = upper(std::filesystem::path(path).extension().string());
+    std::string ext = to_upper(std::filesystem::path(path).extension().string());
     h.status = ext == ".DCM" || ext == ".DICOM" || ext == ".DIC"
                    ? "unreadable: no DICOM preamble and no data set that parses"
                    : "not_dicom";
@@ -96,10 +93,10 @@ DicomHeader read_dicom_header(const std::string& path) {
   h.sop_instance_uid = text_of(ds, DCM_SOPInstanceUID);
   h.patient_id = text_of(ds, DCM_PatientID);
   h.accession = text_of(ds, DCM_AccessionNumber);
-  h.modality = upper(text_of(ds, DCM_Modality));
-  h.body_part = upper(text_of(ds, DCM_BodyPartExamined));
-  h.view_position = upper(text_of(ds, DCM_ViewPosition));
-  h.sex = upper(text_of(ds, DCM_PatientSex));
+  h.modality = to_upper(text_of(ds, DCM_Modality));
+  h.body_part = to_upper(text_of(ds, DCM_BodyPartExamined));
+  h.view_position = to_upper(text_of(ds, DCM_ViewPosition));
+  h.sex = to_upper(text_of(ds, DCM_PatientSex));
   h.manufacturer = text_of(ds, DCM_Manufacturer);
   h.model = text_of(ds, DCM_ManufacturerModelName);
   h.photometric = text_of(ds, DCM_PhotometricInterpretation);
@@ -123,16 +120,14 @@ DicomHeader read_dicom_header(const std::string& path) {
   }
   if (study) h.study_date = study->iso();
   else h.warnings.push_back("no_study_date");
-  h.age = age_from_as(upper(text_of(ds, DCM_PatientAge)));
+  h.age = age_from_as(to_upper(text_of(ds, DCM_PatientAge)));
   if (h.age.empty() && study)
     if (const auto birth = parse_dicom_date(text_of(ds, DCM_PatientBirthDate)); birth && birth->day_number() <= study->day_number())
       h.age = std::to_string(whole_years_between(*birth, *study));
 
-  static const char* const kLateral[] = {"LL", "RL", "LLD", "RLD", "LATERAL", "LAT", "LLO", "RLO"};
-  for (const char* lat : kLateral)
-    if (h.view_position == lat) h.warnings.push_back("lateral");
-  if (!h.body_part.empty() && h.body_part != "CHEST") h.warnings.push_back("not_chest");
-  if (!h.modality.empty() && h.modality != "CR" && h.modality != "DX") h.warnings.push_back("not_cr_dx");
+  if (const std::string view = non_frontal_view(h.view_position); !view.empty()) h.warnings.push_back(view);
+  if (!is_chest_body_part(h.body_part)) h.warnings.push_back("not_chest");
+  if (!is_radiograph_modality(h.modality)) h.warnings.push_back("not_cr_dx");
   if (h.patient_id.empty()) h.warnings.push_back("no_patient_id");
   if (h.status != "ok") return h;
 

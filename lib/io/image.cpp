@@ -1,5 +1,6 @@
 #include "io/image.hpp"
 #include "core/limits.hpp"
+#include "core/text.hpp"
 #include "io/dicom_header.hpp"
 
 #include <cctype>
@@ -37,19 +38,30 @@ const char* format_name(ImageFormat f) {
 
 bool image_io_available() { return OSTEOFM_WITH_IMAGE_IO != 0; }
 
+bool is_radiograph_modality(const std::string& modality) {
+  const std::string m = to_upper(modality);
+  return m.empty() || m == "CR" || m == "DX";
+}
+
+bool is_chest_body_part(const std::string& body_part) {
+  const std::string b = to_upper(body_part);
+  return b.empty() || b == "CHEST";
+}
+
+std::string non_frontal_view(const std::string& view_position) {
+  const std::string v = to_upper(view_position);
+  if (v == "LL" || v == "RL" || v == "LAT" || v == "LATERAL" || v == "RLD" || v == "LLD") return "lateral";
+  if (v == "LLO" || v == "RLO") return "oblique";
+  return "";
+}
+
 std::vector<std::string> radiograph_warnings(const GrayImage& img) {
   std::vector<std::string> w;
-  auto upper = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-  };
-  if (!img.modality.empty() && upper(img.modality) != "CR" && upper(img.modality) != "DX")
+  if (!is_radiograph_modality(img.modality))
     w.push_back("DICOM Modality " + img.modality + " is not CR/DX (a radiograph)");
-  if (!img.body_part.empty() && upper(img.body_part) != "CHEST")
-    w.push_back("DICOM BodyPartExamined " + img.body_part + " is not CHEST");
-  const std::string view = upper(img.view_position);
-  if (view == "LL" || view == "RL" || view == "LAT" || view == "LATERAL" || view == "RLD" || view == "LLD")
-    w.push_back("DICOM ViewPosition " + img.view_position + " is lateral (the models read frontal views)");
+  if (!is_chest_body_part(img.body_part)) w.push_back("DICOM BodyPartExamined " + img.body_part + " is not CHEST");
+  if (const std::string view = non_frontal_view(img.view_position); !view.empty())
+    w.push_back("DICOM ViewPosition " + img.view_position + " is " + view + " (the models read frontal views)");
   if (!img.photometric.empty() && img.photometric.rfind("MONOCHROME", 0) != 0)
     w.push_back("photometric interpretation " + img.photometric + " is not a grayscale radiograph");
   for (const auto& d : img.decoder_warnings) w.push_back(d);

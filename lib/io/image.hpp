@@ -49,11 +49,19 @@ GrayImage read_image(const std::string& path);
 GrayImage read_dicom(const std::string& path);
 
 // Why the image may not be a frontal chest radiograph: DICOM Modality other than CR/DX,
-// BodyPartExamined other than CHEST, a lateral ViewPosition, a colour or non-MONOCHROME
+// BodyPartExamined other than CHEST, a lateral or oblique ViewPosition, a colour or non-MONOCHROME
 // photometric interpretation, a colour file, an image too small to be a radiograph. Empty
 // when nothing is suspicious. (A model scores any image it is given; these say when its
 // probabilities mean little.)
 std::vector<std::string> radiograph_warnings(const GrayImage& image);
+
+// The DICOM attribute checks behind those warnings and the image index's (any case; an
+// empty value is unknown and passes): Modality CR or DX, BodyPartExamined CHEST, and a
+// ViewPosition that is not frontal ("lateral": LL, RL, LLD, RLD, LAT, LATERAL; "oblique":
+// LLO, RLO; "" otherwise).
+bool is_radiograph_modality(const std::string& modality);
+bool is_chest_body_part(const std::string& body_part);
+std::string non_frontal_view(const std::string& view_position);
 
 // Writes a 16-bit (bits=16) or 8-bit grayscale PNG atomically from values in [0,1].
 void write_png(const std::string& path, const GrayImage& image, int bits = 16);

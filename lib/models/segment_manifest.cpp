@@ -31,11 +31,9 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 // What the image file is now; a kept mask must have been made from this.
 std::string source_key(const std::string& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return path + "|missing";
-  const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
-  return path + "|" + std::to_string(size) + "|" + std::to_string(mtime);
+  const FileStamp s = file_stamp(path);
+  if (!s.exists) return path + "|missing";
+  return path + "|" + std::to_string(s.size) + "|" + std::to_string(s.mtime);
 }
 
 // The folder is new, empty, or holds masks of this very segmenter and spec.

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/atomic_file.hpp"
+#include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/provenance.hpp"
 #include "core/sha256.hpp"
@@ -31,14 +32,9 @@ json read_json_or_null(const fs::path& p) {
   return j.is_discarded() ? json() : j;
 }
 
-std::string fixed(double v, int decimals = 3) {
-  if (!std::isfinite(v)) return "–";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
+std::string fixed(double v, int decimals = 3) { return std::isfinite(v) ? format_fixed(v, decimals) : "–"; }
 
-std::string not_run(const std::string& why) { return "<p class=\"not-run\">Not run: " + html_escape(why) + "</p>\n"; }
+std::string not_run_box(const std::string& why) { return "<p class=\"not-run\">Not run: " + html_escape(why) + "</p>\n"; }
 
 // What the report reads, found once.
 struct Study {
@@ -52,7 +48,16 @@ struct Study {
     if (!f.empty()) summary->figures++;
     return f;
   }
-  void missing(const std::string& section, const std::string& why) const { summary->not_run.push_back(section + ": " + why); }
+  // A section with nothing to show: recorded in the summary (osteofm report lists them, the
+  // checklist reads them) and drawn as a "Not run" box.
+  std::string not_run(const std::string& section, const std::string& why) const {
+    summary->not_run.push_back(section + ": " + why);
+    return not_run_box(why);
+  }
+  bool ran(const std::string& section) const {
+    return std::none_of(summary->not_run.begin(), summary->not_run.end(),
+                        [&](const std::string& n) { return n.rfind(section + ":", 0) == 0; });
+  }
 };
 
 Study open_study_folder(const std::string& dir, StudyReportSummary* summary) {
@@ -78,16 +83,28 @@ Study open_study_folder(const std::string& dir, StudyReportSummary* summary) {
 
 // ---- cohort -------------------------------------------------------------------------
 
+std::string check_counts(const Study& s) {
+  const json check = read_json_or_null(s.dir / "data" / "check.json");
+  if (!check.is_object()) return not_run_box("no data check (data/check.json)");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [k, v] : check.items())
+    if (v.is_string()) rows.push_back({k, v.get<std::string>()});
+    else if (v.is_number() || v.is_boolean()) rows.push_back({k, v.dump()});
+    else if (v.is_object() && k != "problems")
+      for (const auto& [k2, v2] : v.items())
+        if (v2.is_number() || v2.is_string()) rows.push_back({k + "." + k2, v2.is_string() ? v2.get<std::string>() : v2.dump()});
+  return "<h3>Data check</h3>\n" + html_table({"item", "value"}, rows);
+}
+
 std::string flow_section(const Study& s) {
   fs::path prefix(s.manifest);
   if (prefix.extension() == ".csv") prefix.replace_extension();
   json flow = read_json_or_null(prefix.string() + ".flow.json");
-  if (!flow.is_object() || !flow.contains("flow")) {
-    s.missing("flow diagram", "the manifest was not made by osteofm data link");
+  if (!flow.is_object() || !flow.contains("flow"))
     return "<h3>Participant flow</h3>\n" +
-           not_run("the manifest was not made by 'osteofm data link' (no " + prefix.filename().string() +
-                   ".flow.json beside it); the data check's counts follow");
-  }
+           s.not_run("flow diagram", "the manifest was not made by 'osteofm data link' (no " +
+                                         prefix.filename().string() + ".flow.json beside it); the data check's counts follow") +
+           check_counts(s);
   if (!flow["flow"].contains("classes_out_by_split") && fs::exists(s.cohort)) {
     const Manifest m = read_manifest(s.cohort);
     if (m.has_split) flow = cohort_flow_with_splits(flow, m);
@@ -104,8 +121,7 @@ std::string flow_section(const Study& s) {
 std::string table_one_section(const Study& s) {
   std::error_code ec;
   if (s.cohort.empty() || !fs::is_regular_file(s.cohort, ec) || fs::path(s.cohort).extension() != ".csv") {
-    s.missing("Table 1", "the study's manifest is a tensor cache");
-    return "<h3>Table 1</h3>\n" + not_run("the study was given a tensor cache, which keeps no cohort columns");
+    return "<h3>Table 1</h3>\n" + s.not_run("Table 1", "the study was given a tensor cache, which keeps no cohort columns");
   }
   const Manifest m = read_manifest(s.cohort);
   TableOneOptions o;
@@ -114,18 +130,6 @@ std::string table_one_section(const Study& s) {
   return "<h3>Table 1. Characteristics of the cohort by " + html_escape(o.by) + "</h3>\n" + table_one_html(t);
 }
 
-std::string check_counts(const Study& s) {
-  const json check = read_json_or_null(s.dir / "data" / "check.json");
-  if (!check.is_object()) return not_run("no data check (data/check.json)");
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& [k, v] : check.items())
-    if (v.is_string()) rows.push_back({k, v.get<std::string>()});
-    else if (v.is_number() || v.is_boolean()) rows.push_back({k, v.dump()});
-    else if (v.is_object() && k != "problems")
-      for (const auto& [k2, v2] : v.items())
-        if (v2.is_number() || v2.is_string()) rows.push_back({k + "." + k2, v2.is_string() ? v2.get<std::string>() : v2.dump()});
-  return "<h3>Data check</h3>\n" + html_table({"item", "value"}, rows);
-}
 
 // ---- methods ------------------------------------------------------------------------
 
@@ -203,8 +207,7 @@ std::string methods_section(const Study& s) {
 
 std::string ranking_table(const Study& s) {
   if (!s.compare.is_object() || !s.compare.contains("ranking")) {
-    s.missing("comparisons", "fewer than two finished variants");
-    return not_run("fewer than two finished variants (no sweep/compare.json)");
+    return s.not_run("comparisons", "fewer than two finished variants (no sweep/compare.json)");
   }
   const json& r = s.compare["ranking"];
   std::vector<std::vector<std::string>> rows;
@@ -234,7 +237,7 @@ std::string variant_figures(const Study& s) {
     }
     if (!figs.empty()) h += "<details><summary>" + html_escape(name) + "</summary>\n<div class=\"grid\">" + figs + "</div></details>\n";
   }
-  return h.empty() ? not_run("no variant has its evaluation figures") : h;
+  return h.empty() ? s.not_run("curves per variant", "no variant has its evaluation figures") : h;
 }
 
 // Subgroup AUCs (osteoporosis vs rest) of every variant evaluated with --by, as a forest plot.
@@ -250,8 +253,7 @@ std::string subgroup_section(const Study& s) {
         points.push_back({run.filename().string() + " · " + group + " (n=" + std::to_string(v.value("n", 0)) + ")", v["auc"]});
   }
   if (points.empty()) {
-    s.missing("subgroups", "the study's evaluation had no subgroup column");
-    return not_run("the study's evaluations had no subgroup column (osteofm eval --by COLUMN)");
+    return s.not_run("subgroups", "the study's evaluations had no subgroup column (osteofm eval --by COLUMN)");
   }
   const int row = 22, left = 330, width = 760, plot_w = width - left - 30, top = 30;
   const int height = top + row * static_cast<int>(points.size()) + 50;
@@ -283,8 +285,7 @@ std::string explain_section(const Study& s) {
   const fs::path overlays = s.sweep / best / "explain" / "overlays";
   std::error_code ec;
   if (best.empty() || !fs::is_directory(overlays, ec)) {
-    s.missing("explainability", "explain has not run on the best variant");
-    return not_run("explain has not run on the best variant");
+    return s.not_run("explainability", "explain has not run on the best variant");
   }
   const json ex = read_json_or_null(s.sweep / best / "explain" / "explain.json");
   if (ex.contains("reference_levels") && ex["reference_levels"].is_object()) {
@@ -306,8 +307,8 @@ std::string explain_section(const Study& s) {
 std::string segmenter_section(const Study& s) {
   const json seg = s.record.value("segmentation", json());
   if (!seg.is_object() || !seg.value("used", false)) {
-    s.missing("segmenter QC", "the study's masks were not made by data segment");
-    return not_run(seg.is_object() ? seg.value("reason", "no segmenter") : "no segmenter was given (reproduce --segmenter)");
+    return s.not_run("segmenter QC", seg.is_object() ? seg.value("reason", "no segmenter")
+                                                     : "no segmenter was given (reproduce --segmenter)");
   }
   std::string h;
   std::error_code ec;
@@ -318,16 +319,13 @@ std::string segmenter_section(const Study& s) {
   for (const auto& p : sheets) h += s.figure(p, "Segmenter QC: " + p.filename().string() + " (red frames: flagged)");
   const json qc = read_json_or_null(s.dir / "data" / "segment" / "qc.json");
   if (qc.contains("flags")) h += "<p class=\"note\">Flags: " + html_escape(qc["flags"].dump()) + "</p>\n";
-  return h.empty() ? not_run("no contact sheet in data/segment") : h;
+  return h.empty() ? s.not_run("segmenter QC", "no contact sheet in data/segment") : h;
 }
 
 // ---- checklist and provenance -------------------------------------------------------
 
 std::string tripod_section(const Study& s) {
-  const bool flow = std::none_of(s.summary->not_run.begin(), s.summary->not_run.end(),
-                                 [](const std::string& n) { return n.rfind("flow diagram", 0) == 0; });
-  const bool subgroups = std::none_of(s.summary->not_run.begin(), s.summary->not_run.end(),
-                                      [](const std::string& n) { return n.rfind("subgroups", 0) == 0; });
+  const bool flow = s.ran("flow diagram"), subgroups = s.ran("subgroups");
   const std::vector<std::pair<std::string, std::string>> items = {
       {"Data: sources, dates, setting", flow ? "Cohort (flow diagram: the linkage rules and window)" : "not reported (the cohort did not come from data link)"},
       {"Participants: eligibility, exclusions", flow ? "Cohort, Figure 1" : "Cohort (data check counts only)"},
@@ -402,9 +400,9 @@ figure.small { display: inline-block; width: 48%; vertical-align: top; }
 figcaption { font-size: 9pt; color: #333; } .note { font-size: 9pt; color: #333; margin: 3px 0; }
 .not-run { background: #fff4e5; border-left: 4px solid #e69f00; padding: 6px 10px; }
 details { margin: 6px 0; } summary { cursor: pointer; font-weight: bold; }
-.grid { display: block; } .wide { overflow-x: auto; } .wide table { font-size: 7.5pt; } .wide td { white-space: nowrap; } code { font-size: 9pt; word-break: break-all; }
+.grid { display: block; } .wide { overflow-x: auto; } .wide table { font-size: 7.5pt; } .wide td, .wide th { white-space: nowrap; overflow-wrap: normal; } code { font-size: 9pt; word-break: break-all; }
 @page { size: A4; margin: 14mm; }
-@media print { .wide { overflow: visible; } .wide table { font-size: 5.6pt; } .wide td { white-space: normal; } section { break-before: page; } details { display: block; } details > summary { display: none; } nav { display: none; } }
+@media print { .wide { overflow: visible; } .wide table { font-size: 5.6pt; } .wide td, .wide th { white-space: normal; } section { break-before: page; } details { display: block; } details > summary { display: none; } nav { display: none; } }
 )css";
 
 }  // namespace
@@ -413,18 +411,14 @@ StudyReportSummary write_study_report(const std::string& study_dir, const std::s
   StudyReportSummary summary;
   const Study s = open_study_folder(study_dir, &summary);
   std::string body;
-  body += "<section id=\"cohort\"><h2>1. Cohort</h2>\n" + flow_section(s);
-  body += (summary.not_run.empty() || summary.not_run.back().rfind("flow diagram", 0) != 0) ? std::string() : check_counts(s);
-  body += table_one_section(s) + "</section>\n";
+  body += "<section id=\"cohort\"><h2>1. Cohort</h2>\n" + flow_section(s) + table_one_section(s) + "</section>\n";
   body += "<section id=\"methods\"><h2>2. Methods</h2>\n" + methods_section(s) + "</section>\n";
   body += "<section id=\"results\"><h2>3. Results</h2>\n";
   if (fs::exists(s.sweep / "table.md"))
     body += "<h3>Table 2. The variants on the test split</h3>\n<div class=\"wide\">" +
             html_from_markdown_table(read_file((s.sweep / "table.md").string())) + "</div>\n";
-  else {
-    summary.not_run.push_back("results table: the sweep has not finished");
-    body += not_run("the sweep has not finished (no sweep/table.md)");
-  }
+  else
+    body += s.not_run("results table", "the sweep has not finished (no sweep/table.md)");
   body += s.figure(s.sweep / "roc_macro.svg", "Figure 2. Macro-average ROC curves of the variants (test split)");
   body += "<h3>Comparisons</h3>\n" + ranking_table(s) + "<h3>Curves per variant</h3>\n" + variant_figures(s) +
           "<h3>Subgroups</h3>\n" + subgroup_section(s) + "</section>\n";

@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "eval/compare.hpp"
 #include "core/preset_name.hpp"
+#include "report/latex.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -293,32 +294,6 @@ std::string join(const std::set<std::string>& s) {
   for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
   return out;
 }
-// LaTeX-safe text: its special characters escaped and the non-ASCII symbols the table's
-// labels and notes use written as math, so the .tex compiles under plain pdflatex.
-std::string tex(const std::string& text) {
-  static const std::pair<const char*, const char*> symbols[] = {
-      {"\xce\x94", "$\\Delta$"}, {"\xe2\x88\x92", "$-$"}, {"\xe2\x80\xa0", "$^\\dagger$"},
-      {"\xc2\xb1", "$\\pm$"},   {"\xe2\x89\xa5", "$\\geq$"}, {"\xe2\x89\xa4", "$\\leq$"},
-      {"\xc3\x97", "$\\times$"}, {"\xce\xb1", "$\\alpha$"}};
-  std::string o;
-  for (size_t i = 0; i < text.size();) {
-    bool replaced = false;
-    for (const auto& [utf8, latex] : symbols) {
-      const size_t n = std::strlen(utf8);
-      if (text.compare(i, n, utf8) == 0) {
-        o += latex;
-        i += n;
-        replaced = true;
-        break;
-      }
-    }
-    if (replaced) continue;
-    const char c = text[i++];
-    if (c == '_' || c == '%' || c == '&' || c == '#') o += '\\';
-    o += c;
-  }
-  return o;
-}
 std::string opt3(const std::optional<double>& v) { return v ? fmt3(*v) : ""; }
 
 // The notes under the table: what each number is.
@@ -453,7 +428,7 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
   auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
   auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
   auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
-  auto text = [](const std::string& s, bool latex) { return latex ? tex(s) : s; };
+  auto text = [](const std::string& s, bool latex) { return latex ? latex_text(s) : s; };
   using Row = const VariantRow&;
   return {
       {"Backbone", "Backbone", 'l',
@@ -605,7 +580,7 @@ std::string format_table(const SweepTable& t, const std::string& format) {
       out += " \\\\\n";
     }
     out += "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\n\\begin{minipage}{\\textwidth}\\footnotesize\n";
-    for (const auto& n : notes) out += tex(n) + "\\par\n";
+    for (const auto& n : notes) out += latex_text(n) + "\\par\n";
     out += "\\end{minipage}\n\\end{table*}\n";
     return out;
   }
@@ -668,11 +643,11 @@ std::string format_region_table(const SweepTable& t, const std::string& format) 
     for (const auto& g : regions) out += " & $\\Delta_\\mathrm{bone}$(" + g + ")";
     out += " \\\\\n\\midrule\n";
     for (const auto& r : t.rows) {
-      out += tex(r.backbone) + " & " + tex(r.strategy);
+      out += latex_text(r.backbone) + " & " + latex_text(r.strategy);
       for (const auto& g : regions) out += " & " + opt_ci(cell(r, g));
       out += " \\\\\n";
     }
-    return out + "\\bottomrule\n\\end{tabular}\n\n{\\footnotesize " + tex(note) + "}\n";
+    return out + "\\bottomrule\n\\end{tabular}\n\n{\\footnotesize " + latex_text(note) + "}\n";
   }
   throw InputError("--format must be md, csv or latex, not '" + format + "'");
 }

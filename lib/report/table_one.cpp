@@ -12,18 +12,14 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "core/text.hpp"
+#include "eval/bootstrap.hpp"
 #include "report/html.hpp"
+#include "report/latex.hpp"
 
 namespace osteofm {
 
 namespace {
-
-std::string trim_copy(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return s.substr(a, b - a);
-}
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -68,9 +64,9 @@ NumericSummary summarise_numbers(const std::vector<std::optional<double>>& value
   double ss = 0;
   for (double x : v) ss += (x - s.mean) * (x - s.mean);
   s.sd = v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : std::nan("");
-  s.median = linear_quantile(v, 0.5);
-  s.q1 = linear_quantile(v, 0.25);
-  s.q3 = linear_quantile(v, 0.75);
+  s.median = quantile_type7(v, 0.5);  // numpy's default (linear), on the sorted values
+  s.q1 = quantile_type7(v, 0.25);
+  s.q3 = quantile_type7(v, 0.75);
   s.min = v.front();
   s.max = v.back();
   return s;
@@ -104,9 +100,7 @@ std::vector<std::string> ordered_groups(const std::string& by, const std::set<st
 
 std::string fixed(double v, int decimals) {
   if (!std::isfinite(v)) return "–";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  std::string s = buf;
+  std::string s = format_fixed(v, decimals);
   if (s == "-0" || s.find_first_not_of("-0.") == std::string::npos) s = s[0] == '-' ? s.substr(1) : s;  // no "-0.0"
   return s;
 }
@@ -180,26 +174,7 @@ std::string group_title(const TableOne& t, size_t g) {
   return (g == 0 ? std::string("All") : t.groups[g]) + " (n = " + std::to_string(t.group_n[g]) + ")";
 }
 
-std::string latex_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') o += '\\';
-    o += c;
-  }
-  // "±" and "–" are UTF-8: LaTeX with inputenc utf8 (the default since 2018) typesets both.
-  return o;
-}
-
 }  // namespace
-
-double linear_quantile(std::vector<double> v, double q) {
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  const double h = (static_cast<double>(v.size()) - 1) * q;
-  const size_t lo = static_cast<size_t>(std::floor(h));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (h - static_cast<double>(lo)) * (v[hi] - v[lo]);
-}
 
 TableOne describe_table(const std::string& text, const std::string& source, const TableOneOptions& o) {
   const CsvTable t = parse_csv(text, source);
@@ -213,7 +188,7 @@ TableOne describe_table(const std::string& text, const std::string& source, cons
     if (name == "class") return classes;
     const int c = t.column(name);
     for (size_t i = 0; i < t.records.size(); ++i)
-      if (c >= 0 && static_cast<size_t>(c) < t.records[i].fields.size()) v[i] = trim_copy(t.records[i].fields[c]);
+      if (c >= 0 && static_cast<size_t>(c) < t.records[i].fields.size()) v[i] = std::string(trim(t.records[i].fields[c]));
     return v;
   };
 
@@ -396,14 +371,14 @@ std::string table_one_csv(const TableOne& t) {
 
 std::string table_one_latex(const TableOne& t) {
   std::string s = "% Table 1 by osteofm data describe; needs \\usepackage{booktabs}\n\\begin{table}[t]\n\\centering\n\\small\n";
-  s += "\\caption{Characteristics of the cohort by " + latex_escape(t.by) +
+  s += "\\caption{Characteristics of the cohort by " + latex_text(t.by) +
        ". Mean $\\pm$ SD (SD with $n-1$), median [Q1, Q3], or n (\\%) of the non-missing values.}\n";
   s += "\\label{tab:cohort}\n\\begin{tabular}{l" + std::string(t.groups.size(), 'r') + "}\n\\toprule\nCharacteristic";
-  for (size_t g = 0; g < t.groups.size(); ++g) s += " & " + latex_escape(group_title(t, g));
+  for (size_t g = 0; g < t.groups.size(); ++g) s += " & " + latex_text(group_title(t, g));
   s += " \\\\\n\\midrule\n";
   for (const auto& r : text_rows(t)) {
-    s += r.heading ? latex_escape(r.label) : "\\quad " + latex_escape(r.label.substr(2));
-    for (const auto& c : r.cells) s += " & " + latex_escape(c);
+    s += r.heading ? latex_text(r.label) : "\\quad " + latex_text(r.label.substr(2));
+    for (const auto& c : r.cells) s += " & " + latex_text(c);
     s += " \\\\\n";
   }
   s += "\\bottomrule\n\\end{tabular}\n\\end{table}\n";

@@ -43,9 +43,6 @@ struct TableOne {
   std::vector<std::string> notes;   // columns skipped and why
 };
 
-// Quantile with linear interpolation between order statistics (numpy's default).
-double linear_quantile(std::vector<double> sorted_values, double q);
-
 TableOne describe_table(const std::string& csv_text, const std::string& source, const TableOneOptions& options);
 TableOne describe_file(const std::string& csv_path, const TableOneOptions& options);
 

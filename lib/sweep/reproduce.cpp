@@ -125,12 +125,6 @@ std::string geometry_name(const Preprocessing& g) {
   return crop.empty() ? name : name + "-" + crop;
 }
 
-std::string now_text() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 // OUT/reproduce.json: what the study is (cohort, checkpoints, sweep config, split, explain
 // replicates) and which stages are done. Written atomically after every change.
@@ -140,7 +134,7 @@ struct StudyState {
   void save() const { write_file_atomic(file.string(), j.dump(2) + "\n"); }
   bool done(const std::string& stage) const { return j["stages"].value(stage, json::object()).value("state", "") == "done"; }
   void mark(const std::string& stage, const std::string& state) {
-    j["stages"][stage] = {{"state", state}, {"at", now_text()}};
+    j["stages"][stage] = {{"state", state}, {"at", utc_timestamp()}};
     save();
   }
 };
@@ -466,7 +460,7 @@ void write_study_provenance(const json& record, const fs::path& out) {
     const json old = json::parse(read_file(file.string()), nullptr, false);
     if (old.is_object() && old.value("invocations", json()).is_array()) invocations = old["invocations"];
   }
-  invocations.push_back({{"command_line", command_line()}, {"at", now_text()}});
+  invocations.push_back({{"command_line", command_line()}, {"at", utc_timestamp()}});
   write_provenance(out.string(), inputs,
                    {{"invocations", invocations}, {"image_pipeline", dicom_windowing_policy()},
                     {"split", record.value("split", json())}, {"bootstrap", record.value("bootstrap", 0)}});
