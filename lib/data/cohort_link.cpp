@@ -13,7 +13,6 @@
 #include "core/error.hpp"
 #include "core/labels.hpp"
 #include "core/text.hpp"
-#include "io/manifest.hpp"
 #include "io/image.hpp"
 
 namespace fs = std::filesystem;
@@ -336,10 +335,15 @@ std::string cohort_prefix(const std::string& out_csv) {
 }
 
 std::string write_cohort(const CohortLink& link, const std::string& images_dir, const std::string& out_csv) {
-  const std::string out_dir = fs::path(out_csv).parent_path().string();
+  // Relative image paths re-rooted from the index's folder to the cohort's. (write_manifest
+  // does the same from a parsed manifest's resolved paths; here there is only the text.)
+  const fs::path out_dir = fs::absolute(fs::path(out_csv)).parent_path().lexically_normal();
+  const fs::path base = fs::absolute(fs::path(images_dir.empty() ? "." : images_dir)).lexically_normal();
   std::string text = csv_line(link.header);
   for (auto row : link.rows) {
-    row[2] = rebase_path(row[2], images_dir, out_dir);  // the path column
+    std::string& path = row[2];
+    if (base != out_dir && !path.empty() && !fs::path(path).is_absolute())
+      path = (base / path).lexically_normal().lexically_relative(out_dir).string();
     text += csv_line(row);
   }
   const std::string prefix = cohort_prefix(out_csv);

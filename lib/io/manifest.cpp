@@ -197,16 +197,8 @@ void check_manifest_paths(Manifest& m) {
   }
 }
 
-std::string rebase_path(const std::string& path, const std::string& from_dir, const std::string& to_dir) {
-  if (path.empty() || fs::path(path).is_absolute()) return path;
-  const fs::path from = fs::absolute(from_dir.empty() ? "." : from_dir).lexically_normal();
-  const fs::path to = fs::absolute(to_dir.empty() ? "." : to_dir).lexically_normal();
-  if (from == to) return path;
-  return (from / path).lexically_normal().lexically_relative(to).string();
-}
-
 void write_manifest(const Manifest& m, const std::string& out_path) {
-  const std::string out_dir = fs::absolute(fs::path(out_path)).parent_path().string();
+  fs::path out_dir = fs::absolute(fs::path(out_path)).parent_path();
   const int c_path = [&] { for (size_t i = 0; i < m.header.size(); ++i) if (m.header[i] == "path") return int(i); return -1; }();
   const int c_mask = [&] { for (size_t i = 0; i < m.header.size(); ++i) if (m.header[i] == "mask") return int(i); return -1; }();
   int c_split = -1;
@@ -220,16 +212,17 @@ void write_manifest(const Manifest& m, const std::string& out_path) {
     header.push_back("split");
     c_split = static_cast<int>(header.size()) - 1;
   }
+  const bool same_dir = fs::absolute(fs::path(m.dir)).lexically_normal() == out_dir.lexically_normal();
+  auto relocate = [&](const std::string& resolved, const std::string& original) {
+    if (resolved.empty() || same_dir || fs::path(original).is_absolute()) return original;
+    return fs::absolute(resolved).lexically_normal().lexically_relative(out_dir).string();
+  };
   std::string text = csv_line(header);
   for (const auto& r : m.rows) {
     std::vector<std::string> f = r.fields;
     f.resize(header.size());
-    // A path that needs no rebasing is written as it was read (blanks around it included).
-    for (const int c : {c_path, c_mask}) {
-      if (c < 0) continue;
-      const std::string read = trimmed(f[c]), rebased = rebase_path(read, m.dir, out_dir);
-      if (rebased != read) f[c] = rebased;
-    }
+    if (c_path >= 0) f[c_path] = relocate(r.path, f[c_path]);
+    if (c_mask >= 0) f[c_mask] = relocate(r.mask, f[c_mask]);
     if (c_split >= 0) f[c_split] = r.split;
     text += csv_line(f);
   }

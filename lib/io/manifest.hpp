@@ -60,11 +60,6 @@ Manifest read_manifest(const std::string& path);
 // Adds missing_file / missing_mask problems for paths that do not exist or are not files.
 void check_manifest_paths(Manifest& manifest);
 
-// `path` as written in a file of folder `from_dir`, as a file of folder `to_dir` must write
-// it to name the same file: a relative path re-rooted, an empty or absolute one kept ("" for
-// either folder: the current one).
-std::string rebase_path(const std::string& path, const std::string& from_dir, const std::string& to_dir);
-
 // Writes the manifest (possibly with changed split values) to `out_path` atomically,
 // rewriting relative image and mask paths so they stay right from the new folder.
 void write_manifest(const Manifest& manifest, const std::string& out_path);
