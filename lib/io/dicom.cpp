@@ -18,10 +18,14 @@
 #include <gdcmTrace.h>
 #include <gdcmVersion.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <memory>
 #include <mutex>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "io/image.hpp"
 
 namespace osteofm {
@@ -51,15 +55,78 @@ std::string xfer_label(E_TransferSyntax x) {
   return std::string(d.getXferName()) + " (" + d.getXferID() + ")";
 }
 
+// GDCM hands OpenJPEG an error handler that fprintf's to stderr (gdcmJPEG2000Codec.cxx,
+// gdcm_error_callback), which no GDCM switch turns off. While GDCM decodes, file
+// descriptor 2 is pointed at a temporary file: the codec's words become the detail of
+// our own one-line error. Decodes that capture are serialised; what other threads wrote to
+// stderr meanwhile is written back after a successful decode (the codec says nothing then).
+class StderrCapture {
+ public:
+  StderrCapture() : lock_(mutex()) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    FILE* f = std::tmpfile();
+    if (saved_ < 0 || !f) {
+      if (f) std::fclose(f);
+      return;  // nothing captured: the codec's words reach the terminal, the error is still ours
+    }
+    file_ = f;
+    ::dup2(::fileno(file_), 2);
+  }
+  ~StderrCapture() { finish(); }
+  // Restores stderr and returns what was written to it meanwhile.
+  std::string finish() {
+    std::string text;
+    if (!file_) return text;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    std::rewind(file_);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) text.append(buf, n);
+    std::fclose(file_);
+    file_ = nullptr;
+    return text;
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  std::lock_guard<std::mutex> lock_;
+  int saved_ = -1;
+  FILE* file_ = nullptr;
+};
+
+// The codec's first line, as the detail of an error ("" when it said nothing).
+std::string first_line(const std::string& text) {
+  const std::string head = text.substr(0, text.find('\n'));
+  const std::string line(trim(head));
+  return line.empty() ? "" : " (OpenJPEG: " + line + ")";
+}
+
 // Replaces the encapsulated JPEG 2000 pixel data by GDCM's decoded native pixels.
 void decode_jpeg2000_with_gdcm(const std::string& path, DcmDataset* ds, E_TransferSyntax xfer) {
   gdcm::ImageReader reader;
   reader.SetFileName(path.c_str());
-  if (!reader.Read()) throw InputError(path + ": " + xfer_label(xfer) + ": GDCM cannot parse the file");
+  std::vector<char> buffer;
+  bool decoded = false;
+  {
+    StderrCapture capture;
+    const bool parsed = reader.Read();
+    if (parsed) {
+      buffer.resize(reader.GetImage().GetBufferLength());
+      decoded = !buffer.empty() && reader.GetImage().GetBuffer(buffer.data());
+    }
+    const std::string said = capture.finish();
+    if (!parsed) throw InputError(path + ": " + xfer_label(xfer) + ": GDCM cannot parse the file" + first_line(said));
+    if (!decoded)
+      throw InputError(path + ": " + xfer_label(xfer) + " pixel data cannot be decoded (truncated or corrupt)" +
+                       first_line(said));
+    if (!said.empty()) std::fwrite(said.data(), 1, said.size(), stderr);  // another thread's words
+  }
   const gdcm::Image& gi = reader.GetImage();
-  std::vector<char> buffer(gi.GetBufferLength());
-  if (buffer.empty() || !gi.GetBuffer(buffer.data()))
-    throw InputError(path + ": " + xfer_label(xfer) + " pixel data cannot be decoded (truncated or corrupt)");
   const unsigned bits = gi.GetPixelFormat().GetBitsAllocated();
   OFCondition st;
   if (bits == 8)

@@ -40,23 +40,34 @@ void random_init(VisionTransformer& vit, uint64_t seed) {
     else p.normal_(0.0, 0.02);
   }
 }
-// The family whose adapter reads the most of this checkpoint's tensor names ("" if none).
-std::string guess_family(const std::string& path) {
+// The family whose adapter reads the most of this checkpoint's tensor names ("" if none, or
+// when `chosen` reads at least half of them: the file is then the chosen family's, only
+// incomplete or of another size, and naming a family that reads everything (dinov2 takes any
+// name) would send the user the wrong way).
+std::string guess_family(const std::string& path, const BackboneFamily* chosen = nullptr) {
   std::vector<std::string> names;
   try {
     if (sniff_checkpoint(path) == CheckpointKind::Index) {
       for (const auto& [name, shard] : read_checkpoint_index(path)) names.push_back(name);
     } else {
-      for (const auto& e : SafetensorsFile::open(path)->tensors()) names.push_back(e.name);
+      // Held by name: a range-for over open(path)->tensors() would read the list after the
+      // temporary file (and so the list) was freed.
+      const auto file = SafetensorsFile::open(path);
+      for (const auto& e : file->tensors()) names.push_back(e.name);
     }
   } catch (const std::exception&) {
     return "";
   }
+  auto count = [&](const BackboneFamily& f) {
+    size_t n = 0;
+    for (const auto& name : names) n += f.wants(name);
+    return n;
+  };
+  if (chosen && count(*chosen) * 2 >= names.size() && !names.empty()) return chosen->name();
   std::string best;
   size_t best_count = 0;
   for (const auto& f : backbone_families()) {
-    size_t n = 0;
-    for (const auto& name : names) n += f->wants(name);
+    const size_t n = count(*f);
     if (n > best_count) {
       best_count = n;
       best = f->name();
@@ -145,6 +156,7 @@ Backbone load_backbone(const BackboneSpec& spec) {
       }
       if (it->second.sizes() != p.sizes()) {
         mismatched.push_back(name + " expected " + shape_str(p) + " found " + shape_str(it->second));
+        m.canonical.erase(it);  // named once, as a mismatch, not again as unexpected
         continue;
       }
       p.copy_(it->second.to(p.scalar_type()));
@@ -155,11 +167,13 @@ Backbone load_backbone(const BackboneSpec& spec) {
       std::string msg = spec.weights + ": does not fit " + spec.preset + ":";
       // Most of the model missing: probably another family's checkpoint; say which.
       if (missing.size() * 2 > b.vit->named_parameters().size()) {
-        const std::string guess = guess_family(spec.weights);
+        const std::string guess = guess_family(spec.weights, b.family);
         if (!guess.empty() && guess != b.family->name())
           throw InputError(spec.weights + ": looks like a " + guess + " checkpoint, not " + b.family->name() + " (" +
                            std::to_string(missing.size()) + " of the " + spec.preset +
                            " tensors are missing); use a " + guess + " preset (osteofm weights inspect lists its tensors)");
+        msg += " most of the model is missing (an incomplete file, or a model of another size than the preset: a "
+               "config.json beside the weights or --arch sets the size);";
       }
       auto list = [&](const char* what, const std::vector<std::string>& v) {
         if (v.empty()) return;

@@ -86,7 +86,13 @@ Checkpointer::ResumePoint Checkpointer::restore(EarlyStopping& selection) {
   const std::string lp = last_path().string();
   auto file = SafetensorsFile::open(lp);
   std::map<std::string, torch::Tensor> saved;
-  for (const auto& e : file->tensors()) saved[e.name] = tensor_from(file, e).clone();
+  for (const auto& e : file->tensors()) {
+    saved[e.name] = tensor_from(file, e).clone();
+    // Resuming from NaN weights would fail at the first batch and blame the loss.
+    if (saved[e.name].is_floating_point() && !torch::isfinite(saved[e.name]).all().item<bool>())
+      throw InputError(lp + ": tensor '" + e.name + "' holds NaN or Inf; this checkpoint cannot be resumed from "
+                       "(train again into a new --out)");
+  }
   load_trainable(model_, saved, lp);
   optimizer_.load_state(saved);
   const auto& meta = file->header().metadata;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -53,13 +54,24 @@ BuiltClassifier build_classifier(const json& config) {
 
 void load_trainable(Classifier& m, const std::map<std::string, torch::Tensor>& saved, const std::string& source) {
   torch::NoGradGuard ng;
+  std::set<std::string> trainable;
   for (auto& item : m->named_parameters()) {
     if (!item.value().requires_grad()) continue;
+    trainable.insert(item.key());
     auto it = saved.find("model." + item.key());
     if (it == saved.end()) throw InputError(source + ": checkpoint lacks tensor '" + item.key() + "'");
     if (it->second.sizes() != item.value().sizes())
       throw InputError(source + ": tensor '" + item.key() + "' has the wrong shape for this config");
     item.value().copy_(it->second);
+  }
+  // A tensor this model does not train means the file belongs to another config (or was
+  // edited): loading the rest would run a model other than the one the file describes.
+  for (const auto& [name, t] : saved) {
+    const bool model = name.rfind("model.", 0) == 0 && trainable.count(name.substr(6));
+    const bool adam = name.rfind("adam.", 0) == 0;  // optimiser state; AdamW::load_state reads what it knows
+    if (!model && !adam)
+      throw InputError(source + ": checkpoint holds tensor '" + name +
+                       "' that this run's model does not train (a checkpoint of another config?)");
   }
 }
 

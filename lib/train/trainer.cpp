@@ -222,8 +222,11 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
       const double lv = loss.item<double>();
       if (!std::isfinite(lv))
         throw RuntimeFailure(run_dir + ": loss is " + format_double(lv) + " at epoch " + std::to_string(epoch + 1) +
-                             ", batch " + std::to_string(bi + 1) + "; stopped, the last good checkpoint is " +
-                             (fs::exists(checkpoints.last_path()) ? checkpoints.last_path().string() : std::string("(none yet)")));
+                             ", batch " + std::to_string(bi + 1) + "; stopped. " +
+                             (fs::exists(checkpoints.last_path())
+                                  ? "The checkpoint of epoch " + std::to_string(epoch) + " (saved while the loss was finite) is " +
+                                        checkpoints.last_path().string()
+                                  : std::string("No checkpoint was saved yet")));
       stepper.backward(loss);
       loss_sum += lv * idx.size(0);
       seen += idx.size(0);

@@ -243,6 +243,14 @@ for bad in zero.png text.png truncated.jpg truncated.png badfilter.png fake.dcm 
   expect "predict: $bad has its error row" "grep -q ',error,' 'pred_$bad.csv'"
 done
 expect "predict: the bomb is refused by the pixel limit, before decoding" "grep -q 'exceed the limit' pred_bomb.jpg.csv"
+# A JPEG 2000 codestream with a scrambled SIZ segment: GDCM's OpenJPEG handler prints to
+# stderr itself; its words belong in the row's error, not on the terminal.
+cp "$CXR/dicom/nema-wg04/RG1_J2KI.dcm" img/corrupt_j2k.dcm
+soc=$(LC_ALL=C grep -obaP '\xff\x4f\xff\x51' img/corrupt_j2k.dcm | head -1 | cut -d: -f1)
+head -c 64 /dev/zero | tr '\0' '\132' | dd of=img/corrupt_j2k.dcm bs=1 seek=$((soc + 40)) conv=notrunc status=none
+run_case "predict: a corrupt JPEG 2000 DICOM" 3 "" -- "$BIN" predict --run run img/corrupt_j2k.dcm --out pred_j2k.csv
+expect "predict: OpenJPEG's words are not on stderr" "! grep -qE 'marker|SIZ' .case.err"
+expect "predict: OpenJPEG's words are in the row's error" "grep -q '(OpenJPEG: ' pred_j2k.csv"
 mkfifo fifo.safetensors
 run_case "weights inspect: a FIFO as checkpoint (no hang)" 2 "" -- "$BIN" weights inspect fifo.safetensors
 run_case "embed: a FIFO as weights (no hang)" 2 "emb_fifo.safetensors" -- "$BIN" embed --backbone dinov2-tiny --weights fifo.safetensors --manifest cohort/manifest.csv --out emb_fifo.safetensors
@@ -424,6 +432,13 @@ wait "$pid" 2>/dev/null
 run_case "data cache: rerun after SIGKILL" 0 "cache_kill/*.tmp.*" -- "$BIN" data cache cohort/manifest.csv --size 64 --out cache_kill
 expect "data cache: the killed-and-rerun cache equals an uninterrupted one" \
   "cmp -s <(cd cache_ref && cat *.safetensors | md5sum) <(cd cache_kill && cat *.safetensors | md5sum)"
+# A cache whose index lost a row, or one never finished (no cache.json): refused by name.
+cp -r cache_ref cache_cut && sed -i '3d' cache_cut/index.csv
+run_case "predict: a cache whose index.csv lost a row" 2 "pred_cut.csv" -- "$BIN" predict --run run --data cache_cut --out pred_cut.csv
+expect "predict: the lost row is named as such" "grep -q 'rows, but cache.json lists' .case.err"
+cp -r cache_ref cache_unfinished && rm cache_unfinished/cache.json
+run_case "predict: a cache that was never finished" 2 "pred_unf.csv" -- "$BIN" predict --run run --data cache_unfinished --out pred_unf.csv
+expect "predict: the unfinished cache is called unfinished" "grep -q 'tensor cache that was not finished' .case.err"
 # Temporaries of a writer that died (its pid is gone) are removed by the next run there.
 dead=$(sh -c 'echo $$')
 mkdir -p cache_tmp extmp/overlays
