@@ -175,6 +175,25 @@ TEST_CASE("day: log.jsonl matches the checkpoint after a resume, a failed append
   CHECK_THROWS_WITH(append_json_line("/dev/full", json{{"epoch", 1}}), Catch::Contains("/dev/full: cannot append"));
 }
 
+TEST_CASE("day: Ctrl-C stops training at a batch boundary, says how to resume and records 'interrupted'", "[day][image_io]") {
+  TempDir dir;
+  const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30), 3));
+  const std::string cmd = "OSTEOFM_TEST_INTERRUPT_AFTER_STEPS=4 '" + std::string(OSTEOFM_BIN) + "' train --config '" + cfg +
+                          "' --out '" + (dir / "run") + "' 2>'" + (dir / "err.txt") + "' >/dev/null";
+  const int status = std::system(cmd.c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);  // 128 + SIGINT, as a shell reports it
+  const std::string err = read_text(dir / "err.txt");
+  CHECK_THAT(err, Catch::Contains("osteofm: interrupted by SIGINT (Ctrl-C): training in ") &&
+                      Catch::Contains("--resume'"));
+  CHECK(json::parse(read_text(dir / "run/status.json"))["state"] == "interrupted");
+  CHECK_FALSE(fs::exists(dir / "run/.lock"));  // the lock goes with its holder
+  const CliResult resumed = run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "' --resume");
+  INFO(resumed.err);
+  CHECK(resumed.code == 0);
+  CHECK(json::parse(read_text(dir / "run/status.json"))["state"] == "done");
+}
+
 TEST_CASE("day: a run checkpoint with a tensor the model lacks or NaN weights is refused, naming the tensor", "[day][image_io]") {
   TempDir dir;
   const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30), 3));

@@ -115,6 +115,12 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
     CHECK(json::parse(read_text(dir / "demo/reproduce.json"))["input_hashes"]["manifest"]["sha256"].get<std::string>().size() == 64);
   }
   const auto stamp = fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json");
+  // A kill between two of a variant's figures (the ROC drawn, the reliability diagram not):
+  // the report stage draws them again, as the record written after the last one is missing.
+  const fs::path lora = dir.path / "demo/sweep/dinov2-lora";
+  REQUIRE(fs::exists(lora / "metrics_test_figures.json"));
+  fs::remove(lora / "metrics_test_figures.json");
+  fs::remove(lora / "metrics_test_reliability_osteoporosis_vs_rest.svg");
 
   const CliResult again = run_osteofm(cmd);
   INFO(again.err);
@@ -124,6 +130,8 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   CHECK(fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json") == stamp);
   CHECK(read_text(dir / "demo/sweep/table.md") == table);
   CHECK_THAT(again.err, Catch::Contains("prepare: kept"));
+  CHECK(fs::exists(lora / "metrics_test_reliability_osteoporosis_vs_rest.svg"));
+  CHECK(fs::exists(lora / "metrics_test_figures.json"));
 
   // Other epochs in the same folder would mix two studies: refused, nothing rewritten.
   const std::string config = read_text(dir / "demo/demo-sweep.json");

@@ -141,6 +141,7 @@ void add_data_command(CLI::App& root, Commands& commands) {
   preset->excludes(fit)->excludes(crop)->excludes(offset);
   k->add_option("--shard-mb", cache->options.shard_mb, "Target shard size, MB")->capture_default_str();
   commands.push_back({k, [cache, size] {
+    stop_safely_on_interrupt("data cache stopped; finished shards are kept: run the same command again to carry on");
     if (!cache->preset.empty()) {
       BackbonePreset p;
       family_of_preset(cache->preset, &p);

@@ -18,6 +18,8 @@ void add_data_index_command(CLI::App& root, Commands& commands) {
                 "Also write each readable image as the 16-bit PNG osteofm would read (modality LUT, VOI, MONOCHROME1 "
                 "inverted) into this folder; `path` then names the PNG and `dicom_path` the source");
   commands.push_back({x, [o] {
+    stop_safely_on_interrupt("data index stopped; the rows so far are in " + o->out +
+                             ".partial: run the same command again to carry on");
     o->threads = 0;
     const ImageIndexSummary s = build_image_index(*o);
     std::cout << o->out << ": " << s.files << " files (";

@@ -26,6 +26,8 @@ void add_data_segment_command(CLI::App& root, Commands& commands) {
   s->add_flag("--save-logits", o->save_logits, "Also write logits/<image>.safetensors (input and logits, to debug a spec)");
   s->add_flag("!--no-pictures", o->pictures, "Skip the contact sheet and the flagged overlays");
   commands.push_back({s, [o] {
+    stop_safely_on_interrupt("data segment stopped; the masks written so far are kept: run the same command again to "
+                             "carry on");
     const SegmentSummary r = segment_manifest(*o);
     for (const auto& f : r.failures) std::cerr << "  failed: " << f << "\n";  // the one error line follows
     std::cout << r.out << ": " << (r.images - r.failed) << " of " << r.images << " images masked (" << r.segmented

@@ -19,6 +19,8 @@ void add_demo_command(CLI::App& root, Commands& commands) {
   d->add_option("--epochs", o->epochs, "Training epochs per variant")->capture_default_str();
   d->add_option("--bootstrap", o->bootstrap, "Bootstrap replicates of explain")->capture_default_str();
   commands.push_back({d, [o] {
+    stop_safely_on_interrupt("the demo in " + o->out + " stopped; what finished is kept: run the same command again "
+                             "to carry on");
     o->binary = self_executable();
     const int failures = run_demo(*o);
     if (failures > 0) {

@@ -58,6 +58,8 @@ void add_explain_command(CLI::App& root, Commands& commands) {
   e->add_option("--batch", o->explain.batch, "Images per batch")->capture_default_str();
   e->add_option("--device", o->explain.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   commands.push_back({e, [o] {
+    stop_safely_on_interrupt("explain stopped before writing " + o->out + "/explain.json (nothing half-written is "
+                             "kept); run the same command again");
     o->explain.bootstrap.threads = resolve_threads(0);
     o->explain.cluster = !o->no_cluster;
     const ExplainSummary s = explain_run(o->run, o->out, o->explain);

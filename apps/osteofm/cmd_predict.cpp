@@ -25,6 +25,7 @@ void add_predict_command(CLI::App& root, Commands& commands) {
   p->add_option("--batch", o->predict.batch, "Images per batch")->capture_default_str();
   p->add_option("--device", o->predict.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   commands.push_back({p, [o] {
+    stop_safely_on_interrupt("predict stopped; run the same command again");
     if (o->images.empty() == o->data.empty()) throw InputError("predict: give image files or --data, not both or neither");
     const PredictResult res = o->data.empty() ? predict_files(o->run, o->images, o->predict)
                                               : predict_manifest(o->run, o->data, o->predict);

@@ -42,6 +42,8 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
   r->add_option("--split-seed", o->run.split_seed, "Seed of the split made when the manifest has none (a new study)")->capture_default_str();
   r->add_option("--split-ratios", o->run.split_ratios, "train,val,test of that split (a new study)")->capture_default_str();
   commands.push_back({r, [o] {
+    stop_safely_on_interrupt("the study in " + o->run.out + " stopped (recorded as 'interrupted' in reproduce.json); "
+                             "finished stages and runs are kept: run the same command again to carry on");
     o->run.sweep.gpus = gpu_list(o->gpus);
     o->run.sweep.binary = self_executable();
     const int failures = run_reproduce(o->run);

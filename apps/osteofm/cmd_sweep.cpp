@@ -32,6 +32,8 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
   s->add_flag("--force", o->sweep.force,
               "Run a sweep whose grid points and seeds add up to more than " + std::to_string(kSweepRunLimit) + " trainings");
   commands.push_back({s, [o] {
+    stop_safely_on_interrupt("the sweep stopped; finished runs and the checkpoints of the stopped ones are kept: rerun "
+                             "it with --resume to carry on");
     o->sweep.gpus = gpu_list(o->gpus);
     if (o->check) {
       const auto variants = expand_sweep(o->config);

@@ -21,6 +21,8 @@ void add_train_command(CLI::App& root, Commands& commands) {
   t->add_option("--out", o->out, "Run folder")->required();
   t->add_flag("--resume", o->resume, "Continue the run in --out from its last checkpoint");
   commands.push_back({t, [o] {
+    stop_safely_on_interrupt("training in " + o->out + " stopped at a batch boundary; its last checkpoint is kept: resume "
+                             "with 'osteofm train --config " + o->config + " --out " + o->out + " --resume'");
     const auto config = resolve_train_config(o->config, o->set);
     const TrainSummary s = train_run(config, o->out, o->resume);
     std::cout << o->out << ": " << s.epochs_run << " epochs" << (s.resumed ? " (resumed)" : "") << ", best " << (s.selection_metric == "val_auc_macro" ? "val macro AUC " : "val accuracy (no macro AUC: a class is missing) ")

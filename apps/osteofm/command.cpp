@@ -1,5 +1,7 @@
 #include "command.hpp"
 
+#include "core/interrupt.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <sstream>
@@ -13,6 +15,11 @@ CommandRegistrar::CommandRegistrar(int rank, AddCommand add) { register_ranked(r
 
 void add_registered_commands(CLI::App& root, Commands& commands) {
   for (const AddCommand add : ranked_entries<AddCommand>()) add(root, commands);
+}
+
+void stop_safely_on_interrupt(const std::string& resume_hint) {
+  set_resume_hint(resume_hint);
+  install_interrupt_handlers();
 }
 
 std::vector<std::string> split_commas(const std::string& text) {

@@ -28,6 +28,10 @@ void add_registered_commands(CLI::App& root, Commands& commands);
 // empty name or view is wrong).
 std::vector<std::string> split_commas(const std::string& text);
 
+// For verbs that work for minutes: Ctrl-C and SIGTERM stop at the next safe point, and main
+// ends with "interrupted by ...: <resume_hint>" (core/interrupt.hpp).
+void stop_safely_on_interrupt(const std::string& resume_hint);
+
 // A --gpus value, "0,1,2,3", as its device names (empty items skipped).
 std::vector<std::string> gpu_list(const std::string& text);
 

@@ -5,6 +5,7 @@
 #include "about.hpp"
 #include "command.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/limits.hpp"
 
 int main(int argc, char** argv) {
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    cli::refuse_control_characters(argc, argv);
     set_max_image_pixels(max_pixels);
     cli::configure_threads(threads);
     cli::record_process(argc, argv);
@@ -55,6 +57,11 @@ int main(int argc, char** argv) {
       if (c.app->parsed()) return c.run();
     std::cout << app.help();
     return 2;
+  } catch (const Interrupted& e) {
+    const std::string& hint = resume_hint();
+    std::cerr << "osteofm: " << e.what() << ": "
+              << (hint.empty() ? std::string("nothing half-written was kept; run the same command again") : hint) << "\n";
+    return 128 + e.signal();
   } catch (const InputError& e) {
     std::cerr << "osteofm: error: " << e.what() << "\n";
     return 2;

@@ -20,4 +20,27 @@ inline std::string to_upper(std::string s) {
   return s;
 }
 
+// True when `s` holds a control character (below 0x20, or DEL): newlines in a path would
+// split a batch script's line, and no file name needs one.
+inline bool has_control_character(std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+// `s` with control characters written as \n, \t, \r or \xNN, for messages.
+inline std::string visible_text(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (u < 0x20 || u == 0x7f) out += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+    else out += c;
+  }
+  return out;
+}
+
 }  // namespace osteofm

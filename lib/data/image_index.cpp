@@ -13,6 +13,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/file_names.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
@@ -180,6 +181,7 @@ ImageIndexSummary build_image_index(const ImageIndexOptions& o) {
   const size_t chunk = 256;
   std::atomic<size_t> pngs{0};
   for (size_t from = 0; from < todo.size(); from += chunk) {
+    throw_if_interrupted();  // rows so far are in OUT.partial
     const size_t n = std::min(chunk, todo.size() - from);
     parallel_for(n, o.threads, [&](size_t k, int) {
       const size_t i = todo[from + k];

@@ -11,6 +11,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/hash.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
@@ -135,6 +136,7 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
   ProgressBar bar("cache " + fs::path(out_dir).filename().string(), static_cast<long>(n));
   size_t done = 0;
   for (size_t k = 0; k < shards; ++k) {
+    throw_if_interrupted();  // finished shards are kept and reused by the next run
     const size_t first = k * per_shard, count = std::min(per_shard, n - first);
     const std::string path = (dir / shard_name(k)).string();
     ShardRecord& rec = records[k];

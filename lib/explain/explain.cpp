@@ -11,6 +11,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/file_names.hpp"
 #include "core/labels.hpp"
 #include "core/parallel.hpp"
@@ -85,6 +86,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   {
     double s1 = 0, s2 = 0, count = 0;
     for (int64_t b = 0; b < N; b += opt.batch) {
+    throw_if_interrupted();
       const auto x = d.range(b, std::min(N, b + opt.batch)).to(torch::kFloat64);
       s1 += x.sum().item<double>();
       s2 += (x * x).sum().item<double>();
@@ -123,6 +125,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
 
   ProgressBar bar("explain " + fs::path(run_dir).filename().string(), static_cast<long>(N));
   for (int64_t b = 0; b < N; b += opt.batch) {
+    throw_if_interrupted();
     const int64_t e = std::min(N, b + opt.batch), k = e - b;
     std::vector<int64_t> rows;
     for (int64_t i = b; i < e; ++i) rows.push_back(i);

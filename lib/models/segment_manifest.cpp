@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/file_names.hpp"
 #include "core/hash.hpp"
 #include "core/parallel.hpp"
@@ -154,6 +155,7 @@ SegmentSummary segment_manifest(const SegmentOptions& o) {
   // chunk, the module over it in batches of `batch`.
   const size_t chunk = std::max(batch, static_cast<size_t>(threads));
   for (size_t b = 0; b < todo.size(); b += chunk) {
+    throw_if_interrupted();  // finished rows are kept
     const size_t count = std::min(chunk, todo.size() - b);
     std::vector<torch::Tensor> inputs(count);
     std::vector<std::string> errors(count);

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/parallel.hpp"
 #include "core/provenance.hpp"
 #include "data/cache_index.hpp"
@@ -414,10 +415,16 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     const fs::path run = sweep / v.name;
     if (!fs::exists(run / "metrics_test.json")) continue;
     // The figures 'osteofm eval --run' draws: per-class ROC, reliability and decision curves.
-    if (!fs::exists(run / "metrics_test_roc.svg") && fs::exists(run / "predictions_test.csv")) {
-      write_eval_figures(read_predictions((run / "predictions_test.csv").string()),
-                         json::parse(read_file((run / "metrics_test.json").string())), v.name + ", test split",
-                         (run / "metrics_test").string());
+    // Done means the record written after the last figure, not the first figure's file: a
+    // kill between two figures left the rest undrawn for good.
+    const fs::path figures_done = run / "metrics_test_figures.json";
+    if (!fs::exists(figures_done) && fs::exists(run / "predictions_test.csv")) {
+      const auto files = write_eval_figures(read_predictions((run / "predictions_test.csv").string()),
+                                            json::parse(read_file((run / "metrics_test.json").string())),
+                                            v.name + ", test split", (run / "metrics_test").string());
+      json names = json::array();
+      for (const auto& f : files) names.push_back(fs::path(f).filename().string());
+      write_file_atomic(figures_done.string(), json{{"figures", names}, {"at", utc_timestamp()}}.dump(2) + "\n");
     }
     if (fs::exists(run / "explain" / "explain.json")) continue;
     std::cerr << "reproduce: explain " << v.name << " ...\n";
@@ -497,6 +504,9 @@ int run_stage(StudyState& s, const ReproduceOptions& o, const std::string& stage
     } else {
       report_stage(s, out, o.explain_device);
     }
+  } catch (const Interrupted&) {
+    s.mark(stage, "interrupted");  // not "failed": resuming carries on from what is kept
+    throw;
   } catch (...) {
     s.mark(stage, "failed");
     throw;

@@ -18,6 +18,8 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
+#include "core/text.hpp"
 #include "io/manifest.hpp"
 #include "train/config.hpp"
 #include "train/run_model.hpp"
@@ -29,12 +31,19 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string shell_quote(const std::string& s) {
+  // A newline survives quoting but ends a #SBATCH line and shows as two lines in logs:
+  // main refuses such arguments first, this is for paths that reach a script another way.
+  if (has_control_character(s))
+    throw InputError("'" + visible_text(s) + "': a path with a control character cannot go into a batch script");
   std::string o = "'";
   for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return o + "'";
 }
 
 std::string batch_script_header(const std::string& job_name, const std::string& log, const std::string& directives) {
+  for (const std::string* field : {&job_name, &log})
+    if (has_control_character(*field))
+      throw InputError("'" + visible_text(*field) + "': a path with a control character cannot go into a batch script");
   return "#!/bin/bash\n#SBATCH --job-name=" + job_name + "\n#SBATCH --output=" + log + "\n" + directives +
          "set -euo pipefail\n";
 }
@@ -272,14 +281,11 @@ std::set<std::string> earlier_failures(const fs::path& root) {
   return failed;
 }
 
-// Children die with the sweep: SIGTERM/SIGINT to the sweep is passed on to them, and each
-// child asks the kernel for SIGTERM when its parent dies (even by SIGKILL).
-std::map<pid_t, std::pair<size_t, std::string>>* g_running = nullptr;
-void forward_signal(int sig) {
-  if (g_running)
-    for (const auto& [pid, v] : *g_running) ::kill(pid, SIGTERM);
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
+// Children die with the sweep: SIGTERM/SIGINT to the sweep is passed on to them (each
+// stops at its next batch, its checkpoint kept), and each child asks the kernel for
+// SIGTERM when its parent dies (even by SIGKILL).
+void stop_children(const std::map<pid_t, std::pair<size_t, std::string>>& running) {
+  for (const auto& [pid, v] : running) ::kill(pid, SIGTERM);
 }
 }  // namespace
 
@@ -317,17 +323,18 @@ std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const Sw
   }
   const size_t slots = std::max<size_t>(1, o.gpus.size());
   std::map<pid_t, std::pair<size_t, std::string>> running;  // pid -> slot, job
-  g_running = &running;
-  struct sigaction sa {}, old_int {}, old_term {};
-  sa.sa_handler = forward_signal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
+  install_interrupt_handlers();
+  bool stopping = false;
   std::vector<bool> busy(slots, false);
   size_t next = 0;
   const pid_t sweep_pid = ::getpid();
-  while (next < todo.size() || !running.empty()) {
-    while (next < todo.size() && running.size() < slots) {
+  while ((next < todo.size() && !stopping) || !running.empty()) {
+    if (!stopping && interrupt_signal() != 0) {
+      stopping = true;  // no new run; the running ones stop at their next batch
+      stop_children(running);
+      continue;
+    }
+    while (!stopping && next < todo.size() && running.size() < slots) {
       size_t slot = 0;
       while (busy[slot]) ++slot;
       const TrainJob& job = *todo[next++];
@@ -350,7 +357,13 @@ std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const Sw
       running[pid] = {slot, job.name};
     }
     int status = 0;
-    const pid_t done = waitpid(-1, &status, 0);
+    // Polled, not blocked on: a signal that lands just before a blocking wait would go
+    // unseen until a run ends by itself.
+    const pid_t done = waitpid(-1, &status, WNOHANG);
+    if (done == 0) {
+      ::usleep(100 * 1000);
+      continue;
+    }
     if (done < 0) {
       if (errno == EINTR) continue;
       break;
@@ -358,16 +371,16 @@ std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const Sw
     auto it = running.find(done);
     if (it == running.end()) continue;
     busy[it->second.first] = false;
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    if (stopping) {
+      std::cerr << "sweep: " << it->second.second << " stopped\n";
+    } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
       failed_now.insert(it->second.second);
       std::cerr << "sweep: " << it->second.second << " failed (see its log above); rerun the sweep with --resume to "
                 << "retry it\n";
     }
     running.erase(it);
   }
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  g_running = nullptr;
+  throw_if_interrupted();  // nothing marked failed: every stopped run resumes from its checkpoint
   return failed_now;
 }
 

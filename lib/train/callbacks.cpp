@@ -37,6 +37,10 @@ void TrainCallbacks::optimizer_step(int64_t global_step) {
 void TrainCallbacks::epoch_end(const EpochEnd& e) {
   for (auto& c : list_) c->on_epoch_end(e);
 }
+void TrainCallbacks::interrupted(int epochs_done) {
+  for (auto& c : list_) c->on_interrupted(epochs_done);
+}
+
 void TrainCallbacks::train_end(int epochs_done) {
   for (auto& c : list_) c->on_train_end(epochs_done);
 }
@@ -149,20 +153,23 @@ void EpochProgress::on_epoch_end(const EpochEnd& e) {
 namespace {
 class KillAfterSteps : public TrainCallback {
  public:
-  explicit KillAfterSteps(int64_t step) : step_(step) {}
+  KillAfterSteps(int64_t step, int signal) : step_(step), signal_(signal) {}
   void on_optimizer_step(int64_t global_step) override {
-    if (step_ > 0 && global_step == step_) std::raise(SIGKILL);
+    if (step_ > 0 && global_step == step_) std::raise(signal_);
   }
 
  private:
   int64_t step_;
+  int signal_;
 };
 }  // namespace
 
 std::unique_ptr<TrainCallback> kill_after_steps_from_env() {
-  const char* env = std::getenv("OSTEOFM_TEST_KILL_AFTER_STEPS");
-  if (!env) return nullptr;
-  return std::make_unique<KillAfterSteps>(std::atoll(env));
+  if (const char* env = std::getenv("OSTEOFM_TEST_KILL_AFTER_STEPS"))
+    return std::make_unique<KillAfterSteps>(std::atoll(env), SIGKILL);
+  if (const char* env = std::getenv("OSTEOFM_TEST_INTERRUPT_AFTER_STEPS"))
+    return std::make_unique<KillAfterSteps>(std::atoll(env), SIGINT);
+  return nullptr;
 }
 
 }  // namespace osteofm

@@ -47,6 +47,8 @@ class TrainCallback {
   virtual void on_epoch_end(const EpochEnd&) {}
   // After the best weights' predictions are written; `epochs_done` counts every epoch run.
   virtual void on_train_end(int /*epochs_done*/) {}
+  // Ctrl-C or SIGTERM stopped the run; `epochs_done` are in its last checkpoint.
+  virtual void on_interrupted(int /*epochs_done*/) {}
 };
 
 class TrainCallbacks {
@@ -57,6 +59,7 @@ class TrainCallbacks {
   void optimizer_step(int64_t global_step);
   void epoch_end(const EpochEnd& e);
   void train_end(int epochs_done);
+  void interrupted(int epochs_done);
 
  private:
   std::vector<std::unique_ptr<TrainCallback>> list_;
@@ -107,6 +110,7 @@ class StatusFile : public TrainCallback {
              const EarlyStopping& selection);
   void on_epoch_end(const EpochEnd& e) override { write("training", e.epochs_done); }
   void on_train_end(int epochs_done) override { write("done", epochs_done); }
+  void on_interrupted(int epochs_done) override { write("interrupted", epochs_done); }
 
  private:
   void write(const char* state, int epochs_done) const;
@@ -132,7 +136,8 @@ class EpochProgress : public TrainCallback {
 };
 
 // Test only: SIGKILL right after optimizer step `step` (OSTEOFM_TEST_KILL_AFTER_STEPS), for
-// the kill-and-resume tests. Null when the variable is unset.
+// the kill-and-resume tests, or SIGINT (OSTEOFM_TEST_INTERRUPT_AFTER_STEPS), as a Ctrl-C
+// would. Null when neither variable is set.
 std::unique_ptr<TrainCallback> kill_after_steps_from_env();
 
 }  // namespace osteofm

@@ -5,6 +5,7 @@
 #include "core/autocast.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/labels.hpp"
 #include "core/parallel.hpp"
 #include "core/runtime.hpp"
@@ -69,6 +70,7 @@ PredictResult predict_files(const std::string& run_dir, const std::vector<std::s
   res.rows.resize(files.size());
   const int threads = resolve_threads(o.workers);
   for (size_t b = 0; b < files.size(); b += o.batch) {
+    throw_if_interrupted();
     const size_t e = std::min(files.size(), b + o.batch);
     std::vector<torch::Tensor> parts(e - b);
     parallel_for(e - b, threads, [&](size_t i, int) {
@@ -111,6 +113,7 @@ PredictResult predict_manifest(const std::string& run_dir, const std::string& da
   res.extra_header = m.passthrough_columns();
   res.rows.resize(d.size());
   for (int64_t b = 0; b < d.size(); b += o.batch) {
+    throw_if_interrupted();
     const int64_t e = std::min(d.size(), b + o.batch);
     std::vector<PredictedImage*> targets;
     for (int64_t i = b; i < e; ++i) {

@@ -1,6 +1,7 @@
 #include "train/run_folder.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -27,27 +28,40 @@ bool is_run(const fs::path& run) {
 RunLock::RunLock(const fs::path& run, const std::string& activity) {
   std::error_code ec;
   fs::create_directories(run, ec);
-  const std::string path = (run / ".lock").string();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw RuntimeFailure(path + ": cannot open the run lock: " + std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    char buf[32] = {0};
-    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+  path_ = (run / ".lock").string();
+  // The holder removes the file when it lets go, so a lock taken on a file that another
+  // process has just removed would be no lock: it is taken again until the locked file is
+  // the one the folder names.
+  for (int attempt = 0;; ++attempt) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw RuntimeFailure(path_ + ": cannot open the run lock: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char buf[32] = {0};
+      const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      const std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
+      throw InputError(run.string() + ": another osteofm process (pid " + holder.substr(0, holder.find('\n')) +
+                       ") is " + activity + " in this folder; wait for it to finish or stop it, then rerun");
+    }
+    struct stat held {}, named {};
+    if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+        held.st_dev == named.st_dev)
+      break;
     ::close(fd_);
     fd_ = -1;
-    const std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
-    throw InputError(run.string() + ": another osteofm process (pid " + holder.substr(0, holder.find('\n')) +
-                     ") is " + activity + " in this folder; wait for it to finish or stop it, then rerun");
+    if (attempt > 100) throw RuntimeFailure(path_ + ": the run lock keeps changing; is another process racing here?");
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
-    throw RuntimeFailure(path + ": cannot write the run lock: " + std::strerror(errno));
+    throw RuntimeFailure(path_ + ": cannot write the run lock: " + std::strerror(errno));
 }
 
 RunLock::~RunLock() {
-  if (fd_ >= 0) ::close(fd_);  // releases the flock
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // while still held: nobody can have taken it in between
+  ::close(fd_);             // releases the flock
 }
-
 
 nlohmann::json run_identity(nlohmann::json config) {
   // Keys added since an older run was written read as their default, so it still resumes.

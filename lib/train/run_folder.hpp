@@ -16,7 +16,8 @@ bool is_run(const std::filesystem::path& run);
 
 class RunLock {
  public:
-  // Takes RUN/.lock (creating RUN); InputError naming the holder's pid when another
+  // Takes RUN/.lock (creating RUN; removed again on release, a kill leaves a file that
+  // locks nothing); InputError naming the holder's pid when another
   // process works there. `activity` says what the holder does ("training", "running a study").
   explicit RunLock(const std::filesystem::path& run, const std::string& activity = "training");
   ~RunLock();
@@ -24,6 +25,7 @@ class RunLock {
   RunLock& operator=(const RunLock&) = delete;
 
  private:
+  std::string path_;
   int fd_ = -1;
 };
 

@@ -12,6 +12,7 @@
 #include "core/autocast.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/parallel.hpp"
 #include "core/hash.hpp"
 #include "core/labels.hpp"
@@ -212,6 +213,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
     opt.zero_grad();
     callbacks.epoch_start(epoch, batches);
     for (int64_t bi = 0; bi < batches; ++bi) {
+      if (interrupt_signal() != 0) {
+        callbacks.interrupted(epoch);
+        throw Interrupted(interrupt_signal());
+      }
       const auto idx = perm.slice(0, bi * batch, std::min<int64_t>((bi + 1) * batch, train.size()));
       torch::Tensor outputs;
       {

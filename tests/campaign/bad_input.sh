@@ -403,6 +403,10 @@ run_case "reproduce: --gpus with a value that is no GPU" 2 "rp12" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp12 --gpus '0;1'
 run_case "reproduce: --bootstrap 2000000000" 2 "rp13" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp13 --bootstrap 2000000000
+# A newline in a path would end a line of the batch scripts: refused before anything.
+run_case "reproduce: a newline in --out (Slurm script injection)" 2 "rp_nl*:injected" -- \
+  "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out $'rp_nl\ntouch injected' --executor slurm
+run_case "sweep: a tab in --config" 2 "" -- "$BIN" sweep --config $'sweep_good\t.json' --out sw_tab --executor slurm
 run_case "reproduce: --split-ratios without a validation share" 2 "rp11" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp11 --split-ratios 1,0,0
 run_case "reproduce: --sbatch-args with a command substitution" 2 "rp9" -- \
