@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/parallel.hpp"
+#include "io/manifest.hpp"
 #include "io/safetensors_torch.hpp"
 #include "support.hpp"
 #include "train/run_folder.hpp"
@@ -470,6 +471,33 @@ TEST_CASE("day: data check --decode warns about images that are not frontal ches
   const CliResult r = run_osteofm("data check '" + (dir / "m.csv") + "' --decode");
   CHECK_THAT(r.out, Catch::Contains("row 2") && Catch::Contains("DICOM Modality CT is not CR/DX"));
   CHECK(r.out.find("row 1: ") == std::string::npos);  // the chest radiograph draws no warning
+}
+
+TEST_CASE("day: the same radiograph under two patients: leakage is an error, data split keeps them together", "[day][image_io]") {
+  TempDir dir;
+  const std::string nih = shared("data/public-cxr/nih-chestxray14");
+  fs::copy_file(nih + "/00000001_000.png", dir.path / "copy.png");
+  std::string rows = "image_id,patient_id,path,t_score,split\n"
+                     "a,P1," + nih + "/00000001_000.png,-1,train\n"
+                     "b,P2," + (dir / "copy.png") + ",-2,test\n"                              // the same file again
+                     "c,P3," + nih + "/torchxrayvision-512/00000001_000.png,-3,val\n"        // the same film at 512 px
+                     "d,P4," + nih + "/00000002_000.png,-1,train\n";
+  write_text(dir / "m.csv", rows);
+  const CliResult plain = run_osteofm("data check '" + (dir / "m.csv") + "'");
+  CHECK(plain.code == 2);  // byte-identical files across splits, found without decoding
+  CHECK_THAT(plain.out, Catch::Contains("row 1 (a, patient P1, train) and row 2 (b, patient P2, test) hold the same "
+                                        "radiograph (exact copy): leakage between splits"));
+  const CliResult decoded = run_osteofm("data check --decode '" + (dir / "m.csv") + "'");
+  CHECK(decoded.code == 2);
+  CHECK_THAT(decoded.out, Catch::Contains("row 3 (c, patient P3, val) hold the same radiograph (near copy"));
+  CHECK(decoded.out.find("(d, patient P4") == std::string::npos);
+  // data split: both patients of the identical files in one split, said as a warning.
+  const CliResult split = run_osteofm("data split '" + (dir / "m.csv") + "' --out '" + (dir / "s.csv") + "' --seed 3");
+  INFO(split.err);
+  REQUIRE(split.code == 0);
+  CHECK_THAT(split.err, Catch::Contains("hold the same radiograph (exact copy); both patients kept in one split"));
+  const Manifest m = read_manifest(dir / "s.csv");
+  CHECK(m.rows[0].split == m.rows[1].split);
 }
 
 TEST_CASE("day: weights inspect reads an index, names pickles by content and a checkpoint's family", "[day]") {

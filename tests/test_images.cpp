@@ -5,6 +5,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "io/image.hpp"
+#include "data/duplicates.hpp"
 #include "core/limits.hpp"
 #include "support.hpp"
 
@@ -317,3 +318,20 @@ TEST_CASE("images: a header claiming more pixels than --max-pixels is refused be
   CHECK(read_image(dcm).width == 1760);
 }
 #endif
+
+TEST_CASE("duplicates: a film and its half-size copy are near copies, two patients' films are not", "[image][image_io]") {
+  const std::string nih = shared("data/public-cxr/nih-chestxray14");
+  const ImageFingerprint full = fingerprint(read_image(nih + "/00000001_000.png"));
+  const ImageFingerprint half = fingerprint(read_image(nih + "/torchxrayvision-512/00000001_000.png"));
+  const ImageFingerprint other = fingerprint(read_image(nih + "/00000002_000.png"));
+  REQUIRE((full.valid && half.valid && other.valid));
+  CHECK(full.exact != half.exact);
+  CHECK(hamming_distance(full, half) <= kNearDuplicateBits);  // measured: 1 bit
+  CHECK(hamming_distance(full, other) > 3 * kNearDuplicateBits);
+  // One image in two lossless encodings: the same pixels, the same exact hash.
+  const std::string wg04 = shared("data/public-cxr/dicom/nema-wg04");
+  CHECK(fingerprint(read_image(wg04 + "/RG2_JPLL.dcm")).exact == fingerprint(read_image(wg04 + "/RG2_RLE.dcm")).exact);
+  const auto pairs = find_duplicates({full, other, half});
+  REQUIRE(pairs.size() == 1);
+  CHECK((pairs[0].a == 0 && pairs[0].b == 2 && !pairs[0].exact));
+}

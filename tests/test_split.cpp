@@ -59,6 +59,23 @@ TEST_CASE("split: patient-level, stratified, seeded and order-independent", "[sp
   for (const auto& [p, s] : splits_of) CHECK(s.size() == 1);
 }
 
+TEST_CASE("split: patients linked by a shared radiograph land in one split", "[split]") {
+  Manifest a = parse_manifest_text(cohort_csv(false), "a.csv", ".");
+  const SplitRatios r{0.7, 0.1, 0.2};
+  const auto plain = assign_patient_splits(a, r, 42);
+  // Two patients the plain split separates, and a chain of three.
+  std::string other;
+  for (const auto& [p, split] : plain)
+    if (split != plain.at("P0") && other.empty()) other = p;
+  REQUIRE(!other.empty());
+  const auto linked = assign_patient_splits(a, r, 42, {{"P0", other}, {"P5", "P7"}, {"P7", "P9"}});
+  CHECK(linked.at("P0") == linked.at(other));
+  CHECK(linked.at("P5") == linked.at("P7"));
+  CHECK(linked.at("P7") == linked.at("P9"));
+  CHECK(linked.size() == 300);
+  CHECK(assign_patient_splits(a, r, 42, {}) == plain);  // nothing linked: the split of before
+}
+
 TEST_CASE("split ratios are validated", "[split]") {
   CHECK(parse_split_ratios("0.8,0.1,0.1").train == 0.8);
   CHECK_THROWS(parse_split_ratios("0.8,0.1"));

@@ -40,6 +40,8 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
                 "(as 'osteofm data segment'; a new study)");
   r->add_option("--segmenter-spec", o->run.segmenter_spec, "Its spec (default: the segmenter's path with .json)");
   r->add_option("--split-seed", o->run.split_seed, "Seed of the split made when the manifest has none (a new study)")->capture_default_str();
+  r->add_flag("--keep-non-chest", o->run.keep_non_chest,
+              "Keep images that are no frontal chest radiograph (by default left out and listed in data/excluded.csv)");
   r->add_option("--split-ratios", o->run.split_ratios, "train,val,test of that split (a new study)")->capture_default_str();
   commands.push_back({r, [o] {
     stop_safely_on_interrupt("the study in " + o->run.out + " stopped (recorded as 'interrupted' in reproduce.json); "

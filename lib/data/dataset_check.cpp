@@ -11,9 +11,32 @@
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "core/labels.hpp"
+#include "data/duplicates.hpp"
 #include "io/image.hpp"
 
 namespace osteofm {
+
+namespace {
+// The same radiograph twice: byte-identical files (always), identical pixels or a near copy
+// (with the decode). Across two splits it is leakage, an error; otherwise a warning.
+void add_duplicate_problems(Manifest& m, const std::vector<ImageFingerprint>& prints) {
+  std::vector<DuplicatePair> pairs = identical_files(m);
+  std::set<std::pair<size_t, size_t>> seen;
+  for (const auto& p : pairs) seen.insert({p.a, p.b});
+  for (const auto& p : find_duplicates(prints))
+    if (!seen.count({p.a, p.b})) pairs.push_back(p);
+  for (const auto& p : pairs) {
+    const ManifestRow& a = m.rows[p.a];
+    const ManifestRow& b = m.rows[p.b];
+    const bool leak = !a.split.empty() && !b.split.empty() && a.split != b.split;
+    m.problems.push_back({leak ? "duplicate_image_leak" : "duplicate_image", b.row, b.line,
+                          m.path + ": " + describe_duplicate(m, p) +
+                              (leak ? ": leakage between splits (keep both in one split, or drop one)"
+                                    : a.patient_id != b.patient_id ? ": filed under two patients" : ""),
+                          leak});
+  }
+}
+}  // namespace
 
 DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
   // A tensor cache holds the decoded pixels: its sources need not exist here, and what
@@ -26,15 +49,19 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
 
   // Probe (or decode) every present file; each failure becomes one problem on its row.
   std::mutex mu;
+  std::vector<ImageFingerprint> prints(m.rows.size());
   parallel_for(m.rows.size(), threads, [&](size_t i, int) {
     const ManifestRow& r = m.rows[i];
     if (cache || missing_rows.count(r.row)) return;
     std::string failure, kind = "unreadable_file";
-    std::vector<std::string> doubts;
+    std::vector<std::string> doubts, not_chest;
     try {
       if (decode) {
         GrayImage img = read_image(r.path);
-        doubts = radiograph_warnings(img);  // not a frontal chest radiograph?
+        not_chest = not_frontal_chest_reasons(img);
+        for (const auto& d : radiograph_warnings(img))
+          if (std::find(not_chest.begin(), not_chest.end(), d) == not_chest.end()) doubts.push_back(d);
+        prints[i] = fingerprint(img);
         if (!r.mask.empty()) {
           int w = 0, h = 0;
           kind = "bad_mask";
@@ -51,8 +78,11 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
     }
     std::lock_guard<std::mutex> lock(mu);
     if (!failure.empty()) m.problems.push_back({kind, r.row, r.line, m.where(r) + ": " + failure, true});
-    for (const auto& d : doubts) m.problems.push_back({"not_chest_radiograph", r.row, r.line, m.where(r) + ": " + d, false});
+    for (const auto& d : not_chest) m.problems.push_back({"not_chest_radiograph", r.row, r.line, m.where(r) + ": " + d, false});
+    for (const auto& d : doubts) m.problems.push_back({"image_doubt", r.row, r.line, m.where(r) + ": " + d, false});
   });
+
+  if (!cache) add_duplicate_problems(m, prints);
 
   DatasetReport rep;
   rep.manifest = m.path;

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/random.hpp"
 #include "io/manifest.hpp"
@@ -24,8 +26,11 @@ SplitRatios parse_split_ratios(const std::string& text, const std::string& optio
 // algorithm differs between standard libraries) and cut by largest-remainder counts.
 // Same manifest content + ratios + seed => the same split on every platform, whatever
 // the row order.
-std::map<std::string, std::string> assign_patient_splits(const Manifest& manifest, const SplitRatios& ratios,
-                                                         uint64_t seed);
+// `linked`: pairs of patients that must share a split (the same radiograph filed under
+// both ids); each linked group is placed as one patient, by its smallest id.
+std::map<std::string, std::string> assign_patient_splits(
+    const Manifest& manifest, const SplitRatios& ratios, uint64_t seed,
+    const std::vector<std::pair<std::string, std::string>>& linked = {});
 
 // Sets every row's split from the patient map.
 void apply_splits(Manifest& manifest, const std::map<std::string, std::string>& patient_split);
@@ -33,6 +38,9 @@ void apply_splits(Manifest& manifest, const std::map<std::string, std::string>& 
 // assign_patient_splits + apply_splits, after refusing a manifest whose rows cannot be
 // placed: any parse error but the old split's own (leakage, bad_split) is an InputError
 // with that row's message. Returns the patient -> split map.
-std::map<std::string, std::string> split_manifest(Manifest& manifest, const SplitRatios& ratios, uint64_t seed);
+// Patients whose rows hold byte-identical files are linked (one split for both), and each
+// such pair is described in `duplicates` when given.
+std::map<std::string, std::string> split_manifest(Manifest& manifest, const SplitRatios& ratios, uint64_t seed,
+                                                  std::vector<std::string>* duplicates = nullptr);
 
 }  // namespace osteofm

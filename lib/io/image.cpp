@@ -56,6 +56,14 @@ std::string non_frontal_view(const std::string& view_position) {
 }
 
 std::vector<std::string> radiograph_warnings(const GrayImage& img) {
+  std::vector<std::string> w = not_frontal_chest_reasons(img);
+  for (const auto& d : img.decoder_warnings) w.push_back(d);
+  if (img.format != ImageFormat::Dicom && img.channels > 1)
+    w.push_back("colour image (" + std::to_string(img.channels) + " channels) converted to grayscale");
+  return w;
+}
+
+std::vector<std::string> not_frontal_chest_reasons(const GrayImage& img) {
   std::vector<std::string> w;
   if (!is_radiograph_modality(img.modality))
     w.push_back("DICOM Modality " + img.modality + " is not CR/DX (a radiograph)");
@@ -64,9 +72,6 @@ std::vector<std::string> radiograph_warnings(const GrayImage& img) {
     w.push_back("DICOM ViewPosition " + img.view_position + " is " + view + " (the models read frontal views)");
   if (!img.photometric.empty() && img.photometric.rfind("MONOCHROME", 0) != 0)
     w.push_back("photometric interpretation " + img.photometric + " is not a grayscale radiograph");
-  for (const auto& d : img.decoder_warnings) w.push_back(d);
-  if (img.format != ImageFormat::Dicom && img.channels > 1)
-    w.push_back("colour image (" + std::to_string(img.channels) + " channels) converted to grayscale");
   if (img.width < 64 || img.height < 64)
     w.push_back("image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
                 " pixels, too small for a radiograph");

@@ -54,6 +54,11 @@ GrayImage read_dicom(const std::string& path);
 // when nothing is suspicious. (A model scores any image it is given; these say when its
 // probabilities mean little.)
 std::vector<std::string> radiograph_warnings(const GrayImage& image);
+// The part of those that says the image is not a frontal chest radiograph at all (the
+// DICOM attributes, a non-grayscale photometric interpretation, too few pixels), as opposed
+// to doubts about a radiograph (damaged data decoded anyway, a colour file of a film):
+// what reproduce's prepare leaves out and predict does not score without --score-anyway.
+std::vector<std::string> not_frontal_chest_reasons(const GrayImage& image);
 
 // The DICOM attribute checks behind those warnings and the image index's (any case; an
 // empty value is unknown and passes): Modality CR or DX, BodyPartExamined CHEST, and a

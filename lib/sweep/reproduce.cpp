@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/atomic_file.hpp"
+#include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
 #include "core/parallel.hpp"
@@ -267,6 +268,7 @@ StudyState open_study(const ReproduceOptions& o) {
          {"geometries", geometries},
          {"split", {{"seed", o.split_seed}, {"ratios", o.split_ratios}}},
          {"bootstrap", o.bootstrap},
+         {"keep_non_chest", o.keep_non_chest},
          {"segmenter", segmenter},
          {"stages", json::object()}};
   s.j["input_hashes"] = input_hashes(s.j);
@@ -275,6 +277,47 @@ StudyState open_study(const ReproduceOptions& o) {
 }
 
 // prepare: check, split, caches, OUT/study.json.
+// Decodes every image of `m` once; rows that cannot be decoded, and rows that are no frontal
+// chest radiograph (unless `keep_non_chest`), go to DATA/excluded.csv with the reason, the
+// rest to DATA/included.csv, whose path is returned ("" when nothing is left out).
+std::string exclude_unusable_images(Manifest& m, bool keep_non_chest, const fs::path& data) {
+  std::cerr << "reproduce: decoding every image of " << m.path << " (data check --decode) ...\n";
+  Manifest checked = m;
+  check_dataset(checked, true, resolve_threads(0));
+  std::map<int, std::string> reason;  // row -> why it is left out
+  for (const auto& p : checked.problems) {
+    const bool undecodable = p.error && (p.kind == "unreadable_file" || p.kind == "undecodable");
+    const bool not_chest = p.kind == "not_chest_radiograph" && !keep_non_chest;
+    if ((undecodable || not_chest) && p.row > 0 && !reason.count(p.row))
+      reason[p.row] = (undecodable ? "undecodable: " : "not a frontal chest radiograph: ") + p.message;
+  }
+  // What only the pixels reveal on a kept row (a near copy in two splits, a mask of another
+  // size than its film) stops the study.
+  size_t errors = 0;
+  for (const auto& p : checked.problems)
+    if (p.error && p.row > 0 && !reason.count(p.row)) {
+      std::cerr << "error: " << p.message << "\n";
+      ++errors;
+    }
+  if (errors > 0)
+    throw InputError(m.path + ": unusable cohort, " + std::to_string(errors) + " errors found by decoding (listed above)");
+  if (reason.empty()) return "";
+  std::string excluded = csv_line({"image_id", "patient_id", "path", "reason"});
+  Manifest kept = m;
+  kept.rows.clear();
+  for (const auto& r : m.rows) {
+    auto it = reason.find(r.row);
+    if (it == reason.end()) kept.rows.push_back(r);
+    else excluded += csv_line({r.image_id, r.patient_id, r.path, it->second});
+  }
+  write_file_atomic((data / "excluded.csv").string(), excluded);
+  const std::string included = (data / "included.csv").string();
+  write_manifest(kept, included);
+  std::cerr << "reproduce: " << reason.size() << " of " << m.rows.size() << " images left out (" << (data / "excluded.csv").string()
+            << (keep_non_chest ? "" : "; --keep-non-chest keeps the readable ones") << ")\n";
+  return included;
+}
+
 void prepare_stage(StudyState& s, const fs::path& out_dir) {
   // study.json lives in OUT, but its paths are absolute: read from anywhere, they mean one thing.
   const fs::path out = fs::absolute(out_dir);
@@ -289,7 +332,11 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
   if (!has_split) {
     if (is_tensor_cache(source))
       throw InputError(source + ": this tensor cache has no split; split the manifest ('osteofm data split') and cache it again");
-    split_manifest(m, parse_split_ratios(s.j["split"]["ratios"], "--split-ratios"), s.j["split"]["seed"].get<uint64_t>());
+    std::vector<std::string> duplicates;
+    split_manifest(m, parse_split_ratios(s.j["split"]["ratios"], "--split-ratios"), s.j["split"]["seed"].get<uint64_t>(),
+                   &duplicates);
+    for (const auto& d : duplicates)
+      std::cerr << "osteofm: warning: " << source << ": " << d << "; both patients kept in one split\n";
     cohort = (data / "cohort.csv").string();
     write_manifest(m, cohort);
     m = load_manifest(cohort);
@@ -324,7 +371,16 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
     }
     s.save();
   }
-  // 3. The data check (existence and format of every file; decoding happens in the caches).
+  // 3. The data check, every image decoded: what cannot be decoded, and (unless the study
+  // keeps them) what is no frontal chest radiograph, is left out, listed and counted; any
+  // other error (leakage, a duplicate across splits, a bad mask) stops the study.
+  if (!is_tensor_cache(cohort)) {
+    const std::string left_out = exclude_unusable_images(m, s.j.value("keep_non_chest", false), data);
+    if (!left_out.empty()) {
+      cohort = left_out;
+      m = load_manifest(cohort);
+    }
+  }
   DatasetReport report = check_dataset(m, false, resolve_threads(0));
   write_file_atomic((data / "check.json").string(), report_json(report).dump(2) + "\n");
   std::cerr << report_text(report);

@@ -39,6 +39,9 @@ struct ReproduceOptions {
   // A TorchScript segmenter (data segment) that makes the bone masks in the prepare stage
   // when the cohort has none; its spec ("" = the model's path with .json).
   std::string segmenter, segmenter_spec;
+  // Keep images that decode but are no frontal chest radiograph (DICOM Modality, body part,
+  // view; too small); by default the prepare stage leaves them out and lists them.
+  bool keep_non_chest = false;
 };
 
 // The paper's study (configs/sweeps/paper.json as this binary was built with it): four public

@@ -395,6 +395,14 @@ sed '2s#,images/[^,]*,#,images/gone.png,#' cohort/manifest.csv >cohort/missing_i
 sweep good "{$S, \"backbones\": {\"x\": {\"preset\": \"dinov2-tiny\"}}, \"strategies\": {\"lp\": {\"name\": \"linear_probe\"}}}"
 run_case "reproduce: a cohort with a missing image stops at the data check" 2 "rp8/study.json:rp8/caches" -- \
   "$BIN" reproduce --manifest cohort/missing_image.csv --study sweep_good.json --out rp8
+# A CT and a truncated PNG in the cohort: left out by the prepare stage, listed, the study runs.
+head -c 3000 "$GOOD_IMAGE" >cohort/truncated.png
+awk -F, -v ct="$CXR/dicom/pydicom/CT_small.dcm" 'BEGIN {OFS=","} NR == 2 {$3 = ct} NR == 3 {$3 = "truncated.png"} {print}' \
+  cohort/manifest.csv >cohort/with_ct.csv
+run_case "reproduce: a CT and an undecodable image are left out" 0 "" -- \
+  "$BIN" reproduce --manifest cohort/with_ct.csv --study sweep_good.json --out rp_ct --bootstrap 20
+expect "reproduce: both are listed in data/excluded.csv" \
+  "grep -q 'not a frontal chest radiograph' rp_ct/data/excluded.csv && grep -q 'undecodable' rp_ct/data/excluded.csv"
 run_case "reproduce: --split-ratios that do not sum to 1" 2 "rp10" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp10 --split-ratios 0.5,0.1,0.1
 run_case "sweep: --gpus with a value that is no GPU" 2 "sw_gpus" -- \
