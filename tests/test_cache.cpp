@@ -54,14 +54,14 @@ TEST_CASE("cache: training from a cache gives the predictions of training from i
   CHECK(read_text(dir / "from_manifest/predictions_val.csv") == read_text(dir / "from_cache/predictions_val.csv"));
 
   // predict: image files (phantom PNGs and a real DICOM) to stdout; a bad file names itself.
-  const std::string dcm = shared("data/public-cxr/dicom/nema-wg04/RG2_JPLL.dcm");
+  const std::string dcm = shared("data/public-cxr/dicom/siim-acr-via-torchxrayvision/1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm");
   const CliResult p = run_osteofm("predict --run '" + (dir / "from_manifest") + "' '" + (dir / "cohort/images/PH00001_1.png") +
                                   "' '" + dcm + "'");
   INFO(p.err);
   REQUIRE(p.code == 0);
   CHECK(count_lines(p.out) == 3);
-  CHECK(p.out.rfind("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,path,status,error,warnings\n", 0) == 0);
-  CHECK(p.out.find("RG2_JPLL.dcm") != std::string::npos);
+  CHECK(p.out.rfind("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,screen_osteoporosis,screen_low_bmd,path,status,error,warnings,accession,study_date,run,backbone,strategy,osteofm_version\n", 0) == 0);
+  CHECK(p.out.find("8323329.6904.1517875201.850819.dcm") != std::string::npos);
   // The probabilities are the run's: the same image through predict and through the run's predictions.
   const CliResult q = run_osteofm("predict --run '" + (dir / "from_manifest") + "' --data '" + (dir / "cache") + "' --out '" +
                                   (dir / "p.csv") + "'");
@@ -242,7 +242,7 @@ TEST_CASE("cache: train, eval, explain and predict from a cache made without any
   INFO(p.err);
   REQUIRE(p.code == 0);
   CHECK(count_lines(p.out) == 22);
-  CHECK(p.out.rfind("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,path,status,error,warnings\n", 0) == 0);
+  CHECK(p.out.rfind("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,screen_osteoporosis,screen_low_bmd,path,status,error,warnings,accession,study_date,run,backbone,strategy,osteofm_version\n", 0) == 0);
   // The table picks the explain scores up.
   const CliResult tb = run_osteofm("table '" + dir.path.string() + "' --format csv");
   INFO(tb.err);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/csv.hpp"
 #include "core/parallel.hpp"
 #include "io/manifest.hpp"
 #include "io/safetensors_torch.hpp"
@@ -233,6 +234,57 @@ TEST_CASE("day: a run checkpoint with a tensor the model lacks or NaN weights is
   CHECK_THAT(p.err, Catch::Contains("'model.stray'"));
 }
 
+TEST_CASE("day: predict for a screening script: folder and list input, screening columns, a killed batch resumes", "[day][image_io]") {
+  TempDir dir;
+  const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30)));
+  REQUIRE(run_osteofm("train --config '" + cfg + "' --out '" + (dir / "run") + "'").code == 0);
+  const std::string images = dir / "cohort/images";
+  const CliResult all = run_osteofm("predict --run '" + (dir / "run") + "' --input-dir '" + images + "' --out '" +
+                                    (dir / "all.csv") + "'");
+  INFO(all.err);
+  REQUIRE(all.code == 0);
+  const CsvTable t = parse_csv(read_text(dir / "all.csv"), "all.csv");
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(images)) files += e.is_regular_file();
+  CHECK(t.records.size() == files);
+  // The screening decisions are the run's validation Youden thresholds applied to the scores.
+  const json th = json::parse(read_text(dir / "all.csv.thresholds.json"));
+  const double t_op = th["endpoints"]["osteoporosis_vs_rest"]["threshold"];
+  const double t_low = th["endpoints"]["low_bmd_vs_normal"]["threshold"];
+  const json metrics = json::parse(read_text(dir / "run/metrics_test.json"));
+  CHECK(t_op == metrics["endpoints"]["osteoporosis_vs_rest"]["thresholds"]["youden"].get<double>());
+  for (const auto& r : t.records) {
+    const double p0 = std::stod(r.fields[t.column("p_normal")]), p2 = std::stod(r.fields[t.column("p_osteoporosis")]);
+    CHECK(r.fields[t.column("screen_osteoporosis")] == (p2 >= t_op ? "1" : "0"));
+    CHECK(r.fields[t.column("screen_low_bmd")] == (1.0 - p0 >= t_low ? "1" : "0"));
+    CHECK(r.fields[t.column("strategy")] == "linear_probe");
+  }
+  // A killed batch: OUT.partial holds the first rows (and a torn line); the same command
+  // scores only the rest and ends with the same CSV.
+  const std::string text = read_text(dir / "all.csv");
+  size_t cut = 0;
+  for (int i = 0; i < 6; ++i) cut = text.find('\n', cut) + 1;
+  write_text(dir / "again.csv.partial", text.substr(0, cut) + "PH0000");
+  std::string list = "# the images, one per line\n";
+  for (const auto& r : t.records) list += r.fields[t.column("path")] + "\n";
+  write_text(dir / "list.txt", list);
+  const CliResult resumed = run_osteofm("predict --run '" + (dir / "run") + "' --list '" + (dir / "list.txt") + "' --out '" +
+                                        (dir / "again.csv") + "'");
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK_THAT(resumed.err, Catch::Contains("5 rows kept from an interrupted run"));
+  // The same rows in the same order; other batches may move the last bits of a probability.
+  const CsvTable again = parse_csv(read_text(dir / "again.csv"), "again.csv");
+  REQUIRE(again.records.size() == t.records.size());
+  for (size_t i = 0; i < t.records.size(); ++i) {
+    CHECK(again.records[i].fields[0] == t.records[i].fields[0]);
+    CHECK(std::stod(again.records[i].fields[t.column("p_osteoporosis")]) ==
+          Approx(std::stod(t.records[i].fields[t.column("p_osteoporosis")])).margin(1e-5));
+  }
+  CHECK(text.substr(0, cut) == read_text(dir / "again.csv").substr(0, cut));  // the kept rows as they were
+  CHECK_FALSE(fs::exists(dir / "again.csv.partial"));
+}
+
 TEST_CASE("day: a NaN model is an error, predict scores every good file and marks the others", "[day][image_io]") {
   TempDir dir;
   const std::string cfg = write_config(dir, "c.json", base_config(cohort(dir, 30)));
@@ -243,13 +295,17 @@ TEST_CASE("day: a NaN model is an error, predict scores every good file and mark
   const CliResult p = run_osteofm("predict --run '" + (dir / "run") + "' '" + png + "' '" + (dir / "missing.png") + "' '" +
                                   ct + "' '" + (dir / "fifo.png") + "' --out '" + (dir / "p.csv") + "'");
   CHECK(p.code == 3);  // some inputs failed, the CSV is complete (2 stays for bad usage)
-  CHECK_THAT(p.err, Catch::Contains("2 of 4 inputs could not be scored"));
+  CHECK_THAT(p.err, Catch::Contains("3 of 4 inputs could not be scored"));
   CHECK_THAT(p.err, Catch::Contains("DICOM Modality CT is not CR/DX"));
   const std::string csv = read_text(dir / "p.csv");
   CHECK(count_lines(csv) == 5);
-  CHECK_THAT(csv, Catch::StartsWith("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,path,status,error,warnings\n"));
+  CHECK_THAT(csv, Catch::StartsWith("image_id,patient_id,label,p_normal,p_osteopenia,p_osteoporosis,predicted,screen_osteoporosis,screen_low_bmd,path,status,error,warnings,accession,study_date,run,backbone,strategy,osteofm_version\n"));
   CHECK_THAT(csv, Catch::Contains("missing.png: no such file") && Catch::Contains("not a regular file"));
-  CHECK_THAT(csv, Catch::Contains(",ok,,DICOM Modality CT is not CR/DX"));
+  // A CT is not scored unless asked: its status says why (it used to get status ok, p = 0.68).
+  CHECK_THAT(csv, Catch::Contains(",not_chest_radiograph,DICOM Modality CT is not CR/DX"));
+  const CliResult anyway = run_osteofm("predict --run '" + (dir / "run") + "' '" + ct + "' --score-anyway");
+  CHECK(anyway.code == 0);
+  CHECK_THAT(anyway.out, Catch::Contains(",ok,,DICOM Modality CT is not CR/DX"));
 
   // NaN weights in the best checkpoint: predict marks every row, explain and the run's numbers refuse.
   auto tensors = load_safetensors(dir / "run/checkpoints/best.safetensors");

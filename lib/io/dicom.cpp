@@ -237,6 +237,8 @@ GrayImage read_dicom(const std::string& path) {
   out.photometric = text(DCM_PhotometricInterpretation);
   out.sop_instance_uid = text(DCM_SOPInstanceUID);
   out.patient_id = text(DCM_PatientID);
+  out.accession = text(DCM_AccessionNumber);
+  out.study_date = text(DCM_StudyDate);
   out.width = static_cast<int>(image->getWidth());
   out.height = static_cast<int>(image->getHeight());
   // VOI: an explicit VOI LUT wins over a window (as pydicom's prefer_lut); without

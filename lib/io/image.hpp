@@ -19,6 +19,7 @@ struct GrayImage {
   int channels = 1;           // as stored: 3 or 4 for colour files (converted to grayscale)
   // DICOM attributes that tell what the image is (empty when absent or not DICOM).
   std::string modality, body_part, view_position, photometric, sop_instance_uid, patient_id;
+  std::string accession, study_date;  // AccessionNumber, StudyDate (YYYYMMDD as stored)
   // What the decoder said of data it decoded anyway (damaged JPEG/PNG data, an unknown DICOM
   // transfer syntax), one sentence each.
   std::vector<std::string> decoder_warnings;

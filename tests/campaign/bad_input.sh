@@ -263,8 +263,11 @@ for warn in scrambled.jpg unknown_native.dcm; do
   run_case "predict: $warn (decoded, with a warning)" 0 "" -- "$BIN" predict --run run "img/$warn" --out "pred_$warn.csv"
   expect "predict: $warn row carries the warning" "grep -qE ',ok,,.+' 'pred_$warn.csv'"
 done
-run_case "predict: CT DICOM (not a radiograph: warned)" 0 "" -- "$BIN" predict --run run "$CXR/dicom/pydicom/CT_small.dcm" --out pred_ct.csv
-expect "predict: CT row says Modality" "grep -q 'Modality CT' pred_ct.csv"
+run_case "predict: CT DICOM (not a radiograph: not scored)" 3 "" -- "$BIN" predict --run run "$CXR/dicom/pydicom/CT_small.dcm" --out pred_ct.csv
+expect "predict: CT row is not_chest_radiograph, saying Modality" "grep -q ',not_chest_radiograph,DICOM Modality CT' pred_ct.csv"
+run_case "predict: a hip film (not a chest: not scored)" 3 "" -- "$BIN" predict --run run "$CXR/dicom/nema-wg04/RG2_RLE.dcm" --out pred_hip.csv
+run_case "predict: CT DICOM with --score-anyway (scored, warned)" 0 "" -- "$BIN" predict --run run "$CXR/dicom/pydicom/CT_small.dcm" --score-anyway --out pred_ct2.csv
+expect "predict: the scored CT row carries the warning" "grep -q ',ok,,DICOM Modality CT' pred_ct2.csv"
 run_case "predict: run folder without checkpoint" 2 "" -- "$BIN" predict --run adir "$GOOD_IMAGE"
 
 # ---- 4. Checkpoints -----------------------------------------------------------------------
