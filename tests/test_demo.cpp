@@ -113,6 +113,14 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
                                 Catch::Contains("manifest.csv (manifest) changed: sha256"));
     write_text(manifest, original);
     CHECK(json::parse(read_text(dir / "demo/reproduce.json"))["input_hashes"]["manifest"]["sha256"].get<std::string>().size() == 64);
+    // An image rewritten in place (the manifest untouched): named, refused; restored, resumed.
+    const std::string image = dir / "demo/phantom/images/PH00001_1.png";
+    const std::string pixels = read_text(image);
+    write_text(image, read_text(dir / "demo/phantom/images/PH00002_1.png"));
+    const CliResult touched = run_osteofm("reproduce --out '" + (dir / "demo") + "'");
+    CHECK(touched.code == 2);
+    CHECK_THAT(touched.err, Catch::Contains("PH00001_1.png changed or is gone"));
+    write_text(image, pixels);
   }
   const auto stamp = fs::last_write_time(dir.path / "demo/sweep/dinov2-lora/explain/explain.json");
   // A kill between two of a variant's figures (the ROC drawn, the reliability diagram not):

@@ -101,6 +101,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   const OcclusionFills fills(mean, sd, S, opt.bootstrap.seed, dev);
   OcclusionStudy occlusion(table, opt.fills, opt.area_draws, model->backbone->arch.patch_size / 2, opt.bootstrap.seed,
                            d.labels);
+  occlusion.set_quiet(opt.quiet_fill_warnings);
   RegionStudy regions(table, N, opt.fixed_threshold, opt.chance_draws, opt.bootstrap.seed);
   if (opt.mask_sensitivity < -1 || opt.mask_sensitivity > S / 4)
     throw InputError("--mask-sensitivity must be 0 (off) to " + std::to_string(S / 4) +

@@ -52,6 +52,9 @@ struct ExplainOptions {
   // patient draw is exactly the image draw).
   bool cluster = true;
   BootstrapOptions bootstrap;            // replicates, seed, conf_level, threads
+  // No warning on stderr when a fill drives the macro AUC below 0.5 (explain.json records
+  // it under auc_below_0.5 either way): reproduce says it once for the whole study.
+  bool quiet_fill_warnings = false;
   int workers = 0;                       // decoding threads (<= 0: all cores)
 };
 

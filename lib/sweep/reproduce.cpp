@@ -1,5 +1,6 @@
 #include "sweep/reproduce.hpp"
 
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "core/interrupt.hpp"
 #include "core/parallel.hpp"
 #include "core/provenance.hpp"
+#include "core/sha256.hpp"
 #include "data/cache_index.hpp"
 #include "data/dataset_check.hpp"
 #include "data/loader.hpp"
@@ -153,13 +155,57 @@ json load_study(const std::string& file, const std::string& weights_dir) {
 // sharded one: its index), the segmenter and its spec. Recorded when the study starts and
 // compared at every resume, so that a cohort or checkpoint changed between a kill and a
 // rerun is not mixed into runs made from the old one.
-json input_hashes(const json& record) {
+// The images of the manifest, by content: SHA-256 of each file, reused from OUT/.image_hashes.csv
+// while its size and modification time are unchanged (as git's index does), so a resume
+// reads again only what was touched. Returns the digest over (path, sha256) of every image
+// and writes the stamps for the next run; `changed` receives the images whose content
+// differs from the stamps file's (or that are gone).
+std::string image_content_digest(const std::string& manifest, const fs::path& out, size_t* count,
+                                 std::vector<std::string>* changed) {
+  const fs::path stamps = out / ".image_hashes.csv";
+  std::map<std::string, std::array<std::string, 3>> before;  // path -> size, mtime, sha256
+  if (fs::is_regular_file(stamps)) {
+    try {
+      for (const auto& r : parse_csv(read_file(stamps.string()), stamps.string()).records)
+        if (r.fields.size() == 4) before[r.fields[0]] = {r.fields[1], r.fields[2], r.fields[3]};
+    } catch (const InputError&) {
+    }
+  }
+  std::set<std::string> paths;
+  for (const auto& r : read_manifest(manifest).rows) paths.insert(fs::absolute(r.path).lexically_normal().string());
+  std::string table = csv_line({"path", "size", "mtime", "sha256"}), digest_text;
+  for (const auto& path : paths) {
+    const FileStamp st = file_stamp(path);
+    std::string sha = "missing";
+    if (st.exists) {
+      const std::string size = std::to_string(st.size), mtime = std::to_string(st.mtime);
+      auto it = before.find(path);
+      sha = it != before.end() && it->second[0] == size && it->second[1] == mtime ? it->second[2] : sha256_file(path);
+      table += csv_line({path, size, mtime, sha});
+    }
+    auto it = before.find(path);
+    if (changed && it != before.end() && it->second[2] != sha) changed->push_back(path);
+    digest_text += path + "\t" + sha + "\n";
+  }
+  fs::create_directories(out);
+  write_file_atomic(stamps.string(), table);
+  *count = paths.size();
+  return sha256_hex(digest_text);
+}
+
+json input_hashes(const json& record, const fs::path& out, std::vector<std::string>* changed_images = nullptr) {
   json h = json::object();
   auto add = [&](const std::string& role, const std::string& path) {
     if (path.empty() || is_random_weights(path) || !fs::is_regular_file(path)) return;
     h[role] = {{"path", path}, {"sha256", provenance_of_file({role, path}).value("sha256", "")}};
   };
   add("manifest", record.value("manifest", ""));
+  const std::string manifest = record.value("manifest", "");
+  if (fs::is_regular_file(manifest) && !is_tensor_cache(manifest)) {  // a cache's pixels are in the cache
+    size_t n = 0;
+    const std::string digest = image_content_digest(manifest, out, &n, changed_images);
+    h["images"] = {{"path", "the " + std::to_string(n) + " images of " + manifest}, {"sha256", digest}};
+  }
   for (const auto& [name, entry] : record["study"]["backbones"].items())
     if (entry.is_object()) add("weights:" + name, entry.value("weights", ""));
   if (record.value("segmenter", json()).is_object()) {
@@ -170,8 +216,12 @@ json input_hashes(const json& record) {
 }
 
 // InputError naming every input whose content changed since the study started.
-void check_input_hashes(const json& recorded, const json& now, const std::string& out) {
+void check_input_hashes(const json& recorded, const json& now, const std::string& out,
+                        const std::vector<std::string>& changed_images) {
   std::string changed;
+  for (size_t i = 0; i < changed_images.size() && i < 3; ++i)
+    changed += (changed.empty() ? "" : "; ") + changed_images[i] + " changed or is gone";
+  if (changed_images.size() > 3) changed += "; and " + std::to_string(changed_images.size() - 3) + " more images";
   for (const auto& [role, r] : recorded.items()) {
     const std::string path = r.value("path", "");
     if (!now.contains(role)) {
@@ -216,9 +266,16 @@ StudyState open_study(const ReproduceOptions& o) {
     if (!o.study.empty() && load_study(o.study, recorded_weights) != s.j["study"])
       throw InputError(o.out + " was started with another study config than " + o.study +
                        "; give another --out (or leave --study out to resume)");
-    const json now = input_hashes(s.j);
+    std::vector<std::string> changed_images;
+    const json now = input_hashes(s.j, o.out, &changed_images);
     if (s.j.value("input_hashes", json()).is_object()) {
-      check_input_hashes(s.j["input_hashes"], now, o.out);
+      json recorded = s.j["input_hashes"];
+      if (!recorded.contains("images") && now.contains("images")) {  // a study from before images were hashed
+        s.j["input_hashes"]["images"] = now["images"];
+        s.save();
+        recorded = s.j["input_hashes"];
+      }
+      check_input_hashes(recorded, now, o.out, changed_images);
     } else {
       s.j["input_hashes"] = now;  // a study from before hashes were kept: from now on
       s.save();
@@ -271,7 +328,7 @@ StudyState open_study(const ReproduceOptions& o) {
          {"keep_non_chest", o.keep_non_chest},
          {"segmenter", segmenter},
          {"stages", json::object()}};
-  s.j["input_hashes"] = input_hashes(s.j);
+  s.j["input_hashes"] = input_hashes(s.j, o.out);
   s.save();
   return s;
 }
@@ -467,6 +524,7 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
   eo.bootstrap.replicates = s.j.value("bootstrap", 2000);
   eo.overlays_per_class = 2;
   eo.device = device;
+  eo.quiet_fill_warnings = true;  // one line for the study below, not one per fill and variant
   for (const auto& v : expand_sweep((out / "study.json").string())) {
     const fs::path run = sweep / v.name;
     if (!fs::exists(run / "metrics_test.json")) continue;
@@ -486,6 +544,23 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     std::cerr << "reproduce: explain " << v.name << " ...\n";
     explain_run(run.string(), (run / "explain").string(), eo);
   }
+  // Fills that drive a model below chance: expected for weak models (the demo's), said once.
+  size_t explained = 0, below = 0;
+  for (const auto& v : expand_sweep((out / "study.json").string())) {
+    const fs::path file = sweep / v.name / "explain" / "explain.json";
+    if (!fs::exists(file)) continue;
+    ++explained;
+    const json ex = json::parse(read_file(file.string()), nullptr, false);
+    bool any = false;
+    if (ex.is_object() && ex.contains("delta_bone") && ex["delta_bone"].contains("fills"))
+      for (const auto& [fill, fj] : ex["delta_bone"]["fills"].items())
+        any = any || !fj.value("auc_below_0.5", json::array()).empty();
+    below += any;
+  }
+  if (below > 0)
+    std::cerr << "reproduce: explain: in " << below << " of " << explained
+              << " variants an occlusion fill drives the macro AUC below 0.5 (the model reads the fill; common for "
+                 "models near chance): each explain.json lists them under auc_below_0.5, the table marks them with a dagger\n";
   write_masks_summary(s, sweep);
   const SweepTable table = collect_sweep(sweep.string());
   write_file_atomic((sweep / "table.md").string(), format_table(table, "md"));
