@@ -56,6 +56,12 @@ void ProgressBar::update(long done, const std::string& extra) {
   std::fflush(stderr);
 }
 
+void ProgressBar::finish_in_place(const std::string& summary) {
+  if (!on_) return finish(summary);
+  std::fprintf(stderr, "\r\033[K%s %s", label_.c_str(), summary.c_str());
+  std::fflush(stderr);
+}
+
 void ProgressBar::finish(const std::string& summary) {
   if (!on_) {
     if (json_written_) json_line(total_, summary, true);  // closes what the log showed

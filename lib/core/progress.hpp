@@ -15,6 +15,9 @@ class ProgressBar {
   // done of total, with e.g. "loss 0.93" after the rate and ETA.
   void update(long done, const std::string& extra = "");
   void finish(const std::string& summary);  // ends the line
+  // On a terminal: the summary drawn over the bar without ending the line, so the next
+  // bar draws over it (one line for many steps); in a log, as finish.
+  void finish_in_place(const std::string& summary);
 
  private:
   std::string label_;

@@ -157,11 +157,12 @@ json load_study(const std::string& file, const std::string& weights_dir) {
 // rerun is not mixed into runs made from the old one.
 // The images of the manifest, by content: SHA-256 of each file, reused from OUT/.image_hashes.csv
 // while its size and modification time are unchanged (as git's index does), so a resume
-// reads again only what was touched. Returns the digest over (path, sha256) of every image
-// and writes the stamps for the next run; `changed` receives the images whose content
-// differs from the stamps file's (or that are gone).
+// reads again only what was touched. Returns the digest over (path, sha256) of every image;
+// `stamps` receives the new stamps file's text (written by the caller once the study accepts
+// the images, so the file always describes the recorded images), `changed` the images whose
+// content differs from that file's (or that are gone).
 std::string image_content_digest(const std::string& manifest, const fs::path& out, size_t* count,
-                                 std::vector<std::string>* changed) {
+                                 std::vector<std::string>* changed, std::string* stamps_text) {
   const fs::path stamps = out / ".image_hashes.csv";
   std::map<std::string, std::array<std::string, 3>> before;  // path -> size, mtime, sha256
   if (fs::is_regular_file(stamps)) {
@@ -187,13 +188,20 @@ std::string image_content_digest(const std::string& manifest, const fs::path& ou
     if (changed && it != before.end() && it->second[2] != sha) changed->push_back(path);
     digest_text += path + "\t" + sha + "\n";
   }
-  fs::create_directories(out);
-  write_file_atomic(stamps.string(), table);
+  *stamps_text = table;
   *count = paths.size();
   return sha256_hex(digest_text);
 }
 
-json input_hashes(const json& record, const fs::path& out, std::vector<std::string>* changed_images = nullptr) {
+// The stamps of the images the study was started (or last resumed) with.
+void save_image_stamps(const fs::path& out, const std::string& stamps_text) {
+  if (stamps_text.empty()) return;
+  fs::create_directories(out);
+  write_file_atomic((out / ".image_hashes.csv").string(), stamps_text);
+}
+
+json input_hashes(const json& record, const fs::path& out, std::vector<std::string>* changed_images,
+                  std::string* stamps_text) {
   json h = json::object();
   auto add = [&](const std::string& role, const std::string& path) {
     if (path.empty() || is_random_weights(path) || !fs::is_regular_file(path)) return;
@@ -203,7 +211,7 @@ json input_hashes(const json& record, const fs::path& out, std::vector<std::stri
   const std::string manifest = record.value("manifest", "");
   if (fs::is_regular_file(manifest) && !is_tensor_cache(manifest)) {  // a cache's pixels are in the cache
     size_t n = 0;
-    const std::string digest = image_content_digest(manifest, out, &n, changed_images);
+    const std::string digest = image_content_digest(manifest, out, &n, changed_images, stamps_text);
     h["images"] = {{"path", "the " + std::to_string(n) + " images of " + manifest}, {"sha256", digest}};
   }
   for (const auto& [name, entry] : record["study"]["backbones"].items())
@@ -267,7 +275,8 @@ StudyState open_study(const ReproduceOptions& o) {
       throw InputError(o.out + " was started with another study config than " + o.study +
                        "; give another --out (or leave --study out to resume)");
     std::vector<std::string> changed_images;
-    const json now = input_hashes(s.j, o.out, &changed_images);
+    std::string stamps;
+    const json now = input_hashes(s.j, o.out, &changed_images, &stamps);
     if (s.j.value("input_hashes", json()).is_object()) {
       json recorded = s.j["input_hashes"];
       if (!recorded.contains("images") && now.contains("images")) {  // a study from before images were hashed
@@ -275,10 +284,15 @@ StudyState open_study(const ReproduceOptions& o) {
         s.save();
         recorded = s.j["input_hashes"];
       }
-      check_input_hashes(recorded, now, o.out, changed_images);
+      // Images are named only when their digest differs from the recorded one.
+      const bool images_differ = recorded.contains("images") && now.contains("images") &&
+                                 recorded["images"].value("sha256", "") != now["images"].value("sha256", "");
+      check_input_hashes(recorded, now, o.out, images_differ ? changed_images : std::vector<std::string>{});
+      save_image_stamps(o.out, stamps);
     } else {
       s.j["input_hashes"] = now;  // a study from before hashes were kept: from now on
       s.save();
+      save_image_stamps(o.out, stamps);
     }
     return s;
   }
@@ -328,7 +342,9 @@ StudyState open_study(const ReproduceOptions& o) {
          {"keep_non_chest", o.keep_non_chest},
          {"segmenter", segmenter},
          {"stages", json::object()}};
-  s.j["input_hashes"] = input_hashes(s.j, o.out);
+  std::string stamps;
+  s.j["input_hashes"] = input_hashes(s.j, o.out, nullptr, &stamps);
+  save_image_stamps(o.out, stamps);
   s.save();
   return s;
 }

@@ -127,6 +127,13 @@ void StatusFile::write(const char* state, int epochs_done) const {
   write_file_atomic(path_.string(), status.dump(2) + "\n");
 }
 
+void EpochProgress::end_line(const std::string& how) {
+  if (!ProgressBar::enabled() || last_summary_.empty()) return;
+  std::fprintf(stderr, "\r\033[K%s: %s; last epoch: %s\n", run_name_.c_str(), how.c_str(), last_summary_.c_str());
+  std::fflush(stderr);
+  last_summary_.clear();
+}
+
 void EpochProgress::on_epoch_start(int epoch, int64_t batches) {
   bar_ = std::make_unique<ProgressBar>(run_name_ + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs_),
                                        static_cast<long>(batches));
@@ -143,7 +150,9 @@ void EpochProgress::on_epoch_end(const EpochEnd& e) {
     char text[160];
     std::snprintf(text, sizeof text, "loss %.4f  val macro AUC %.4f  (best %.4f, epoch %d)  %.0f images/s", e.train_loss,
                   e.val_auc_macro, e.best_score, e.best_epoch, e.images / e.seconds);
-    bar_->finish(text);
+    // One line per run on a terminal: the next epoch's bar draws over this one.
+    bar_->finish_in_place(text);
+    last_summary_ = text;
   } else {
     std::cerr << epoch_log_line(e).dump() << "\n";  // structured: one JSON object per epoch
   }

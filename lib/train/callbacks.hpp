@@ -121,18 +121,23 @@ class StatusFile : public TrainCallback {
   const EarlyStopping& selection_;
 };
 
-// A progress bar per epoch on a terminal; otherwise one JSON line per epoch on stderr.
+// On a terminal one line per run (each epoch's bar drawn over the last, ended by a summary);
+// otherwise one JSON line per epoch on stderr.
 class EpochProgress : public TrainCallback {
  public:
   EpochProgress(std::string run_name, int epochs) : run_name_(std::move(run_name)), epochs_(epochs) {}
   void on_epoch_start(int epoch, int64_t batches) override;
   void on_batch_end(int64_t batch, double mean_loss) override;
   void on_epoch_end(const EpochEnd& e) override;
+  void on_train_end(int epochs_done) override { end_line(std::to_string(epochs_done) + " epochs"); }
+  void on_interrupted(int epochs_done) override { end_line("interrupted after " + std::to_string(epochs_done) + " epochs"); }
 
  private:
+  void end_line(const std::string& how);
   std::string run_name_;
   int epochs_;
   std::unique_ptr<ProgressBar> bar_;
+  std::string last_summary_;  // the last epoch's, on a terminal
 };
 
 // Test only: SIGKILL right after optimizer step `step` (OSTEOFM_TEST_KILL_AFTER_STEPS), for
