@@ -64,7 +64,7 @@ void add_data_command(CLI::App& root, Commands& commands) {
     std::vector<std::string> duplicates;
     const auto assignment = split_manifest(m, ratios, split->seed, &duplicates);
     for (const auto& d : duplicates)
-      std::cerr << "osteofm: warning: " << split->manifest << ": " << d << "; both patients kept in one split\n";
+      std::cerr << "osteofm: warning: " << split->manifest << ": " << d << "\n";
     write_manifest(m, split->out);
     size_t count[3] = {0, 0, 0};
     for (const auto& [patient, name] : assignment) count[name == "train" ? 0 : name == "val" ? 1 : 2]++;

@@ -147,8 +147,7 @@ void add_predict_command(CLI::App& root, Commands& commands) {
 
     // Row by row into OUT.partial, after the rows of an interrupted run; renamed at the end.
     const std::string partial = o->out + ".partial";
-    std::string run_path = fs::absolute(o->run).lexically_normal().string();
-    while (run_path.size() > 1 && run_path.back() == '/') run_path.pop_back();
+    const std::string run_path = absolute_run_path(o->run);
     Partial before;
     if (!o->out.empty()) {
       before = read_partial(partial, run_path, by_path);

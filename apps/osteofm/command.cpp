@@ -1,12 +1,11 @@
 #include "command.hpp"
 
-#include "core/interrupt.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/ranked_registry.hpp"
 
 namespace osteofm::cli {

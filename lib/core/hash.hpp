@@ -3,10 +3,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 namespace osteofm {
 
-inline uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
+inline uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   return h;
 }

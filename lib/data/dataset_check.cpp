@@ -59,8 +59,7 @@ DatasetReport check_dataset(Manifest& m, bool decode, int threads) {
       if (decode) {
         GrayImage img = read_image(r.path);
         not_chest = not_frontal_chest_reasons(img);
-        for (const auto& d : radiograph_warnings(img))
-          if (std::find(not_chest.begin(), not_chest.end(), d) == not_chest.end()) doubts.push_back(d);
+        doubts = image_doubts(img);
         prints[i] = fingerprint(img);
         if (!r.mask.empty()) {
           int w = 0, h = 0;

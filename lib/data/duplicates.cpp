@@ -17,8 +17,8 @@ ImageFingerprint fingerprint(const GrayImage& im) {
   uint64_t h = fnv1a(std::to_string(im.width) + "x" + std::to_string(im.height));
   for (float v : im.pixels) {
     const auto q = static_cast<uint16_t>(std::clamp(v, 0.0f, 1.0f) * 65535.0f + 0.5f);
-    h = (h ^ (q & 0xff)) * 1099511628211ull;
-    h = (h ^ (q >> 8)) * 1099511628211ull;
+    const char bytes[2] = {static_cast<char>(q & 0xff), static_cast<char>(q >> 8)};  // little endian
+    h = fnv1a(std::string_view(bytes, 2), h);
   }
   f.exact = h;
   // Area means on a 17 x 16 grid: each cell averages the pixels whose centres fall in it,

@@ -105,7 +105,7 @@ std::map<std::string, std::string> split_manifest(Manifest& m, const SplitRatios
   std::vector<std::pair<std::string, std::string>> linked;
   for (const DuplicatePair& d : identical_files(m)) {
     linked.emplace_back(m.rows[d.a].patient_id, m.rows[d.b].patient_id);
-    if (duplicates) duplicates->push_back(describe_duplicate(m, d));
+    if (duplicates) duplicates->push_back(describe_duplicate(m, d) + "; both patients kept in one split");
   }
   auto assignment = assign_patient_splits(m, ratios, seed, linked);
   apply_splits(m, assignment);

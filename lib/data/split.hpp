@@ -39,7 +39,7 @@ void apply_splits(Manifest& manifest, const std::map<std::string, std::string>& 
 // placed: any parse error but the old split's own (leakage, bad_split) is an InputError
 // with that row's message. Returns the patient -> split map.
 // Patients whose rows hold byte-identical files are linked (one split for both), and each
-// such pair is described in `duplicates` when given.
+// such pair is described in `duplicates` when given ("...; both patients kept in one split").
 std::map<std::string, std::string> split_manifest(Manifest& manifest, const SplitRatios& ratios, uint64_t seed,
                                                   std::vector<std::string>* duplicates = nullptr);
 

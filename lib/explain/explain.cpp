@@ -86,7 +86,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   {
     double s1 = 0, s2 = 0, count = 0;
     for (int64_t b = 0; b < N; b += opt.batch) {
-    throw_if_interrupted();
+      throw_if_interrupted();
       const auto x = d.range(b, std::min(N, b + opt.batch)).to(torch::kFloat64);
       s1 += x.sum().item<double>();
       s2 += (x * x).sum().item<double>();

@@ -68,6 +68,8 @@ class StderrCapture {
     FILE* f = std::tmpfile();
     if (saved_ < 0 || !f) {
       if (f) std::fclose(f);
+      if (saved_ >= 0) ::close(saved_);
+      saved_ = -1;
       return;  // nothing captured: the codec's words reach the terminal, the error is still ours
     }
     file_ = f;

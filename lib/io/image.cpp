@@ -57,7 +57,12 @@ std::string non_frontal_view(const std::string& view_position) {
 
 std::vector<std::string> radiograph_warnings(const GrayImage& img) {
   std::vector<std::string> w = not_frontal_chest_reasons(img);
-  for (const auto& d : img.decoder_warnings) w.push_back(d);
+  for (auto& d : image_doubts(img)) w.push_back(std::move(d));
+  return w;
+}
+
+std::vector<std::string> image_doubts(const GrayImage& img) {
+  std::vector<std::string> w = img.decoder_warnings;
   if (img.format != ImageFormat::Dicom && img.channels > 1)
     w.push_back("colour image (" + std::to_string(img.channels) + " channels) converted to grayscale");
   return w;

@@ -60,6 +60,8 @@ std::vector<std::string> radiograph_warnings(const GrayImage& image);
 // to doubts about a radiograph (damaged data decoded anyway, a colour file of a film):
 // what reproduce's prepare leaves out and predict does not score without --score-anyway.
 std::vector<std::string> not_frontal_chest_reasons(const GrayImage& image);
+// The rest of radiograph_warnings: doubts about a radiograph that is still read.
+std::vector<std::string> image_doubts(const GrayImage& image);
 
 // The DICOM attribute checks behind those warnings and the image index's (any case; an
 // empty value is unknown and passes): Modality CR or DX, BodyPartExamined CHEST, and a

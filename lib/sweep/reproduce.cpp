@@ -177,14 +177,13 @@ std::string image_content_digest(const std::string& manifest, const fs::path& ou
   std::string table = csv_line({"path", "size", "mtime", "sha256"}), digest_text;
   for (const auto& path : paths) {
     const FileStamp st = file_stamp(path);
+    const auto it = before.find(path);
     std::string sha = "missing";
     if (st.exists) {
       const std::string size = std::to_string(st.size), mtime = std::to_string(st.mtime);
-      auto it = before.find(path);
       sha = it != before.end() && it->second[0] == size && it->second[1] == mtime ? it->second[2] : sha256_file(path);
       table += csv_line({path, size, mtime, sha});
     }
-    auto it = before.find(path);
     if (changed && it != before.end() && it->second[2] != sha) changed->push_back(path);
     digest_text += path + "\t" + sha + "\n";
   }
@@ -359,7 +358,7 @@ std::string exclude_unusable_images(Manifest& m, bool keep_non_chest, const fs::
   check_dataset(checked, true, resolve_threads(0));
   std::map<int, std::string> reason;  // row -> why it is left out
   for (const auto& p : checked.problems) {
-    const bool undecodable = p.error && (p.kind == "unreadable_file" || p.kind == "undecodable");
+    const bool undecodable = p.error && p.kind == "unreadable_file";  // (a tensor cache never comes here)
     const bool not_chest = p.kind == "not_chest_radiograph" && !keep_non_chest;
     if ((undecodable || not_chest) && p.row > 0 && !reason.count(p.row))
       reason[p.row] = (undecodable ? "undecodable: " : "not a frontal chest radiograph: ") + p.message;
@@ -409,7 +408,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
     split_manifest(m, parse_split_ratios(s.j["split"]["ratios"], "--split-ratios"), s.j["split"]["seed"].get<uint64_t>(),
                    &duplicates);
     for (const auto& d : duplicates)
-      std::cerr << "osteofm: warning: " << source << ": " << d << "; both patients kept in one split\n";
+      std::cerr << "osteofm: warning: " << source << ": " << d << "\n";
     cohort = (data / "cohort.csv").string();
     write_manifest(m, cohort);
     m = load_manifest(cohort);
@@ -541,6 +540,7 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
   eo.overlays_per_class = 2;
   eo.device = device;
   eo.quiet_fill_warnings = true;  // one line for the study below, not one per fill and variant
+  size_t explained = 0, below = 0;
   for (const auto& v : expand_sweep((out / "study.json").string())) {
     const fs::path run = sweep / v.name;
     if (!fs::exists(run / "metrics_test.json")) continue;
@@ -556,17 +556,15 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
       for (const auto& f : files) names.push_back(fs::path(f).filename().string());
       write_file_atomic(figures_done.string(), json{{"figures", names}, {"at", utc_timestamp()}}.dump(2) + "\n");
     }
-    if (fs::exists(run / "explain" / "explain.json")) continue;
-    std::cerr << "reproduce: explain " << v.name << " ...\n";
-    explain_run(run.string(), (run / "explain").string(), eo);
-  }
-  // Fills that drive a model below chance: expected for weak models (the demo's), said once.
-  size_t explained = 0, below = 0;
-  for (const auto& v : expand_sweep((out / "study.json").string())) {
-    const fs::path file = sweep / v.name / "explain" / "explain.json";
-    if (!fs::exists(file)) continue;
+    const fs::path explained_file = run / "explain" / "explain.json";
+    if (!fs::exists(explained_file)) {
+      std::cerr << "reproduce: explain " << v.name << " ...\n";
+      explain_run(run.string(), (run / "explain").string(), eo);
+    }
+    // Fills that drive a model below chance: expected for weak models (the demo's), said
+    // once for the study below.
     ++explained;
-    const json ex = json::parse(read_file(file.string()), nullptr, false);
+    const json ex = json::parse(read_file(explained_file.string()), nullptr, false);
     bool any = false;
     if (ex.is_object() && ex.contains("delta_bone") && ex["delta_bone"].contains("fills"))
       for (const auto& [fill, fj] : ex["delta_bone"]["fills"].items())

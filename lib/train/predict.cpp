@@ -59,14 +59,19 @@ void score_batch(TrainedModel& tm, const torch::Tensor& x01, std::vector<Predict
 
 ModelInfo model_info(const std::string& run_dir, const TrainedModel& tm) {
   ModelInfo m;
-  m.run = std::filesystem::absolute(run_dir).lexically_normal().string();
-  while (!m.run.empty() && m.run.back() == '/') m.run.pop_back();
+  m.run = absolute_run_path(run_dir);
   m.backbone = tm.config["backbone"].value("preset", "");
   m.strategy = tm.config["strategy"].value("name", "");
   m.version = OSTEOFM_VERSION;
   return m;
 }
 }  // namespace
+
+std::string absolute_run_path(const std::string& run_dir) {
+  std::string path = std::filesystem::absolute(run_dir).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
 
 ScreeningThresholds run_screening_thresholds(const std::string& run_dir) {
   ScreeningThresholds t;
@@ -121,16 +126,16 @@ PredictResult predict_files(const std::string& run_dir, const std::vector<std::s
         r.patient_id = img.patient_id;
         r.accession = img.accession;
         r.study_date = img.study_date;
-        r.warnings = radiograph_warnings(img);
         const std::vector<std::string> not_chest = not_frontal_chest_reasons(img);
         if (!not_chest.empty() && !o.score_anyway) {
           r.ok = false;
           r.status = "not_chest_radiograph";
           for (const auto& w : not_chest) r.error += (r.error.empty() ? "" : "; ") + w;
           r.error += " (--score-anyway scores it)";
-          r.warnings.clear();
           return;
         }
+        r.warnings = not_chest;  // scored anyway: the reasons stay as warnings, before the doubts
+        for (auto& d : image_doubts(img)) r.warnings.push_back(std::move(d));
         parts[i] = resize_image(img, tm.pre);
       } catch (const InputError& err) {
         r.ok = false;

@@ -52,6 +52,10 @@ struct ScreeningThresholds {
 };
 ScreeningThresholds run_screening_thresholds(const std::string& run_dir);
 
+// A run folder as the `run` column names it: absolute, normalised, no trailing '/' (the key
+// that tells a resumed CSV's rows from another run's).
+std::string absolute_run_path(const std::string& run_dir);
+
 // Which model scored the rows (the model columns of the CSV).
 struct ModelInfo {
   std::string run, backbone, strategy, version;
