@@ -270,6 +270,13 @@ run_case "predict: a hip film (not a chest: not scored)" 3 "" -- "$BIN" predict 
 run_case "predict: CT DICOM with --score-anyway (scored, warned)" 0 "" -- "$BIN" predict --run run "$CXR/dicom/pydicom/CT_small.dcm" --score-anyway --out pred_ct2.csv
 expect "predict: the scored CT row carries the warning" "grep -q ',ok,,DICOM Modality CT' pred_ct2.csv"
 run_case "predict: run folder without checkpoint" 2 "" -- "$BIN" predict --run adir "$GOOD_IMAGE"
+run_case "predict: --input-dir that is a file" 2 "pred_dir_file.csv*" -- "$BIN" predict --run run --input-dir "$GOOD_IMAGE" --out pred_dir_file.csv
+mkdir -p empty_input_dir
+run_case "predict: --input-dir with no files" 2 "pred_dir_empty.csv*" -- "$BIN" predict --run run --input-dir empty_input_dir --out pred_dir_empty.csv
+printf '# nothing listed\n\n' >empty_list.txt
+run_case "predict: --list naming no file" 2 "pred_list_empty.csv*" -- "$BIN" predict --run run --list empty_list.txt --out pred_list_empty.csv
+run_case "predict: --list that does not exist" 2 "pred_list_none.csv*" -- "$BIN" predict --run run --list no_such_list.txt --out pred_list_none.csv
+run_case "predict: --input-dir and --data together" 2 "pred_both.csv*" -- "$BIN" predict --run run --input-dir img --data cohort/manifest.csv --out pred_both.csv
 
 # ---- 4. Checkpoints -----------------------------------------------------------------------
 mkdir -p ckpt
