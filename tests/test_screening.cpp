@@ -12,6 +12,7 @@
 #include "eval/evaluate.hpp"
 #include "eval/predictions.hpp"
 #include "eval/screening.hpp"
+#include "report/table.hpp"
 #include "support.hpp"
 
 using namespace osteofm;
@@ -146,7 +147,8 @@ TEST_CASE("screening fixtures: eval and compare from the CLI equal sklearn, stat
     CHECK(sens["ci"][0].get<double>() <= sens["estimate"].get<double>());
     CHECK(sens["ci"][1].get<double>() >= sens["estimate"].get<double>());
 
-    CliResult cr = run_osteofm("compare --predictions " + files + " --names " + names + " --bootstrap 300 --out '" +
+    // The golden comparisons are DeLong's, images independent: --no-cluster.
+    CliResult cr = run_osteofm("compare --predictions " + files + " --names " + names + " --bootstrap 300 --no-cluster --out '" +
                                (dir / "c.json") + "'");
     INFO(cr.err);
     REQUIRE(cr.code == 0);
@@ -154,6 +156,25 @@ TEST_CASE("screening fixtures: eval and compare from the CLI equal sklearn, stat
     int ccompared = 0;
     check_close(expected.at("comparisons"), cj.at("comparisons"), "comparisons", &ccompared);
     CHECK(ccompared >= 14);
+    CHECK(cj["comparisons"]["osteoporosis_vs_rest"][0]["method"] == "delong");
+    // By default patients are clusters, and they repeat here: Obuchowski's variance, the
+    // same AUCs, a different z, and Holm over those p.
+    CliResult clustered = run_osteofm("compare --predictions " + files + " --names " + names + " --bootstrap 50 --out '" +
+                                      (dir / "cc.json") + "'");
+    REQUIRE(clustered.code == 0);
+    const json cc = json::parse(read_text(dir / "cc.json"));
+    std::vector<double> p;
+    for (size_t k = 0; k < cc["comparisons"]["osteoporosis_vs_rest"].size(); ++k) {
+      const json& got = cc["comparisons"]["osteoporosis_vs_rest"][k];
+      const json& want = expected["comparisons"]["osteoporosis_vs_rest"][k];
+      CHECK(got["method"] == "obuchowski");
+      CHECK(got["auc_a"].get<double>() == Approx(want["auc_a"].get<double>()).epsilon(1e-12));
+      CHECK(got["z"].get<double>() != Approx(want["z"].get<double>()).epsilon(1e-6));
+      p.push_back(got["p"].get<double>());
+    }
+    const std::vector<double> adjusted = holm(p);
+    for (size_t k = 0; k < adjusted.size(); ++k)
+      CHECK(cc["comparisons"]["osteoporosis_vs_rest"][k]["p_holm"].get<double>() == Approx(adjusted[k]).epsilon(1e-12));
     if (name.rfind("small", 0) == 0)
       for (const std::string stem : {"m_roc", "m_reliability_osteoporosis_vs_rest", "m_reliability_low_bmd_vs_normal",
                                      "m_decision_osteoporosis_vs_rest", "m_decision_low_bmd_vs_normal"}) {
@@ -459,4 +480,37 @@ TEST_CASE("transport bad input: each a one-line error, or null with its reason",
   m = json::parse(read_text(dir / "m.json"));
   CHECK(m["endpoints"]["osteoporosis_vs_rest"]["recalibration"]["slope"].is_null());
   CHECK_THAT(m["endpoints"]["osteoporosis_vs_rest"]["recalibrated_reason"].get<std::string>(), Catch::Contains("one outcome"));
+}
+
+TEST_CASE("calibration: near-constant scores give no slope, with the reason, and the table marks the row",
+          "[eval][screening]") {
+  // A probe that predicts its prior: scores within 0.3 +- 0.002, a weak relation to the outcome.
+  BinarySet flat;
+  for (int i = 0; i < 200; ++i) {
+    flat.positive.push_back(i % 4 == 0);
+    flat.score.push_back(0.3 + 0.002 * std::sin(i * 0.7) + (i % 4 == 0 ? 0.0005 : 0.0));
+  }
+  const Calibration c = calibration(flat);
+  CHECK(std::isnan(c.slope));
+  CHECK(c.near_constant);
+  CHECK_THAT(c.slope_reason, Catch::StartsWith("near-constant scores (SD of logit(p) "));
+  CHECK_FALSE(std::isnan(c.intercept));  // calibration-in-the-large is still defined
+  // Spread the same scores out and the slope is back.
+  BinarySet spread = flat;
+  for (auto& s : spread.score) s = 0.3 + (s - 0.3) * 100;
+  CHECK_FALSE(std::isnan(calibration(spread).slope));
+
+  SweepTable t;
+  VariantRow r;
+  r.run = "openclip-linear";
+  r.backbone = "openclip";
+  r.strategy = "linear_probe";
+  r.auc_macro.value = 0.52;
+  r.near_constant_scores = true;
+  t.rows.push_back(r);
+  const std::string md = format_table(t, "md");
+  CHECK_THAT(md, Catch::Contains("| n.e. § |") && Catch::Contains("n.e. §: not estimable"));
+  const CsvTable csv = parse_csv(format_table(t, "csv"), "table.csv");
+  CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("near_constant_scores"))) == "1");
+  CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("calibration_slope"))).empty());
 }

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "eval/bootstrap.hpp"
+#include "eval/clustered_auc.hpp"
 #include "eval/delong.hpp"
 #include "eval/evaluate.hpp"
 #include "eval/metrics.hpp"
@@ -216,4 +217,131 @@ TEST_CASE("stats: normal quantile and tails", "[stats]") {
   CHECK(std::fabs(normal_cdf(normal_quantile(0.123)) - 0.123) < 1e-15);
   CHECK(two_sided_p(10.0) == Approx(1.523970604832105e-23).epsilon(1e-12));
   CHECK(quantile_type7({1, 2, 3, 4}, 0.25) == 1.75);
+}
+
+namespace {
+// Scores of two correlated models on n images (a fixed LCG: no library randomness).
+struct TwoModels {
+  std::vector<double> a, b;
+  std::vector<uint8_t> positive;
+};
+TwoModels two_models(size_t n) {
+  TwoModels t;
+  uint64_t state = 12345;
+  auto uniform = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) / 9007199254740992.0;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t y = uniform() < 0.35;
+    const double shared = uniform();
+    t.positive.push_back(y);
+    // Rounded to 0.05: ties within and across classes.
+    t.a.push_back(std::round((0.5 * shared + 0.4 * uniform() + 0.3 * y) * 20) / 20);
+    t.b.push_back(std::round((0.5 * shared + 0.6 * uniform() + 0.2 * y) * 20) / 20);
+  }
+  return t;
+}
+}  // namespace
+
+TEST_CASE("stats: Obuchowski's clustered AUC variance is DeLong's with one image per patient, and counts a "
+          "patient's repeated images once", "[stats]") {
+  const TwoModels t = two_models(83);
+  const AucComponents a = auc_components(t.a, t.positive, "a"), b = auc_components(t.b, t.positive, "b");
+  const DeLongPaired d = delong_paired(t.a, t.b, t.positive, 0.95, "test");
+  std::vector<uint32_t> own(t.a.size());
+  for (size_t i = 0; i < own.size(); ++i) own[i] = static_cast<uint32_t>(i);
+  // One image per patient: the clustered form is DeLong's (pROC's) variance and covariance.
+  CHECK(auc_covariance(a, a, t.positive, own, own.size()) == Approx(d.variance_a).epsilon(1e-12));
+  CHECK(auc_covariance(b, b, t.positive, own, own.size()) == Approx(d.variance_b).epsilon(1e-12));
+  CHECK(auc_covariance(a, b, t.positive, own, own.size()) == Approx(d.covariance).epsilon(1e-12));
+  const PairedAucTest single = paired_auc_test(a, b, t.positive, own, own.size(), 0.95);
+  CHECK(single.method == "delong");
+  CHECK(single.z == Approx(d.z).epsilon(1e-12));
+  CHECK(single.p == Approx(d.p_value).epsilon(1e-12));
+
+  // Every patient's image twice (two identical films): DeLong, blind to the patients, halves
+  // the variance; the clustered variance stays at DeLong's on the originals, up to the
+  // small-sample factors: per class S / (M(M-1)) becomes 4S / (2M(2M-1)).
+  TwoModels twice;
+  std::vector<uint32_t> patient;
+  for (size_t i = 0; i < t.a.size(); ++i)
+    for (int k = 0; k < 2; ++k) {
+      twice.a.push_back(t.a[i]);
+      twice.b.push_back(t.b[i]);
+      twice.positive.push_back(t.positive[i]);
+      patient.push_back(static_cast<uint32_t>(i));
+    }
+  const AucComponents a2 = auc_components(twice.a, twice.positive, "a2");
+  const DeLongResult original = delong(t.a, t.positive, 0.95, "a");
+  double s10 = 0, s01 = 0;
+  for (double v : original.v10) s10 += (v - original.auc) * (v - original.auc);
+  for (double v : original.v01) s01 += (v - original.auc) * (v - original.auc);
+  const double M = static_cast<double>(original.n_cases), N = static_cast<double>(original.n_controls);
+  const double expected = 4 * s10 / (2 * M * (2 * M - 1)) + 4 * s01 / (2 * N * (2 * N - 1));
+  CHECK(auc_covariance(a2, a2, twice.positive, patient, t.a.size()) == Approx(expected).epsilon(1e-12));
+  CHECK(delong(twice.a, twice.positive, 0.95, "a2").variance == Approx(original.variance / 2).epsilon(0.05));
+  const PairedAucTest doubled = paired_auc_test(a2, auc_components(twice.b, twice.positive, "b2"), twice.positive,
+                                                patient, t.a.size(), 0.95);
+  CHECK(doubled.method == "obuchowski");
+  CHECK(doubled.z == Approx(d.z).epsilon(0.02));  // not sqrt(2) times it, as DeLong would say
+
+  // A patient with a case and a control: the cross term, against the definition written out
+  // image by image (psi over all case-control pairs).
+  std::vector<uint32_t> mixed(t.a.size());
+  for (size_t i = 0; i < mixed.size(); ++i) mixed[i] = static_cast<uint32_t>(i / 3);
+  const size_t I = (t.a.size() + 2) / 3;
+  std::vector<double> sum10(I, 0), sum01(I, 0);
+  std::vector<double> cases, controls;
+  for (size_t i = 0; i < t.a.size(); ++i) (t.positive[i] ? cases : controls).push_back(t.a[i]);
+  const auto psi = [](double x, double y) { return x > y ? 1.0 : x == y ? 0.5 : 0.0; };
+  double auc = 0;
+  for (double x : cases)
+    for (double y : controls) auc += psi(x, y) / (cases.size() * controls.size());
+  for (size_t i = 0; i < t.a.size(); ++i) {
+    double v = 0;
+    if (t.positive[i]) {
+      for (double y : controls) v += psi(t.a[i], y) / controls.size();
+      sum10[mixed[i]] += v - auc;
+    } else {
+      for (double x : cases) v += psi(x, t.a[i]) / cases.size();
+      sum01[mixed[i]] += v - auc;
+    }
+  }
+  double t10 = 0, t01 = 0, t11 = 0;
+  for (size_t c = 0; c < I; ++c) {
+    t10 += sum10[c] * sum10[c];
+    t01 += sum01[c] * sum01[c];
+    t11 += 2 * sum10[c] * sum01[c];
+  }
+  const double written_out = t10 / (M * (M - 1)) + t01 / (N * (N - 1)) + double(I) / (I - 1) * t11 / (M * N);
+  CHECK(auc_covariance(a, a, t.positive, mixed, I) == Approx(written_out).epsilon(1e-12));
+  CHECK(t11 != 0.0);
+
+  // The difference's interval stays within [-1, 1] with two cases (the Wald one did not).
+  const std::vector<uint8_t> few = {1, 1, 0, 0, 0, 0, 0, 0};
+  const std::vector<double> good = {0.9, 0.8, 0.1, 0.2, 0.3, 0.1, 0.2, 0.4}, bad = {0.1, 0.35, 0.9, 0.8, 0.3, 0.5, 0.7, 0.4};
+  const PairedAucTest small = paired_auc_test(auc_components(bad, few, "bad"), auc_components(good, few, "good"), few, {}, 0, 0.95);
+  CHECK(small.difference == Approx(-1 + 1.0 / 12));
+  CHECK(small.lower >= -1.0);
+  CHECK(small.upper <= 1.0);
+  CHECK(small.lower < small.difference);
+  CHECK(small.upper > small.difference);
+  const DeLongPaired wald = delong_paired(bad, good, few, 0.95, "few");
+  CHECK(wald.diff_lower < -1.0);
+}
+
+TEST_CASE("stats: the mean of several seeds' AUCs has the mean placements as its components", "[stats]") {
+  const TwoModels t = two_models(50);
+  const AucComponents a = auc_components(t.a, t.positive, "a"), b = auc_components(t.b, t.positive, "b");
+  const AucComponents m = mean_components({a, b});
+  CHECK(m.auc == Approx((a.auc + b.auc) / 2).epsilon(1e-14));
+  double v10 = 0;
+  for (double v : m.v10) v10 += v / m.v10.size();
+  CHECK(v10 == Approx(m.auc).epsilon(1e-14));
+  // var((A + B) / 2) = (var A + var B + 2 cov) / 4.
+  const double direct = auc_covariance(m, m, t.positive, {}, 0);
+  const double expanded = (auc_covariance(a, a, t.positive, {}, 0) + auc_covariance(b, b, t.positive, {}, 0) +
+                           2 * auc_covariance(a, b, t.positive, {}, 0)) / 4;
+  CHECK(direct == Approx(expanded).epsilon(1e-12));
 }

@@ -109,7 +109,7 @@ TEST_CASE("sweep: nested selection on validation over a grid, seeds, and the tab
                  {{"linear", {{"name", "linear_probe"}, {"grid", {{"train.lr_head", {0.0001, 0.03}}}}}},
                   // A grid over the input size: 126 px interpolates the 8x8 position table to 9x9.
                   {"lora", {{"name", "lora"}, {"rank", 2}, {"grid", {{"backbone.image_size", {112, 126}}}}}}}},
-                {"seeds", {3, 5}}};
+                {"seeds", {3, 5, 7}}};
   write_text(dir / "sweep.json", sweep.dump());
   const CliResult r = run_osteofm("sweep --config '" + (dir / "sweep.json") + "' --out '" + (dir / "sw") + "'");
   INFO(r.err);
@@ -163,18 +163,56 @@ TEST_CASE("sweep: nested selection on validation over a grid, seeds, and the tab
   for (const auto& rec : table.records) {
     const auto cell = [&](const char* name) { return rec.fields.at(static_cast<size_t>(table.column(name))); };
     CHECK(cell("grid_points") == "2");
-    CHECK(cell("seeds") == "2");
+    CHECK(cell("seeds") == "3");
     const std::string v = "dinov2-" + std::string(cell("strategy") == "lora" ? "lora" : "linear");
-    const double a = json::parse(read_text(dir / ("sw/" + v + "/metrics_test.json")))["auc_macro"]["estimate"].get<double>();
-    const double b =
-        json::parse(read_text(dir / ("sw/seeds/" + v + "/seed-5/metrics_test.json")))["auc_macro"]["estimate"].get<double>();
-    CHECK(std::stod(cell("auc_macro_seed_mean")) == Approx((a + b) / 2).margin(1e-12));
-    CHECK(std::stod(cell("auc_macro_seed_sd")) == Approx(std::fabs(a - b) / std::sqrt(2.0)).margin(1e-12));
+    // Each seed's own metrics_test.json (eval at the end of its training): the headline is
+    // their mean, sensitivity and specificity each at its seed's validation threshold.
+    std::vector<json> seeds = {json::parse(read_text(dir / ("sw/" + v + "/metrics_test.json")))};
+    for (const char* s : {"seed-5", "seed-7"})
+      seeds.push_back(json::parse(read_text(dir / ("sw/seeds/" + v + "/" + s + "/metrics_test.json"))));
+    const auto mean_of = [&](const std::vector<std::string>& path) {
+      double sum = 0;
+      for (const json& m : seeds) {
+        const json* node = &m;
+        for (const auto& k : path) node = &(*node)[k];
+        sum += (*node)["estimate"].get<double>();
+      }
+      return sum / 3;
+    };
+    const std::vector<std::string> youden = {"endpoints", "osteoporosis_vs_rest", "at_threshold", "youden"};
+    auto at_youden = [&](const char* key) {
+      std::vector<std::string> p = youden;
+      p.push_back(key);
+      return p;
+    };
+    CHECK(std::stod(cell("auc_macro")) == Approx(mean_of({"auc_macro"})).margin(1e-12));
+    CHECK(std::stod(cell("auc_osteoporosis")) == Approx(mean_of({"auc_osteoporosis_vs_rest"})).margin(1e-12));
+    CHECK(std::stod(cell("accuracy")) == Approx(mean_of({"accuracy"})).margin(1e-12));
+    CHECK(std::stod(cell("sensitivity_osteoporosis")) == Approx(mean_of(at_youden("sensitivity"))).margin(1e-12));
+    CHECK(std::stod(cell("specificity_osteoporosis")) == Approx(mean_of(at_youden("specificity"))).margin(1e-12));
+    CHECK(cell("youden_threshold").empty());  // three thresholds, none of them the table's
+    CHECK(std::stod(cell("auc_macro_lower")) <= std::stod(cell("auc_macro")));
+    CHECK(std::stod(cell("auc_macro_upper")) >= std::stod(cell("auc_macro")));
+    CHECK(std::stod(cell("auc_macro_seed_mean")) == Approx(mean_of({"auc_macro"})).margin(1e-12));
+    double ss = 0;
+    for (const json& m : seeds) ss += std::pow(m["auc_macro"]["estimate"].get<double>() - mean_of({"auc_macro"}), 2);
+    CHECK(std::stod(cell("auc_macro_seed_sd")) == Approx(std::sqrt(ss / 2)).margin(1e-12));
   }
+  CHECK_THAT(t.out, Catch::Contains("percentile interval of that seed mean"));
+  // compare --sweep: each variant the mean of its three seeds, named one by one.
+  const CliResult cmp = run_osteofm("compare --sweep '" + (dir / "sw") + "' --bootstrap 200");
+  INFO(cmp.err);
+  REQUIRE(cmp.code == 0);
+  const json cj = json::parse(read_text(dir / "sw/compare.json"));
+  for (const json& m : cj["models"]) {
+    CHECK(m["seeds"]["n"] == 3);
+    CHECK(m["seeds"]["runs"] == json({"seed-3", "seed-5", "seed-7"}));
+  }
+  CHECK(cj.contains("seed_averaging"));
   // Rerunning skips every finished run, grid points included.
   const CliResult again = run_osteofm("sweep --config '" + (dir / "sweep.json") + "' --out '" + (dir / "sw") + "'");
   CHECK(again.code == 0);
-  CHECK_THAT(again.err, Catch::Contains("dinov2-linear/g1 already done") && Catch::Contains("dinov2-lora/seed-5 already done"));
+  CHECK_THAT(again.err, Catch::Contains("dinov2-linear/g1 already done") && Catch::Contains("dinov2-lora/seed-7 already done"));
 }
 
 TEST_CASE("sweep: grids and seeds that cannot run are refused before anything starts", "[sweep][image_io]") {

@@ -21,7 +21,10 @@ void print_summary(const nlohmann::json& j) {
             << b["replicates"] << (b["clustered"].get<bool>() ? " patient-clustered" : " image-level")
             << " bootstrap replicates\n";
   for (const auto& [endpoint, rows] : j["comparisons"].items()) {
-    std::cout << "  " << endpoint << " (paired DeLong, Holm over " << rows.size() << " pairs)\n";
+    const std::string method = rows.empty() ? "" : rows[0]["method"].get<std::string>();
+    std::cout << "  " << endpoint << " (paired AUC test, "
+              << (method == "obuchowski" ? "Obuchowski's clustered variance" : "DeLong") << "; Holm over "
+              << rows.size() << " pairs)\n";
     for (const auto& r : rows) {
       char line[240];
       std::snprintf(line, sizeof line, "    %-28s vs %-28s AUC %.4f vs %.4f  z %6.3f  p %.3g  p_holm %.3g\n",
@@ -32,10 +35,12 @@ void print_summary(const nlohmann::json& j) {
   }
   std::cout << "  ranking by macro AUC (bootstrap P(best); * = not significantly below the best, Holm)\n";
   for (const auto& m : j["ranking"]["models"]) {
-    char line[200];
-    std::snprintf(line, sizeof line, "    %-28s %.4f  P(best) %.3f %s\n", m["name"].get<std::string>().c_str(),
+    char line[240];
+    const int seeds = m.value("seeds", 1);
+    std::snprintf(line, sizeof line, "    %-28s %.4f  P(best) %.3f %s%s\n", m["name"].get<std::string>().c_str(),
                   m["auc_macro"].get<double>(), m["p_best"].is_number() ? m["p_best"].get<double>() : 0.0,
-                  m["not_below_best"].get<bool>() ? "*" : "");
+                  m["not_below_best"].get<bool>() ? "*" : " ",
+                  seeds > 1 ? ("  (mean of " + std::to_string(seeds) + " seeds)").c_str() : "");
     std::cout << line;
   }
 }
@@ -50,8 +55,8 @@ void add_compare_command(CLI::App& root, Commands& commands) {
     bool no_cluster = false;
   };
   auto o = std::make_shared<Options>();
-  auto* cmp = root.add_subcommand("compare", "Several models on the same test images: paired DeLong + Holm per "
-                                             "endpoint, paired clustered bootstrap of differences, ranking");
+  auto* cmp = root.add_subcommand("compare", "Several models on the same test images: paired DeLong (Obuchowski "
+                                             "when patients repeat) + Holm per endpoint, paired clustered bootstrap of differences, ranking");
   auto* preds = cmp->add_option("--predictions", o->predictions, "A.csv B.csv [C.csv ...] (test predictions)");
   auto* sweep = cmp->add_option("--sweep", o->sweep, "Every run folder of a sweep (predictions_test.csv, "
                                                      "predictions_val.csv)");

@@ -1,6 +1,7 @@
 #include "eval/screening.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -181,8 +182,22 @@ Calibration calibration(const BinarySet& d) {
     c.intercept_reason = c.slope_reason = "one outcome only: the calibration fits have no maximum";
   } else {
     c.intercept = fit_intercept(x, d.positive);
+    double mean = 0, ss = 0;
+    for (double v : x) mean += v / static_cast<double>(n);
+    for (double v : x) ss += (v - mean) * (v - mean);
+    const double sd = n > 1 ? std::sqrt(ss / static_cast<double>(n - 1)) : 0.0;
     double b0 = 0, b1 = 0;
-    if (fit_logistic(x, d.positive, &b0, &b1)) {
+    if (sd < kNearConstantLogitSd) {
+      // A slope fitted on scores that hardly vary is whatever the noise makes it (12.3 on a
+      // linear probe that predicted its prior): not a calibration property.
+      c.slope = kNaN;
+      char reason[200];
+      std::snprintf(reason, sizeof reason,
+                    "near-constant scores (SD of logit(p) %.3g < %g): the calibration slope is not estimable", sd,
+                    kNearConstantLogitSd);
+      c.slope_reason = reason;
+      c.near_constant = true;
+    } else if (fit_logistic(x, d.positive, &b0, &b1)) {
       c.slope = b1;
     } else {
       c.slope = kNaN;

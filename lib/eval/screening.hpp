@@ -56,9 +56,14 @@ struct Proportion {
 };
 Proportion wilson(int64_t x, int64_t n, double conf_level = 0.95);
 
+// Scores whose logit varies less than this (sample SD) are near-constant: no calibration
+// slope is reported for them (logit 0.05 is p 0.4875..0.5125 around 0.5).
+inline constexpr double kNearConstantLogitSd = 0.05;
+
 struct Calibration {
   double intercept = 0, slope = 0;  // NaN when the fit does not exist (reason says why)
   std::string intercept_reason, slope_reason;
+  bool near_constant = false;  // the slope is absent because the scores hardly vary
   struct Bin {
     double lower = 0, upper = 0;
     int64_t n = 0;

@@ -15,6 +15,7 @@
 #include "core/dotted_values.hpp"
 #include "core/error.hpp"
 #include "eval/compare.hpp"
+#include "eval/screening.hpp"
 #include "core/preset_name.hpp"
 #include "report/latex.hpp"
 
@@ -110,7 +111,46 @@ std::string bootstrap_text(const json& b) {
          " bootstrap replicates";
 }
 
-// P(best) and the marks from the paired bootstrap of compare_models.
+// An estimate with its interval from compare's JSON ({"estimate", "ci"}).
+std::optional<Estimate> compare_estimate(const json& e) {
+  if (!e.is_object() || !e.value("estimate", json()).is_number()) return std::nullopt;
+  Estimate out;
+  out.value = e["estimate"].get<double>();
+  if (e.contains("ci") && e["ci"].is_array() && e["ci"].size() == 2) {
+    out.lower = e["ci"][0].get<double>();
+    out.upper = e["ci"][1].get<double>();
+  }
+  return out;
+}
+
+// A variant with several seeds: its headline statistics become the seed means with the
+// intervals of the mean (compare's per-model block).
+void use_seed_means(const json& model, const std::string& bootstrap, VariantRow& r) {
+  const int n = model["seeds"]["n"].get<int>();
+  if (n < 2) return;
+  r.seeds_averaged = n;
+  r.auc_macro = *compare_estimate(model["auc_macro"]);
+  r.auc_osteoporosis = *compare_estimate(model["auc_osteoporosis_vs_rest"]);
+  r.accuracy = *compare_estimate(model["accuracy"]);
+  const json& at = model["at_youden"]["osteoporosis_vs_rest"];
+  r.sensitivity = at.is_object() ? compare_estimate(at["sensitivity"]) : std::nullopt;
+  r.specificity = at.is_object() ? compare_estimate(at["specificity"]) : std::nullopt;
+  r.threshold.reset();  // each seed has its own; a mean of thresholds is no operating point
+  r.calibration_slope.reset();
+  if (static_cast<int>(r.seed_calibration_slopes.size()) == n) {
+    double mean = 0;
+    bool all = true;
+    for (const auto& s : r.seed_calibration_slopes) {
+      all = all && s.has_value();
+      if (s) mean += *s / n;
+    }
+    if (all) r.calibration_slope = mean;
+  }
+  r.bootstrap = bootstrap;
+}
+
+// Seed means, P(best) and the marks from the paired bootstrap of compare_models (one
+// resample of patients for every variant and seed).
 std::string rank_rows(const std::string& sweep_dir, std::vector<VariantRow>& rows) {
   std::vector<ModelPredictions> models;
   try {
@@ -118,31 +158,54 @@ std::string rank_rows(const std::string& sweep_dir, std::vector<VariantRow>& row
   } catch (const InputError& e) {
     return std::string("no ranking: ") + e.what();
   }
-  if (models.size() < 2) return "no ranking: one variant only";
-  json ranking;
   CompareOptions opt;  // compare --sweep's defaults: the same numbers
+  const std::string seeds_bootstrap = std::to_string(opt.replicates) + " " + (opt.cluster ? "patient-clustered " : "") +
+                                      "percentile bootstrap replicates of the seed mean";
+  json result;
   try {
-    ranking = compare_models(models, opt)["ranking"];
+    result = models.size() < 2 ? summarise_models(models, opt) : compare_models(models, opt);
   } catch (const InputError& e) {
-    return std::string("no ranking: ") + e.what();
+    return std::string(models.size() < 2 ? "seeds not averaged: " : "no ranking: ") + e.what();
   }
+  for (auto& r : rows)
+    for (const auto& m : result["models"])
+      if (m["name"] == r.run) use_seed_means(m, seeds_bootstrap, r);
+  if (models.size() < 2) return "no ranking: one variant only";
+  const json& ranking = result["ranking"];
   for (auto& r : rows)
     for (const auto& m : ranking["models"])
       if (m["name"] == r.run) {
         if (m["p_best"].is_number()) r.p_best = m["p_best"].get<double>();
         r.not_below_best = m["not_below_best"].get<bool>();
       }
+  bool seeds = false;
+  for (const auto& r : rows) seeds = seeds || r.seeds_averaged > 1;
   char alpha[16];
   std::snprintf(alpha, sizeof alpha, "%g", ranking["alpha"].get<double>());
   return "Bold: macro AUC not significantly below the best variant's (" + ranking["best"].get<std::string>() +
          ": paired " + (opt.cluster ? "patient-clustered " : "") + "bootstrap of the difference, " +
          std::to_string(opt.replicates) + " replicates, Holm over the " + std::to_string(models.size() - 1) +
          " pairs with the best, alpha " + alpha + "). P(best): share of the same replicates in which the variant "
-         "has the highest macro AUC.";
+         "has the highest macro AUC" + (seeds ? " (its seed mean where it has several seeds)." : ".");
 }
 }  // namespace
 
 namespace {
+// metrics_test.json's osteoporosis-vs-rest calibration slope (absent: null or no endpoints).
+const json& osteoporosis_calibration(const json& m) {
+  static const json none = json::object();
+  if (!m.contains("endpoints") || !m["endpoints"].is_object()) return none;
+  const json& e = m["endpoints"].value("osteoporosis_vs_rest", none);
+  return e.is_object() && e.contains("calibration") && e["calibration"].is_object() ? e["calibration"] : none;
+}
+std::optional<double> calibration_slope_of(const json& m) {
+  const json& slope = osteoporosis_calibration(m).value("slope", json());
+  return slope.is_number() ? std::optional<double>(slope.get<double>()) : std::nullopt;
+}
+bool near_constant_scores(const json& m) {
+  const json& reason = osteoporosis_calibration(m).value("slope_reason", json());
+  return reason.is_string() && reason.get<std::string>().rfind("near-constant", 0) == 0;
+}
 // A run's nested selection (SWEEP/selection/<run>.json) and its seeds' test macro AUCs
 // (the run itself plus SWEEP/seeds/<run>/*/metrics_test.json).
 void read_selection_and_seeds(const fs::path& sweep, VariantRow& r) {
@@ -161,9 +224,13 @@ void read_selection_and_seeds(const fs::path& sweep, VariantRow& r) {
   for (const auto& e : fs::directory_iterator(seeds))
     if (e.is_directory() && fs::exists(e.path() / "metrics_test.json")) runs.push_back(e.path());
   std::sort(runs.begin(), runs.end());
+  r.seed_calibration_slopes = {r.calibration_slope};
   for (const auto& run : runs) {
     const fs::path m = run / "metrics_test.json";
-    auc.push_back(estimate_at(read_json(m), "auc_macro", m).value);
+    const json metrics = read_json(m);
+    auc.push_back(estimate_at(metrics, "auc_macro", m).value);
+    r.seed_calibration_slopes.push_back(calibration_slope_of(metrics));
+    r.near_constant_scores = r.near_constant_scores || near_constant_scores(metrics);
   }
   if (auc.size() < 2) return;
   double mean = 0, ss = 0;
@@ -215,10 +282,8 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
     r.sensitivity = optional_estimate(m, youden + "sensitivity", metrics);
     r.specificity = optional_estimate(m, youden + "specificity", metrics);
     if (r.sensitivity) r.threshold = m["endpoints"]["osteoporosis_vs_rest"]["at_threshold"]["youden"]["threshold"].get<double>();
-    if (m.contains("endpoints")) {
-      const json& slope = m["endpoints"]["osteoporosis_vs_rest"]["calibration"]["slope"];
-      if (slope.is_number()) r.calibration_slope = slope.get<double>();
-    }
+    r.calibration_slope = calibration_slope_of(m);
+    r.near_constant_scores = near_constant_scores(m);
     if (m.contains("bootstrap")) {
       r.bootstrap = bootstrap_text(m["bootstrap"]);
       r.invalid_replicates = m["bootstrap"].value("invalid_replicates", 0);
@@ -278,11 +343,11 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
     const int sa = strategy_rank(a.strategy), sb = strategy_rank(b.strategy);
     return sa != sb ? sa < sb : a.strategy < b.strategy;
   });
+  table.ranking_note = rank_rows(sweep_dir, rows);  // seed means first: the highest is of them
   auto highest = std::max_element(rows.begin(), rows.end(), [](const VariantRow& a, const VariantRow& b) {
     return a.auc_macro.value < b.auc_macro.value;
   });
   highest->highest = true;
-  table.ranking_note = rank_rows(sweep_dir, rows);
   return table;
 }
 
@@ -335,7 +400,14 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     notes.push_back("Sensitivity, specificity: osteoporosis vs rest at the Youden threshold chosen on the validation "
                     "split and applied unchanged to the test split. Accuracy: argmax of the three classes.");
   if (missing_thresholds) notes.push_back("Blank sensitivity/specificity: the run has no validation predictions.");
-  notes.push_back("Calibration slope: logistic recalibration slope of p_osteoporosis on the test split (1 = ideal).");
+  bool flat = false;
+  for (const auto& r : t.rows) flat = flat || (r.near_constant_scores && !r.calibration_slope);
+  notes.push_back(std::string("Calibration slope: logistic recalibration slope of p_osteoporosis on the test split (1 = "
+                              "ideal).") +
+                  (flat ? " n.e. §: not estimable, the variant's test scores are near-constant (SD of logit(p) below " +
+                              format_double(kNearConstantLogitSd) +
+                              "; a slope fitted to them is noise); its AUC says how little it separates."
+                        : std::string()));
   std::set<std::string> grids, seeds;
   for (const auto& r : t.rows) {
     if (r.grid_points > 0) grids.insert(std::to_string(r.grid_points));
@@ -345,9 +417,22 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     notes.push_back("Selected: nested selection; each variant trained " + join(grids) +
                     " grid points on the training split, the one with the highest validation macro AUC was kept, and "
                     "only it was evaluated on the test split.");
+  bool averaged = false, explained = false;
+  for (const auto& r : t.rows) {
+    averaged = averaged || r.seeds_averaged > 1;
+    explained = explained || (r.seeds_averaged > 1 && (r.delta_bone || r.iou_bone));
+  }
   if (!seeds.empty())
-    notes.push_back("Macro AUC over seeds: the selected configuration retrained with " + join(seeds) +
-                    " seeds; mean ± sample SD of their test macro AUCs. The CI beside it is the first seed's.");
+    notes.push_back(
+        "Seeds: the selected configuration retrained with " + join(seeds) + " seeds. " +
+        (averaged ? std::string("Every number of such a variant up to the calibration slope is the mean over its "
+                                "seeds (sensitivity and specificity each at its own seed's validation Youden "
+                                "threshold, so no single threshold is shown); its 95% CI is the percentile interval "
+                                "of that seed mean over bootstrap replicates that resample the same patients for "
+                                "every seed, and P(best) and the bold compare seed means. ")
+                  : std::string("The CI beside the macro AUC is the first seed's. ")) +
+        "Macro AUC over seeds: mean ± sample SD of the seeds' own test macro AUCs." +
+        (explained ? std::string(" Explainability columns: the first seed's run.") : std::string()));
   std::set<std::string> cams, splits, fills;
   bool normalised = false;
   for (const auto& r : t.rows) {
@@ -486,7 +571,11 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
        {{"specificity_osteoporosis", [=](Row r) { return val(r.specificity); }},
         {"specificity_lower", [=](Row r) { return lo(r.specificity); }},
         {"specificity_upper", [=](Row r) { return hi(r.specificity); }}}},
-      {"Calibration slope", "Cal. slope", 'r', [=](Row r, bool latex) { return text(opt3(r.calibration_slope), latex); },
+      {"Calibration slope", "Cal. slope", 'r',
+       [=](Row r, bool latex) {
+         if (r.near_constant_scores && !r.calibration_slope) return latex ? std::string("n.e.$^\\S$") : std::string("n.e. §");
+         return text(opt3(r.calibration_slope), latex);
+       },
        {{"calibration_slope", [](Row r) { return num(r.calibration_slope); }}}},
       {"Δbone", "$\\Delta_\\mathrm{bone}$", 'r',
        [=](Row r, bool latex) {
@@ -516,6 +605,10 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
         {"auc_macro_seed_mean", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->mean) : ""; }},
         {"auc_macro_seed_sd", [](Row r) { return r.auc_macro_seeds ? format_double(r.auc_macro_seeds->sd) : ""; }},
         {"seeds", [](Row r) { return r.auc_macro_seeds ? std::to_string(r.auc_macro_seeds->n) : ""; }}}},
+      // The headline a seed mean (how many seeds), and slopes left out for flat scores.
+      {"", "", 'l', nullptr,
+       {{"seeds_averaged", [](Row r) { return std::to_string(std::max(1, r.seeds_averaged)); }},
+        {"near_constant_scores", [](Row r) { return std::string(r.near_constant_scores ? "1" : "0"); }}}},
   };
 }
 }  // namespace

@@ -25,6 +25,8 @@ struct VariantRow {
   // validation predictions).
   std::optional<Estimate> sensitivity, specificity;
   std::optional<double> threshold, calibration_slope;
+  // Some seed's test scores hardly vary (metrics_test.json's slope_reason): no slope.
+  bool near_constant_scores = false;
   std::optional<Estimate> delta_bone, iou_bone;
   std::optional<Estimate> iou_bone_normalised;  // (IoU - chance) / (ceiling - chance), explain.json iou_bone.reference
   bool delta_bone_below_chance = false;         // its fill drove AUC(all bones occluded) below 0.5
@@ -62,6 +64,11 @@ struct VariantRow {
     int n = 0;
   };
   std::optional<SeedSpread> auc_macro_seeds;
+  // Trained at several seeds: the headline statistics above (macro and osteoporosis AUC,
+  // accuracy, sensitivity, specificity, calibration slope) are means over this many seeds,
+  // with the intervals of the seed mean (compare's paired resamples); 0: one seed.
+  int seeds_averaged = 0;
+  std::vector<std::optional<double>> seed_calibration_slopes;  // each seed's, from its metrics_test.json
 };
 
 struct SweepTable {
@@ -73,7 +80,8 @@ struct SweepTable {
 // probe, partial fine-tune, LoRA). Throws InputError if none is found or a file is bad.
 // The ranking (compare_models over the runs' test and validation predictions) marks the
 // variants not significantly below the best; it is left out, with the reason in
-// ranking_note, when fewer than two runs share the same test images.
+// ranking_note, when fewer than two runs share the same test images. A variant with
+// several seeds (SWEEP/seeds/<run>/) shows their mean, ranked by it.
 SweepTable collect_sweep(const std::string& sweep_dir);
 
 std::string format_table(const SweepTable& table, const std::string& format);  // md|csv|latex
