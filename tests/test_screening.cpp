@@ -102,6 +102,57 @@ void check_close(const json& expected, const json& actual, const std::string& pa
   else CHECK(std::fabs(a - e) <= t.abs + t.rel * std::fabs(e));
 }
 
+// eval --by: each group's AUC interval, its sensitivity and specificity at the validation
+// Youden threshold (recounted here from the inputs), the pairwise differences, the
+// calibration fits' intervals, and the console lines.
+void check_groups_and_calibration_intervals(const json& m, const json& test, const std::string& out) {
+  CHECK_THAT(out, Catch::Contains("osteoporosis_vs_rest by group:") && Catch::Contains("  AUC "));
+  for (int e = 0; e < kNumEndpoints; ++e) {
+    const json& ep = m["endpoints"][endpoint_key(e)];
+    INFO(endpoint_key(e));
+    const double threshold = ep["thresholds"]["youden"].get<double>();
+    for (const auto& [g, gj] : ep["by_group"].items()) {
+      INFO("group " << g);
+      long long tp = 0, fn = 0, tn = 0, fp = 0;
+      for (size_t i = 0; i < test["y_true"].size(); ++i) {
+        if (test["group"][i] != g) continue;
+        const int y = test["y_true"][i].get<int>();
+        const bool positive = e == kOsteoporosisVsRest ? y == 2 : y >= 1;
+        const double score = e == kOsteoporosisVsRest ? test["y_score"][i][2].get<double>()
+                                                      : 1.0 - test["y_score"][i][0].get<double>();
+        if (positive) (score >= threshold ? tp : fn)++;
+        else (score >= threshold ? fp : tn)++;
+      }
+      CHECK(gj["sensitivity_youden"]["estimate"].get<double>() == Approx(double(tp) / (tp + fn)).epsilon(1e-12));
+      CHECK(gj["specificity_youden"]["estimate"].get<double>() == Approx(double(tn) / (tn + fp)).epsilon(1e-12));
+      if (!gj["auc"].is_number()) continue;
+      REQUIRE(gj["auc_ci"].is_array());
+      CHECK(gj["auc_ci"][0].get<double>() <= gj["auc"].get<double>());
+      CHECK(gj["auc_ci"][1].get<double>() >= gj["auc"].get<double>());
+    }
+    REQUIRE(ep["by_group_differences"].is_array());
+    CHECK(ep["by_group_differences"].size() == ep["by_group"].size() * (ep["by_group"].size() - 1) / 2);
+    for (const auto& d : ep["by_group_differences"]) {
+      if (!d["auc_difference"].is_number()) continue;
+      CHECK(d["auc_difference"].get<double>() ==
+            Approx(ep["by_group"][d["a"].get<std::string>()]["auc"].get<double>() -
+                   ep["by_group"][d["b"].get<std::string>()]["auc"].get<double>()).margin(1e-12));
+      CHECK(d["p"].get<double>() > 0.0);
+      CHECK(d["p"].get<double>() <= 1.0);
+    }
+    const json& cal = ep["calibration"];
+    for (const char* k : {"intercept", "slope"}) {
+      if (!cal[k].is_number()) continue;
+      if (!cal[std::string(k) + "_ci"].is_array()) {  // a replicate without the fit: said, not hidden
+        CHECK_THAT(cal[std::string(k) + "_ci_reason"].get<std::string>(), Catch::Contains("valid bootstrap replicates"));
+        continue;
+      }
+      CHECK(cal[std::string(k) + "_ci"][0].get<double>() <= cal[k].get<double>());
+      CHECK(cal[std::string(k) + "_ci"][1].get<double>() >= cal[k].get<double>());
+    }
+  }
+}
+
 std::string join(const json& values) {
   std::string s;
   for (const auto& v : values) s += (s.empty() ? "" : ",") + format_double(v.get<double>());
@@ -138,6 +189,7 @@ TEST_CASE("screening fixtures: eval and compare from the CLI equal sklearn, stat
     check_close(expected.at("endpoints"), m.at("endpoints"), "endpoints", &compared);
     check_close(expected.at("multiclass"), m.at("multiclass"), "multiclass", &compared);
     CHECK(compared > 100);
+    check_groups_and_calibration_intervals(m, in.at("test"), r.out);
     CHECK(m["bootstrap"]["clustered"] == true);  // the default
     CHECK(m["bootstrap"]["resample_unit"] == "patient");
     CHECK(m["endpoints"]["osteoporosis_vs_rest"]["thresholds"]["chosen_on"] == "validation");

@@ -30,6 +30,41 @@ std::string with_ci(const nlohmann::json& x) {
   return b;
 }
 
+// A bootstrap p as text: never 0; at the resolution of R replicates it is "< 1/(R+1)".
+std::string p_text(const nlohmann::json& row) {
+  if (!row["p"].is_number()) return "p n/a";
+  char b[48];
+  if (row.contains("p_is_bound")) std::snprintf(b, sizeof b, "p < %.2g", row["p"].get<double>());
+  else std::snprintf(b, sizeof b, "p %.3g", row["p"].get<double>());
+  return b;
+}
+
+// eval --by: each group's AUC, sensitivity and specificity, then the differences.
+void print_groups(const nlohmann::json& m) {
+  if (!m.contains("by")) return;
+  for (const auto& [key, ep] : m["endpoints"].items()) {
+    if (!ep.contains("by_group")) continue;
+    std::cout << "  " << key << " by " << m["by"].get<std::string>() << ":\n";
+    for (const auto& [g, gj] : ep["by_group"].items()) {
+      char head[160];
+      std::snprintf(head, sizeof head, "    %-14s n=%-5lld (%lld positive)  AUC ", g.c_str(), gj["n"].get<long long>(),
+                    gj["n_positive"].get<long long>());
+      std::cout << head
+                << (gj["auc"].is_number() ? with_ci({{"estimate", gj["auc"]}, {"ci", gj.value("auc_ci", nlohmann::json())}})
+                                          : "n/a (" + gj.value("auc_reason", std::string("undefined")) + ")");
+      if (gj.contains("sensitivity_youden"))
+        std::cout << "  sens " << with_ci(gj["sensitivity_youden"]) << "  spec " << with_ci(gj["specificity_youden"]);
+      std::cout << (gj.contains("few_cases") ? "  (few cases)" : "") << "\n";
+    }
+    if (ep.contains("by_group_differences") && ep["by_group_differences"].is_array())
+      for (const auto& d : ep["by_group_differences"]) {
+        if (!d["auc_difference"].is_number()) continue;
+        std::cout << "    AUC " << d["a"].get<std::string>() << " - " << d["b"].get<std::string>() << ": "
+                  << with_ci({{"estimate", d["auc_difference"]}, {"ci", d["ci"]}}) << ", " << p_text(d) << "\n";
+      }
+  }
+}
+
 void print_summary(const std::string& csv, const nlohmann::json& m) {
   const auto& b = m["bootstrap"];
   std::cout << csv << ": n=" << m["n"] << " images, " << m["n_patients"] << " patients; " << b["replicates"] << " "
@@ -70,6 +105,7 @@ void print_summary(const std::string& csv, const nlohmann::json& m) {
                             {"ci", ep["baseline"]["model_minus_baseline"]["ci"]}})
                 << "\n";
   }
+  print_groups(m);
   if (m.contains("t_score"))
     std::cout << "  T-score MAE               " << with_ci(m["t_score"]["mae"]) << " (n=" << m["t_score"]["n"] << ")\n"
               << "  T-score Pearson r         " << with_ci(m["t_score"]["pearson_r"]) << "\n";

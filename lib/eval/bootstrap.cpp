@@ -155,6 +155,14 @@ BootstrapResult bootstrap(const MetricEngine& engine, const std::vector<uint32_t
     if (s.empty() || static_cast<int>(s.size()) != res.valid) continue;
     percentile_of(m) = {quantile_type7(s, alpha), quantile_type7(s, 1.0 - alpha), true};
   }
+  res.extra_difference_p.assign(extra.count, kNaN);
+  res.extra_difference_p_is_bound.assign(extra.count, 0);
+  for (size_t c : extra.differences) {
+    if (!res.extra_percentile.at(c).defined) continue;
+    const DifferenceTest t = difference_test(sorted[kNumMetrics + c], opt.conf_level);
+    res.extra_difference_p[c] = t.p;
+    res.extra_difference_p_is_bound[c] = t.p_is_bound;
+  }
   if (!opt.bca || res.valid == 0) return res;
 
   // Jackknife over units (images, or patients with all their images).

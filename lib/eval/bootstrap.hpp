@@ -33,6 +33,9 @@ struct Interval {
 struct ExtraStatistics {
   size_t count = 0;
   std::function<void(const uint32_t* w, double* out)> compute;
+  // Columns that are paired differences: each also gets a bootstrap p against 0
+  // (BootstrapResult::extra_difference_p, difference_test's definition).
+  std::vector<size_t> differences;
 };
 
 struct BootstrapResult {
@@ -48,6 +51,10 @@ struct BootstrapResult {
   std::vector<double> extra_estimate;
   std::vector<Interval> extra_percentile, extra_bca;
   std::vector<int> extra_undefined;
+  // The two-sided bootstrap p of each ExtraStatistics::differences column (NaN where the
+  // difference is undefined in some valid replicate), and whether it is the 1/(R+1) bound.
+  std::vector<double> extra_difference_p;
+  std::vector<uint8_t> extra_difference_p_is_bound;
 };
 
 // `cluster_of[i]` is image i's unit (0..n_units-1); empty means image-level. Each

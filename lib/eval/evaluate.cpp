@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/labels.hpp"
 #include "core/numbers.hpp"
+#include "eval/clustered_auc.hpp"
 #include "eval/delong.hpp"
 #include "eval/json_values.hpp"
 #include "eval/screening.hpp"
@@ -34,12 +35,29 @@ class EndpointColumns {
  public:
   static constexpr int kPerRule = 4;  // sensitivity, specificity, ppv, npv
 
-  EndpointColumns(int endpoint, const ScoredSet& test, const ThresholdChoice& choice, size_t first_column)
-      : data_(endpoint_set(test, endpoint)), ranked_(data_.score, data_.positive) {
+  // `groups`: the image rows of each --by group, in the JSON's order (empty: no --by).
+  EndpointColumns(int endpoint, const ScoredSet& test, const ThresholdChoice& choice,
+                  const std::vector<std::vector<size_t>>& groups, size_t first_column)
+      : data_(endpoint_set(test, endpoint)), ranked_(data_.score, data_.positive), groups_(groups) {
     size_t c = first_column;
     if (endpoint == kLowBmdVsNormal) auc_ = static_cast<int>(c++);
     brier_ = static_cast<int>(c++);
     ece_ = static_cast<int>(c++);
+    // Calibration intercept and slope on the same resamples (no slope for flat scores).
+    logits_ = calibration_logits(data_);
+    with_slope_ = !calibration(data_).near_constant;
+    intercept_ = static_cast<int>(c++);
+    slope_ = static_cast<int>(c++);
+    // Per group: AUC, sensitivity and specificity at the Youden threshold; then the AUC
+    // difference of every pair of groups (when there are at most kMaxGroupPairs groups).
+    if (!groups_.empty()) {
+      group_first_ = static_cast<int>(c);
+      c += 3 * groups_.size();
+      if (groups_.size() <= kMaxGroupsForPairs) {
+        pair_first_ = static_cast<int>(c);
+        c += groups_.size() * (groups_.size() - 1) / 2;
+      }
+    }
     const size_t n = data_.size();
     code_.assign(n, 0);
     squared_error_.resize(n);
@@ -64,6 +82,18 @@ class EndpointColumns {
   int brier_column() const { return brier_; }
   int ece_column() const { return ece_; }
   int rule_column(int r) const { return rule_[r]; }
+  int intercept_column() const { return intercept_; }
+  int slope_column() const { return slope_; }
+  // Group g's AUC, sensitivity and specificity (at Youden) columns: +0, +1, +2.
+  int group_column(size_t g) const { return group_first_ + static_cast<int>(3 * g); }
+  // AUC(group a) - AUC(group b), a < b; -1 when pairs are not computed.
+  int pair_column(size_t a, size_t b) const {
+    if (pair_first_ < 0) return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < a; ++i) k += groups_.size() - 1 - i;
+    return pair_first_ + static_cast<int>(k + (b - a - 1));
+  }
+  static constexpr size_t kMaxGroupsForPairs = 8;
 
   // One pass over the images for Brier (mean squared error), ECE (sum over the 10 bins of
   // n_b/n |mean y - mean s|) and every rule's 2x2 table (integer counts).
@@ -104,6 +134,29 @@ class EndpointColumns {
       out[2] = ratio(tp, fp);
       out[3] = ratio(tn, fn);
     }
+    const CalibrationFit fit = calibration_fit(logits_, data_.positive, w, with_slope_);
+    row[intercept_] = fit.intercept;
+    row[slope_] = fit.slope;
+    if (groups_.empty()) return;
+    std::vector<uint32_t> in_group(n, 0u);  // this replicate's weights of one group's images
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      uint64_t t[4] = {};
+      for (size_t i : groups_[g]) {
+        in_group[i] = w[i];
+        const uint8_t code = code_[i];
+        t[((code >> 3) & 1) * 2 + (code & 1)] += w[i];
+      }
+      double* out = row + group_column(g);
+      out[0] = ranked_.auc(in_group.data());
+      const bool youden = rule_[kYouden] >= 0;
+      out[1] = youden ? ratio(t[3], t[2]) : kNaN;
+      out[2] = youden ? ratio(t[0], t[1]) : kNaN;
+      for (size_t i : groups_[g]) in_group[i] = 0;
+    }
+    if (pair_first_ < 0) return;
+    for (size_t a = 0; a < groups_.size(); ++a)
+      for (size_t b = a + 1; b < groups_.size(); ++b)
+        row[pair_column(a, b)] = row[group_column(a)] - row[group_column(b)];
   }
 
  private:
@@ -111,8 +164,10 @@ class EndpointColumns {
   RankedProblem ranked_;
   // Per image: bits 0-2 positive call at rule r's threshold, bit 3 positive, bits 4-7 the ECE bin.
   std::vector<uint8_t> code_;
-  std::vector<double> squared_error_;
-  int auc_ = -1, brier_ = -1, ece_ = -1;
+  std::vector<double> squared_error_, logits_;
+  std::vector<std::vector<size_t>> groups_;
+  bool with_slope_ = true;
+  int auc_ = -1, brier_ = -1, ece_ = -1, intercept_ = -1, slope_ = -1, group_first_ = -1, pair_first_ = -1;
   int rule_[kNumRules] = {-1, -1, -1};
   size_t end_ = 0;
 };
@@ -230,6 +285,17 @@ json calibration_json(const Calibration& c, const EndpointColumns& cols, const B
   if (!c.intercept_reason.empty()) j["intercept_reason"] = c.intercept_reason;
   j["slope"] = number_or_null(c.slope);
   if (!c.slope_reason.empty()) j["slope_reason"] = c.slope_reason;
+  // Intervals on the same resamples as every other metric.
+  for (const auto& [key, column] : {std::make_pair("intercept", cols.intercept_column()),
+                                    std::make_pair("slope", cols.slope_column())}) {
+    if (j[key].is_null()) continue;
+    const json e = extra_json(b, static_cast<size_t>(column), bca);
+    j[std::string(key) + "_ci"] = e["ci"];
+    if (e.contains("ci_reason"))
+      j[std::string(key) + "_ci_reason"] = "the fit does not exist (one outcome, or separation) in " +
+                                          std::to_string(b.extra_undefined[column]) + " of " + std::to_string(b.valid) +
+                                          " valid bootstrap replicates";
+  }
   j["bins"] = json::array();
   for (const auto& bin : c.bins)
     j["bins"].push_back({{"lower", bin.lower},
@@ -269,6 +335,65 @@ ScoredSet subset(const ScoredSet& s, const std::vector<size_t>& rows) {
   return out;
 }
 
+// Why intervals from a handful of cases or controls are not to be trusted; "" when there
+// are enough of both.
+std::string few_cases_note(size_t cases, size_t controls) {
+  if (cases >= kFewCasesForInterval && controls >= kFewCasesForInterval) return "";
+  return std::to_string(cases) + " positives and " + std::to_string(controls) +
+         " negatives: intervals from fewer than " + std::to_string(kFewCasesForInterval) +
+         " of either are unreliable (a bootstrap interval can be [1, 1] with one positive)";
+}
+
+// Each --by group of one endpoint: its AUC, and sensitivity and specificity at the
+// validation Youden threshold, each with its interval from the study's (clustered) resamples.
+json group_json(const EndpointColumns& cols, const std::vector<std::string>& names,
+                const std::vector<std::vector<size_t>>& rows, const BootstrapResult& boot, bool bca) {
+  json out = json::object();
+  const BinarySet& d = cols.data();
+  for (size_t g = 0; g < names.size(); ++g) {
+    size_t pos = 0;
+    for (size_t i : rows[g]) pos += d.positive[i];
+    json gj = {{"n", rows[g].size()}, {"n_positive", pos}};
+    const size_t c = static_cast<size_t>(cols.group_column(g));
+    if (pos == 0 || pos == rows[g].size()) {
+      gj["auc"] = nullptr;
+      gj["auc_reason"] = "one class only in this group";
+    } else {
+      const json a = extra_json(boot, c, bca);
+      gj["auc"] = a["estimate"];
+      gj["auc_ci"] = a["ci"];
+      if (a.contains("ci_reason")) gj["auc_ci_reason"] = a["ci_reason"];
+    }
+    if (cols.rule_column(kYouden) >= 0) {
+      gj["sensitivity_youden"] = extra_json(boot, c + 1, bca);
+      gj["specificity_youden"] = extra_json(boot, c + 2, bca);
+    }
+    if (const std::string few = few_cases_note(pos, rows[g].size() - pos); !few.empty()) gj["few_cases"] = few;
+    out[names[g]] = gj;
+  }
+  return out;
+}
+
+// AUC(group a) - AUC(group b) for every pair of groups, paired on the same resamples.
+json group_differences_json(const EndpointColumns& cols, const std::vector<std::string>& names,
+                            const BootstrapResult& boot, bool bca) {
+  if (cols.pair_column(0, 1) < 0)
+    return "more than " + std::to_string(EndpointColumns::kMaxGroupsForPairs) +
+           " groups: no pairwise differences (each group's AUC has its interval)";
+  json out = json::array();
+  for (size_t a = 0; a < names.size(); ++a)
+    for (size_t b = a + 1; b < names.size(); ++b) {
+      const size_t c = static_cast<size_t>(cols.pair_column(a, b));
+      json e = extra_json(boot, c, bca);
+      json row = {{"a", names[a]}, {"b", names[b]}, {"auc_difference", e["estimate"]}, {"ci", e["ci"]}};
+      row["p"] = number_or_null(boot.extra_difference_p[c]);
+      if (boot.extra_difference_p_is_bound[c]) row["p_is_bound"] = kBoundPText;
+      if (e.contains("ci_reason")) row["ci_reason"] = e["ci_reason"];
+      out.push_back(row);
+    }
+  return out;
+}
+
 }  // namespace
 
 json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& opt) {
@@ -280,6 +405,12 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
   require_all_classes(engine, p.source);
   if (val) check_disjoint_splits(p, *val);
   const auto groups = groups_of(p, opt.by);
+  std::vector<std::string> group_names;
+  std::vector<std::vector<size_t>> group_rows;
+  for (const auto& [g, rows] : groups) {
+    group_names.push_back(g);
+    group_rows.push_back(rows);
+  }
   const bool bca = opt.ci == "bca";
 
   // Thresholds from validation, and the endpoint statistics the bootstrap resamples.
@@ -288,7 +419,7 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
   size_t columns = 0;
   for (int e = 0; e < kNumEndpoints; ++e) {
     if (val) choice[e] = choose_thresholds(endpoint_set(val->scored, e));
-    endpoint_cols.emplace_back(e, p.scored, choice[e], columns);
+    endpoint_cols.emplace_back(e, p.scored, choice[e], group_rows, columns);
     columns = endpoint_cols.back().end();
   }
   const TscoreColumns tscore(p, columns);
@@ -299,6 +430,10 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
     for (const auto& c : endpoint_cols) c.compute(w, row);
     tscore.compute(w, row);
   };
+  for (const auto& c : endpoint_cols)
+    for (size_t a = 0; a < group_rows.size(); ++a)
+      for (size_t b = a + 1; b < group_rows.size(); ++b)
+        if (c.pair_column(a, b) >= 0) extra.differences.push_back(static_cast<size_t>(c.pair_column(a, b)));
 
   size_t n_patients = 0;
   const std::vector<uint32_t> clusters = cluster_index(p.patient_id, &n_patients);
@@ -395,24 +530,11 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
                             {"net_benefit", dc.net_benefit},
                             {"treat_all", dc.treat_all},
                             {"treat_none", "0 at every threshold"}};
-    if (!opt.by.empty()) {
-      for (const auto& [g, rows] : groups) {
-        BinarySet s;
-        for (size_t i : rows) {
-          s.score.push_back(d.score[i]);
-          s.positive.push_back(d.positive[i]);
-        }
-        const size_t pos = s.positives();
-        json gj = {{"n", rows.size()}, {"n_positive", pos}};
-        if (pos == 0 || pos == rows.size()) {
-          gj["auc"] = nullptr;
-          gj["auc_reason"] = "one class only in this group";
-        } else {
-          gj["auc"] = RankedProblem(s.score, s.positive).auc();
-        }
-        ep["by_group"][g] = gj;
-      }
-    }
+    if (!opt.by.empty()) ep["by_group"] = group_json(cols, group_names, group_rows, boot, bca);
+    if (!opt.by.empty() && group_rows.size() > 1)
+      ep["by_group_differences"] = group_differences_json(cols, group_names, boot, bca);
+    if (const std::string few = few_cases_note(d.positives(), d.size() - d.positives()); !few.empty())
+      ep["few_cases"] = few;
     j["endpoints"][endpoint_key(e)] = ep;
   }
 

@@ -20,15 +20,17 @@ double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp
 // Calibration-in-the-large: the root a of sum_i (y_i - sigmoid(a + o_i)) = 0. The score
 // is strictly decreasing in a, so Newton steps safeguarded by a bisection bracket
 // converge from anywhere; it has a root only when both outcomes occur.
-double fit_intercept(const std::vector<double>& offset, const std::vector<uint8_t>& y) {
+double fit_intercept(const std::vector<double>& offset, const std::vector<uint8_t>& y, const uint32_t* w) {
   double lo = -50, hi = 50;  // sigmoid saturates far inside these for |offset| <= 14
   double a = 0;
   for (int it = 0; it < 200; ++it) {
     double score = 0, info = 0;
     for (size_t i = 0; i < y.size(); ++i) {
+      const double wi = w ? w[i] : 1.0;
+      if (wi == 0) continue;
       const double p = sigmoid(a + offset[i]);
-      score += y[i] - p;
-      info += p * (1 - p);
+      score += wi * (y[i] - p);
+      info += wi * p * (1 - p);
     }
     if (score > 0) lo = a;
     else hi = a;
@@ -42,14 +44,17 @@ double fit_intercept(const std::vector<double>& offset, const std::vector<uint8_
 
 // Logistic regression y ~ b0 + b1 x by Newton-Raphson with step halving on the
 // log-likelihood; false when it does not converge (separation).
-bool fit_logistic(const std::vector<double>& x, const std::vector<uint8_t>& y, double* b0, double* b1) {
+bool fit_logistic(const std::vector<double>& x, const std::vector<uint8_t>& y, const uint32_t* w, double* b0,
+                  double* b1) {
   auto loglik = [&](double c0, double c1) {
     double ll = 0;
     for (size_t i = 0; i < y.size(); ++i) {
+      const double wi = w ? w[i] : 1.0;
+      if (wi == 0) continue;
       const double eta = c0 + c1 * x[i];
       // log sigmoid(eta) and log(1 - sigmoid(eta)) without overflow
       const double log1pexp = eta > 0 ? eta + std::log1p(std::exp(-eta)) : std::log1p(std::exp(eta));
-      ll += y[i] ? eta - log1pexp : -log1pexp;
+      ll += wi * (y[i] ? eta - log1pexp : -log1pexp);
     }
     return ll;
   };
@@ -57,8 +62,10 @@ bool fit_logistic(const std::vector<double>& x, const std::vector<uint8_t>& y, d
   for (int it = 0; it < 200; ++it) {
     double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0;
     for (size_t i = 0; i < y.size(); ++i) {
+      const double wi = w ? w[i] : 1.0;
+      if (wi == 0) continue;
       const double p = sigmoid(c0 + c1 * x[i]);
-      const double r = y[i] - p, v = p * (1 - p);
+      const double r = wi * (y[i] - p), v = wi * p * (1 - p);
       g0 += r;
       g1 += r * x[i];
       h00 += v;
@@ -181,7 +188,7 @@ Calibration calibration(const BinarySet& d) {
     c.intercept = c.slope = kNaN;
     c.intercept_reason = c.slope_reason = "one outcome only: the calibration fits have no maximum";
   } else {
-    c.intercept = fit_intercept(x, d.positive);
+    c.intercept = fit_intercept(x, d.positive, nullptr);
     double mean = 0, ss = 0;
     for (double v : x) mean += v / static_cast<double>(n);
     for (double v : x) ss += (v - mean) * (v - mean);
@@ -197,7 +204,7 @@ Calibration calibration(const BinarySet& d) {
                     kNearConstantLogitSd);
       c.slope_reason = reason;
       c.near_constant = true;
-    } else if (fit_logistic(x, d.positive, &b0, &b1)) {
+    } else if (fit_logistic(x, d.positive, nullptr, &b0, &b1)) {
       c.slope = b1;
     } else {
       c.slope = kNaN;
@@ -219,6 +226,28 @@ Calibration calibration(const BinarySet& d) {
     c.bins[b].observed = c.bins[b].n ? sum_y[b] / c.bins[b].n : kNaN;
   }
   return c;
+}
+
+std::vector<double> calibration_logits(const BinarySet& d) {
+  std::vector<double> x(d.size());
+  for (size_t i = 0; i < d.size(); ++i) x[i] = logit(std::clamp(d.score[i], kClip, 1.0 - kClip));
+  return x;
+}
+
+CalibrationFit calibration_fit(const std::vector<double>& logits, const std::vector<uint8_t>& positive, const uint32_t* w,
+                               bool with_slope) {
+  CalibrationFit f{kNaN, kNaN};
+  double n = 0, pos = 0;
+  for (size_t i = 0; i < positive.size(); ++i) {
+    const double wi = w ? w[i] : 1.0;
+    n += wi;
+    pos += wi * positive[i];
+  }
+  if (pos == 0 || pos == n) return f;
+  f.intercept = fit_intercept(logits, positive, w);
+  double b0 = 0, b1 = 0;
+  if (with_slope && fit_logistic(logits, positive, w, &b0, &b1)) f.slope = b1;
+  return f;
 }
 
 DecisionCurve decision_curve(const BinarySet& d, const std::vector<double>& thresholds) {

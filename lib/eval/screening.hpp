@@ -77,6 +77,16 @@ struct Calibration {
 // statistics of weighted images: evaluate() computes them with their bootstrap.)
 Calibration calibration(const BinarySet& data);
 
+// The two fits of calibration() on weighted images (w: multiplicities, nullptr: all 1),
+// for their bootstrap intervals; NaN where a fit does not exist (one outcome, separation),
+// and the slope NaN too unless with_slope (scores near-constant at the estimate).
+struct CalibrationFit {
+  double intercept, slope;
+};
+std::vector<double> calibration_logits(const BinarySet& data);  // logit of the clipped scores
+CalibrationFit calibration_fit(const std::vector<double>& logits, const std::vector<uint8_t>& positive, const uint32_t* w,
+                               bool with_slope);
+
 // The ECE bin of a score: min(floor(10 s), 9).
 int ece_bin(double s);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -46,6 +47,7 @@ std::vector<std::string> write_eval_figures(const Predictions& predictions, cons
                                             const std::string& title, const std::string& stem) {
   std::vector<std::string> files = write_class_roc(predictions, "ROC, " + title, stem + "_roc", &metrics);
   for (auto& f : write_screening_figures(metrics, title, stem)) files.push_back(std::move(f));
+  for (auto& f : write_forest_plots(metrics, title, stem)) files.push_back(std::move(f));
   return files;
 }
 
@@ -138,6 +140,62 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     dca.y_max = std::max(0.05, top * 1.15);
     dca.y_min = -0.25 * dca.y_max;
     for (auto& f : write_both(dca, stem + "_decision_" + key)) files.push_back(f);
+  }
+  return files;
+}
+
+std::vector<std::string> write_forest_plots(const nlohmann::json& m, const std::string& title, const std::string& stem) {
+  std::vector<std::string> files;
+  if (!m.contains("endpoints") || !m.contains("by")) return files;
+  for (const auto& [key, ep] : m["endpoints"].items()) {
+    if (!ep.contains("by_group") || !ep["by_group"].is_object() || !ep["auc"].is_object()) continue;
+    const std::string name = key == "osteoporosis_vs_rest" ? "osteoporosis vs rest" : "low BMD vs normal";
+    LinePlot plot;
+    plot.title = "Subgroups by " + m["by"].get<std::string>() + ", " + title + ": " + name;
+    plot.x_label = "AUC (" + name + ")";
+    plot.y_label = "subgroup (legend order, top = 1)";
+    plot.diagonal = false;
+    plot.legend = LegendPlace::kBelow;
+    // One row per group, the first at the top: a dot at the AUC, a line over its CI.
+    const size_t groups = ep["by_group"].size();
+    double lo = 0.5, hi = 1.0;
+    size_t row = 0;
+    for (const auto& [g, gj] : ep["by_group"].items()) {
+      const double y = static_cast<double>(groups - row);
+      ++row;
+      if (!gj["auc"].is_number()) continue;
+      const double auc = gj["auc"].get<double>();
+      PlotSeries s = curve_series(std::to_string(row) + ". " + g + " (n=" + std::to_string(gj["n"].get<long long>()) +
+                                      ", " + std::to_string(gj["n_positive"].get<long long>()) + " positive): AUC " +
+                                      with_ci({{"estimate", auc}, {"ci", gj.value("auc_ci", nlohmann::json())}}),
+                                  {auc}, {y});
+      s.markers = true;
+      if (gj.contains("auc_ci") && gj["auc_ci"].is_array()) {
+        const double a = gj["auc_ci"][0].get<double>(), b = gj["auc_ci"][1].get<double>();
+        s.x = {a, auc, b};
+        s.y = {y, y, y};
+        lo = std::min(lo, a);
+      }
+      lo = std::min(lo, auc);
+      plot.series.push_back(std::move(s));
+    }
+    if (plot.series.empty()) continue;
+    PlotSeries overall = curve_series("all images: AUC " + with_ci(ep["auc"]), {}, {});
+    overall.dashed = true;
+    overall.color = Rgb{90, 90, 90};
+    const double all = ep["auc"]["estimate"].get<double>();
+    overall.x = {all, all};
+    overall.y = {0.5, static_cast<double>(groups) + 0.5};
+    plot.series.push_back(overall);
+    plot.x_min = std::max(0.0, std::floor(lo * 10) / 10);
+    plot.x_max = hi;
+    plot.y_min = 0.5;
+    plot.y_max = static_cast<double>(groups) + 0.5;
+    if (m.contains("bootstrap"))
+      plot.notes = {"95% CI: " + std::to_string(m["bootstrap"].value("replicates", 0)) +
+                    (m["bootstrap"].value("clustered", false) ? " patient-clustered" : " image-level") +
+                    " bootstrap replicates"};
+    for (auto& f : write_both(plot, stem + "_forest_" + key)) files.push_back(f);
   }
   return files;
 }

@@ -21,8 +21,13 @@ std::vector<std::string> write_class_roc(const Predictions& predictions, const s
 // <stem>_decision_<endpoint> (.svg, and .png in image builds).
 std::vector<std::string> write_screening_figures(const nlohmann::json& metrics, const std::string& title,
                                                  const std::string& stem);
+// With eval --by: per endpoint, a forest plot of the subgroups' AUCs with their CIs and the
+// overall AUC as a dashed line (<stem>_forest_<endpoint>).
+std::vector<std::string> write_forest_plots(const nlohmann::json& metrics, const std::string& title,
+                                            const std::string& stem);
 // What 'osteofm eval' draws for one evaluated predictions file: the per-class ROC
-// (<stem>_roc) and the screening figures (<stem>_reliability_*, <stem>_decision_*).
+// (<stem>_roc), the screening figures (<stem>_reliability_*, <stem>_decision_*) and, with
+// --by, the forest plots (<stem>_forest_*).
 std::vector<std::string> write_eval_figures(const Predictions& predictions, const nlohmann::json& metrics,
                                             const std::string& title, const std::string& stem);
 std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std::vector<VariantRow>& rows,

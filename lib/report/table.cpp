@@ -194,8 +194,9 @@ namespace {
 // metrics_test.json's osteoporosis-vs-rest calibration slope (absent: null or no endpoints).
 const json& osteoporosis_calibration(const json& m) {
   static const json none = json::object();
-  if (!m.contains("endpoints") || !m["endpoints"].is_object()) return none;
-  const json& e = m["endpoints"].value("osteoporosis_vs_rest", none);
+  if (!m.contains("endpoints") || !m["endpoints"].is_object() || !m["endpoints"].contains("osteoporosis_vs_rest"))
+    return none;
+  const json& e = m["endpoints"]["osteoporosis_vs_rest"];  // a reference into m (value() would copy)
   return e.is_object() && e.contains("calibration") && e["calibration"].is_object() ? e["calibration"] : none;
 }
 std::optional<double> calibration_slope_of(const json& m) {
