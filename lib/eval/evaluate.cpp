@@ -46,6 +46,7 @@ class EndpointColumns {
     // Calibration intercept and slope on the same resamples (no slope for flat scores).
     logits_ = calibration_logits(data_);
     with_slope_ = !calibration(data_).near_constant;
+    point_fit_ = calibration_fit(logits_, data_.positive, nullptr, with_slope_);
     intercept_ = static_cast<int>(c++);
     slope_ = static_cast<int>(c++);
     // Per group: AUC, sensitivity and specificity at the Youden threshold; then the AUC
@@ -134,7 +135,7 @@ class EndpointColumns {
       out[2] = ratio(tp, fp);
       out[3] = ratio(tn, fn);
     }
-    const CalibrationFit fit = calibration_fit(logits_, data_.positive, w, with_slope_);
+    const CalibrationFit fit = calibration_fit(logits_, data_.positive, w, with_slope_, &point_fit_);
     row[intercept_] = fit.intercept;
     row[slope_] = fit.slope;
     if (groups_.empty()) return;
@@ -167,6 +168,7 @@ class EndpointColumns {
   std::vector<double> squared_error_, logits_;
   std::vector<std::vector<size_t>> groups_;
   bool with_slope_ = true;
+  CalibrationFit point_fit_{};
   int auc_ = -1, brier_ = -1, ece_ = -1, intercept_ = -1, slope_ = -1, group_first_ = -1, pair_first_ = -1;
   int rule_[kNumRules] = {-1, -1, -1};
   size_t end_ = 0;

@@ -20,9 +20,10 @@ double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp
 // Calibration-in-the-large: the root a of sum_i (y_i - sigmoid(a + o_i)) = 0. The score
 // is strictly decreasing in a, so Newton steps safeguarded by a bisection bracket
 // converge from anywhere; it has a root only when both outcomes occur.
-double fit_intercept(const std::vector<double>& offset, const std::vector<uint8_t>& y, const uint32_t* w) {
+double fit_intercept(const std::vector<double>& offset, const std::vector<uint8_t>& y, const uint32_t* w,
+                     double start = 0) {
   double lo = -50, hi = 50;  // sigmoid saturates far inside these for |offset| <= 14
-  double a = 0;
+  double a = std::clamp(start, lo, hi);
   for (int it = 0; it < 200; ++it) {
     double score = 0, info = 0;
     for (size_t i = 0; i < y.size(); ++i) {
@@ -45,7 +46,7 @@ double fit_intercept(const std::vector<double>& offset, const std::vector<uint8_
 // Logistic regression y ~ b0 + b1 x by Newton-Raphson with step halving on the
 // log-likelihood; false when it does not converge (separation).
 bool fit_logistic(const std::vector<double>& x, const std::vector<uint8_t>& y, const uint32_t* w, double* b0,
-                  double* b1) {
+                  double* b1, double start0 = 0, double start1 = 1) {
   auto loglik = [&](double c0, double c1) {
     double ll = 0;
     for (size_t i = 0; i < y.size(); ++i) {
@@ -58,7 +59,7 @@ bool fit_logistic(const std::vector<double>& x, const std::vector<uint8_t>& y, c
     }
     return ll;
   };
-  double c0 = 0, c1 = 1, ll = loglik(c0, c1);
+  double c0 = start0, c1 = start1, ll = loglik(c0, c1);
   for (int it = 0; it < 200; ++it) {
     double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0;
     for (size_t i = 0; i < y.size(); ++i) {
@@ -235,8 +236,8 @@ std::vector<double> calibration_logits(const BinarySet& d) {
 }
 
 CalibrationFit calibration_fit(const std::vector<double>& logits, const std::vector<uint8_t>& positive, const uint32_t* w,
-                               bool with_slope) {
-  CalibrationFit f{kNaN, kNaN};
+                               bool with_slope, const CalibrationFit* start) {
+  CalibrationFit f{kNaN, kNaN, kNaN};
   double n = 0, pos = 0;
   for (size_t i = 0; i < positive.size(); ++i) {
     const double wi = w ? w[i] : 1.0;
@@ -244,9 +245,15 @@ CalibrationFit calibration_fit(const std::vector<double>& logits, const std::vec
     pos += wi * positive[i];
   }
   if (pos == 0 || pos == n) return f;
-  f.intercept = fit_intercept(logits, positive, w);
+  const bool warm = start && std::isfinite(start->intercept);
+  f.intercept = fit_intercept(logits, positive, w, warm ? start->intercept : 0.0);
   double b0 = 0, b1 = 0;
-  if (with_slope && fit_logistic(logits, positive, w, &b0, &b1)) f.slope = b1;
+  const bool warm_slope = start && std::isfinite(start->slope) && std::isfinite(start->slope_intercept);
+  if (with_slope && fit_logistic(logits, positive, w, &b0, &b1, warm_slope ? start->slope_intercept : 0.0,
+                                 warm_slope ? start->slope : 1.0)) {
+    f.slope = b1;
+    f.slope_intercept = b0;
+  }
   return f;
 }
 

@@ -82,10 +82,12 @@ Calibration calibration(const BinarySet& data);
 // and the slope NaN too unless with_slope (scores near-constant at the estimate).
 struct CalibrationFit {
   double intercept, slope;
+  double slope_intercept;  // b0 of the slope's fit (a warm start for the next)
 };
 std::vector<double> calibration_logits(const BinarySet& data);  // logit of the clipped scores
+// `start`: the fit to begin Newton's iterations from (a replicate starts at the estimate's).
 CalibrationFit calibration_fit(const std::vector<double>& logits, const std::vector<uint8_t>& positive, const uint32_t* w,
-                               bool with_slope);
+                               bool with_slope, const CalibrationFit* start = nullptr);
 
 // The ECE bin of a score: min(floor(10 s), 9).
 int ece_bin(double s);
