@@ -26,12 +26,19 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
   CHECK(std::count_if(latex.begin(), latex.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) == 0);
   CHECK(latex.find("$\\Delta$bone") != std::string::npos);
   // Δbone beside its area-matched control, labelled (the "Δbone that can be read").
-  CHECK(table.find("| Δbone − area control |") != std::string::npos);
-  CHECK(table.find("Δbone - area control: Δbone minus the AUC loss when as many pixels outside every bone") !=
+  CHECK(table.find("| Δbone − area control (contrast) |") != std::string::npos);
+  CHECK(table.find("Δbone - area control (contrast): Δbone minus the AUC loss when as many pixels outside every bone") !=
         std::string::npos);
-  CHECK(table.find("Δbone: AUC(original) - AUC(all bones occluded), mean fill.") != std::string::npos);
+  CHECK(table.find("Δbone: AUC(original) - AUC(all bones occluded), mean fill (region occlusion; no saliency map).") !=
+        std::string::npos);
   CHECK(table.find("Explainability scores on the test split.") != std::string::npos);
-  CHECK(table.find("IoU_bone: all bones, top-k policy, on gradcam maps.") != std::string::npos);
+  // The fill and the map of every explainability column: the blur fill beside the mean
+  // fill, IoU_bone on Grad-CAM and on occlusion maps (reproduce's default explain.maps).
+  CHECK(table.find("| Δbone, mean fill | Δbone, blur fill |") != std::string::npos);
+  CHECK(table.find("| IoU_bone (Grad-CAM) | IoU_bone norm. (Grad-CAM) |") != std::string::npos);
+  CHECK(table.find("| IoU_bone (occlusion) | IoU_bone norm. (occlusion) |") != std::string::npos);
+  CHECK(table.find("IoU_bone: all bones, top-k policy, on gradcam maps; also on occlusion maps") != std::string::npos);
+  CHECK(json::parse(read_text(dir / "demo/sweep/dinov2-lora/explain-occlusion/explain.json"))["cam"] == "occlusion");
   CHECK(table.find("patient-clustered percentile bootstrap replicates") != std::string::npos);
   CHECK(table.find("Youden threshold chosen on the validation split") != std::string::npos);
   CHECK(table.find("Blank sensitivity/specificity") == std::string::npos);  // every variant has them

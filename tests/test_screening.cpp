@@ -559,10 +559,31 @@ TEST_CASE("calibration: near-constant scores give no slope, with the reason, and
   r.strategy = "linear_probe";
   r.auc_macro.value = 0.52;
   r.near_constant_scores = true;
+  // Explainability labels: the blur fill beside the mean fill, the area control a contrast
+  // marked where occluding the control raised the AUC (its own Δ's CI below 0).
+  r.delta_bone = Estimate{0.12, 0.05, 0.19};
+  r.delta_bone_fill = "mean";
+  r.delta_bone_blur = Estimate{0.03, -0.01, 0.07};
+  r.delta_bone_minus_control = Estimate{0.2, 0.1, 0.3};
+  r.area_control_delta = Estimate{-0.08, -0.12, -0.04};
+  r.area_control_raises_auc = true;
+  r.area_control_draws = 3;
+  r.grid_points = 3;  // two of them tied on validation
+  r.selected = "lr_head=0.001";
+  r.selection_tied = 2;
   t.rows.push_back(r);
   const std::string md = format_table(t, "md");
   CHECK_THAT(md, Catch::Contains("| n.e. § |") && Catch::Contains("n.e. §: not estimable"));
+  CHECK_THAT(md, Catch::Contains("| lr_head=0.001 (3) [tie of 2] |") && Catch::Contains("the first in grid order was kept"));
+  CHECK_THAT(md, Catch::Contains("| Δbone, mean fill | Δbone, blur fill | Δbone − area control (contrast) |"));
+  CHECK_THAT(md, Catch::Contains("| 0.030 [-0.010, 0.070] | 0.200 [0.100, 0.300] ‡ |"));
+  CHECK_THAT(md, Catch::Contains("‡: occluding the control raised the AUC"));
+  const std::string latex = format_table(t, "latex");
+  CHECK(std::count_if(latex.begin(), latex.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) == 0);
+  CHECK_THAT(latex, Catch::Contains("n.e.~\\S{}") && Catch::Contains("$^\\ddagger$"));
   const CsvTable csv = parse_csv(format_table(t, "csv"), "table.csv");
   CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("near_constant_scores"))) == "1");
   CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("calibration_slope"))).empty());
+  CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("area_control_raises_auc"))) == "1");
+  CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("delta_bone_blur"))) == "0.03");
 }

@@ -230,6 +230,16 @@ TEST_CASE("sweep: grids and seeds that cannot run are refused before anything st
   json s = sweep;
   s["seeds"] = {1, 2, 1};
   refused(s, "seed 1 is listed twice");
+  // reproduce's saliency maps: known ones, once each.
+  s = sweep;
+  s["explain"] = {{"maps", {"gradcam", "lime"}}};
+  refused(s, "'explain.maps': 'lime' is not gradcam, gradxact, occlusion or rollout");
+  s["explain"] = {{"maps", {"occlusion", "occlusion"}}};
+  refused(s, "'explain.maps' names 'occlusion' twice");
+  s["explain"] = {{"maps", json::array()}};
+  refused(s, "'explain.maps' must be a non-empty list");
+  s["explain"] = {{"map", {"gradcam"}}};
+  refused(s, "unknown key 'explain.map'");
   // A backbone's own data keys (its tensor cache) are an object, and a manifest that exists.
   s = sweep;
   s["backbones"]["dinov2"]["data"] = "cache";

@@ -87,6 +87,12 @@ std::string params(const std::optional<long long>& p) {
   return b;
 }
 std::string num(const std::optional<double>& v) { return v ? format_double(*v) : ""; }
+// A saliency method as a reader knows it.
+std::string map_title(const std::string& cam) {
+  if (cam == "gradcam") return "Grad-CAM";
+  if (cam == "gradxact") return "grad x act";
+  return cam;
+}
 }  // namespace
 
 namespace {
@@ -191,6 +197,25 @@ std::string rank_rows(const std::string& sweep_dir, std::vector<VariantRow>& row
 }  // namespace
 
 namespace {
+// IoU_bone on the run's other maps: RUN/explain-<map>/explain.json, in map-name order.
+void read_other_maps(const fs::path& run, VariantRow& r) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(run)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("explain-", 0) == 0 && fs::exists(e.path() / "explain.json")) found.push_back(e.path());
+  }
+  std::sort(found.begin(), found.end());
+  for (const auto& dir : found) {
+    const fs::path ex = dir / "explain.json";
+    const json e = read_json(ex);
+    VariantRow::MapScore m;
+    m.map = e.contains("cam") && e["cam"].is_string() ? e["cam"].get<std::string>() : dir.filename().string().substr(8);
+    if (m.map == r.iou_bone_cam) continue;
+    m.iou = optional_estimate(e, "iou_bone.all", ex);
+    m.normalised = optional_estimate(e, "iou_bone.reference.all.normalised", ex);
+    r.iou_bone_other_maps.push_back(std::move(m));
+  }
+}
 // metrics_test.json's osteoporosis-vs-rest calibration slope (absent: null or no endpoints).
 const json& osteoporosis_calibration(const json& m) {
   static const json none = json::object();
@@ -217,6 +242,7 @@ void read_selection_and_seeds(const fs::path& sweep, VariantRow& r) {
       throw InputError(selection.string() + ": lacks 'points' or 'values'");
     r.grid_points = static_cast<int>(s["points"].size());
     r.selected = describe_values(s["values"]);
+    if (s.contains("tied") && s["tied"].is_array()) r.selection_tied = static_cast<int>(s["tied"].size());
   }
   const fs::path seeds = sweep / "seeds" / r.run;
   if (!fs::is_directory(seeds)) return;
@@ -327,11 +353,15 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
         if (e["delta_bone"].contains("area_control") && e["delta_bone"]["area_control"].is_object()) {
           r.delta_bone_minus_control = optional_estimate(e, "delta_bone.area_control.delta_bone_minus_control", ex);
           r.area_control_draws = e["delta_bone"]["area_control"].value("draws", 0);
+          r.area_control_delta = optional_estimate(e, "delta_bone.area_control.delta", ex);
+          r.area_control_raises_auc = r.area_control_delta && r.area_control_delta->upper && *r.area_control_delta->upper < 0;
         }
+        if (r.delta_bone_fill != "blur") r.delta_bone_blur = optional_estimate(e, "delta_bone.fills.blur.all", ex);
         const json& below = e["delta_bone"].value("auc_below_0.5", json::array());
         r.delta_bone_below_chance = below.is_array() && std::find(below.begin(), below.end(), "all_bones_occluded") != below.end();
       }
     }
+    read_other_maps(run, r);
     read_selection_and_seeds(fs::path(sweep_dir), r);
     rows.push_back(std::move(r));
   }
@@ -414,10 +444,15 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     if (r.grid_points > 0) grids.insert(std::to_string(r.grid_points));
     if (r.auc_macro_seeds) seeds.insert(std::to_string(r.auc_macro_seeds->n));
   }
+  bool ties = false;
+  for (const auto& r : t.rows) ties = ties || r.selection_tied > 1;
   if (!grids.empty())
-    notes.push_back("Selected: nested selection; each variant trained " + join(grids) +
+    notes.push_back("Selected: hold-out selection on validation; each variant trained " + join(grids) +
                     " grid points on the training split, the one with the highest validation macro AUC was kept, and "
-                    "only it was evaluated on the test split.");
+                    "only it was evaluated on the test split." +
+                    (ties ? std::string(" [tie of k]: k grid points had the same validation score; the first in grid "
+                                        "order was kept (SWEEP/selection/<variant>.json \"tied\").")
+                          : std::string()));
   bool averaged = false, explained = false;
   for (const auto& r : t.rows) {
     averaged = averaged || r.seeds_averaged > 1;
@@ -442,26 +477,48 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     if (r.iou_bone || r.delta_bone) splits.insert(r.explain_split);
     if (r.delta_bone) fills.insert(r.delta_bone_fill);
   }
+  std::set<std::string> other;
+  for (const auto& r : t.rows)
+    for (const auto& m : r.iou_bone_other_maps) other.insert(m.map);
   if (!cams.empty())
-    notes.push_back("IoU_bone: all bones, top-k policy, on " + join(cams) + " maps." +
+    notes.push_back("IoU_bone: all bones, top-k policy, on " + join(cams) + " maps" +
+                    (other.empty() ? std::string(".")
+                                   : "; also on " + join(other) + " maps (RUN/explain-<map>/explain.json). Grad-CAM "
+                                     "follows gradients; the occlusion map is the drop in the model's output when "
+                                     "each patch cell is hidden, a map of what the model uses, and the one to trust "
+                                     "where the two disagree.") +
                     (normalised ? std::string(" Norm.: (IoU - chance) / (ceiling - chance), chance = random maps on the "
                                               "backbone's token grid, ceiling = the bone mask pooled to that grid; 0 = "
                                               "chance, 1 = the best the grid allows, comparable across grids.")
                                 : std::string()));
   bool below = false;
   for (const auto& r : t.rows) below = below || (r.delta_bone && r.delta_bone_below_chance);
+  bool blur = false;
+  for (const auto& r : t.rows) blur = blur || r.delta_bone_blur.has_value();
   if (!fills.empty())
-    notes.push_back("Δbone: AUC(original) - AUC(all bones occluded), " + join(fills) + " fill." +
+    notes.push_back("Δbone: AUC(original) - AUC(all bones occluded), " + join(fills) + " fill (region occlusion; no "
+                    "saliency map)." +
+                    (blur ? std::string(" Δbone, blur fill: the same with the bones blurred, which removes their detail "
+                                        "without painting a flat patch the model may react to; where the two differ, "
+                                        "the difference is the fill's, and the blur number is the conservative one.")
+                          : std::string()) +
                     (below ? std::string(" †: the fill drove the occluded AUC below 0.5, so that Δbone measures the "
-                                         "fill too (explain.json gives the blur fill beside it).")
+                                         "fill too.")
                            : std::string()));
   std::set<std::string> draws;
   for (const auto& r : t.rows)
     if (r.delta_bone_minus_control) draws.insert(std::to_string(r.area_control_draws));
   if (!draws.empty()) {
-    notes.push_back("Δbone - area control: Δbone minus the AUC loss when as many pixels outside every bone and "
-                    "control region are occluded with the same fill (seeded half-patch blocks, mean of " + join(draws) +
-                    " draws): the part of Δbone that is about bone, not about hiding that much image.");
+    bool raises = false;
+    for (const auto& r : t.rows) raises = raises || (r.delta_bone_minus_control && r.area_control_raises_auc);
+    notes.push_back("Δbone - area control (contrast): Δbone minus the AUC loss when as many pixels outside every "
+                    "bone and control region are occluded with the same fill (seeded half-patch blocks, mean of " +
+                    join(draws) + " draws). It reads as the part of Δbone about bone only when the control's own "
+                    "loss is at least 0." +
+                    (raises ? std::string(" ‡: occluding the control raised the AUC (its own Δ has a 95% CI below 0; "
+                                          "table.csv area_control_delta), so the contrast exceeds Δbone and is not "
+                                          "a share of it.")
+                            : std::string()));
   }
   // How far masks a few pixels smaller or larger move the scores: the widest range of all rows.
   std::set<std::string> pxs;
@@ -511,12 +568,27 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
     any_grid = any_grid || r.grid_points > 0;
     any_seeds = any_seeds || r.auc_macro_seeds.has_value();
   }
+  // Which fill and which map each explainability column comes from, in its header when
+  // every row shares it.
+  std::set<std::string> fills, cams;
+  bool any_blur = false;
+  for (const auto& r : rows) {
+    if (r.delta_bone) fills.insert(r.delta_bone_fill);
+    if (r.iou_bone) cams.insert(r.iou_bone_cam);
+    any_blur = any_blur || r.delta_bone_blur.has_value();
+  }
+  const std::string fill_suffix = fills.size() == 1 ? ", " + *fills.begin() + " fill" : std::string();
+  const std::string cam_suffix = cams.size() == 1 ? " (" + map_title(*cams.begin()) + ")" : std::string();
   auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
   auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
   auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
   auto text = [](const std::string& s, bool latex) { return latex ? latex_text(s) : s; };
   using Row = const VariantRow&;
-  return {
+  std::vector<std::string> other_maps;
+  for (const auto& r : rows)
+    for (const auto& m : r.iou_bone_other_maps)
+      if (std::find(other_maps.begin(), other_maps.end(), m.map) == other_maps.end()) other_maps.push_back(m.map);
+  std::vector<TableColumn> columns = {
       {"Backbone", "Backbone", 'l',
        // Random weights are marked for real presets only: the *-tiny ones exist to run on them.
        [=](Row r, bool latex) {
@@ -530,7 +602,9 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
        {{"strategy", [](Row r) { return r.strategy; }}}},
       {any_grid ? "Selected (grid points)" : "", any_grid ? "Selected (grid)" : "", 'l',
        [=](Row r, bool latex) {
-         return r.grid_points > 0 ? text(r.selected + " (" + std::to_string(r.grid_points) + ")", latex) : std::string();
+         if (r.grid_points == 0) return std::string();
+         const std::string tie = r.selection_tied > 1 ? " [tie of " + std::to_string(r.selection_tied) + "]" : "";
+         return text(r.selected + " (" + std::to_string(r.grid_points) + ")" + tie, latex);
        },
        {}},  // CSV: the last columns, so existing keys keep their positions
       {"Trainable params", "Trainable", 'r', [=](Row r, bool latex) { return text(params(r.trainable_parameters), latex); },
@@ -574,24 +648,30 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
         {"specificity_upper", [=](Row r) { return hi(r.specificity); }}}},
       {"Calibration slope", "Cal. slope", 'r',
        [=](Row r, bool latex) {
-         if (r.near_constant_scores && !r.calibration_slope) return latex ? std::string("n.e.$^\\S$") : std::string("n.e. §");
+         if (r.near_constant_scores && !r.calibration_slope) return latex ? std::string("n.e.~\\S{}") : std::string("n.e. §");
          return text(opt3(r.calibration_slope), latex);
        },
        {{"calibration_slope", [](Row r) { return num(r.calibration_slope); }}}},
-      {"Δbone", "$\\Delta_\\mathrm{bone}$", 'r',
+      {"Δbone" + fill_suffix, "$\\Delta_\\mathrm{bone}$" + fill_suffix, 'r',
        [=](Row r, bool latex) {
          const bool dagger = r.delta_bone && r.delta_bone_below_chance;
          return text(opt_ci(r.delta_bone) + (dagger ? (latex ? " $^\\dagger$" : " †") : ""), latex);
        },
        {{"delta_bone", [=](Row r) { return val(r.delta_bone); }}}},
-      {"Δbone − area control", "$\\Delta_\\mathrm{bone}$ $-$ area ctrl.", 'r',
-       [=](Row r, bool latex) { return text(opt_ci(r.delta_bone_minus_control), latex); },
+      {any_blur ? "Δbone, blur fill" : "", any_blur ? "$\\Delta_\\mathrm{bone}$, blur fill" : "", 'r',
+       [=](Row r, bool latex) { return text(opt_ci(r.delta_bone_blur), latex); },
+       {}},  // CSV: the last columns
+      {"Δbone − area control (contrast)", "$\\Delta_\\mathrm{bone}$ $-$ area ctrl. (contrast)", 'r',
+       [=](Row r, bool latex) {
+         const std::string mark = r.delta_bone_minus_control && r.area_control_raises_auc ? (latex ? " $^\\ddagger$" : " ‡") : "";
+         return text(opt_ci(r.delta_bone_minus_control), latex) + mark;
+       },
        {{"delta_bone_minus_control", [=](Row r) { return val(r.delta_bone_minus_control); }},
         {"delta_bone_minus_control_lower", [=](Row r) { return lo(r.delta_bone_minus_control); }},
         {"delta_bone_minus_control_upper", [=](Row r) { return hi(r.delta_bone_minus_control); }}}},
-      {"IoU_bone", "IoU$_\\mathrm{bone}$", 'r', [=](Row r, bool latex) { return text(opt_ci(r.iou_bone), latex); },
+      {"IoU_bone" + cam_suffix, "IoU$_\\mathrm{bone}$" + cam_suffix, 'r', [=](Row r, bool latex) { return text(opt_ci(r.iou_bone), latex); },
        {{"iou_bone", [=](Row r) { return val(r.iou_bone); }}}},
-      {"IoU_bone norm.", "IoU$_\\mathrm{bone}$ norm.", 'r',
+      {"IoU_bone norm." + cam_suffix, "IoU$_\\mathrm{bone}$ norm." + cam_suffix, 'r',
        [=](Row r, bool latex) { return text(opt_ci(r.iou_bone_normalised), latex); },
        {{"iou_bone_normalised", [=](Row r) { return val(r.iou_bone_normalised); }},
         {"iou_bone_normalised_lower", [=](Row r) { return lo(r.iou_bone_normalised); }},
@@ -610,7 +690,41 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
       {"", "", 'l', nullptr,
        {{"seeds_averaged", [](Row r) { return std::to_string(std::max(1, r.seeds_averaged)); }},
         {"near_constant_scores", [](Row r) { return std::string(r.near_constant_scores ? "1" : "0"); }}}},
+      // Explainability labels: the blur fill, the area control's own Δ, the other maps.
+      {"", "", 'l', nullptr,
+       {{"delta_bone_fill", [](Row r) { return r.delta_bone ? r.delta_bone_fill : std::string(); }},
+        {"delta_bone_blur", [=](Row r) { return val(r.delta_bone_blur); }},
+        {"delta_bone_blur_lower", [=](Row r) { return lo(r.delta_bone_blur); }},
+        {"delta_bone_blur_upper", [=](Row r) { return hi(r.delta_bone_blur); }},
+        {"area_control_delta", [=](Row r) { return val(r.area_control_delta); }},
+        {"area_control_delta_lower", [=](Row r) { return lo(r.area_control_delta); }},
+        {"area_control_delta_upper", [=](Row r) { return hi(r.area_control_delta); }},
+        {"area_control_raises_auc", [](Row r) { return std::string(r.area_control_raises_auc ? "1" : "0"); }}}},
   };
+  for (const std::string& map : other_maps) {
+    auto score = [map](Row r) -> std::optional<Estimate> {
+      for (const auto& m : r.iou_bone_other_maps)
+        if (m.map == map) return m.iou;
+      return std::nullopt;
+    };
+    auto normalised = [map](Row r) -> std::optional<Estimate> {
+      for (const auto& m : r.iou_bone_other_maps)
+        if (m.map == map) return m.normalised;
+      return std::nullopt;
+    };
+    columns.push_back({"IoU_bone (" + map_title(map) + ")", "IoU$_\\mathrm{bone}$ (" + latex_text(map_title(map)) + ")", 'r',
+                       [=](Row r, bool latex) { return text(opt_ci(score(r)), latex); },
+                       {{"iou_bone_" + map, [=](Row r) { return val(score(r)); }},
+                        {"iou_bone_" + map + "_lower", [=](Row r) { return lo(score(r)); }},
+                        {"iou_bone_" + map + "_upper", [=](Row r) { return hi(score(r)); }}}});
+    columns.push_back({"IoU_bone norm. (" + map_title(map) + ")",
+                       "IoU$_\\mathrm{bone}$ norm. (" + latex_text(map_title(map)) + ")", 'r',
+                       [=](Row r, bool latex) { return text(opt_ci(normalised(r)), latex); },
+                       {{"iou_bone_normalised_" + map, [=](Row r) { return val(normalised(r)); }},
+                        {"iou_bone_normalised_" + map + "_lower", [=](Row r) { return lo(normalised(r)); }},
+                        {"iou_bone_normalised_" + map + "_upper", [=](Row r) { return hi(normalised(r)); }}}});
+  }
+  return columns;
 }
 }  // namespace
 

@@ -34,6 +34,21 @@ struct VariantRow {
   // region (explain.json delta_bone.area_control), and that control's number of draws.
   std::optional<Estimate> delta_bone_minus_control;
   int area_control_draws = 0;
+  // The area control's own AUC loss (explain.json delta_bone.area_control.delta): when its
+  // whole CI is below 0, occluding that much non-bone image raised the AUC, and the
+  // difference above is a contrast, not "the part of Δbone about bone".
+  std::optional<Estimate> area_control_delta;
+  bool area_control_raises_auc = false;
+  // Δbone with the blur fill (explain.json delta_bone.fills.blur.all) beside the reported
+  // fill's, when that is another fill: the mean fill can read 2-30x larger.
+  std::optional<Estimate> delta_bone_blur;
+  // IoU_bone on other maps than iou_bone_cam: RUN/explain-<map>/explain.json (reproduce's
+  // explain.maps), as (map, IoU, normalised IoU).
+  struct MapScore {
+    std::string map;
+    std::optional<Estimate> iou, normalised;
+  };
+  std::vector<MapScore> iou_bone_other_maps;
   // Δbone(region) = AUC(all bones occluded except the region) - AUC(all bones occluded), in
   // the region table's order (explain.json delta_bone.per_region).
   std::vector<std::pair<std::string, Estimate>> delta_bone_regions;
@@ -57,6 +72,7 @@ struct VariantRow {
   // grid) and the selected point's values ("lr_body=3e-05").
   int grid_points = 0;
   std::string selected;
+  int selection_tied = 0;  // points sharing the best validation score (0/1: no tie)
   // Test macro AUC over the selected configuration's seeds: this run and
   // SWEEP/seeds/<run>/seed-*/ (sample SD); absent with one seed.
   struct SeedSpread {

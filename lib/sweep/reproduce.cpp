@@ -541,7 +541,10 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
   eo.device = device;
   eo.quiet_fill_warnings = true;  // one line for the study below, not one per fill and variant
   size_t explained = 0, below = 0;
-  for (const auto& v : expand_sweep((out / "study.json").string())) {
+  const std::string study_file = (out / "study.json").string();
+  const std::vector<std::string> maps = study_explain_maps(json::parse(read_file(study_file)), study_file);
+  eo.cam = maps.front();
+  for (const auto& v : expand_sweep(study_file)) {
     const fs::path run = sweep / v.name;
     if (!fs::exists(run / "metrics_test.json")) continue;
     // The figures 'osteofm eval --run' draws: per-class ROC, reliability and decision curves.
@@ -560,6 +563,19 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     if (!fs::exists(explained_file)) {
       std::cerr << "reproduce: explain " << v.name << " ...\n";
       explain_run(run.string(), (run / "explain").string(), eo);
+    }
+    // The other maps: their IoU_bone and deletion curves. Δbone occludes regions, whatever
+    // the map, so one fill there and no area control or mask sensitivity (RUN/explain has them).
+    for (size_t k = 1; k < maps.size(); ++k) {
+      const fs::path folder = run / ("explain-" + maps[k]);
+      if (fs::exists(folder / "explain.json")) continue;
+      std::cerr << "reproduce: explain " << v.name << " on " << maps[k] << " maps ...\n";
+      ExplainOptions other = eo;
+      other.cam = maps[k];
+      other.fills = {eo.fills.front()};
+      other.area_draws = 0;
+      other.mask_sensitivity = 0;
+      explain_run(run.string(), folder.string(), other);
     }
     // Fills that drive a model below chance: expected for weak models (the demo's), said
     // once for the study below.

@@ -129,6 +129,28 @@ std::vector<std::string> sbatch_command(const SweepOptions& o, const std::string
   return argv;
 }
 
+std::vector<std::string> study_explain_maps(const json& j, const std::string& file) {
+  if (!j.contains("explain")) return {"gradcam", "occlusion"};
+  const json& e = j["explain"];
+  if (!e.is_object()) throw InputError(file + ": 'explain' must be an object, e.g. {\"maps\": [\"gradcam\", \"occlusion\"]}");
+  for (auto it = e.begin(); it != e.end(); ++it)
+    if (it.key() != "maps") throw InputError(file + ": unknown key 'explain." + it.key() + "' (explain takes \"maps\")");
+  if (!e.contains("maps")) return {"gradcam", "occlusion"};
+  const json& maps = e["maps"];
+  if (!maps.is_array() || maps.empty())
+    throw InputError(file + ": 'explain.maps' must be a non-empty list of gradcam, gradxact, occlusion, rollout");
+  std::vector<std::string> out;
+  for (const auto& m : maps) {
+    const std::string name = m.is_string() ? m.get<std::string>() : m.dump();
+    if (name != "gradcam" && name != "gradxact" && name != "occlusion" && name != "rollout")
+      throw InputError(file + ": 'explain.maps': '" + name + "' is not gradcam, gradxact, occlusion or rollout");
+    if (std::find(out.begin(), out.end(), name) != out.end())
+      throw InputError(file + ": 'explain.maps' names '" + name + "' twice");
+    out.push_back(name);
+  }
+  return out;
+}
+
 std::vector<Variant> expand_sweep(const std::string& file) {
   const json j = json::parse(read_file(file), nullptr, false);
   std::string dir = fs::path(file).parent_path().string();
@@ -139,8 +161,9 @@ std::vector<Variant> expand_sweep_json(const json& j, const std::string& file, c
   if (j.is_discarded() || !j.is_object()) throw InputError(file + ": not a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "base" && it.key() != "backbones" && it.key() != "strategies" && it.key() != "description" &&
-        it.key() != "grid" && it.key() != "seeds")
+        it.key() != "grid" && it.key() != "seeds" && it.key() != "explain")
       throw InputError(file + ": unknown sweep key '" + it.key() + "'");
+  study_explain_maps(j, file);  // refused here, before anything trains
   if (!j.contains("backbones") || !j["backbones"].is_object() || j["backbones"].empty())
     throw InputError(file + ": 'backbones' must be a non-empty object");
   if (!j.contains("strategies") || !j["strategies"].is_object() || j["strategies"].empty())
@@ -396,6 +419,14 @@ PointScore point_score(const std::string& name, const fs::path& run) {
   return p;
 }
 
+// ", a tie of N points on validation, broken by grid order" when the selection record says so.
+std::string tie_note(const Variant& v, const fs::path& root) {
+  const json record = json::parse(read_file((root / "selection" / (v.name + ".json")).string()), nullptr, false);
+  if (!record.is_object() || !record.contains("tied")) return "";
+  return "; " + std::to_string(record["tied"].size()) +
+         " points tied on the validation score, the first in grid order was kept";
+}
+
 // The variant's selection among its finished grid points, written to
 // SWEEP/selection/<variant>.json; -1 (nothing written) when a point has not finished.
 int select_and_record(const Variant& v, const fs::path& root) {
@@ -410,13 +441,21 @@ int select_and_record(const Variant& v, const fs::path& root) {
                       {"val_score", scores[i].val_score},
                       {"metric", scores[i].metric},
                       {"run", (fs::path("grid") / v.name / v.grid[i].name).string()}});
-  const json record = {{"variant", v.name},
-                       {"rule", "highest best-epoch validation score (macro AUC; accuracy where validation lacks a "
-                                "class); ties go to the first point; test predictions of grid points never made"},
-                       {"points", points},
-                       {"selected", v.grid[chosen].name},
-                       {"values", v.grid[chosen].values},
-                       {"seeds", v.seeds}};
+  json record = {{"variant", v.name},
+                 {"rule", "highest best-epoch validation score (macro AUC; accuracy where validation lacks a "
+                          "class); ties go to the first point; test predictions of grid points never made"},
+                 {"points", points},
+                 {"selected", v.grid[chosen].name},
+                 {"values", v.grid[chosen].values},
+                 {"seeds", v.seeds}};
+  // Points sharing the best score: the choice among them is the grid's order, not the data.
+  json tied = json::array();
+  for (size_t i = 0; i < v.grid.size(); ++i)
+    if (scores[i].finished && scores[i].val_score == scores[chosen].val_score) tied.push_back(v.grid[i].name);
+  if (tied.size() > 1) {
+    record["tied"] = tied;
+    record["tie_broken_by"] = "the first of the tied points in grid order";
+  }
   fs::create_directories(root / "selection");
   write_file_atomic((root / "selection" / (v.name + ".json")).string(), record.dump(2) + "\n");
   return chosen;
@@ -572,7 +611,8 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
         continue;
       }
       std::cerr << "sweep: " << v.name << ": selected " << v.grid[chosen].name << " ("
-                << describe_values(v.grid[chosen].values) << ") of " << v.grid.size() << " grid points on validation\n";
+                << describe_values(v.grid[chosen].values) << ") of " << v.grid.size() << " grid points on validation"
+                << tie_note(v, root) << "\n";
     }
     for (auto& job : seed_jobs(v, v.grid[chosen].values, root)) final_jobs.push_back(job);
   }

@@ -32,6 +32,12 @@ std::vector<Variant> expand_sweep(const std::string& file);
 // resolve against `dir`.
 std::vector<Variant> expand_sweep_json(const nlohmann::json& sweep, const std::string& source, const std::string& dir);
 
+// The saliency maps reproduce explains each selected variant with (the study's
+// "explain": {"maps": [...]}; default gradcam and occlusion): the first one's explain.json
+// is RUN/explain, each other one's RUN/explain-<map>. Throws InputError naming the file
+// for an unknown map, a repeated one, or an empty list.
+std::vector<std::string> study_explain_maps(const nlohmann::json& sweep, const std::string& source);
+
 // A sweep trains at most this many runs (grid points of the variants with more than one,
 // plus every variant's seeds) unless --force.
 constexpr size_t kSweepRunLimit = 200;
