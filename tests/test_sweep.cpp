@@ -466,6 +466,23 @@ TEST_CASE("reproduce: on Slurm every stage is a job after the one before, from a
   CHECK(fs::exists(dir.path / "out/sweep/dinov2-linear/explain/explain.json"));
   CHECK_FALSE(fs::exists(dir.path / "out/sweep/compare.json"));  // one variant: nothing to compare
   CHECK_THAT(read_text(dir / "out/sweep/table.md"), Catch::Contains("over seeds"));
+  // Both seeds explained; the table's Δbone and IoU_bone are their means, with the CI of the mean.
+  CHECK_THAT(read_text(dir / "out/sweep/table.md"), Catch::Contains("are seed means too"));
+  {
+    const json e1 = json::parse(read_text(dir / "out/sweep/dinov2-linear/explain/explain.json"));
+    const json e2 = json::parse(read_text(dir / "out/sweep/seeds/dinov2-linear/seed-2/explain/explain.json"));
+    CHECK(fs::exists(dir.path / "out/sweep/seeds/dinov2-linear/seed-2/explain/replicates.csv"));
+    CHECK_FALSE(e1["iou_bone"]["all"].contains("_replicates"));  // the replicates live in replicates.csv only
+    const CsvTable t = parse_csv(read_text(dir / "out/sweep/table.csv"), "table.csv");
+    REQUIRE(t.records.size() == 1);
+    const auto cell = [&](const char* name) { return t.records[0].fields.at(static_cast<size_t>(t.column(name))); };
+    for (const auto& [column, key] : {std::make_pair("iou_bone", "iou_bone"), std::make_pair("delta_bone", "delta_bone")}) {
+      INFO(column);
+      if (!e1[key]["all"]["estimate"].is_number()) continue;
+      CHECK(std::stod(cell(column)) == Approx((e1[key]["all"]["estimate"].get<double>() +
+                                                e2[key]["all"]["estimate"].get<double>()) / 2).margin(1e-12));
+    }
+  }
 
   // Resumed when everything has finished: no array runs again (each task would reload its
   // data and predict val and test once more), the report is rebuilt from what is there.

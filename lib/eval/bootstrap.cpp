@@ -86,6 +86,7 @@ StatisticCI bootstrap_statistic(size_t n, const std::vector<uint32_t>& cluster_o
   std::vector<double> sorted;
   for (double v : values)
     if (!std::isnan(v)) sorted.push_back(v);
+  out.values = std::move(values);
   out.valid = static_cast<int>(sorted.size());
   if (sorted.empty()) return out;
   std::sort(sorted.begin(), sorted.end());

@@ -74,6 +74,10 @@ struct StatisticCI {
   double estimate = 0;  // the statistic with all weights 1
   Interval ci;          // percentile interval over the valid replicates
   int replicates = 0, valid = 0;
+  // The statistic on replicate r (NaN: undefined there); empty when the estimate is
+  // undefined. Statistics of several runs on the same images and resamples combine
+  // replicate by replicate (a seed mean's interval).
+  std::vector<double> values;
 };
 
 // Percentile bootstrap CI of any statistic of weighted images (`stat` returns NaN for a

@@ -1,17 +1,67 @@
 #include "explain/ci_json.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
+#include "core/csv.hpp"
 #include "core/numbers.hpp"
 
 namespace osteofm {
 using nlohmann::json;
 
 json ci_json(const StatisticCI& s, size_t n) {
-  return {{"estimate", std::isnan(s.estimate) ? json(nullptr) : json(s.estimate)},
-          {"ci", s.ci.defined ? json::array({s.ci.lower, s.ci.upper}) : json(nullptr)},
-          {"n", n},
-          {"valid_replicates", s.valid}};
+  json j = {{"estimate", std::isnan(s.estimate) ? json(nullptr) : json(s.estimate)},
+            {"ci", s.ci.defined ? json::array({s.ci.lower, s.ci.upper}) : json(nullptr)},
+            {"n", n},
+            {"valid_replicates", s.valid}};
+  if (!s.values.empty()) {
+    json values = json::array();
+    for (double v : s.values) values.push_back(std::isnan(v) ? json(nullptr) : json(v));
+    j[kReplicatesKey] = std::move(values);
+  }
+  return j;
+}
+
+std::string take_replicates(json& report, const std::vector<std::string>& paths) {
+  std::vector<const json*> columns;
+  size_t rows = 0;
+  for (const auto& path : paths) {
+    const json* node = &report;
+    size_t start = 0;
+    while (node && start <= path.size()) {
+      const size_t dot = path.find('.', start);
+      const std::string part = path.substr(start, dot - start);
+      node = node->is_object() && node->contains(part) ? &(*node)[part] : nullptr;
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    const json* values = node && node->is_object() && node->contains(kReplicatesKey) ? &(*node)[kReplicatesKey] : nullptr;
+    columns.push_back(values);
+    if (values) rows = std::max(rows, values->size());
+  }
+  std::string csv = "replicate";
+  for (const auto& p : paths) csv += "," + p;
+  csv += "\n";
+  for (size_t r = 0; r < rows; ++r) {
+    csv += std::to_string(r);
+    for (const json* c : columns) {
+      csv += ",";
+      if (c && r < c->size() && (*c)[r].is_number()) csv += format_double((*c)[r].get<double>());
+    }
+    csv += "\n";
+  }
+  // The replicates leave the report: explain.json keeps estimates and intervals.
+  std::function<void(json&)> strip = [&](json& j) {
+    if (j.is_object()) {
+      j.erase(kReplicatesKey);
+      for (auto& [k, v] : j.items()) strip(v);
+    } else if (j.is_array()) {
+      for (auto& v : j) strip(v);
+    }
+  };
+  strip(report);
+  return csv;
 }
 
 json mean_ci_json(const std::vector<double>& v, const std::vector<int>& labels, int only_class,

@@ -14,6 +14,8 @@
 #include "core/csv.hpp"
 #include "core/dotted_values.hpp"
 #include "core/error.hpp"
+#include "core/numbers.hpp"
+#include "eval/bootstrap.hpp"
 #include "eval/compare.hpp"
 #include "eval/screening.hpp"
 #include "core/preset_name.hpp"
@@ -153,6 +155,112 @@ void use_seed_means(const json& model, const std::string& bootstrap, VariantRow&
     if (all) r.calibration_slope = mean;
   }
   r.bootstrap = bootstrap;
+}
+
+// One explained run's headline scores: each path's estimate (explain.json) and its
+// replicates (replicates.csv, NaN where undefined).
+struct ExplainedRun {
+  std::map<std::string, double> estimate;
+  std::map<std::string, std::vector<double>> replicates;
+  long long n = 0, seed = 0, replicates_drawn = 0;
+  double conf_level = 0.95;
+};
+std::optional<ExplainedRun> read_explained(const fs::path& folder, const std::vector<std::string>& paths) {
+  const fs::path ex = folder / "explain.json", reps = folder / "replicates.csv";
+  if (!fs::exists(ex) || !fs::exists(reps)) return std::nullopt;
+  const json e = read_json(ex);
+  ExplainedRun run;
+  run.n = e.value("n", 0LL);
+  if (e.contains("bootstrap") && e["bootstrap"].is_object()) {
+    run.seed = e["bootstrap"].value("seed", 0LL);
+    run.replicates_drawn = e["bootstrap"].value("replicates", 0LL);
+    run.conf_level = e["bootstrap"].value("conf_level", 0.95);
+  }
+  const CsvTable t = parse_csv(read_file(reps.string()), reps.string());
+  for (const auto& p : paths) {
+    const auto est = optional_estimate(e, p, ex);
+    const int col = t.column(p);
+    if (!est || col < 0) continue;
+    run.estimate[p] = est->value;
+    std::vector<double>& v = run.replicates[p];
+    for (const auto& rec : t.records) {
+      const std::string& f = rec.fields.at(static_cast<size_t>(col));
+      v.push_back(f.empty() ? kNaN : std::stod(f));
+    }
+  }
+  return run;
+}
+
+// The explainability columns of a variant with several seeds as seed means: each seed's
+// run explained on the same test images with the same bootstrap seed draws the same
+// patients on replicate r, so the mean's interval is the percentile interval of the
+// per-replicate means. Left as the first seed's when a seed lacks its explain files.
+void use_explain_seed_means(const fs::path& sweep, VariantRow& r) {
+  const std::vector<std::pair<std::string, std::optional<Estimate>*>> columns = {
+      {"delta_bone.all", &r.delta_bone},
+      {"delta_bone.fills.blur.all", &r.delta_bone_blur},
+      {"delta_bone.area_control.delta", &r.area_control_delta},
+      {"delta_bone.area_control.delta_bone_minus_control", &r.delta_bone_minus_control},
+      {"iou_bone.all", &r.iou_bone},
+      {"iou_bone.reference.all.normalised", &r.iou_bone_normalised}};
+  std::vector<std::string> paths;
+  for (const auto& c : columns) paths.push_back(c.first);
+  std::vector<ExplainedRun> runs;
+  auto first = read_explained(sweep / r.run / "explain", paths);
+  if (!first) return;
+  runs.push_back(std::move(*first));
+  std::vector<fs::path> seeds;
+  if (fs::is_directory(sweep / "seeds" / r.run))
+    for (const auto& e : fs::directory_iterator(sweep / "seeds" / r.run))
+      if (e.is_directory() && fs::exists(e.path() / "metrics_test.json")) seeds.push_back(e.path());
+  if (seeds.empty()) return;
+  for (const auto& s : seeds) {
+    auto run = read_explained(s / "explain", paths);
+    // Another split, size or bootstrap seed: no shared resamples, no seed mean.
+    if (!run || run->n != runs[0].n || run->seed != runs[0].seed || run->replicates_drawn != runs[0].replicates_drawn)
+      return;
+    runs.push_back(std::move(*run));
+  }
+  const double k = static_cast<double>(runs.size());
+  for (const auto& [path, target] : columns) {
+    bool everywhere = true;
+    for (const auto& run : runs) everywhere = everywhere && run.estimate.count(path) > 0;
+    if (!everywhere) {
+      target->reset();  // not the first seed's number under a seed-mean heading
+      continue;
+    }
+    double estimate = 0;
+    for (const auto& run : runs) estimate += run.estimate.at(path) / k;
+    const size_t R = runs[0].replicates.at(path).size();
+    std::vector<double> means;
+    bool all_defined = true;
+    for (size_t i = 0; i < R; ++i) {
+      double m = 0;
+      bool defined = true;
+      for (const auto& run : runs) {
+        const auto& v = run.replicates.at(path);
+        defined = defined && i < v.size() && !std::isnan(v[i]);
+        if (defined) m += v[i] / k;
+      }
+      if (defined) means.push_back(m);
+      else all_defined = all_defined && std::none_of(runs.begin(), runs.end(), [&](const ExplainedRun& run) {
+        const auto& v = run.replicates.at(path);
+        return i < v.size() && !std::isnan(v[i]);
+      });
+    }
+    Estimate e;
+    e.value = estimate;
+    // An interval only when every replicate is either valid for all seeds or for none.
+    if (!means.empty() && all_defined) {
+      std::sort(means.begin(), means.end());
+      const double alpha = (1.0 - runs[0].conf_level) / 2;
+      e.lower = quantile_type7(means, alpha);
+      e.upper = quantile_type7(means, 1.0 - alpha);
+    }
+    *target = e;
+  }
+  r.area_control_raises_auc = r.area_control_delta && r.area_control_delta->upper && *r.area_control_delta->upper < 0;
+  r.explain_seeds_averaged = static_cast<int>(runs.size());
 }
 
 // Seed means, P(best) and the marks from the paired bootstrap of compare_models (one
@@ -375,6 +483,8 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
     return sa != sb ? sa < sb : a.strategy < b.strategy;
   });
   table.ranking_note = rank_rows(sweep_dir, rows);  // seed means first: the highest is of them
+  for (auto& r : rows)
+    if (r.seeds_averaged > 1) use_explain_seed_means(fs::path(sweep_dir), r);
   auto highest = std::max_element(rows.begin(), rows.end(), [](const VariantRow& a, const VariantRow& b) {
     return a.auc_macro.value < b.auc_macro.value;
   });
@@ -453,10 +563,11 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                     (ties ? std::string(" [tie of k]: k grid points had the same validation score; the first in grid "
                                         "order was kept (SWEEP/selection/<variant>.json \"tied\").")
                           : std::string()));
-  bool averaged = false, explained = false;
+  bool averaged = false, explained = false, explain_means = false;
   for (const auto& r : t.rows) {
     averaged = averaged || r.seeds_averaged > 1;
-    explained = explained || (r.seeds_averaged > 1 && (r.delta_bone || r.iou_bone));
+    explained = explained || (r.seeds_averaged > 1 && (r.delta_bone || r.iou_bone) && r.explain_seeds_averaged == 0);
+    explain_means = explain_means || r.explain_seeds_averaged > 1;
   }
   if (!seeds.empty())
     notes.push_back(
@@ -468,7 +579,12 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                                 "every seed, and P(best) and the bold compare seed means. ")
                   : std::string("The CI beside the macro AUC is the first seed's. ")) +
         "Macro AUC over seeds: mean ± sample SD of the seeds' own test macro AUCs." +
-        (explained ? std::string(" Explainability columns: the first seed's run.") : std::string()));
+        (explain_means ? std::string(" Δbone, its controls and IoU_bone (the first map's) are seed means too, each "
+                                     "seed explained on the same resamples (explain/replicates.csv); the CI is that of "
+                                     "the mean. IoU_bone on further maps: the first seed's run.")
+                       : explained ? std::string(" Explainability columns: the first seed's run (not every seed has "
+                                                 "explain/replicates.csv).")
+                                   : std::string()));
   std::set<std::string> cams, splits, fills;
   bool normalised = false;
   for (const auto& r : t.rows) {

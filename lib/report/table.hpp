@@ -84,6 +84,9 @@ struct VariantRow {
   // accuracy, sensitivity, specificity, calibration slope) are means over this many seeds,
   // with the intervals of the seed mean (compare's paired resamples); 0: one seed.
   int seeds_averaged = 0;
+  // The explainability columns are seed means too (every seed explained, with its
+  // replicates.csv): this many seeds; 0: the first seed's run.
+  int explain_seeds_averaged = 0;
   std::vector<std::optional<double>> seed_calibration_slopes;  // each seed's, from its metrics_test.json
 };
 

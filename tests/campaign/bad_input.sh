@@ -376,6 +376,11 @@ run_case "eval: --val is the test file" 2 "ev_same.json" -- "$BIN" eval --predic
 run_case "compare: different image sets" 2 "cmp.json" -- "$BIN" compare --predictions "$P" pred_fewer.csv --out cmp.json --bootstrap 50
 run_case "compare: --val are the test files themselves" 2 "cmp_same.json" -- "$BIN" compare --predictions "$P" "$P" --names a,b --val "$P" "$P" --out cmp_same.json --bootstrap 50
 run_case "compare: one file" 2 "cmp1.json" -- "$BIN" compare --predictions "$P" --out cmp1.json --bootstrap 50
+# A sweep variant's other seed scored on other images: its seed mean would mix test sets.
+mkdir -p swx/a swx/b swx/seeds/a/seed-2
+cp "$P" swx/a/predictions_test.csv && cp "$P" swx/b/predictions_test.csv && cp pred_fewer.csv swx/seeds/a/seed-2/predictions_test.csv
+run_case "compare: --sweep with a seed on other images" 2 "swx/compare.json" -- "$BIN" compare --sweep swx --bootstrap 50
+run_case "eval: --by a column the file lacks" 2 "ev_by.json" -- "$BIN" eval --predictions "$P" --by site --out ev_by.json --bootstrap 50
 run_case "compare: names count differs" 2 "cmp2.json" -- "$BIN" compare --predictions "$P" "$P" --names a --out cmp2.json --bootstrap 50
 
 # ---- 7. Sweeps ------------------------------------------------------------------------------------
@@ -422,6 +427,10 @@ run_case "reproduce: --gpus with a value that is no GPU" 2 "rp12" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp12 --gpus '0;1'
 run_case "reproduce: --bootstrap 2000000000" 2 "rp13" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out rp13 --bootstrap 2000000000
+# The study's saliency maps: a map osteofm does not have is refused before anything trains.
+sed 's/^{/{"explain": {"maps": ["gradcam", "lime"]},/' sweep_good.json >sweep_bad_maps.json
+run_case "reproduce: explain.maps names an unknown map" 2 "rp14" -- \
+  "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_bad_maps.json --out rp14
 # A newline in a path would end a line of the batch scripts: refused before anything.
 run_case "reproduce: a newline in --out (Slurm script injection)" 2 "rp_nl*:injected" -- \
   "$BIN" reproduce --manifest cohort/manifest.csv --study sweep_good.json --out $'rp_nl\ntouch injected' --executor slurm
