@@ -571,10 +571,13 @@ TEST_CASE("calibration: near-constant scores give no slope, with the reason, and
   r.grid_points = 3;  // two of them tied on validation
   r.selected = "lr_head=0.001";
   r.selection_tied = 2;
+  r.sensitivity = Estimate{1.0, 1.0, 1.0};  // one osteoporosis image in the test split
+  r.test_positives = 1;
   t.rows.push_back(r);
   const std::string md = format_table(t, "md");
   CHECK_THAT(md, Catch::Contains("| n.e. § |") && Catch::Contains("n.e. §: not estimable"));
   CHECK_THAT(md, Catch::Contains("| lr_head=0.001 (3) [tie of 2] |") && Catch::Contains("the first in grid order was kept"));
+  CHECK_THAT(md, Catch::Contains("| 1.000 [1.000, 1.000] ¶ |") && Catch::Contains("¶: the test split has 1 osteoporosis image (fewer than 10)"));
   CHECK_THAT(md, Catch::Contains("| Δbone, mean fill | Δbone, blur fill | Δbone − area control (contrast) |"));
   CHECK_THAT(md, Catch::Contains("| 0.030 [-0.010, 0.070] | 0.200 [0.100, 0.300] ‡ |"));
   CHECK_THAT(md, Catch::Contains("‡: occluding the control raised the AUC"));

@@ -25,11 +25,19 @@ void print_summary(const nlohmann::json& j) {
     std::cout << "  " << endpoint << " (paired AUC test, "
               << (method == "obuchowski" ? "Obuchowski's clustered variance" : "DeLong") << "; Holm over "
               << rows.size() << " pairs)\n";
+    // A normal tail below the smallest double reads 0: printed as the bound, never "p 0".
+    auto p_text = [](double p) {
+      char b[32];
+      if (p < 1e-300) return std::string("<1e-300");
+      std::snprintf(b, sizeof b, "%.3g", p);
+      return std::string(b);
+    };
     for (const auto& r : rows) {
-      char line[240];
-      std::snprintf(line, sizeof line, "    %-28s vs %-28s AUC %.4f vs %.4f  z %6.3f  p %.3g  p_holm %.3g\n",
+      char line[260];
+      std::snprintf(line, sizeof line, "    %-28s vs %-28s AUC %.4f vs %.4f  z %6.3f  p %s  p_holm %s%s\n",
                     r["a"].get<std::string>().c_str(), r["b"].get<std::string>().c_str(), r["auc_a"].get<double>(),
-                    r["auc_b"].get<double>(), r["z"].get<double>(), r["p"].get<double>(), r["p_holm"].get<double>());
+                    r["auc_b"].get<double>(), r["z"].get<double>(), p_text(r["p"].get<double>()).c_str(),
+                    p_text(r["p_holm"].get<double>()).c_str(), r.contains("few_cases") ? "  (few cases)" : "");
       std::cout << line;
     }
   }

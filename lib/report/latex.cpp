@@ -10,7 +10,8 @@ std::string latex_text(const std::string& text) {
       {"\xce\x94", "$\\Delta$"}, {"\xe2\x88\x92", "$-$"}, {"\xe2\x80\xa0", "$^\\dagger$"},
       {"\xc2\xb1", "$\\pm$"},   {"\xe2\x89\xa5", "$\\geq$"}, {"\xe2\x89\xa4", "$\\leq$"},
       {"\xc3\x97", "$\\times$"}, {"\xce\xb1", "$\\alpha$"},  {"\xe2\x80\x93", "--"},
-      {"\xe2\x80\xa1", "$^\\ddagger$"}, {"\xc2\xa7", "\\S{}"}};
+      {"\xe2\x80\xa1", "$^\\ddagger$"}, {"\xc2\xa7", "\\S{}"},
+      {"\xc2\xb6", "\\P{}"}};
   std::string o;
   for (size_t i = 0; i < text.size();) {
     bool replaced = false;

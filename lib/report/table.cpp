@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/numbers.hpp"
 #include "eval/bootstrap.hpp"
+#include "eval/clustered_auc.hpp"
 #include "eval/compare.hpp"
 #include "eval/screening.hpp"
 #include "core/preset_name.hpp"
@@ -409,6 +410,9 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
     if (m.contains("endpoints") && m["endpoints"].contains("osteoporosis_vs_rest") &&
         m["endpoints"]["osteoporosis_vs_rest"].value("prevalence", json()).is_number())
       r.test_prevalence = m["endpoints"]["osteoporosis_vs_rest"]["prevalence"].get<double>();
+    if (m.contains("endpoints") && m["endpoints"].contains("osteoporosis_vs_rest") &&
+        m["endpoints"]["osteoporosis_vs_rest"].value("n_positive", json()).is_number_integer())
+      r.test_positives = m["endpoints"]["osteoporosis_vs_rest"]["n_positive"].get<long long>();
     if (fs::exists(run / "preprocessing.json")) r.input_size = read_json(run / "preprocessing.json").value("size", 0);
     r.auc_macro = estimate_at(m, "auc_macro", metrics);
     r.auc_osteoporosis = estimate_at(m, "auc_osteoporosis_vs_rest", metrics);
@@ -541,6 +545,15 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     notes.push_back("Sensitivity, specificity: osteoporosis vs rest at the Youden threshold chosen on the validation "
                     "split and applied unchanged to the test split. Accuracy: argmax of the three classes.");
   if (missing_thresholds) notes.push_back("Blank sensitivity/specificity: the run has no validation predictions.");
+  long long fewest = -1;
+  for (const auto& r : t.rows)
+    if (r.sensitivity && r.test_positives >= 0 && r.test_positives < static_cast<long long>(kFewCasesForInterval))
+      fewest = fewest < 0 ? r.test_positives : std::min(fewest, r.test_positives);
+  if (fewest >= 0)
+    notes.push_back("¶: the test split has " + std::to_string(fewest) + " osteoporosis image" + (fewest == 1 ? "" : "s") +
+                    " (fewer than " +
+                    std::to_string(kFewCasesForInterval) + "): a sensitivity and its interval rest on that few, and "
+                    "the interval can be [1, 1]; read it as a count, not a rate.");
   bool flat = false;
   for (const auto& r : t.rows) flat = flat || (r.near_constant_scores && !r.calibration_slope);
   notes.push_back(std::string("Calibration slope: logistic recalibration slope of p_osteoporosis on the test split (1 = "
@@ -754,7 +767,11 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
       {"Accuracy", "Acc.", 'r', [=](Row r, bool latex) { return text(fmt3(r.accuracy.value), latex); },
        {{"accuracy", [](Row r) { return format_double(r.accuracy.value); }},
         {"youden_threshold", [](Row r) { return num(r.threshold); }}}},
-      {"Sensitivity [95% CI]", "Sens. [95\\% CI]", 'r', [=](Row r, bool latex) { return text(opt_ci(r.sensitivity), latex); },
+      {"Sensitivity [95% CI]", "Sens. [95\\% CI]", 'r',
+       [=](Row r, bool latex) {
+         const bool few = r.sensitivity && r.test_positives >= 0 && r.test_positives < static_cast<long long>(kFewCasesForInterval);
+         return text(opt_ci(r.sensitivity), latex) + (few ? (latex ? " $^\\P$" : " ¶") : "");
+       },
        {{"sensitivity_osteoporosis", [=](Row r) { return val(r.sensitivity); }},
         {"sensitivity_lower", [=](Row r) { return lo(r.sensitivity); }},
         {"sensitivity_upper", [=](Row r) { return hi(r.sensitivity); }}}},

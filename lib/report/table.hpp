@@ -63,6 +63,7 @@ struct VariantRow {
   // osteoporosis; and the backbone's input side in pixels (preprocessing.json; 0: unknown).
   long long test_n = 0, test_patients = 0;
   std::optional<double> test_prevalence;
+  long long test_positives = -1;  // osteoporosis images of the test split (-1: unknown)
   int input_size = 0;
   int invalid_replicates = 0;
   bool highest = false;                 // highest macro AUC point estimate of the sweep
