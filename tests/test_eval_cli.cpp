@@ -52,6 +52,11 @@ TEST_CASE("eval: metrics.json from a run folder, values as sklearn's, written at
   CHECK(m["bootstrap"]["replicates"] == 3000);
   CHECK(std::fabs(m["delong"]["osteoporosis"]["variance"].get<double>() -
                   e["delong"]["osteoporosis"]["variance"].get<double>()) < 1e-12);
+  // Patients repeat here: the clustered variance beside DeLong's, larger for films of one
+  // patient that move together.
+  REQUIRE(m["delong"]["osteoporosis"].contains("obuchowski"));
+  CHECK(m["delong"]["osteoporosis"]["obuchowski"]["variance"].get<double>() > 0);
+  CHECK(m["delong"]["osteoporosis"]["obuchowski"]["patients"] == e["n_patients"]);
   // The clustered interval of this case: within 2x the 2,000-replicate tolerance.
   const double tol = c["tolerances"]["bootstrap_clustered"]["percentile"]["auc_macro"];
   const json& exp_ci = e["bootstrap_clustered"]["percentile"]["auc_macro"];
@@ -159,7 +164,8 @@ TEST_CASE("table: one row per variant, ordered, ranked by bootstrap, validation-
   CHECK_THAT(md.out, Catch::Contains(std::string("| dinov2 | lora |  | **") + macro + " ["));
   CHECK_THAT(md.out, Catch::Contains("| openclip-vitb16 | linear-probe | 2.3k | 0."));
   CHECK_THAT(md.out, Catch::Contains("| 0.120 [0.080, 0.160] † | 0.100 [0.050, 0.150] | 0.310 [0.290, 0.330] | 0.450 [0.400, 0.500] |"));
-  CHECK_THAT(md.out, Catch::Contains("mean of 3 draws): the part of Δbone that is about bone"));
+  CHECK_THAT(md.out, Catch::Contains("mean of 3 draws). It reads as the part of Δbone about bone only when the "
+                                     "control's own loss is at least 0."));
   CHECK_THAT(md.out, Catch::Contains("†: the fill drove the occluded AUC below 0.5"));
   CHECK_THAT(md.out, Catch::Contains("Norm.: (IoU - chance) / (ceiling - chance)"));
   // Sensitivity at the validation-chosen Youden threshold, with its interval, and the footnotes.

@@ -473,15 +473,18 @@ json compare_models(const std::vector<ModelPredictions>& models, const CompareOp
 }
 
 namespace {
-// A sweep variant's other seeds (SWEEP/seeds/<run>/seed-*/ with predictions_test.csv), in
-// seed order.
+// A sweep variant's other seeds (SWEEP/seeds/<run>/seed-*/ with predictions_test.csv and
+// metrics_test.json), in seed order.
 std::vector<SeedRun> seed_runs(const fs::path& folder) {
   std::vector<std::pair<long long, fs::path>> found;
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) return {};
   for (const auto& e : fs::directory_iterator(folder)) {
     const std::string name = e.path().filename().string();
-    if (!e.is_directory() || name.rfind("seed-", 0) != 0 || !fs::exists(e.path() / "predictions_test.csv")) continue;
+    // A finished run only (metrics_test.json is its last file): the table's seed count is the same.
+    if (!e.is_directory() || name.rfind("seed-", 0) != 0 || !fs::exists(e.path() / "predictions_test.csv") ||
+        !fs::exists(e.path() / "metrics_test.json"))
+      continue;
     long long seed = 0;
     try {
       seed = std::stoll(name.substr(5));

@@ -55,9 +55,9 @@ nlohmann::json compare_models(const std::vector<ModelPredictions>& models, const
 nlohmann::json summarise_models(const std::vector<ModelPredictions>& models, const CompareOptions& options);
 
 // Every run folder of a sweep with predictions_test.csv (and predictions_val.csv when
-// there), named by folder, in folder-name order, each with its other seeds'
-// runs (SWEEP/seeds/<run>/seed-*/ with predictions_test.csv). Throws InputError when none
-// is found.
+// there), named by folder, in folder-name order, each with its other seeds' finished
+// runs (SWEEP/seeds/<run>/seed-*/ with predictions_test.csv and metrics_test.json). Throws
+// InputError when none is found.
 std::vector<ModelPredictions> sweep_models(const std::string& sweep_dir);
 
 }  // namespace osteofm

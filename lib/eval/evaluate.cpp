@@ -13,6 +13,7 @@
 #include "eval/clustered_auc.hpp"
 #include "eval/delong.hpp"
 #include "eval/json_values.hpp"
+#include "eval/normal.hpp"
 #include "eval/screening.hpp"
 
 namespace osteofm {
@@ -477,9 +478,24 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
   for (int k = 0; k < kNumClasses; ++k) {
     const DeLongResult d = delong(class_scores(p.scored, k), class_positives(p.scored.label, k), opt.conf_level,
                                   p.source + ": " + kClassNames[k]);
-    j["delong"][kClassNames[k]] = {{"auc", d.auc},         {"variance", d.variance},      {"se", d.se},
-                                   {"ci", {d.lower, d.upper}}, {"n_cases", d.n_cases}, {"n_controls", d.n_controls}};
+    json& dj = j["delong"][kClassNames[k]];
+    dj = {{"auc", d.auc},         {"variance", d.variance},      {"se", d.se},
+          {"ci", {d.lower, d.upper}}, {"n_cases", d.n_cases}, {"n_controls", d.n_controls}};
+    // Patients with several images: Obuchowski's clustered variance beside DeLong's (which
+    // counts every image as independent), with its Wald interval clipped to [0, 1].
+    if (n_patients < p.size()) {
+      const AucComponents c = auc_components(class_scores(p.scored, k), class_positives(p.scored.label, k),
+                                             p.source + ": " + kClassNames[k]);
+      const double var = auc_covariance(c, c, class_positives(p.scored.label, k), clusters, n_patients);
+      const double z = normal_quantile(0.5 + opt.conf_level / 2.0), se = std::sqrt(std::max(0.0, var));
+      dj["obuchowski"] = {{"variance", var},
+                          {"se", se},
+                          {"ci", {std::clamp(c.auc - z * se, 0.0, 1.0), std::clamp(c.auc + z * se, 0.0, 1.0)}},
+                          {"patients", n_patients}};
+    }
   }
+  j["delong_definition"] = "DeLong's variance and Wald interval per class (pROC), every image independent; with "
+                           "repeated patients 'obuchowski' gives the clustered variance beside it";
 
   // Where the thresholds come from.
   if (val) j["validation"] = {{"source", val->source}, {"n", val->size()}};

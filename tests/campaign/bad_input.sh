@@ -379,6 +379,7 @@ run_case "compare: one file" 2 "cmp1.json" -- "$BIN" compare --predictions "$P" 
 # A sweep variant's other seed scored on other images: its seed mean would mix test sets.
 mkdir -p swx/a swx/b swx/seeds/a/seed-2
 cp "$P" swx/a/predictions_test.csv && cp "$P" swx/b/predictions_test.csv && cp pred_fewer.csv swx/seeds/a/seed-2/predictions_test.csv
+echo '{}' >swx/seeds/a/seed-2/metrics_test.json  # a finished seed run
 run_case "compare: --sweep with a seed on other images" 2 "swx/compare.json" -- "$BIN" compare --sweep swx --bootstrap 50
 run_case "eval: --by a column the file lacks" 2 "ev_by.json" -- "$BIN" eval --predictions "$P" --by site --out ev_by.json --bootstrap 50
 run_case "compare: names count differs" 2 "cmp2.json" -- "$BIN" compare --predictions "$P" "$P" --names a --out cmp2.json --bootstrap 50
