@@ -81,10 +81,17 @@ struct LocalSlurm {
 TEST_CASE("sweep: local executor runs every variant, skips finished ones, feeds the table", "[sweep][image_io]") {
   TempDir dir;
   const std::string cfg = mini_sweep(dir);
-  CliResult r = run_osteofm("sweep --config '" + cfg + "' --out '" + (dir / "sw") + "'");
+  // The global --threads reaches every training child (it used to be dropped: four GPU
+  // children each took every core).
+  CliResult r = run_osteofm("--threads 3 sweep --config '" + cfg + "' --out '" + (dir / "sw") + "'");
   INFO(r.err);
   REQUIRE(r.code == 0);
   check_done(dir, "sw");
+  for (const std::string v : {"dinov2-linear", "dinov2-lora"}) {
+    const json prov = json::parse(read_text(dir / ("sw/" + v + "/provenance.json")));
+    CHECK_THAT(prov["command_line"].get<std::string>(), Catch::Contains(" --threads 3 train --config "));
+    CHECK(prov["libraries"]["threads"] == 3);
+  }
   CHECK(json::parse(read_text(dir / "sw/sweep.json"))["variants"].size() == 2);
   CliResult again = run_osteofm("sweep --config '" + cfg + "' --out '" + (dir / "sw") + "'");
   CHECK(again.code == 0);

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "core/parallel.hpp"
 #include "core/error.hpp"
 #include "core/runtime.hpp"
 #include "sweep/demo.hpp"
@@ -22,6 +23,7 @@ void add_demo_command(CLI::App& root, Commands& commands) {
     stop_safely_on_interrupt("the demo in " + o->out + " stopped; what finished is kept: run the same command again "
                              "to carry on");
     o->binary = self_executable();
+    o->threads = requested_threads();
     const int failures = run_demo(*o);
     if (failures > 0) {
       std::cerr << "osteofm: failure: " << failures << " variant(s) failed; rerun 'osteofm demo --out " << o->out

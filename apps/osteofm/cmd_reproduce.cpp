@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "core/parallel.hpp"
 #include "eval/bootstrap.hpp"
 #include "core/runtime.hpp"
 #include "sweep/reproduce.hpp"
@@ -48,6 +49,7 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
                              "finished stages and runs are kept: run the same command again to carry on");
     o->run.sweep.gpus = gpu_list(o->gpus);
     o->run.sweep.binary = self_executable();
+    o->run.sweep.threads = requested_threads();
     const int failures = run_reproduce(o->run);
     if (failures > 0) {
       std::cerr << "osteofm: failure: " << failures << " run(s) failed; rerun 'osteofm reproduce --out " << o->run.out

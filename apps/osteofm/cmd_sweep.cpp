@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "core/parallel.hpp"
 #include "core/error.hpp"
 #include "core/runtime.hpp"
 #include "sweep/sweep.hpp"
@@ -49,6 +50,7 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
     }
     if (o->out.empty()) throw InputError("sweep: --out SWEEP_DIR is required (or --check)");
     o->sweep.binary = self_executable();
+    o->sweep.threads = requested_threads();
     const int failures = run_sweep(o->config, o->out, o->sweep);
     if (failures > 0) {
       std::cerr << "osteofm: failure: " << failures << " run(s) failed (see their log.jsonl and the messages above)\n";

@@ -17,6 +17,9 @@ inline std::atomic<int>& default_threads_slot() {
   return n;
 }
 inline void set_default_threads(int n) { default_threads_slot() = n > 0 ? n : 0; }
+// The thread count this process was given (osteofm --threads N), 0 when none: what its
+// child processes are given too.
+inline int requested_threads() { return default_threads_slot().load(); }
 
 inline int resolve_threads(int requested) {
   if (requested > 0) return requested;

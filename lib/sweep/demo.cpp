@@ -66,6 +66,7 @@ int run_demo(const DemoOptions& o) {
   ro.study = config;
   ro.bootstrap = o.bootstrap;
   ro.sweep.binary = o.binary;
+  ro.sweep.threads = o.threads;
   const int failures = run_reproduce(ro);
 
   if (fs::exists(sweep / "table.md")) std::cout << read_file((sweep / "table.md").string()) << "\n";

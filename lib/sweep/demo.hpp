@@ -17,6 +17,7 @@ struct DemoOptions {
   int epochs = 10;
   int bootstrap = 1000;    // explain's replicates (metrics_test.json uses eval's 2000)
   std::string binary;      // the osteofm executable (the sweep runs one process per variant)
+  int threads = 0;         // osteofm's global --threads (0: not given), passed to every child
 };
 
 // The demo's sweep config (twelve *-tiny variants, random weights): a real file in the

@@ -653,7 +653,7 @@ fs::path stage_script(const ReproduceOptions& o, const std::string& stage) {
   const fs::path dir = fs::absolute(fs::path(o.out) / "slurm");
   fs::create_directories(dir);
   const std::string text = batch_script_header("osteofm-" + stage, (dir / (stage + "_%j.log")).string()) + "exec " +
-                           shell_quote(fs::absolute(o.sweep.binary).string()) + " reproduce --out " +
+                           shell_quote(fs::absolute(o.sweep.binary).string()) + global_flags(o.sweep) + " reproduce --out " +
                            shell_quote(fs::absolute(o.out).string()) + " --stage " + stage + slurm_pass_on(o.sweep) + "\n";
   const fs::path script = dir / (stage + ".sh");
   write_file_atomic(script.string(), text);

@@ -48,6 +48,16 @@ std::string batch_script_header(const std::string& job_name, const std::string& 
          "set -euo pipefail\n";
 }
 
+std::vector<std::string> global_options(const SweepOptions& o) {
+  if (o.threads <= 0) return {};
+  return {"--threads", std::to_string(o.threads)};
+}
+std::string global_flags(const SweepOptions& o) {
+  std::string s;
+  for (const auto& a : global_options(o)) s += " " + a;
+  return s;
+}
+
 std::string slurm_pass_on(const SweepOptions& o) {
   return " --executor slurm" + std::string(o.force ? " --force" : "") +
          (o.sbatch_args.empty() ? "" : " --sbatch-args " + shell_quote(o.sbatch_args));
@@ -320,7 +330,9 @@ struct TrainJob {
 };
 
 std::vector<std::string> train_argv(const SweepOptions& o, const TrainJob& job, const std::string& device) {
-  std::vector<std::string> argv = {o.binary, "train", "--config", job.config.string(), "--out", job.run.string()};
+  std::vector<std::string> argv = {o.binary};
+  for (const auto& g : global_options(o)) argv.push_back(g);
+  argv.insert(argv.end(), {"train", "--config", job.config.string(), "--out", job.run.string()});
   if (fs::exists(job.run / "checkpoints" / "last.safetensors")) argv.push_back("--resume");
   if (!device.empty()) argv.insert(argv.end(), {"--set", "train.device=" + device});
   return argv;
@@ -504,7 +516,7 @@ SlurmSubmission submit_array(const std::vector<TrainJob>& jobs, const fs::path& 
   for (const auto& job : jobs) text += " " + shell_quote(fs::absolute(job.run).string());
   text += " )\nrun=${runs[$SLURM_ARRAY_TASK_ID]}\n";
   text += "resume=''\n[[ -f \"$run/checkpoints/last.safetensors\" ]] && resume=--resume\n";
-  text += "exec " + shell_quote(fs::absolute(o.binary).string()) + " train --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" --out \"$run\" $resume\n";
+  text += "exec " + shell_quote(fs::absolute(o.binary).string()) + global_flags(o) + " train --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" --out \"$run\" $resume\n";
   fs::create_directories(root);
   write_file_atomic(script.string(), text);
   return submit(sbatch_command(o, fs::absolute(script).string()));
@@ -578,7 +590,8 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
         // sweep, which then finds the grid finished, selects, and submits the seed runs.
         const std::string script =
             batch_script_header("osteofm-select", (fs::absolute(root) / "slurm" / "select_%j.log").string()) + "exec " +
-            shell_quote(fs::absolute(o.binary).string()) + " sweep --config " + shell_quote(fs::absolute(file).string()) +
+            shell_quote(fs::absolute(o.binary).string()) + global_flags(o) + " sweep --config " +
+            shell_quote(fs::absolute(file).string()) +
             " --out " + shell_quote(fs::absolute(root).string()) + slurm_pass_on(o) +
             (o.then_script.empty() ? "" : " --then " + shell_quote(fs::absolute(o.then_script).string())) + "\n";
         const fs::path select = root / "slurm" / "select.sh";

@@ -52,6 +52,9 @@ struct SweepOptions {
   bool wait = false;               // slurm: block until the array finishes (sbatch --wait)
   std::string sbatch_args;         // extra sbatch arguments (partition, time, gres); split as a shell would, nothing run
   std::string binary;              // the osteofm executable run by each task
+  // osteofm's global --threads of this process (0: not given), passed to every child and
+  // every batch script: without it each of four GPU children took every core.
+  int threads = 0;
   bool force = false;              // allow more than kSweepRunLimit runs
   // slurm, without wait: a batch script submitted once the last array is, with
   // --dependency=afterok on it (osteofm reproduce's report stage); "" = none.
@@ -85,6 +88,10 @@ std::string batch_script_header(const std::string& job_name, const std::string& 
 // What a job that submits further jobs passes on, so that they are submitted as it was:
 // " --executor slurm [--force] [--sbatch-args '...']".
 std::string slurm_pass_on(const SweepOptions& options);
+// The global options every child osteofm gets before its verb: {"--threads", "N"} when
+// this process was given --threads, else none; global_flags is the same as script text.
+std::vector<std::string> global_options(const SweepOptions& options);
+std::string global_flags(const SweepOptions& options);
 
 // Checks every variant first (InputError listing the problems, nothing run), writes
 // SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the runs that failed), then runs:
