@@ -83,6 +83,11 @@ TEST_CASE("demo: twelve variants end to end, then resumes", "[demo][image_io]") 
                               "id=\"tripod\"", "id=\"provenance\"", "Table 1. Characteristics", "Not run: "})
     CHECK(report.find(section) != std::string::npos);
   CHECK_THAT(first.out, Catch::Contains("report.html"));
+  // The methods name the paired test compare.json used and every map explain ran on.
+  const bool clustered = cmp["comparisons"]["osteoporosis_vs_rest"][0]["method"] == "obuchowski";
+  CHECK_THAT(report, Catch::Contains(clustered ? "paired AUC tests with Obuchowski's clustered variance"
+                                               : "paired DeLong tests with Holm"));
+  CHECK_THAT(report, Catch::Contains("IoU_bone on gradcam maps (and on occlusion maps)"));
   // Twelve macro ROC curves: one colour per backbone, one line style per strategy.
   const std::string roc = read_text(dir / "demo/sweep/roc_macro.svg");
   CHECK(roc.find("stroke-dasharray=\"8,5\"") != std::string::npos);

@@ -565,8 +565,7 @@ TEST_CASE("calibration: near-constant scores give no slope, with the reason, and
   r.delta_bone_fill = "mean";
   r.delta_bone_blur = Estimate{0.03, -0.01, 0.07};
   r.delta_bone_minus_control = Estimate{0.2, 0.1, 0.3};
-  r.area_control_delta = Estimate{-0.08, -0.12, -0.04};
-  r.area_control_raises_auc = true;
+  r.area_control_delta = Estimate{-0.08, -0.12, -0.04};  // its whole CI below 0
   r.area_control_draws = 3;
   r.grid_points = 3;  // two of them tied on validation
   r.selected = "lr_head=0.001";

@@ -220,6 +220,46 @@ TEST_CASE("stats: normal quantile and tails", "[stats]") {
 }
 
 namespace {
+// The clustered covariance of two AUCs as auc_covariance defines it, written out from psi
+// over every case-control pair (no placements, no sorting); `cross`: the case-control term.
+double written_out_covariance(const std::vector<double>& a, const std::vector<double>& b,
+                              const std::vector<uint8_t>& positive, const std::vector<uint32_t>& cluster, size_t I,
+                              double* cross) {
+  const auto psi = [](double x, double y) { return x > y ? 1.0 : x == y ? 0.5 : 0.0; };
+  // Per model: cluster sums of (placement - AUC) over cases (s10) and controls (s01).
+  auto sums = [&](const std::vector<double>& s, std::vector<double>& s10, std::vector<double>& s01) {
+    std::vector<double> cases, controls;
+    for (size_t i = 0; i < s.size(); ++i) (positive[i] ? cases : controls).push_back(s[i]);
+    double auc = 0;
+    for (double x : cases)
+      for (double y : controls) auc += psi(x, y) / (double(cases.size()) * controls.size());
+    s10.assign(I, 0);
+    s01.assign(I, 0);
+    for (size_t i = 0; i < s.size(); ++i) {
+      double v = 0;
+      if (positive[i]) {
+        for (double y : controls) v += psi(s[i], y) / controls.size();
+        s10[cluster[i]] += v - auc;
+      } else {
+        for (double x : cases) v += psi(x, s[i]) / cases.size();
+        s01[cluster[i]] += v - auc;
+      }
+    }
+    return std::make_pair(double(cases.size()), double(controls.size()));
+  };
+  std::vector<double> a10, a01, b10, b01;
+  const auto [M, N] = sums(a, a10, a01);
+  sums(b, b10, b01);
+  double t10 = 0, t01 = 0, t11 = 0;
+  for (size_t c = 0; c < I; ++c) {
+    t10 += a10[c] * b10[c];
+    t01 += a01[c] * b01[c];
+    t11 += a10[c] * b01[c] + a01[c] * b10[c];
+  }
+  *cross = t11;
+  return t10 / (M * (M - 1)) + t01 / (N * (N - 1)) + double(I) / (I - 1) * t11 / (M * N);
+}
+
 // Scores of two correlated models on n images (a fixed LCG: no library randomness).
 struct TwoModels {
   std::vector<double> a, b;
@@ -291,32 +331,10 @@ TEST_CASE("stats: Obuchowski's clustered AUC variance is DeLong's with one image
   std::vector<uint32_t> mixed(t.a.size());
   for (size_t i = 0; i < mixed.size(); ++i) mixed[i] = static_cast<uint32_t>(i / 3);
   const size_t I = (t.a.size() + 2) / 3;
-  std::vector<double> sum10(I, 0), sum01(I, 0);
-  std::vector<double> cases, controls;
-  for (size_t i = 0; i < t.a.size(); ++i) (t.positive[i] ? cases : controls).push_back(t.a[i]);
-  const auto psi = [](double x, double y) { return x > y ? 1.0 : x == y ? 0.5 : 0.0; };
-  double auc = 0;
-  for (double x : cases)
-    for (double y : controls) auc += psi(x, y) / (cases.size() * controls.size());
-  for (size_t i = 0; i < t.a.size(); ++i) {
-    double v = 0;
-    if (t.positive[i]) {
-      for (double y : controls) v += psi(t.a[i], y) / controls.size();
-      sum10[mixed[i]] += v - auc;
-    } else {
-      for (double x : cases) v += psi(x, t.a[i]) / cases.size();
-      sum01[mixed[i]] += v - auc;
-    }
-  }
-  double t10 = 0, t01 = 0, t11 = 0;
-  for (size_t c = 0; c < I; ++c) {
-    t10 += sum10[c] * sum10[c];
-    t01 += sum01[c] * sum01[c];
-    t11 += 2 * sum10[c] * sum01[c];
-  }
-  const double written_out = t10 / (M * (M - 1)) + t01 / (N * (N - 1)) + double(I) / (I - 1) * t11 / (M * N);
+  double cross = 0;
+  const double written_out = written_out_covariance(t.a, t.a, t.positive, mixed, I, &cross);
   CHECK(auc_covariance(a, a, t.positive, mixed, I) == Approx(written_out).epsilon(1e-12));
-  CHECK(t11 != 0.0);
+  CHECK(cross != 0.0);
 
   // The difference's interval stays within [-1, 1] with two cases (the Wald one did not).
   const std::vector<uint8_t> few = {1, 1, 0, 0, 0, 0, 0, 0};
@@ -344,4 +362,40 @@ TEST_CASE("stats: the mean of several seeds' AUCs has the mean placements as its
   const double expanded = (auc_covariance(a, a, t.positive, {}, 0) + auc_covariance(b, b, t.positive, {}, 0) +
                            2 * auc_covariance(a, b, t.positive, {}, 0)) / 4;
   CHECK(direct == Approx(expanded).epsilon(1e-12));
+}
+
+TEST_CASE("stats: on every fixture the clustered AUC covariance is its definition written out, and pROC's DeLong "
+          "variance where each image is its own patient", "[stats]") {
+  int clustered_cases = 0;
+  for (const auto& file : cases()) {
+    const json c = json::parse(read_text(file.string()));
+    const std::string name = file.stem().string();
+    const json& in = c.at("inputs");
+    if (!in.contains("y_score_b")) continue;
+    INFO(name);
+    const ScoredSet s = scored(in, "y_score"), sb = scored(in, "y_score_b");
+    // The fixture's patients, or one image each.
+    std::vector<uint32_t> cluster(s.size());
+    size_t I = s.size();
+    for (size_t i = 0; i < s.size(); ++i) cluster[i] = static_cast<uint32_t>(i);
+    if (in.contains("patient_id")) {
+      cluster = cluster_index(in["patient_id"].get<std::vector<std::string>>(), &I);
+      ++clustered_cases;
+    }
+    for (int k = 0; k < kNumClasses; ++k) {
+      INFO(kClassNames[k]);
+      const std::vector<uint8_t> positive = pos(s, k);
+      const size_t cases_k = static_cast<size_t>(std::count(positive.begin(), positive.end(), 1));
+      if (cases_k < 2 || cases_k + 2 > positive.size()) continue;  // the class's AUC needs both sides
+      const AucComponents a = auc_components(col(s, k), positive, name), b = auc_components(col(sb, k), positive, name);
+      double cross = 0;
+      CHECK(auc_covariance(a, b, positive, cluster, I) ==
+            Approx(written_out_covariance(col(s, k), col(sb, k), positive, cluster, I, &cross)).epsilon(1e-10).margin(1e-15));
+      if (!in.contains("patient_id") && c["expected"]["delong"][kClassNames[k]].is_object() &&
+          !is_error(c["expected"]["delong"][kClassNames[k]]))
+        check_close(auc_covariance(a, a, positive, cluster, I), c["expected"]["delong"][kClassNames[k]]["variance"],
+                    c["tolerances"]["delong"]["abs"].get<double>(), c["tolerances"]["delong"]["rel"].get<double>());
+    }
+  }
+  CHECK(clustered_cases >= 2);
 }

@@ -472,19 +472,14 @@ json compare_models(const std::vector<ModelPredictions>& models, const CompareOp
   return j;
 }
 
-namespace {
-// A sweep variant's other seeds (SWEEP/seeds/<run>/seed-*/ with predictions_test.csv and
-// metrics_test.json), in seed order.
-std::vector<SeedRun> seed_runs(const fs::path& folder) {
+std::vector<fs::path> finished_seed_runs(const fs::path& sweep_dir, const std::string& run) {
+  const fs::path folder = sweep_dir / "seeds" / run;
   std::vector<std::pair<long long, fs::path>> found;
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) return {};
   for (const auto& e : fs::directory_iterator(folder)) {
     const std::string name = e.path().filename().string();
-    // A finished run only (metrics_test.json is its last file): the table's seed count is the same.
-    if (!e.is_directory() || name.rfind("seed-", 0) != 0 || !fs::exists(e.path() / "predictions_test.csv") ||
-        !fs::exists(e.path() / "metrics_test.json"))
-      continue;
+    if (!e.is_directory() || name.rfind("seed-", 0) != 0 || !fs::exists(e.path() / "metrics_test.json")) continue;
     long long seed = 0;
     try {
       seed = std::stoll(name.substr(5));
@@ -494,8 +489,17 @@ std::vector<SeedRun> seed_runs(const fs::path& folder) {
     found.emplace_back(seed, e.path());
   }
   std::sort(found.begin(), found.end());
+  std::vector<fs::path> runs;
+  for (auto& f : found) runs.push_back(std::move(f.second));
+  return runs;
+}
+
+namespace {
+// A variant's other seeds as compare reads them: test and validation predictions.
+std::vector<SeedRun> seed_runs(const fs::path& sweep_dir, const std::string& run) {
   std::vector<SeedRun> runs;
-  for (const auto& [seed, path] : found) {
+  for (const auto& path : finished_seed_runs(sweep_dir, run)) {
+    if (!fs::exists(path / "predictions_test.csv")) continue;
     SeedRun r;
     r.label = path.filename().string();
     r.test = read_predictions((path / "predictions_test.csv").string());
@@ -520,7 +524,7 @@ std::vector<ModelPredictions> sweep_models(const std::string& sweep_dir) {
     m.name = run.filename().string();
     m.test = read_predictions((run / "predictions_test.csv").string());
     if (fs::exists(run / "predictions_val.csv")) m.validation = read_predictions((run / "predictions_val.csv").string());
-    m.other_seeds = seed_runs(fs::path(sweep_dir) / "seeds" / m.name);
+    m.other_seeds = seed_runs(sweep_dir, m.name);
     if (!m.other_seeds.empty()) {
       const fs::path config = run / "config.json";
       m.first_seed_label = "seed of " + m.name;

@@ -7,6 +7,7 @@
 // resamples, so its interval is that of the seed mean.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,5 +60,10 @@ nlohmann::json summarise_models(const std::vector<ModelPredictions>& models, con
 // runs (SWEEP/seeds/<run>/seed-*/ with predictions_test.csv and metrics_test.json). Throws
 // InputError when none is found.
 std::vector<ModelPredictions> sweep_models(const std::string& sweep_dir);
+
+// The finished runs of a sweep variant's other seeds: SWEEP/seeds/<run>/seed-<S>/ with
+// metrics_test.json (a run's last file), in seed order. compare, the table and reproduce's
+// explain all count seeds by it.
+std::vector<std::filesystem::path> finished_seed_runs(const std::filesystem::path& sweep_dir, const std::string& run);
 
 }  // namespace osteofm

@@ -28,27 +28,21 @@ DeLongResult delong(const std::vector<double>& score, const std::vector<uint8_t>
 
 DeLongPaired delong_paired(const std::vector<double>& score_a, const std::vector<double>& score_b,
                            const std::vector<uint8_t>& positive, double conf_level, const std::string& what) {
-  const DeLongResult a = delong(score_a, positive, conf_level, what);
-  const DeLongResult b = delong(score_b, positive, conf_level, what);
+  const AucComponents a = auc_components(score_a, positive, what), b = auc_components(score_b, positive, what);
+  // Images independent (no clusters): the paired test is DeLong's; z and p as compare gives them.
+  const PairedAucTest t = paired_auc_test(a, b, positive, {}, 0, conf_level);
   DeLongPaired p;
   p.auc_a = a.auc;
   p.auc_b = b.auc;
-  p.variance_a = a.variance;
-  p.variance_b = b.variance;
-  p.covariance = auc_covariance({a.auc, a.v10, a.v01}, {b.auc, b.v10, b.v01}, positive, {}, 0);
-  const double diff = a.auc - b.auc;
-  const double var = a.variance + b.variance - 2.0 * p.covariance;
-  const double sd = std::sqrt(std::max(0.0, var));
-  if (diff == 0.0 && sd == 0.0) {
-    p.z = 0.0;  // pROC's convention for two identical or perfect curves
-    p.p_value = 1.0;
-  } else {
-    p.z = diff / sd;
-    p.p_value = two_sided_p(p.z);
-  }
+  p.variance_a = auc_covariance(a, a, positive, {}, 0);
+  p.variance_b = auc_covariance(b, b, positive, {}, 0);
+  p.covariance = auc_covariance(a, b, positive, {}, 0);
+  p.z = t.z;
+  p.p_value = t.p;
+  // pROC's plain Wald interval of the difference (compare reports the bounded one).
   const double zq = normal_quantile(0.5 + conf_level / 2.0);
-  p.diff_lower = diff - zq * sd;
-  p.diff_upper = diff + zq * sd;
+  p.diff_lower = t.difference - zq * t.se;
+  p.diff_upper = t.difference + zq * t.se;
   return p;
 }
 

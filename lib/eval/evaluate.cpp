@@ -46,12 +46,12 @@ class EndpointColumns {
     ece_ = static_cast<int>(c++);
     // Calibration intercept and slope on the same resamples (no slope for flat scores).
     logits_ = calibration_logits(data_);
-    with_slope_ = !calibration(data_).near_constant;
-    point_fit_ = calibration_fit(logits_, data_.positive, nullptr, with_slope_);
+    calibration_ = osteofm::calibration(data_);
+    point_fit_ = calibration_fit(logits_, data_.positive, nullptr, !calibration_.near_constant);
     intercept_ = static_cast<int>(c++);
     slope_ = static_cast<int>(c++);
     // Per group: AUC, sensitivity and specificity at the Youden threshold; then the AUC
-    // difference of every pair of groups (when there are at most kMaxGroupPairs groups).
+    // difference of every pair of groups (when there are at most kMaxGroupsForPairs groups).
     if (!groups_.empty()) {
       group_first_ = static_cast<int>(c);
       c += 3 * groups_.size();
@@ -84,6 +84,7 @@ class EndpointColumns {
   int brier_column() const { return brier_; }
   int ece_column() const { return ece_; }
   int rule_column(int r) const { return rule_[r]; }
+  const Calibration& calibration() const { return calibration_; }
   int intercept_column() const { return intercept_; }
   int slope_column() const { return slope_; }
   // Group g's AUC, sensitivity and specificity (at Youden) columns: +0, +1, +2.
@@ -136,7 +137,7 @@ class EndpointColumns {
       out[2] = ratio(tp, fp);
       out[3] = ratio(tn, fn);
     }
-    const CalibrationFit fit = calibration_fit(logits_, data_.positive, w, with_slope_, &point_fit_);
+    const CalibrationFit fit = calibration_fit(logits_, data_.positive, w, !calibration_.near_constant, &point_fit_);
     row[intercept_] = fit.intercept;
     row[slope_] = fit.slope;
     if (groups_.empty()) return;
@@ -168,8 +169,8 @@ class EndpointColumns {
   std::vector<uint8_t> code_;
   std::vector<double> squared_error_, logits_;
   std::vector<std::vector<size_t>> groups_;
-  bool with_slope_ = true;
-  CalibrationFit point_fit_{};
+  Calibration calibration_;   // the test split's (the estimate; no slope for flat scores)
+  CalibrationFit point_fit_{};  // where each replicate's fits start
   int auc_ = -1, brier_ = -1, ece_ = -1, intercept_ = -1, slope_ = -1, group_first_ = -1, pair_first_ = -1;
   int rule_[kNumRules] = {-1, -1, -1};
   size_t end_ = 0;
@@ -484,8 +485,7 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
     // Patients with several images: Obuchowski's clustered variance beside DeLong's (which
     // counts every image as independent), with its Wald interval clipped to [0, 1].
     if (n_patients < p.size()) {
-      const AucComponents c = auc_components(class_scores(p.scored, k), class_positives(p.scored.label, k),
-                                             p.source + ": " + kClassNames[k]);
+      const AucComponents c{d.auc, d.v10, d.v01};  // DeLong's placements, clustered
       const double var = auc_covariance(c, c, class_positives(p.scored.label, k), clusters, n_patients);
       const double z = normal_quantile(0.5 + opt.conf_level / 2.0), se = std::sqrt(std::max(0.0, var));
       dj["obuchowski"] = {{"variance", var},
@@ -542,7 +542,7 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
       ep["thresholds"] = nullptr;
       ep["thresholds_reason"] = val ? json(choice[e].reason) : j["validation_reason"];
     }
-    ep["calibration"] = calibration_json(calibration(d), cols, boot, bca);
+    ep["calibration"] = calibration_json(cols.calibration(), cols, boot, bca);
     const DecisionCurve dc = decision_curve(d, dca_t);
     ep["decision_curve"] = {{"thresholds", dc.thresholds},
                             {"net_benefit", dc.net_benefit},

@@ -133,6 +133,40 @@ std::string table_one_section(const Study& s) {
 
 // ---- methods ------------------------------------------------------------------------
 
+// How compare.json compared the variants: the paired test it used (DeLong, or
+// Obuchowski's clustered variance when patients repeat) and whether variants are seed means.
+std::string comparison_methods(const json& compare) {
+  std::string method = "delong";
+  if (compare.is_object() && compare.contains("comparisons"))
+    for (const auto& [endpoint, rows] : compare["comparisons"].items())
+      if (rows.is_array() && !rows.empty()) method = rows[0].value("method", method);
+  std::string p = method == "obuchowski"
+                      ? "Models are compared by paired AUC tests with Obuchowski's clustered variance (patients "
+                        "contribute several radiographs) with Holm's adjustment"
+                      : "Models are compared by paired DeLong tests with Holm's adjustment";
+  p += " and by paired bootstrap differences (P(best): the share of replicates in which a model has the highest "
+       "macro AUC). ";
+  if (compare.is_object() && compare.contains("seed_averaging"))
+    p += "A variant trained at several seeds is reported as the mean over its seeds, with the interval of that "
+         "mean. ";
+  return p;
+}
+
+// ", and on occlusion maps" for the run's further explain folders (RUN/explain-<map>).
+std::string other_maps(const fs::path& run) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("explain-", 0) == 0 && fs::exists(e.path() / "explain.json"))
+      names.push_back(name.substr(8));
+  }
+  std::sort(names.begin(), names.end());
+  std::string maps;
+  for (const auto& n : names) maps += (maps.empty() ? "" : ", ") + html_escape(n);
+  return maps.empty() ? "" : " (and on " + maps + " maps)";
+}
+
 std::string methods_section(const Study& s) {
   std::string p = "<p>";
   const json& study = s.study.is_object() ? s.study : s.record.value("study", json::object());
@@ -191,14 +225,14 @@ std::string methods_section(const Study& s) {
     p += "Test-set metrics carry " + fixed(100 * b.value("conf_level", 0.95), 0) + "% confidence intervals from " +
          std::to_string(b.value("replicates", 0)) + " " + (b.value("clustered", false) ? "patient-clustered " : "") +
          html_escape(b.value("method", "percentile")) +
-         " bootstrap replicates; sensitivity and specificity use the Youden threshold chosen on the validation split. "
-         "Models are compared by paired DeLong tests with Holm's adjustment and by paired bootstrap differences "
-         "(P(best): the share of replicates in which a model has the highest macro AUC). ";
+         " bootstrap replicates; sensitivity and specificity use the Youden threshold chosen on the validation split. " +
+         comparison_methods(s.compare);
     const json ex = read_json_or_null(s.runs.front() / "explain" / "explain.json");
     if (ex.is_object())
-      p += "Explainability: IoU_bone on " + html_escape(ex.value("cam", "?")) + " maps, Δbone by occluding the bone "
-           "regions with the " + html_escape(ex.value("delta_bone", json::object()).value("fill", "?")) +
-           " fill, on the " + html_escape(ex.value("split", "?")) + " split, with random-map and area-matched controls.";
+      p += "Explainability: IoU_bone on " + html_escape(ex.value("cam", "?")) + " maps" +
+           other_maps(s.runs.front()) + ", Δbone by occluding the bone regions with the " +
+           html_escape(ex.value("delta_bone", json::object()).value("fill", "?")) + " fill, on the " +
+           html_escape(ex.value("split", "?")) + " split, with random-map and area-matched controls.";
   }
   return p + "</p>\n";
 }

@@ -120,30 +120,18 @@ std::string bootstrap_text(const json& b) {
          " bootstrap replicates";
 }
 
-// An estimate with its interval from compare's JSON ({"estimate", "ci"}).
-std::optional<Estimate> compare_estimate(const json& e) {
-  if (!e.is_object() || !e.value("estimate", json()).is_number()) return std::nullopt;
-  Estimate out;
-  out.value = e["estimate"].get<double>();
-  if (e.contains("ci") && e["ci"].is_array() && e["ci"].size() == 2) {
-    out.lower = e["ci"][0].get<double>();
-    out.upper = e["ci"][1].get<double>();
-  }
-  return out;
-}
-
 // A variant with several seeds: its headline statistics become the seed means with the
 // intervals of the mean (compare's per-model block).
 void use_seed_means(const json& model, const std::string& bootstrap, VariantRow& r) {
   const int n = model["seeds"]["n"].get<int>();
   if (n < 2) return;
   r.seeds_averaged = n;
-  r.auc_macro = *compare_estimate(model["auc_macro"]);
-  r.auc_osteoporosis = *compare_estimate(model["auc_osteoporosis_vs_rest"]);
-  r.accuracy = *compare_estimate(model["accuracy"]);
-  const json& at = model["at_youden"]["osteoporosis_vs_rest"];
-  r.sensitivity = at.is_object() ? compare_estimate(at["sensitivity"]) : std::nullopt;
-  r.specificity = at.is_object() ? compare_estimate(at["specificity"]) : std::nullopt;
+  const fs::path source = "compare's seed means";  // in memory: named in a message only
+  r.auc_macro = estimate_at(model, "auc_macro", source);
+  r.auc_osteoporosis = estimate_at(model, "auc_osteoporosis_vs_rest", source);
+  r.accuracy = estimate_at(model, "accuracy", source);
+  r.sensitivity = optional_estimate(model, "at_youden.osteoporosis_vs_rest.sensitivity", source);
+  r.specificity = optional_estimate(model, "at_youden.osteoporosis_vs_rest.specificity", source);
   r.threshold.reset();  // each seed has its own; a mean of thresholds is no operating point
   r.calibration_slope.reset();
   if (static_cast<int>(r.seed_calibration_slopes.size()) == n) {
@@ -210,10 +198,7 @@ void use_explain_seed_means(const fs::path& sweep, VariantRow& r) {
   auto first = read_explained(sweep / r.run / "explain", paths);
   if (!first) return;
   runs.push_back(std::move(*first));
-  std::vector<fs::path> seeds;
-  if (fs::is_directory(sweep / "seeds" / r.run))
-    for (const auto& e : fs::directory_iterator(sweep / "seeds" / r.run))
-      if (e.is_directory() && fs::exists(e.path() / "metrics_test.json")) seeds.push_back(e.path());
+  const std::vector<fs::path> seeds = finished_seed_runs(sweep, r.run);
   if (seeds.empty()) return;
   for (const auto& s : seeds) {
     auto run = read_explained(s / "explain", paths);
@@ -232,26 +217,26 @@ void use_explain_seed_means(const fs::path& sweep, VariantRow& r) {
     }
     double estimate = 0;
     for (const auto& run : runs) estimate += run.estimate.at(path) / k;
+    // A replicate counts when every seed has it; one that only some seeds have leaves the
+    // mean without an interval (as a statistic undefined in some valid replicate does).
     const size_t R = runs[0].replicates.at(path).size();
     std::vector<double> means;
     bool all_defined = true;
     for (size_t i = 0; i < R; ++i) {
-      double m = 0;
-      bool defined = true;
+      double sum = 0;
+      size_t defined = 0;
       for (const auto& run : runs) {
         const auto& v = run.replicates.at(path);
-        defined = defined && i < v.size() && !std::isnan(v[i]);
-        if (defined) m += v[i] / k;
+        if (i < v.size() && !std::isnan(v[i])) {
+          sum += v[i] / k;
+          ++defined;
+        }
       }
-      if (defined) means.push_back(m);
-      else all_defined = all_defined && std::none_of(runs.begin(), runs.end(), [&](const ExplainedRun& run) {
-        const auto& v = run.replicates.at(path);
-        return i < v.size() && !std::isnan(v[i]);
-      });
+      if (defined == runs.size()) means.push_back(sum);
+      else if (defined > 0) all_defined = false;
     }
     Estimate e;
     e.value = estimate;
-    // An interval only when every replicate is either valid for all seeds or for none.
     if (!means.empty() && all_defined) {
       std::sort(means.begin(), means.end());
       const double alpha = (1.0 - runs[0].conf_level) / 2;
@@ -260,7 +245,6 @@ void use_explain_seed_means(const fs::path& sweep, VariantRow& r) {
     }
     *target = e;
   }
-  r.area_control_raises_auc = r.area_control_delta && r.area_control_delta->upper && *r.area_control_delta->upper < 0;
   r.explain_seeds_averaged = static_cast<int>(runs.size());
 }
 
@@ -353,13 +337,9 @@ void read_selection_and_seeds(const fs::path& sweep, VariantRow& r) {
     r.selected = describe_values(s["values"]);
     if (s.contains("tied") && s["tied"].is_array()) r.selection_tied = static_cast<int>(s["tied"].size());
   }
-  const fs::path seeds = sweep / "seeds" / r.run;
-  if (!fs::is_directory(seeds)) return;
+  const std::vector<fs::path> runs = finished_seed_runs(sweep, r.run);
+  if (runs.empty()) return;
   std::vector<double> auc = {r.auc_macro.value};
-  std::vector<fs::path> runs;
-  for (const auto& e : fs::directory_iterator(seeds))
-    if (e.is_directory() && fs::exists(e.path() / "metrics_test.json")) runs.push_back(e.path());
-  std::sort(runs.begin(), runs.end());
   r.seed_calibration_slopes = {r.calibration_slope};
   for (const auto& run : runs) {
     const fs::path m = run / "metrics_test.json";
@@ -466,7 +446,6 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
           r.delta_bone_minus_control = optional_estimate(e, "delta_bone.area_control.delta_bone_minus_control", ex);
           r.area_control_draws = e["delta_bone"]["area_control"].value("draws", 0);
           r.area_control_delta = optional_estimate(e, "delta_bone.area_control.delta", ex);
-          r.area_control_raises_auc = r.area_control_delta && r.area_control_delta->upper && *r.area_control_delta->upper < 0;
         }
         if (r.delta_bone_fill != "blur") r.delta_bone_blur = optional_estimate(e, "delta_bone.fills.blur.all", ex);
         const json& below = e["delta_bone"].value("auc_below_0.5", json::array());
@@ -639,7 +618,7 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     if (r.delta_bone_minus_control) draws.insert(std::to_string(r.area_control_draws));
   if (!draws.empty()) {
     bool raises = false;
-    for (const auto& r : t.rows) raises = raises || (r.delta_bone_minus_control && r.area_control_raises_auc);
+    for (const auto& r : t.rows) raises = raises || (r.delta_bone_minus_control && r.area_control_raises_auc());
     notes.push_back("Δbone - area control (contrast): Δbone minus the AUC loss when as many pixels outside every "
                     "bone and control region are occluded with the same fill (seeded half-patch blocks, mean of " +
                     join(draws) + " draws). It reads as the part of Δbone about bone only when the control's own "
@@ -796,7 +775,7 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
        {}},  // CSV: the last columns
       {"Δbone − area control (contrast)", "$\\Delta_\\mathrm{bone}$ $-$ area ctrl. (contrast)", 'r',
        [=](Row r, bool latex) {
-         const std::string mark = r.delta_bone_minus_control && r.area_control_raises_auc ? (latex ? " $^\\ddagger$" : " ‡") : "";
+         const std::string mark = r.delta_bone_minus_control && r.area_control_raises_auc() ? (latex ? " $^\\ddagger$" : " ‡") : "";
          return text(opt_ci(r.delta_bone_minus_control), latex) + mark;
        },
        {{"delta_bone_minus_control", [=](Row r) { return val(r.delta_bone_minus_control); }},
@@ -832,7 +811,7 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
         {"area_control_delta", [=](Row r) { return val(r.area_control_delta); }},
         {"area_control_delta_lower", [=](Row r) { return lo(r.area_control_delta); }},
         {"area_control_delta_upper", [=](Row r) { return hi(r.area_control_delta); }},
-        {"area_control_raises_auc", [](Row r) { return std::string(r.area_control_raises_auc ? "1" : "0"); }}}},
+        {"area_control_raises_auc", [](Row r) { return std::string(r.area_control_raises_auc() ? "1" : "0"); }}}},
   };
   for (const std::string& map : other_maps) {
     auto score = [map](Row r) -> std::optional<Estimate> {

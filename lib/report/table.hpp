@@ -38,7 +38,9 @@ struct VariantRow {
   // whole CI is below 0, occluding that much non-bone image raised the AUC, and the
   // difference above is a contrast, not "the part of Δbone about bone".
   std::optional<Estimate> area_control_delta;
-  bool area_control_raises_auc = false;
+  bool area_control_raises_auc() const {
+    return area_control_delta && area_control_delta->upper && *area_control_delta->upper < 0;
+  }
   // Δbone with the blur fill (explain.json delta_bone.fills.blur.all) beside the reported
   // fill's, when that is another fill: the mean fill can read 2-30x larger.
   std::optional<Estimate> delta_bone_blur;

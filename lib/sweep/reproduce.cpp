@@ -566,17 +566,10 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     }
     // Every other seed of the variant, on the first map: the table's explainability columns
     // are then seed means (their replicates.csv share the resamples).
-    const fs::path seeds_dir = sweep / "seeds" / v.name;
-    if (fs::is_directory(seeds_dir)) {
-      std::vector<fs::path> seed_runs;
-      for (const auto& e : fs::directory_iterator(seeds_dir))
-        if (e.is_directory() && fs::exists(e.path() / "metrics_test.json")) seed_runs.push_back(e.path());
-      std::sort(seed_runs.begin(), seed_runs.end());
-      for (const auto& seed_run : seed_runs) {
-        if (fs::exists(seed_run / "explain" / "explain.json")) continue;
-        std::cerr << "reproduce: explain " << v.name << " " << seed_run.filename().string() << " ...\n";
-        explain_run(seed_run.string(), (seed_run / "explain").string(), eo);
-      }
+    for (const auto& seed_run : finished_seed_runs(sweep, v.name)) {
+      if (fs::exists(seed_run / "explain" / "explain.json")) continue;
+      std::cerr << "reproduce: explain " << v.name << " " << seed_run.filename().string() << " ...\n";
+      explain_run(seed_run.string(), (seed_run / "explain").string(), eo);
     }
     // The other maps: their IoU_bone and deletion curves. Δbone occludes regions, whatever
     // the map, so one fill there and no area control or mask sensitivity (RUN/explain has them).

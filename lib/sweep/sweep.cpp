@@ -431,17 +431,10 @@ PointScore point_score(const std::string& name, const fs::path& run) {
   return p;
 }
 
-// ", a tie of N points on validation, broken by grid order" when the selection record says so.
-std::string tie_note(const Variant& v, const fs::path& root) {
-  const json record = json::parse(read_file((root / "selection" / (v.name + ".json")).string()), nullptr, false);
-  if (!record.is_object() || !record.contains("tied")) return "";
-  return "; " + std::to_string(record["tied"].size()) +
-         " points tied on the validation score, the first in grid order was kept";
-}
-
 // The variant's selection among its finished grid points, written to
 // SWEEP/selection/<variant>.json; -1 (nothing written) when a point has not finished.
-int select_and_record(const Variant& v, const fs::path& root) {
+// `tied_points`: how many points share the selected score (1: no tie).
+int select_and_record(const Variant& v, const fs::path& root, size_t* tied_points) {
   std::vector<PointScore> scores;
   for (const auto& p : v.grid) scores.push_back(point_score(p.name, root / "grid" / v.name / p.name));
   const int chosen = select_point(scores);
@@ -464,6 +457,7 @@ int select_and_record(const Variant& v, const fs::path& root) {
   json tied = json::array();
   for (size_t i = 0; i < v.grid.size(); ++i)
     if (scores[i].finished && scores[i].val_score == scores[chosen].val_score) tied.push_back(v.grid[i].name);
+  *tied_points = tied.size();
   if (tied.size() > 1) {
     record["tied"] = tied;
     record["tie_broken_by"] = "the first of the tied points in grid order";
@@ -618,14 +612,18 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
   for (const auto& v : variants) {
     int chosen = 0;
     if (v.grid.size() > 1) {
-      chosen = select_and_record(v, root);
+      size_t tied = 1;
+      chosen = select_and_record(v, root, &tied);
       if (chosen < 0) {
         std::cerr << "sweep: " << v.name << ": not every grid point finished, so nothing is selected or tested\n";
         continue;
       }
       std::cerr << "sweep: " << v.name << ": selected " << v.grid[chosen].name << " ("
                 << describe_values(v.grid[chosen].values) << ") of " << v.grid.size() << " grid points on validation"
-                << tie_note(v, root) << "\n";
+                << (tied > 1 ? "; " + std::to_string(tied) +
+                                   " points tied on the validation score, the first in grid order was kept"
+                             : std::string())
+                << "\n";
     }
     for (auto& job : seed_jobs(v, v.grid[chosen].values, root)) final_jobs.push_back(job);
   }
