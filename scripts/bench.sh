@@ -36,3 +36,6 @@ done
 # data index over 20,000 files of a synthetic PACS export (hard links to the real DICOMs):
 # files/s at 1 and 2 threads, and decoding the pixels as the baseline.
 ./build/osteofm_bench_index "$shared" --files 20000 --threads 1,2
+# Start-up: eval through `osteofm` (no LibTorch loaded) against osteofm-torch, and what the
+# launcher adds to a verb it hands on.
+./build/osteofm_bench_startup build --repeats 15

@@ -94,3 +94,49 @@ TEST_CASE("cli: weights inspect lists a real fixture, bad input is exit 2 with o
   CHECK(usage.code == 2);
   CHECK(count_lines(usage.err) == 1);
 }
+
+namespace {
+// stdout and stderr of a shell command line.
+std::string shell_output(const std::string& command) {
+  std::string out;
+  FILE* p = popen(("{ " + command + "; } 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  pclose(p);
+  return out;
+}
+}  // namespace
+
+// `osteofm` runs eval, compare, table and report without mapping LibTorch (start-up ~25 ms
+// instead of ~0.7 s; bench/bench_startup.cpp) and becomes osteofm-torch for the rest. The
+// dynamic loader's own log (LD_DEBUG=libs) says which libraries each process initialised.
+TEST_CASE("cli: the torch-free verbs start without LibTorch, the others through osteofm-torch", "[cli]") {
+  const auto loads_torch = [](const std::string& args) {
+    const std::string log = shell_output(std::string("LD_DEBUG=libs '") + OSTEOFM_BIN + "' " + args);
+    for (const std::string& line : split_lines(log))
+      if (line.find("calling init:") != std::string::npos && line.find("libtorch_cpu") != std::string::npos) return true;
+    return false;
+  };
+  for (const char* verb : {"eval", "compare", "table", "report"}) {
+    INFO(verb);
+    CHECK_FALSE(loads_torch(std::string(verb) + " --help"));
+  }
+  // The same log does name LibTorch when a verb needs it: the check above can fail.
+  CHECK(loads_torch("synth --help"));
+  CHECK(loads_torch("--version"));
+  // Global options before the verb are skipped with their value.
+  CHECK_FALSE(loads_torch("--threads 2 --max-pixels 1000 eval --help"));
+  CliResult help = run_osteofm("--threads 2 eval --help");
+  CHECK(help.code == 0);
+  CHECK_THAT(help.out, Catch::Contains("--predictions"));
+}
+
+TEST_CASE("cli: osteofm without osteofm-torch beside it says so, exit 1", "[cli]") {
+  TempDir dir;
+  std::filesystem::copy_file(OSTEOFM_BIN, dir / "osteofm");
+  std::filesystem::permissions(dir / "osteofm", std::filesystem::perms::owner_all);
+  const std::string out = shell_output("'" + (dir / "osteofm") + "' synth --help; echo \"rc=$?\"");
+  CHECK_THAT(out, Catch::Contains("cannot start " + (dir / "osteofm-torch")) && Catch::Contains("rc=1"));
+  CHECK(count_lines(out) == 2);  // the one error line, then rc
+}

@@ -10,7 +10,6 @@
 #include "core/parallel.hpp"
 #include "core/provenance.hpp"
 #include "core/runtime.hpp"
-#include "core/text.hpp"
 #include "io/image.hpp"
 
 namespace osteofm::cli {
@@ -20,13 +19,6 @@ void configure_threads(int threads) {
   // The count asked for (all cores for 0), not LibTorch's intra-op count: with OpenBLAS that
   // is 1 (core/runtime.hpp), and OpenCV's pool is no BLAS.
   set_image_io_threads(resolve_threads(0));
-}
-
-void refuse_control_characters(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (has_control_character(argv[i]))
-      throw InputError("argument " + std::to_string(i) + " '" + visible_text(argv[i]) +
-                       "' holds a control character (newline, tab, ...); osteofm takes none in paths or values");
 }
 
 void record_process(int argc, char** argv) {

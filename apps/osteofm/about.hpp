@@ -9,9 +9,6 @@ namespace osteofm::cli {
 
 // LibTorch's and osteofm's pools (core/runtime.hpp) and the image decoders' (io/image.hpp).
 void configure_threads(int threads);
-// InputError naming the first argument that holds a control character (a newline in --out
-// reached Slurm scripts as a second command; no path or value needs one).
-void refuse_control_characters(int argc, char** argv);
 // The command line and the facts of this process, for every provenance.json it writes.
 void record_process(int argc, char** argv);
 std::string version_line();

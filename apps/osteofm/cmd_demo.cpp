@@ -5,7 +5,7 @@
 #include "command.hpp"
 #include "core/parallel.hpp"
 #include "core/error.hpp"
-#include "core/runtime.hpp"
+#include "core/executable.hpp"
 #include "sweep/demo.hpp"
 
 namespace osteofm::cli {

@@ -6,7 +6,7 @@
 #include "command.hpp"
 #include "core/parallel.hpp"
 #include "eval/bootstrap.hpp"
-#include "core/runtime.hpp"
+#include "core/executable.hpp"
 #include "sweep/reproduce.hpp"
 
 namespace osteofm::cli {

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
 #include "core/ranked_registry.hpp"
+#include "core/text.hpp"
 
 namespace osteofm::cli {
 
@@ -19,6 +20,13 @@ void add_registered_commands(CLI::App& root, Commands& commands) {
 void stop_safely_on_interrupt(const std::string& resume_hint) {
   set_resume_hint(resume_hint);
   install_interrupt_handlers();
+}
+
+void refuse_control_characters(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (has_control_character(argv[i]))
+      throw InputError("argument " + std::to_string(i) + " '" + visible_text(argv[i]) +
+                       "' holds a control character (newline, tab, ...); osteofm takes none in paths or values");
 }
 
 std::vector<std::string> split_commas(const std::string& text) {

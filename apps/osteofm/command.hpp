@@ -32,6 +32,10 @@ std::vector<std::string> split_commas(const std::string& text);
 // ends with "interrupted by ...: <resume_hint>" (core/interrupt.hpp).
 void stop_safely_on_interrupt(const std::string& resume_hint);
 
+// InputError naming the first argument that holds a control character (a newline in --out
+// reached Slurm scripts as a second command; no path or value needs one).
+void refuse_control_characters(int argc, char** argv);
+
 // A --gpus value, "0,1,2,3", as its device names (empty items skipped).
 std::vector<std::string> gpu_list(const std::string& text);
 

@@ -106,11 +106,4 @@ std::string torch_version() {
 
 int cuda_device_count() { return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0; }
 
-std::string self_executable() {
-  char self[4096] = {0};
-  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) throw RuntimeFailure("cannot find the osteofm executable (/proc/self/exe)");
-  return std::string(self, static_cast<size_t>(n));
-}
-
 }  // namespace osteofm

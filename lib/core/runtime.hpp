@@ -31,7 +31,5 @@ BlasInfo detect_blas();
 std::string torch_version();
 int cuda_device_count();
 
-// Path of the running osteofm executable (sweeps start it once per variant).
-std::string self_executable();
 
 }  // namespace osteofm

@@ -1,11 +1,11 @@
 #include "io/annotate.hpp"
 
 #include <algorithm>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "io/png_encode.hpp"
 
 namespace osteofm {
 namespace {
@@ -143,9 +143,17 @@ void label_panel(cv::Mat& panel, const std::string& text) {
 }
 
 void write_png_atomic(const std::string& path, const cv::Mat& image) {
-  std::vector<uchar> bytes;
-  if (!cv::imencode(".png", image, bytes)) throw RuntimeFailure(path + ": PNG encoding failed");
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (image.depth() != CV_8U && image.depth() != CV_16U)
+    throw RuntimeFailure(path + ": PNG encoding failed (pixels are neither 8- nor 16-bit)");
+  PngRaster raster;
+  raster.width = image.cols;
+  raster.height = image.rows;
+  raster.channels = image.channels();
+  raster.bits = image.depth() == CV_16U ? 16 : 8;
+  raster.data = image.data;
+  raster.row_bytes = image.step;
+  raster.bgr = image.channels() == 3;  // OpenCV's colour order
+  write_png_file(path, raster);
 }
 
 }  // namespace osteofm

@@ -19,6 +19,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "io/annotate.hpp"
 #include "io/raster_codecs.hpp"
 #endif
 
@@ -35,8 +36,6 @@ const char* format_name(ImageFormat f) {
     default: return "unknown";
   }
 }
-
-bool image_io_available() { return OSTEOFM_WITH_IMAGE_IO != 0; }
 
 bool is_radiograph_modality(const std::string& modality) {
   const std::string m = to_upper(modality);
@@ -265,16 +264,11 @@ void write_png(const std::string& path, const GrayImage& image, int bits) {
   cv::Mat f(image.height, image.width, CV_32F, const_cast<float*>(image.pixels.data()));
   cv::Mat q;
   f.convertTo(q, bits == 16 ? CV_16U : CV_8U, bits == 16 ? 65535.0 : 255.0);  // saturating, rounded
-  std::vector<uchar> buf;
-  if (!cv::imencode(".png", q, buf)) throw RuntimeFailure(path + ": PNG encoding failed");
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  write_png_atomic(path, q);
 }
 
 void write_png_u8(const std::string& path, int width, int height, const std::vector<uint8_t>& values) {
-  cv::Mat m(height, width, CV_8U, const_cast<uint8_t*>(values.data()));
-  std::vector<uchar> buf;
-  if (!cv::imencode(".png", m, buf)) throw RuntimeFailure(path + ": PNG encoding failed");
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  write_png_atomic(path, cv::Mat(height, width, CV_8U, const_cast<uint8_t*>(values.data())));
 }
 
 std::vector<uint8_t> read_png_u8(const std::string& path, int* width, int* height) {

@@ -28,7 +28,7 @@ struct GrayImage {
 };
 
 // True when this build decodes images (CMake OSTEOFM_WITH_IMAGE_IO=ON).
-bool image_io_available();
+inline bool image_io_available() { return OSTEOFM_WITH_IMAGE_IO != 0; }
 
 // Format from the file's first bytes (and the .dcm extension for DICOM without a
 // preamble). Throws InputError if the file is missing or unreadable.

@@ -12,8 +12,9 @@
 #include "io/manifest.hpp"
 
 #if OSTEOFM_WITH_IMAGE_IO
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "io/annotate.hpp"
 #endif
 
 namespace osteofm {
@@ -209,9 +210,7 @@ void write_flow_png(const std::string& path, const FlowDiagram& d) {
     for (size_t k = 0; k < b.box->lines.size(); ++k)
       put(b.box->lines[k], b.x + kPad, b.y + kPad + 12 + static_cast<int>(k) * kLine, 0.52, k == 0 ? 2 : 1, false);
   }
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", img, png)) throw RuntimeFailure(path + ": cannot encode the flow diagram");
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  write_png_atomic(path, img);
 }
 #else
 void write_flow_png(const std::string& path, const FlowDiagram&) {

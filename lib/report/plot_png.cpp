@@ -6,8 +6,9 @@
 #include "report/plot.hpp"
 
 #if OSTEOFM_WITH_IMAGE_IO
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "io/annotate.hpp"
 #endif
 
 namespace osteofm {
@@ -115,9 +116,7 @@ void write_plot_png(const std::string& path, const LinePlot& plot, int width, in
   for (size_t k = 0; k < plot.notes.size(); ++k)
     text(plot.notes[k], cv::Point(lx, ly + row * static_cast<int>(plot.series.size() + k)), 0.42, false, false,
          cv::Scalar(60, 60, 60));
-  std::vector<uchar> buf;
-  if (!cv::imencode(".png", img, buf)) throw RuntimeFailure(path + ": PNG encoding failed");
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  write_png_atomic(path, img);
 }
 #else
 void write_plot_png(const std::string& path, const LinePlot&, int, int) {
