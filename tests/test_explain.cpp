@@ -260,7 +260,7 @@ TEST_CASE("explain: images without a mask get maps, bone scores on the rest equa
   const CliResult q = run_osteofm("explain --run '" + (tmp / "run") + "' --data '" + (tmp / "cohort/masked.csv") +
                                   "' --out '" + (tmp / "masked") + "' --bootstrap 100 --overlays 0 --batch 1 --fills blur");
   REQUIRE(q.code == 0);
-  CHECK(q.err.find("note: explain: maps for all") == std::string::npos);  // every image scored: no coverage note
+  CHECK(q.err.find("maps for all") == std::string::npos);  // every image scored: no coverage note
   const json a = json::parse(read_text(tmp / "partial/explain.json")), b = json::parse(read_text(tmp / "masked/explain.json"));
   CHECK(a["n"] == kept + 5);
   CHECK(a["coverage"]["bone_scored"] == kept);

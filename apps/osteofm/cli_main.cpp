@@ -6,13 +6,14 @@
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
 #include "core/limits.hpp"
+#include "core/log.hpp"
 
 namespace osteofm::cli {
 
 namespace {
 // The global options that take a value (main's --threads, --max-pixels): verb_of skips them
 // with their value.
-const char* const kValueOptions[] = {"--threads", "--max-pixels"};
+const char* const kValueOptions[] = {"--threads", "--max-pixels", "--log-format"};
 }  // namespace
 
 std::string verb_of(int argc, char** argv) {
@@ -40,6 +41,15 @@ int run_command_line(int argc, char** argv, const ProcessSetup& setup) {
       ->capture_default_str()
       ->check(CLI::Range(1LL, 4'000'000'000LL));
 
+  bool quiet = false, verbose = false;
+  app.add_flag("--quiet,-q", quiet, "Warnings only: no progress, no notes");
+  app.add_flag("--verbose", verbose, "Debug lines too")->excludes("--quiet");
+  std::string log_format = "auto";
+  app.add_option(kValueOptions[2], log_format,
+                 "auto: text lines on a terminal, JSON lines elsewhere (Slurm logs, pipes); or text, json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "text", "json"}));
+
   Commands commands;
   add_registered_commands(app, commands);
 
@@ -60,6 +70,10 @@ int run_command_line(int argc, char** argv, const ProcessSetup& setup) {
     std::cerr << "osteofm: error: " << one_line(e.what()) << " (run 'osteofm" << verb << " --help')\n";
     return 2;
   }
+  set_log_level(quiet ? LogLevel::warning : verbose ? LogLevel::debug : LogLevel::info);
+  set_log_format(log_format == "text"   ? LogFormat::text
+                 : log_format == "json" ? LogFormat::json
+                                        : LogFormat::automatic);
   if (version) {
     std::cout << setup.version_line() << "\n";
     return 0;

@@ -1,15 +1,14 @@
 #include "core/progress.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
-
 #include <nlohmann/json.hpp>
+
+#include "core/log.hpp"
 
 namespace osteofm {
 
-bool ProgressBar::enabled() { return isatty(STDERR_FILENO) == 1; }
+bool ProgressBar::enabled() { return progress_drawn(); }
 
 ProgressBar::ProgressBar(std::string label, long total)
     : label_(std::move(label)), total_(total > 0 ? total : 1), start_(std::chrono::steady_clock::now()),
@@ -28,8 +27,7 @@ void ProgressBar::json_line(long done, const std::string& extra, bool final) {
   const nlohmann::json j = {{"progress", label_}, {"done", done}, {"total", total_}, {"seconds", secs},
                             {"per_s", rate}, {"eta_s", rate > 0 ? (total_ - done) / rate : 0.0},
                             {"final", final}, {"note", extra}};
-  std::fprintf(stderr, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  std::fflush(stderr);
+  write_progress(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   json_written_ = true;
 }
 
@@ -51,15 +49,14 @@ void ProgressBar::update(long done, const std::string& extra) {
   const int width = 24, filled = static_cast<int>(width * done / total_);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(width, '.');
-  std::fprintf(stderr, "\r\033[K%s [%s] %ld/%ld %.1f it/s ETA %.0fs %s", label_.c_str(), bar.c_str(), done, total_, rate,
-               eta, extra.c_str());
-  std::fflush(stderr);
+  char counts[160];
+  std::snprintf(counts, sizeof counts, "] %ld/%ld %.1f it/s ETA %.0fs ", done, total_, rate, eta);
+  write_progress("\r\033[K" + label_ + " [" + bar + counts + extra);
 }
 
 void ProgressBar::finish_in_place(const std::string& summary) {
   if (!on_) return finish(summary);
-  std::fprintf(stderr, "\r\033[K%s %s", label_.c_str(), summary.c_str());
-  std::fflush(stderr);
+  write_progress("\r\033[K" + label_ + " " + summary);
 }
 
 void ProgressBar::finish(const std::string& summary) {
@@ -67,8 +64,7 @@ void ProgressBar::finish(const std::string& summary) {
     if (json_written_) json_line(total_, summary, true);  // closes what the log showed
     return;
   }
-  std::fprintf(stderr, "\r\033[K%s %s\n", label_.c_str(), summary.c_str());
-  std::fflush(stderr);
+  write_progress("\r\033[K" + label_ + " " + summary + "\n");
 }
 
 }  // namespace osteofm

@@ -1,21 +1,22 @@
 #include "data/loader.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
-#include <cmath>
+#include <iostream>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <iostream>
 #include <thread>
 
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "core/parallel.hpp"
 #include "data/tensor_cache.hpp"
-#include "io/image.hpp"
 #include "data/transforms.hpp"
+#include "io/image.hpp"
 
 namespace osteofm {
 
@@ -183,8 +184,9 @@ SplitData load_split(const Manifest& m, const std::string& split, const Preproce
     const std::string problem = cache_geometry_problem(d.cache->geometry(), pre);
     if (!problem.empty()) throw InputError(m.cache_dir + ": " + problem);
     if (d.cache->size() > pre.size)
-      std::cerr << "osteofm: note: " << m.cache_dir << " holds " << d.cache->size() << " px images of the same field of view; "
-                << "the model takes " << pre.size << " px: resized from the cache\n";
+      log_info("data", log_text(m.cache_dir, " holds ", d.cache->size(),
+                                " px images of the same field of view; the model takes ", pre.size,
+                                " px: resized from the cache"));
   }
   for (const auto& r : m.rows) {
     if (!split.empty() && r.split != split) continue;

@@ -11,9 +11,10 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
-#include "core/interrupt.hpp"
 #include "core/file_names.hpp"
+#include "core/interrupt.hpp"
 #include "core/labels.hpp"
+#include "core/log.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "core/runtime.hpp"
@@ -217,14 +218,16 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     if (bone_table && n_masked - n_bone > 0)
       why += (why.empty() ? "" : ", ") + std::to_string(n_masked - n_bone) + " whose mask has no bone";
     if (!bone_table) why += (why.empty() ? "" : ", ") + std::string("regions.json has no bone region");
-    std::cerr << "osteofm: note: explain: maps for all " << N << " images; region scores on " << n_masked
-              << ", bone scores (IoU_bone, Δbone) on " << n_bone << " (" << why << ")\n";
+    log_info("explain", log_text("maps for all ", N, " images; region scores on ", n_masked,
+                                 ", bone scores (IoU_bone, Δbone) on ", n_bone, " (", why, ")"));
   }
   if (occlusion.area_short())
-    std::cerr << "osteofm: note: explain: the area-matched control covers " << static_cast<int>(100 * occlusion.area_ratio())
-              << "% of the bones' area (too few pixels outside bones and controls); area_control.area_ratio says so\n";
+    log_info(
+        "explain",
+        log_text("the area-matched control covers ", static_cast<int>(100 * occlusion.area_ratio()),
+                 "% of the bones' area (too few pixels outside bones and controls); area_control.area_ratio says so"));
   if (delta.contains("reason") && delta["reason"].get<std::string>() != bone_reason)
-    std::cerr << "osteofm: warning: explain: no Δbone: " << delta["reason"].get<std::string>() << "\n";
+    log_warning("explain", log_text("no Δbone: ", delta["reason"].get<std::string>()));
 
   json regions_json = json::parse(table.to_json());
   ExplainSummary sum;

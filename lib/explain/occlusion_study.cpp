@@ -1,16 +1,16 @@
 #include "explain/occlusion_study.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <limits>
 
-#include <torch/torch.h>
-
 #include "core/csv.hpp"
 #include "core/labels.hpp"
+#include "core/log.hpp"
 #include "core/numbers.hpp"
 #include "data/transforms.hpp"
 #include "explain/ci_json.hpp"
@@ -217,9 +217,9 @@ json OcclusionStudy::delta_bone(const ScoredSet& original, const std::vector<cha
       if (it.value()["estimate"].is_number() && it.value()["estimate"].get<double>() < 0.5) below.push_back(it.key());
     fj["auc_below_0.5"] = below;
     if (!below.empty() && !quiet_)
-      std::cerr << "osteofm: warning: explain: with the " << fills_[f] << " fill the macro AUC falls below 0.5 ("
-                << below.size() << " of " << fj["auc"].size() << " occlusions): Δbone there reflects the fill too; "
-                << "compare the blur fill\n";
+      log_warning("explain",
+                  log_text("with the ", fills_[f], " fill the macro AUC falls below 0.5 (", below.size(), " of ",
+                           fj["auc"].size(), " occlusions): Δbone there reflects the fill too; compare the blur fill"));
     fills[fills_[f]] = fj;
   }
   for (auto it = fills[fills_[0]].begin(); it != fills[fills_[0]].end(); ++it) delta[it.key()] = it.value();  // incl. auc_below_0.5

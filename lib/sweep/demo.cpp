@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "data/phantom.hpp"
 #include "sweep/reproduce.hpp"
 
@@ -41,16 +42,16 @@ int run_demo(const DemoOptions& o) {
 
   // 1. The cohort (the manifest is written last: its presence means a complete cohort).
   if (fs::exists(cohort / "manifest.csv")) {
-    std::cerr << "demo: phantom cohort: kept " << cohort.string() << "\n";
+    log_info("demo", log_text("phantom cohort: kept ", cohort.string()));
   } else {
-    std::cerr << "demo: phantom cohort: " << o.patients << " patients, " << o.size << " px ...\n";
+    log_info("demo", log_text("phantom cohort: ", o.patients, " patients, ", o.size, " px ..."));
     PhantomOptions po;
     po.patients = o.patients;
     po.size = o.size;
     po.seed = o.seed;
     po.previews = 2;
     const PhantomSummary s = write_phantom_cohort(cohort.string(), po);
-    std::cerr << "demo:       " << s.images << " images, bone-mean baseline AUC " << s.baseline_auc << "\n";
+    log_info("demo", log_text("      ", s.images, " images, bone-mean baseline AUC ", s.baseline_auc));
   }
 
   // 2. The study on it, as 'osteofm reproduce' runs it on a researcher's cohort: check,
@@ -69,20 +70,18 @@ int run_demo(const DemoOptions& o) {
   ro.sweep.threads = o.threads;
   const int failures = run_reproduce(ro);
 
-  if (fs::exists(sweep / "table.md")) std::cout << read_file((sweep / "table.md").string()) << "\n";
-  std::cout << "Where everything is (" << static_cast<int>(elapsed()) << " s):\n"
-            << "  " << cohort.string() << "/                phantom radiographs, bone masks, manifest.csv, previews/\n"
-            << "  " << config << "          the sweep config (rerun or edit with 'osteofm sweep')\n"
-            << "  " << (out / "data").string() << "/check.json, " << (out / "caches").string()
-            << "/    the data check, one tensor cache per input geometry\n"
-            << "  " << sweep.string() << "/<variant>/      config.json, log.jsonl, checkpoints/, predictions_*.csv, "
-            << "metrics_test.json\n"
-            << "  " << sweep.string() << "/<variant>/explain/  explain.json, per_image.csv, overlays/*.png\n"
-            << "  " << sweep.string() << "/table.{md,csv,tex}   this table; roc_macro.{png,svg} its ROC curves\n"
-            << "  " << sweep.string() << "/compare.json         every pair of variants: DeLong + Holm, bootstrap "
-            << "differences, P(best)\n"
-            << "  " << (out / "report.html").string() << "       all of it in one page: open it in a browser\n";
-  std::cout << "Rerunning 'osteofm demo --out " << o.out << "' resumes; finished steps are kept.\n";
+  if (fs::exists(sweep / "table.md")) print_result(log_text(read_file((sweep / "table.md").string()), "\n"));
+  print_result(log_text(
+      "Where everything is (", static_cast<int>(elapsed()), " s):\n  ", cohort.string(),
+      "/                phantom radiographs, bone masks, manifest.csv, previews/\n  ", config,
+      "          the sweep config (rerun or edit with 'osteofm sweep')\n  ", (out / "data").string(), "/check.json, ",
+      (out / "caches").string(), "/    the data check, one tensor cache per input geometry\n  ", sweep.string(),
+      "/<variant>/      config.json, log.jsonl, checkpoints/, predictions_*.csv, metrics_test.json\n  ", sweep.string(),
+      "/<variant>/explain/  explain.json, per_image.csv, overlays/*.png\n  ", sweep.string(),
+      "/table.{md,csv,tex}   this table; roc_macro.{png,svg} its ROC curves\n  ", sweep.string(),
+      "/compare.json         every pair of variants: DeLong + Holm, bootstrap differences, P(best)\n  ",
+      (out / "report.html").string(), "       all of it in one page: open it in a browser\n"));
+  print_result(log_text("Rerunning 'osteofm demo --out ", o.out, "' resumes; finished steps are kept.\n"));
   return failures;
 }
 

@@ -14,6 +14,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
+#include "core/log.hpp"
 #include "core/parallel.hpp"
 #include "core/provenance.hpp"
 #include "core/sha256.hpp"
@@ -324,7 +325,7 @@ StudyState open_study(const ReproduceOptions& o) {
   const json study = load_study(o.study, weights_dir);
   const StudyBackbones backbones = inspect_backbones(study, manifest);
   if (!backbones.problems.empty()) {
-    for (const auto& p : backbones.problems) std::cerr << "osteofm: reproduce: " << p << "\n";
+    for (const auto& p : backbones.problems) log_warning("reproduce", p);
     throw InputError((weights_dir.empty() ? std::string("the study") : weights_dir) + ": " +
                      std::to_string(backbones.problems.size()) + " backbone(s) cannot start (listed above); nothing was run");
   }
@@ -353,7 +354,7 @@ StudyState open_study(const ReproduceOptions& o) {
 // chest radiograph (unless `keep_non_chest`), go to DATA/excluded.csv with the reason, the
 // rest to DATA/included.csv, whose path is returned ("" when nothing is left out).
 std::string exclude_unusable_images(Manifest& m, bool keep_non_chest, const fs::path& data) {
-  std::cerr << "reproduce: decoding every image of " << m.path << " (data check --decode) ...\n";
+  log_info("reproduce", log_text("decoding every image of ", m.path, " (data check --decode) ..."));
   Manifest checked = m;
   check_dataset(checked, true, resolve_threads(0));
   std::map<int, std::string> reason;  // row -> why it is left out
@@ -368,7 +369,7 @@ std::string exclude_unusable_images(Manifest& m, bool keep_non_chest, const fs::
   size_t errors = 0;
   for (const auto& p : checked.problems)
     if (p.error && p.row > 0 && !reason.count(p.row)) {
-      std::cerr << "error: " << p.message << "\n";
+      log_warning("data check", p.message);
       ++errors;
     }
   if (errors > 0)
@@ -385,8 +386,9 @@ std::string exclude_unusable_images(Manifest& m, bool keep_non_chest, const fs::
   write_file_atomic((data / "excluded.csv").string(), excluded);
   const std::string included = (data / "included.csv").string();
   write_manifest(kept, included);
-  std::cerr << "reproduce: " << reason.size() << " of " << m.rows.size() << " images left out (" << (data / "excluded.csv").string()
-            << (keep_non_chest ? "" : "; --keep-non-chest keeps the readable ones") << ")\n";
+  log_info("reproduce",
+           log_text(reason.size(), " of ", m.rows.size(), " images left out (", (data / "excluded.csv").string(),
+                    (keep_non_chest ? "" : "; --keep-non-chest keeps the readable ones"), ")"));
   return included;
 }
 
@@ -407,13 +409,13 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
     std::vector<std::string> duplicates;
     split_manifest(m, parse_split_ratios(s.j["split"]["ratios"], "--split-ratios"), s.j["split"]["seed"].get<uint64_t>(),
                    &duplicates);
-    for (const auto& d : duplicates)
-      std::cerr << "osteofm: warning: " << source << ": " << d << "\n";
+    for (const auto& d : duplicates) log_warning("", log_text(source, ": ", d));
     cohort = (data / "cohort.csv").string();
     write_manifest(m, cohort);
     m = load_manifest(cohort);
-    std::cerr << "reproduce: no split in " << source << ": patient-level split " << s.j["split"]["ratios"].get<std::string>()
-              << " (seed " << s.j["split"]["seed"] << ") in " << cohort << "\n";
+    log_info("reproduce",
+             log_text("no split in ", source, ": patient-level split ", s.j["split"]["ratios"].get<std::string>(),
+                      " (seed ", s.j["split"]["seed"], ") in ", cohort));
   }
   // 2. Bone masks from the segmenter when the cohort has none (resumable: data segment
   // keeps the rows it finished).
@@ -422,7 +424,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
     bool has_masks = false;
     for (const auto& r : m.rows) has_masks = has_masks || !r.mask.empty();
     if (has_masks) {
-      std::cerr << "reproduce: " << cohort << " has masks; --segmenter is not used\n";
+      log_info("reproduce", log_text(cohort, " has masks; --segmenter is not used"));
       s.j["segmentation"] = {{"used", false}, {"reason", "the cohort's manifest has masks"}};
     } else {
       SegmentOptions so;
@@ -430,11 +432,11 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
       so.model = seg["model"];
       so.spec = seg["spec"];
       so.out = (data / "segment").string();
-      std::cerr << "reproduce: bone masks from " << so.model << " in " << so.out << " ...\n";
+      log_info("reproduce", log_text("bone masks from ", so.model, " in ", so.out, " ..."));
       const SegmentSummary r = segment_manifest(so);
-      for (const auto& f : r.failures) std::cerr << "osteofm: warning: segment: " << f << "\n";
-      std::cerr << "reproduce:   " << (r.images - r.failed) << " of " << r.images << " images masked, " << r.flagged
-                << " flagged (" << so.out << "/qc.csv, contact_sheet.png)\n";
+      for (const auto& f : r.failures) log_warning("segment", f);
+      log_info("reproduce", log_text("  ", (r.images - r.failed), " of ", r.images, " images masked, ", r.flagged,
+                                     " flagged (", so.out, "/qc.csv, contact_sheet.png)"));
       cohort = r.manifest_out;
       m = load_manifest(cohort);
       s.j["segmentation"] = {{"used", true},     {"model", so.model},         {"spec", so.spec},
@@ -455,7 +457,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
   }
   DatasetReport report = check_dataset(m, false, resolve_threads(0));
   write_file_atomic((data / "check.json").string(), report_json(report).dump(2) + "\n");
-  std::cerr << report_text(report);
+  log_info("data check", report_text(report));
   if (!report.usable())
     throw InputError(cohort + ": unusable cohort, " + std::to_string(report.errors) + " errors (listed above and in " +
                      (data / "check.json").string() + ")");
@@ -483,7 +485,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
         if (g.size > widest.size) widest.size = g.size;
       }
       if (!one_view) {
-        std::cerr << "reproduce: " << name << ": its grid varies the field of view; it reads the images, no cache\n";
+        log_info("reproduce", log_text(name, ": its grid varies the field of view; it reads the images, no cache"));
         continue;
       }
       const fs::path dir = out / "caches" / geometry_name(widest);
@@ -491,11 +493,11 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
         CacheOptions co;
         set_cache_geometry(co, widest);
         co.threads = resolve_threads(0);
-        std::cerr << "reproduce: tensor cache " << dir.string() << " (" << name << ") ...\n";
+        log_info("reproduce", log_text("tensor cache ", dir.string(), " (", name, ") ..."));
         const CacheSummary c = build_tensor_cache(cohort, dir.string(), co);
-        std::cerr << "reproduce:   " << c.images << " images (" << c.failed << " could not be decoded and are left out) in "
-                  << c.seconds << " s\n";
-        for (const auto& f : c.failures) std::cerr << "osteofm: warning: " << f << "\n";
+        log_info("reproduce", log_text("  ", c.images, " images (", c.failed,
+                                       " could not be decoded and are left out) in ", c.seconds, " s"));
+        for (const auto& f : c.failures) log_warning("", f);
       }
       cache_of_backbone[name] = dir.string();
     }
@@ -561,14 +563,14 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     }
     const fs::path explained_file = run / "explain" / "explain.json";
     if (!fs::exists(explained_file)) {
-      std::cerr << "reproduce: explain " << v.name << " ...\n";
+      log_info("reproduce", log_text("explain ", v.name, " ..."));
       explain_run(run.string(), (run / "explain").string(), eo);
     }
     // Every other seed of the variant, on the first map: the table's explainability columns
     // are then seed means (their replicates.csv share the resamples).
     for (const auto& seed_run : finished_seed_runs(sweep, v.name)) {
       if (fs::exists(seed_run / "explain" / "explain.json")) continue;
-      std::cerr << "reproduce: explain " << v.name << " " << seed_run.filename().string() << " ...\n";
+      log_info("reproduce", log_text("explain ", v.name, " ", seed_run.filename().string(), " ..."));
       explain_run(seed_run.string(), (seed_run / "explain").string(), eo);
     }
     // The other maps: their IoU_bone and deletion curves. Δbone occludes regions, whatever
@@ -576,7 +578,7 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     for (size_t k = 1; k < maps.size(); ++k) {
       const fs::path folder = run / ("explain-" + maps[k]);
       if (fs::exists(folder / "explain.json")) continue;
-      std::cerr << "reproduce: explain " << v.name << " on " << maps[k] << " maps ...\n";
+      log_info("reproduce", log_text("explain ", v.name, " on ", maps[k], " maps ..."));
       ExplainOptions other = eo;
       other.cam = maps[k];
       other.fills = {eo.fills.front()};
@@ -595,9 +597,12 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     below += any;
   }
   if (below > 0)
-    std::cerr << "reproduce: explain: in " << below << " of " << explained
-              << " variants an occlusion fill drives the macro AUC below 0.5 (the model reads the fill; common for "
-                 "models near chance): each explain.json lists them under auc_below_0.5, the table marks them with a dagger\n";
+    log_info(
+        "reproduce",
+        log_text("explain: in ", below, " of ", explained,
+                 " variants an occlusion fill drives the macro AUC below 0.5 (the model reads the fill; common for "
+                 "models near chance): each explain.json lists them under auc_below_0.5, the table marks them with a "
+                 "dagger"));
   write_masks_summary(s, sweep);
   const SweepTable table = collect_sweep(sweep.string());
   write_file_atomic((sweep / "table.md").string(), format_table(table, "md"));
@@ -607,12 +612,12 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
   // Every pair of variants: paired DeLong + Holm, paired bootstrap differences, ranking.
   const auto models = sweep_models(sweep.string());
   if (models.size() < 2)
-    std::cerr << "reproduce: one finished variant: nothing to compare\n";
+    log_info("reproduce", "one finished variant: nothing to compare");
   else
     write_file_atomic((sweep / "compare.json").string(), compare_models(models, CompareOptions{}).dump(2) + "\n");
   // The one file a clinician opens: everything above, inline.
   const StudyReportSummary report = write_study_report(out.string(), (out / "report.html").string());
-  std::cerr << "reproduce: report: " << report.path << " (" << report.figures << " figures; open it in a browser)\n";
+  log_info("reproduce", log_text("report: ", report.path, " (", report.figures, " figures; open it in a browser)"));
 }
 
 // OUT/provenance.json: the study's inputs hashed (manifest, checkpoints, segmenter), and
@@ -709,17 +714,18 @@ int run_reproduce(const ReproduceOptions& o) {
     std::string after;
     if (!s.done("prepare")) {
       after = submit_batch(o.sweep, stage_script(o, "prepare").string()).id;
-      std::cout << "submitted job " << after << " (prepare: data check, split, tensor caches)\n";
+      print_result(log_text("submitted job ", after, " (prepare: data check, split, tensor caches)\n"));
     }
     const std::string sweep = submit_batch(o.sweep, stage_script(o, "sweep").string(), after).id;
-    std::cout << "submitted job " << sweep << " (the sweep: its job arrays, then the report job after them); logs in "
-              << (out / "slurm").string() << "; the table lands in " << (out / "sweep" / "table.md").string() << "\n";
+    print_result(
+        log_text("submitted job ", sweep, " (the sweep: its job arrays, then the report job after them); logs in ",
+                 (out / "slurm").string(), "; the table lands in ", (out / "sweep" / "table.md").string(), "\n"));
     return 0;
   }
   int failures = 0;
   for (const char* stage : kStages) {
     if (std::string(stage) == "prepare" && s.done("prepare") && fs::exists(out / "study.json")) {
-      std::cerr << "reproduce: prepare: kept (" << (out / "study.json").string() << ")\n";
+      log_info("reproduce", log_text("prepare: kept (", (out / "study.json").string(), ")"));
       continue;
     }
     if (o.sweep.executor == "slurm" && std::string(stage) != "sweep") {
@@ -728,10 +734,10 @@ int run_reproduce(const ReproduceOptions& o) {
       s.j = json::parse(read_file(s.file.string()));
       if (job.status != 0 || !s.done(stage))
         throw RuntimeFailure(std::string(stage) + " job " + job.id + " failed (logs in " + (out / "slurm").string() + ")");
-      std::cout << "job " << job.id << " (" << stage << ") finished\n";
+      print_result(log_text("job ", job.id, " (", stage, ") finished\n"));
       continue;
     }
-    std::cerr << "reproduce: " << stage << " ...\n";
+    log_info("reproduce", log_text(stage, " ..."));
     failures += run_stage(s, o, stage);
   }
   return failures;

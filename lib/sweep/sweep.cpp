@@ -19,12 +19,13 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
+#include "core/log.hpp"
 #include "core/text.hpp"
+#include "data/cache_index.hpp"
 #include "io/manifest.hpp"
 #include "train/config.hpp"
 #include "train/run_model.hpp"
 #include "tuning/strategy.hpp"
-#include "data/cache_index.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -49,8 +50,9 @@ std::string batch_script_header(const std::string& job_name, const std::string& 
 }
 
 std::vector<std::string> global_options(const SweepOptions& o) {
-  if (o.threads <= 0) return {};
-  return {"--threads", std::to_string(o.threads)};
+  std::vector<std::string> options = log_options();
+  if (o.threads > 0) options.insert(options.end(), {"--threads", std::to_string(o.threads)});
+  return options;
 }
 std::string global_flags(const SweepOptions& o) {
   std::string s;
@@ -346,11 +348,11 @@ std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const Sw
   std::set<std::string> failed_now;
   for (const auto& job : jobs) {
     if (finished(job.run)) {
-      std::cerr << "sweep: " << job.name << " already done, skipped\n";
+      log_info("sweep", log_text(job.name, " already done, skipped"));
       continue;
     }
     if (!o.resume && failed_before.count(job.name)) {
-      std::cerr << "sweep: " << job.name << " failed in an earlier run, not retried (rerun with --resume to retry it)\n";
+      log_info("sweep", log_text(job.name, " failed in an earlier run, not retried (rerun with --resume to retry it)"));
       failed_now.insert(job.name);
       continue;
     }
@@ -377,7 +379,7 @@ std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const Sw
       std::vector<char*> argv;
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
-      std::cerr << "sweep: " << job.name << (o.gpus.empty() ? "" : " on GPU " + o.gpus[slot]) << "\n";
+      log_info("sweep", log_text(job.name, (o.gpus.empty() ? "" : " on GPU " + o.gpus[slot])));
       const pid_t pid = fork();
       if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -407,11 +409,11 @@ std::set<std::string> run_local_jobs(const std::vector<TrainJob>& jobs, const Sw
     if (it == running.end()) continue;
     busy[it->second.first] = false;
     if (stopping) {
-      std::cerr << "sweep: " << it->second.second << " stopped\n";
+      log_warning("sweep", log_text(it->second.second, " stopped"));
     } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
       failed_now.insert(it->second.second);
-      std::cerr << "sweep: " << it->second.second << " failed (see its log above); rerun the sweep with --resume to "
-                << "retry it\n";
+      log_warning("sweep", log_text(it->second.second,
+                                    " failed (see its log above); rerun the sweep with --resume to retry it"));
     }
     running.erase(it);
   }
@@ -539,7 +541,7 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
   // Every variant resolved before any starts: twelve identical errors become one list.
   const auto problems = check_sweep(variants, file);
   if (!problems.empty()) {
-    for (const auto& p : problems) std::cerr << "osteofm: sweep: " << p << "\n";
+    for (const auto& p : problems) log_warning("sweep", p);
     throw InputError(file + ": " + std::to_string(problems.size()) + " of " + std::to_string(variants.size()) +
                      " variants cannot start (listed above); nothing was run");
   }
@@ -578,7 +580,7 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
       if (!finished(job.run)) pending.push_back(job);
     if (!pending.empty()) {
       const SlurmSubmission grid = submit_array(pending, root / "slurm" / "grid.sh", "osteofm-grid", o);
-      std::cout << "submitted grid job array " << grid.id << " (" << pending.size() << " tasks)\n";
+      print_result(log_text("submitted grid job array ", grid.id, " (", pending.size(), " tasks)\n"));
       if (!o.wait) {
         // The selection sits between the arrays: a job that waits for the grid reruns this
         // sweep, which then finds the grid finished, selects, and submits the seed runs.
@@ -593,12 +595,14 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
         SweepOptions once = o;
         once.wait = false;
         const SlurmSubmission follow = submit_batch(once, fs::absolute(select).string(), grid.id);
-        std::cout << "submitted job " << follow.id << " (after the grid: selection on validation, then the seed runs); logs in "
-                  << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
+        print_result(log_text("submitted job ", follow.id,
+                              " (after the grid: selection on validation, then the seed runs); logs in ",
+                              (root / "slurm").string(), "; collect with: osteofm table ", sweep_dir, "\n"));
         return 0;
       }
       if (grid.status != 0) {
-        std::cerr << "sweep: the grid job array " << grid.id << " failed (logs in " << (root / "slurm").string() << ")\n";
+        log_warning("sweep",
+                    log_text("the grid job array ", grid.id, " failed (logs in ", (root / "slurm").string(), ")"));
         for (const auto& job : pending)
           if (!finished(job.run)) failed.insert(job.name);
       }
@@ -615,15 +619,15 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
       size_t tied = 1;
       chosen = select_and_record(v, root, &tied);
       if (chosen < 0) {
-        std::cerr << "sweep: " << v.name << ": not every grid point finished, so nothing is selected or tested\n";
+        log_info("sweep", log_text(v.name, ": not every grid point finished, so nothing is selected or tested"));
         continue;
       }
-      std::cerr << "sweep: " << v.name << ": selected " << v.grid[chosen].name << " ("
-                << describe_values(v.grid[chosen].values) << ") of " << v.grid.size() << " grid points on validation"
-                << (tied > 1 ? "; " + std::to_string(tied) +
-                                   " points tied on the validation score, the first in grid order was kept"
-                             : std::string())
-                << "\n";
+      log_info("sweep",
+               log_text(v.name, ": selected ", v.grid[chosen].name, " (", describe_values(v.grid[chosen].values),
+                        ") of ", v.grid.size(), " grid points on validation",
+                        (tied > 1 ? "; " + std::to_string(tied) +
+                                        " points tied on the validation score, the first in grid order was kept"
+                                  : std::string())));
     }
     for (auto& job : seed_jobs(v, v.grid[chosen].values, root)) final_jobs.push_back(job);
   }
@@ -636,15 +640,16 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
       if (!finished(job.run)) pending.push_back(job);
     SlurmSubmission runs;
     if (pending.empty()) {
-      std::cout << "sweep: every run has finished; nothing submitted\n";
+      print_result(log_text("sweep: every run has finished; nothing submitted\n"));
     } else {
       runs = submit_array(pending, root / "slurm" / "array.sh", "osteofm-sweep", o);
-      std::cout << "submitted job array " << runs.id << " (" << pending.size() << " tasks); logs in "
-                << (root / "slurm").string() << "; collect with: osteofm table " << sweep_dir << "\n";
+      print_result(log_text("submitted job array ", runs.id, " (", pending.size(), " tasks); logs in ",
+                            (root / "slurm").string(), "; collect with: osteofm table ", sweep_dir, "\n"));
     }
     if (!o.then_script.empty() && !o.wait) {
       const SlurmSubmission then = submit_batch(o, fs::absolute(o.then_script).string(), runs.id);
-      std::cout << "submitted job " << then.id << " (" << o.then_script << (runs.id.empty() ? ")\n" : ", after the array)\n");
+      print_result(
+          log_text("submitted job ", then.id, " (", o.then_script, (runs.id.empty() ? ")\n" : ", after the array)\n")));
     }
     write_manifest(failed);
     return (o.wait && (runs.status != 0 || !failed.empty())) ? 1 : 0;

@@ -88,8 +88,9 @@ std::string batch_script_header(const std::string& job_name, const std::string& 
 // What a job that submits further jobs passes on, so that they are submitted as it was:
 // " --executor slurm [--force] [--sbatch-args '...']".
 std::string slurm_pass_on(const SweepOptions& options);
-// The global options every child osteofm gets before its verb: {"--threads", "N"} when
-// this process was given --threads, else none; global_flags is the same as script text.
+// The global options every child osteofm gets before its verb: this process's logging
+// options (core/log.hpp: --quiet, --verbose, --log-format) and {"--threads", "N"} when it was
+// given --threads, else none; global_flags is the same as script text.
 std::vector<std::string> global_options(const SweepOptions& options);
 std::string global_flags(const SweepOptions& options);
 

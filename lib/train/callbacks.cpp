@@ -11,6 +11,7 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "core/log.hpp"
 #include "io/safetensors_torch.hpp"
 #include "train/run_folder.hpp"
 #include "train/run_model.hpp"
@@ -129,8 +130,7 @@ void StatusFile::write(const char* state, int epochs_done) const {
 
 void EpochProgress::end_line(const std::string& how) {
   if (!ProgressBar::enabled() || last_summary_.empty()) return;
-  std::fprintf(stderr, "\r\033[K%s: %s; last epoch: %s\n", run_name_.c_str(), how.c_str(), last_summary_.c_str());
-  std::fflush(stderr);
+  write_progress("\r\033[K" + run_name_ + ": " + how + "; last epoch: " + last_summary_ + "\n");
   last_summary_.clear();
 }
 
@@ -154,7 +154,7 @@ void EpochProgress::on_epoch_end(const EpochEnd& e) {
     bar_->finish_in_place(text);
     last_summary_ = text;
   } else {
-    std::cerr << epoch_log_line(e).dump() << "\n";  // structured: one JSON object per epoch
+    write_progress(epoch_log_line(e).dump() + "\n");  // structured: one JSON object per epoch
   }
   bar_.reset();
 }

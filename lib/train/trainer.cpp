@@ -12,12 +12,16 @@
 #include "core/autocast.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
-#include "core/interrupt.hpp"
-#include "core/parallel.hpp"
 #include "core/hash.hpp"
+#include "core/interrupt.hpp"
 #include "core/labels.hpp"
+#include "core/log.hpp"
+#include "core/parallel.hpp"
 #include "core/progress.hpp"
+#include "core/provenance.hpp"
 #include "core/runtime.hpp"
+#include "data/cache_index.hpp"
+#include "data/loader.hpp"
 #include "eval/evaluate.hpp"
 #include "eval/metrics.hpp"
 #include "io/safetensors_torch.hpp"
@@ -29,14 +33,11 @@
 #include "train/class_weights.hpp"
 #include "train/early_stopping.hpp"
 #include "train/loss.hpp"
+#include "train/run_folder.hpp"
+#include "train/run_model.hpp"
 #include "train/schedule.hpp"
 #include "train/stepper.hpp"
-#include "data/loader.hpp"
-#include "train/run_folder.hpp"
-#include "core/provenance.hpp"
-#include "train/run_model.hpp"
 #include "tuning/strategy.hpp"
-#include "data/cache_index.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
@@ -93,8 +94,10 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
       val_missing += std::string(val_missing.empty() ? "" : ", ") + kClassNames[k];
   summary.selection_metric = val_missing.empty() ? "val_auc_macro" : "val_accuracy";
   if (!val_missing.empty())
-    std::cerr << "osteofm: warning: the validation split has no " << val_missing
-              << " images: macro AUC is undefined there, so the best epoch is selected on validation accuracy\n";
+    log_warning(
+        "train",
+        log_text("the validation split has no ", val_missing,
+                 " images: macro AUC is undefined there, so the best epoch is selected on validation accuracy"));
 
   // The folder: one trainer at a time; temporaries of a killed writer removed.
   RunLock lock(run);
@@ -108,7 +111,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
       throw InputError(cfg_path.string() + ": differs from the given config at '" + diff +
                        "'; --resume continues the same run only (give another --out for a new one)");
   } else if (fs::exists(cfg_path)) {
-    std::cerr << "osteofm: note: " << run_dir << " has no checkpoint yet (an earlier start stopped early): starting afresh\n";
+    log_info("train", log_text(run_dir, " has no checkpoint yet (an earlier start stopped early): starting afresh"));
   }
   fs::create_directories(run / "checkpoints");
   write_file_atomic(cfg_path.string(), config.dump(2) + "\n");
@@ -299,7 +302,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
       metrics["backbone"] = {{"preset", bc["preset"]}, {"weights", w.empty() || is_random_weights(w) ? "random" : w}};
       write_file_atomic((run / "metrics_test.json").string(), metrics.dump(2) + "\n");
     } catch (const InputError& e) {
-      std::cerr << "osteofm: warning: no metrics_test.json: " << e.what() << "\n";
+      log_warning("train", log_text("no metrics_test.json: ", e.what()));
     }
   }
   summary.epochs_run = epoch;
