@@ -10,6 +10,8 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/labels.hpp"
+#include "data/loader.hpp"
+#include "data/cache_index.hpp"
 #include "train/config.hpp"
 #include "support.hpp"
 
@@ -224,4 +226,27 @@ TEST_CASE("train: the three heads give valid predictions on the phantom, tscore 
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("labels_only.csv") && Catch::Contains("head.type tscore regresses the DXA T-score"));
   CHECK_FALSE(fs::exists(dir.path / "bad2" / "config.json"));
+}
+
+// A split's prefetch thread reads the SplitData it was started on. A copy used to share it,
+// and kept it reading after the original was gone; a move left it reading the moved-from
+// object. Now a copy starts without an epoch, and a move stops the source's first.
+TEST_CASE("loader: a running epoch never travels with a copy or a move of its split", "[train][image_io]") {
+  TempDir dir;
+  const Manifest m = load_manifest(cohort(dir));
+  Preprocessing pre;
+  pre.size = 56;
+  auto original = std::make_unique<SplitData>(load_split(m, "train", pre, 1, "no"));
+  REQUIRE(original->size() > 4);
+  original->begin_epoch({0, 1, 2, 3}, 2, 2);
+  SplitData copy = *original;
+  original.reset();  // the original gone while its epoch was still prefetching
+  CHECK_THROWS_WITH(copy.next_batch(), Catch::Contains("before begin_epoch"));
+
+  copy.begin_epoch({0, 1, 2, 3}, 2, 2);
+  CHECK(copy.next_batch().size(0) == 2);
+  SplitData moved = std::move(copy);
+  CHECK_THROWS_WITH(moved.next_batch(), Catch::Contains("before begin_epoch"));
+  moved.begin_epoch({3, 2}, 2, 1);
+  CHECK(moved.next_batch().size(0) == 2);
 }

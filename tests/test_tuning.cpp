@@ -9,6 +9,7 @@
 #include "explain/rollout.hpp"
 #include "io/safetensors_torch.hpp"
 #include "models/checkpoint.hpp"
+#include "models/embed.hpp"
 #include "tuning/strategy.hpp"
 #include "support.hpp"
 
@@ -269,4 +270,21 @@ TEST_CASE("heads: ordinal and tscore class probabilities follow their definition
   HeadOptions unknown;
   unknown.type = "coral";
   CHECK_THROWS_WITH(fixture_classifier(tmp, unknown), Catch::Contains("head.type must be softmax, ordinal or tscore"));
+}
+
+// embed_tensor leaves the caller's backbone as it found it (it was left in float32 on the
+// embedding device, whatever it came as).
+TEST_CASE("embed: the backbone keeps its device and precision after embedding", "[tuning]") {
+  TempDir tmp;
+  const fs::path dir = shared("fixtures/parity");
+  const json fx = json::parse(read_text((dir / "dinov2_hub_noreg_A.json").string()));
+  write_text(tmp / "arch.json", fx.at("arch_json").dump());
+  Backbone b = load_backbone({"dinov2-vitb14", tmp / "arch.json", (dir / "dinov2_hub_noreg_A.safetensors").string()});
+  b.vit->to(torch::kBFloat16);
+  EmbedOptions o;
+  o.device = "cpu";
+  o.precision = "fp32";
+  const Embeddings e = embed_tensor(b, fixture_images().slice(0, 0, 1), o);
+  CHECK(e.pooled.scalar_type() == torch::kFloat32);
+  for (const auto& p : b.vit->parameters()) REQUIRE(p.scalar_type() == torch::kBFloat16);
 }

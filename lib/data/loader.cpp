@@ -149,13 +149,13 @@ torch::Tensor SplitData::range(int64_t begin, int64_t end) const {
 }
 
 void SplitData::begin_epoch(const std::vector<int64_t>& order, int64_t batch, int depth) {
-  prefetcher.reset();  // joins the previous epoch's producer
-  prefetcher = std::make_shared<BatchPrefetcher>(*this, order, batch, depth);
+  prefetcher.running.reset();  // joins the previous epoch's producer
+  prefetcher.running = std::make_shared<BatchPrefetcher>(*this, order, batch, depth);
 }
 
 torch::Tensor SplitData::next_batch() {
-  if (!prefetcher) throw RuntimeFailure("loader: next_batch() before begin_epoch()");
-  return prefetcher->next();
+  if (!prefetcher.running) throw RuntimeFailure("loader: next_batch() before begin_epoch()");
+  return prefetcher.running->next();
 }
 
 std::string cache_geometry_problem(const Preprocessing& cache, const Preprocessing& model) {

@@ -2,6 +2,7 @@
 // augmentation as tensor ops on [0,1] batches.
 #pragma once
 #include <array>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,25 @@ namespace osteofm {
 
 class BatchPrefetcher;
 class TensorCache;
+
+// The running epoch's prefetcher. Its thread reads the SplitData it was started on, so it
+// never travels with a copy or a move (a shared one read a split already destroyed): a copy
+// starts with none, and a move first stops the source's epoch, joining its thread.
+struct PrefetchSlot {
+  std::shared_ptr<BatchPrefetcher> running;
+  PrefetchSlot() = default;
+  PrefetchSlot(const PrefetchSlot&) {}
+  PrefetchSlot(PrefetchSlot&& other) noexcept { other.running.reset(); }
+  PrefetchSlot& operator=(const PrefetchSlot&) {
+    running.reset();
+    return *this;
+  }
+  PrefetchSlot& operator=(PrefetchSlot&& other) noexcept {
+    running.reset();
+    other.running.reset();
+    return *this;
+  }
+};
 
 // One split: labels and ids, and its images either decoded once into memory (preload) or
 // decoded on demand, batch by batch, with the next batches prefetched in the background.
@@ -47,7 +67,7 @@ struct SplitData {
   // while up to `depth` further batches decode in the background.
   void begin_epoch(const std::vector<int64_t>& order, int64_t batch, int depth);
   torch::Tensor next_batch();
-  std::shared_ptr<BatchPrefetcher> prefetcher;
+  PrefetchSlot prefetcher;
 };
 
 // Why a tensor cache of geometry `cache` cannot feed a model taking `model` ("" when it

@@ -28,6 +28,17 @@ Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOpt
   // auto: fp32 weights with bf16 autocast on CUDA; bf16: the model itself cast to bf16.
   const bool cast_bf16 = opt.precision == "bf16";
   const auto dtype = cast_bf16 ? torch::kBFloat16 : torch::kFloat32;
+  // The caller's backbone goes back to the device and precision it came on, also when a
+  // batch throws (it was left in float32 on the embedding device).
+  const auto params = b.vit->parameters();
+  const torch::Device home_device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+  const torch::ScalarType home_dtype = params.empty() ? torch::kFloat32 : params.front().scalar_type();
+  struct RestorePlacement {
+    Backbone& backbone;
+    torch::Device device;
+    torch::ScalarType dtype;
+    ~RestorePlacement() { backbone.vit->to(device, dtype); }
+  } restore{b, home_device, home_dtype};
   b.vit->to(device, dtype);
   torch::InferenceMode guard;
   CudaAutocast autocast(opt.precision == "auto" && device.is_cuda());
@@ -43,7 +54,6 @@ Embeddings embed_tensor(Backbone& b, const torch::Tensor& images, const EmbedOpt
     bar.update(static_cast<long>(e));
   }
   bar.finish(std::to_string(images.size(0)) + " images");
-  b.vit->to(torch::kFloat32);
   return {cls.empty() ? torch::Tensor() : torch::cat(cls), torch::cat(patch), torch::cat(pooled)};
 }
 
