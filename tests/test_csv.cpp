@@ -2,10 +2,12 @@
 
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "core/labels.hpp"
 #include "support.hpp"
 
 using namespace osteofm;
+using namespace osteofm::test;
 
 TEST_CASE("CSV: quotes, escaped quotes, embedded newlines, BOM and CRLF", "[csv]") {
   const std::string text = "\xEF\xBB\xBF" "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n2,\"two\nlines\",\r\n3,,z";
@@ -80,4 +82,18 @@ TEST_CASE("WHO labels at the exact boundaries", "[labels]") {
   CHECK_FALSE(parse_number("-2,7").has_value());
   CHECK_FALSE(parse_number("nan").has_value());
   CHECK_FALSE(parse_number("0x1p3").has_value());
+}
+
+TEST_CASE("json_file: every error names the file", "[csv]") {
+  TempDir dir;
+  write_text(dir / "good.json", "{\"a\": 1}\n");
+  write_text(dir / "bad.json", "{\"a\": 1,\n");
+  CHECK(read_json_file(dir / "good.json")["a"] == 1);
+  CHECK_THROWS_WITH(read_json_file(dir / "bad.json"),
+                    Catch::StartsWith(dir / "bad.json") && Catch::Contains(": not valid JSON (") &&
+                        !Catch::Contains("\n"));
+  CHECK_THROWS_AS(read_json_file(dir / "bad.json"), InputError);
+  CHECK_THROWS_WITH(read_json_file(dir / "none.json"), dir / "none.json" + ": no such file");
+  CHECK(parse_json_file(dir / "bad.json").is_discarded());
+  CHECK_THROWS_WITH(parse_json_file(dir / "none.json"), dir / "none.json" + ": no such file");
 }

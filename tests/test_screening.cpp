@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/csv.hpp"
+#include "eval/interval_text.hpp"
 #include "eval/bootstrap.hpp"
 #include "eval/compare.hpp"
 #include "eval/evaluate.hpp"
@@ -588,4 +589,15 @@ TEST_CASE("calibration: near-constant scores give no slope, with the reason, and
   CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("calibration_slope"))).empty());
   CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("area_control_raises_auc"))) == "1");
   CHECK(csv.records[0].fields.at(static_cast<size_t>(csv.column("delta_bone_blur"))) == "0.03");
+}
+
+TEST_CASE("interval_text: one formatter for every estimate with its interval", "[screening]") {
+  CHECK(interval_text(0.81249, 0.7711, 0.85) == "0.812 [0.771, 0.850]");
+  CHECK(interval_text(0.81249, std::nullopt, std::nullopt) == "0.812");
+  CHECK(interval_text(0.5, std::nullopt, std::nullopt, 4, " [no interval]") == "0.5000 [no interval]");
+  const nlohmann::json block = {{"estimate", 0.9}, {"ci", {0.8, nullptr}}};
+  CHECK(interval_text(block, 4) == "0.9000 [0.8000, n/a]");
+  CHECK(interval_text(nlohmann::json{{"estimate", nullptr}, {"ci", nullptr}}) == "n/a");
+  CHECK(interval_text(nlohmann::json()) == "n/a");
+  CHECK(interval_text(nlohmann::json{{"estimate", 0.25}, {"ci", nullptr}}) == "0.250");
 }

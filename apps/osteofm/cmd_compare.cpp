@@ -9,6 +9,7 @@
 #include "eval/bootstrap.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/layout.hpp"
 #include "eval/compare.hpp"
 
 namespace osteofm::cli {
@@ -84,7 +85,7 @@ void add_compare_command(CLI::App& root, Commands& commands) {
     std::string out = o->out;
     if (!o->sweep.empty()) {
       models = sweep_models(o->sweep);
-      if (out.empty()) out = (fs::path(o->sweep) / "compare.json").string();
+      if (out.empty()) out = (fs::path(o->sweep) / layout::kCompare).string();
     } else {
       if (o->predictions.size() < 2) throw InputError("compare: give --predictions A.csv B.csv [...] or --sweep DIR");
       if (out.empty()) throw InputError("compare: --out FILE.json is required with --predictions");

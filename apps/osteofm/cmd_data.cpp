@@ -9,6 +9,7 @@
 #include "core/parallel.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "core/runtime.hpp"
 #include "data/cohort_link.hpp"
 #include "data/dataset_check.hpp"
@@ -76,7 +77,7 @@ void add_data_command(CLI::App& root, Commands& commands) {
       const std::string prefix = cohort_prefix(split->out);
       nlohmann::json flow;
       try {
-        flow = cohort_flow_with_splits(nlohmann::json::parse(read_file(flow_in)), m);
+        flow = cohort_flow_with_splits(read_json_file(flow_in), m);
       } catch (const nlohmann::json::exception& e) {
         throw InputError(flow_in + ": not a flow file of data link: " + e.what());
       }

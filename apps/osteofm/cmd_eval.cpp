@@ -11,7 +11,9 @@
 #include "eval/bootstrap.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/layout.hpp"
 #include "eval/evaluate.hpp"
+#include "eval/interval_text.hpp"
 #include "eval/transport.hpp"
 #include "report/roc_report.hpp"
 
@@ -19,16 +21,7 @@ namespace osteofm::cli {
 namespace fs = std::filesystem;
 
 namespace {
-std::string with_ci(const nlohmann::json& x) {
-  if (!x.is_object() || !x["estimate"].is_number()) return "n/a";
-  char b[96];
-  if (x["ci"].is_array())
-    std::snprintf(b, sizeof b, "%.4f [%.4f, %.4f]", x["estimate"].get<double>(), x["ci"][0].get<double>(),
-                  x["ci"][1].get<double>());
-  else
-    std::snprintf(b, sizeof b, "%.4f [no interval]", x["estimate"].get<double>());
-  return b;
-}
+std::string with_ci(const nlohmann::json& x) { return interval_text(x, 4, " [no interval]"); }
 
 // A bootstrap p as text: never 0; at the resolution of R replicates it is "< 1/(R+1)".
 std::string p_text(const nlohmann::json& row) {
@@ -158,9 +151,9 @@ void add_eval_command(CLI::App& root, Commands& commands) {
     o->eval.cluster = !o->no_cluster;
     std::string csv = o->predictions, out = o->out, val = o->val, title;
     if (!o->run.empty()) {
-      csv = (fs::path(o->run) / ("predictions_" + o->split + ".csv")).string();
-      if (out.empty()) out = (fs::path(o->run) / ("metrics_" + o->split + ".json")).string();
-      const fs::path run_val = fs::path(o->run) / "predictions_val.csv";
+      csv = (fs::path(o->run) / layout::predictions_file(o->split)).string();
+      if (out.empty()) out = (fs::path(o->run) / layout::metrics_file(o->split)).string();
+      const fs::path run_val = fs::path(o->run) / layout::kPredictionsVal;
       if (val.empty() && o->split != "val") {
         if (fs::exists(run_val)) val = run_val.string();
         else o->eval.no_validation_reason = o->run + " has no predictions_val.csv: no thresholds can be chosen";

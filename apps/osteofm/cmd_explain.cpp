@@ -6,6 +6,7 @@
 #include "eval/bootstrap.hpp"
 #include "core/parallel.hpp"
 #include "core/runtime.hpp"
+#include "eval/interval_text.hpp"
 #include "explain/explain.hpp"
 
 namespace osteofm::cli {
@@ -64,15 +65,7 @@ void add_explain_command(CLI::App& root, Commands& commands) {
     o->explain.cluster = !o->no_cluster;
     const ExplainSummary s = explain_run(o->run, o->out, o->explain);
     const auto& r = s.report;
-    auto show = [](const nlohmann::json& v) {
-      if (v.is_null() || v.at("estimate").is_null()) return std::string("n/a");
-      char b[96];
-      if (v.at("ci").is_null()) std::snprintf(b, sizeof b, "%.3f", v.at("estimate").get<double>());
-      else
-        std::snprintf(b, sizeof b, "%.3f [%.3f, %.3f]", v.at("estimate").get<double>(), v.at("ci")[0].get<double>(),
-                      v.at("ci")[1].get<double>());
-      return std::string(b);
-    };
+    auto show = [](const nlohmann::json& v) { return interval_text(v); };
     std::cout << o->out << ": " << s.images << " images (" << r.at("split").get<std::string>() << "), IoU_bone(all) "
               << show(r.at("iou_bone").at("all"))
               << (r.at("iou_bone").contains("reference") && !r.at("iou_bone").at("reference").at("all").is_null()

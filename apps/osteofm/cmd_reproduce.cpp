@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "command.hpp"
+#include "core/layout.hpp"
 #include "core/parallel.hpp"
 #include "eval/bootstrap.hpp"
 #include "core/executable.hpp"
@@ -58,10 +59,10 @@ void add_reproduce_command(CLI::App& root, Commands& commands) {
     }
     // The files to open, when the report stage ran here (not when jobs were only submitted).
     const std::filesystem::path out(o->run.out);
-    if (std::filesystem::exists(out / "report.html"))
-      std::cout << "Study finished. Open " << (out / "report.html").string() << "; the table is "
-                << (out / "sweep" / "table.md").string() << " (.csv, .tex), the comparisons "
-                << (out / "sweep" / "compare.json").string() << ", provenance " << (out / "provenance.json").string()
+    if (std::filesystem::exists(out / layout::kStudyReport))
+      std::cout << "Study finished. Open " << (out / layout::kStudyReport).string() << "; the table is "
+                << (out / layout::kStudySweepDir / layout::kTableMarkdown).string() << " (.csv, .tex), the comparisons "
+                << (out / layout::kStudySweepDir / layout::kCompare).string() << ", provenance " << (out / layout::kProvenance).string()
                 << "\n";
     return 0;
   }});

@@ -1,4 +1,6 @@
 // osteofm train: one variant, one run folder; --resume continues a stopped run.
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -7,6 +9,18 @@
 #include "train/trainer.hpp"
 
 namespace osteofm::cli {
+
+namespace {
+// The kill-and-resume tests stop a run right after an optimizer step, as a kill or a Ctrl-C.
+TrainHooks test_hooks() {
+  TrainHooks hooks;
+  if (const char* step = std::getenv("OSTEOFM_TEST_KILL_AFTER_STEPS"))
+    hooks.callbacks.push_back(signal_after_steps(std::atoll(step), SIGKILL));
+  else if (const char* step_int = std::getenv("OSTEOFM_TEST_INTERRUPT_AFTER_STEPS"))
+    hooks.callbacks.push_back(signal_after_steps(std::atoll(step_int), SIGINT));
+  return hooks;
+}
+}  // namespace
 
 void add_train_command(CLI::App& root, Commands& commands) {
   struct Options {
@@ -24,7 +38,7 @@ void add_train_command(CLI::App& root, Commands& commands) {
     stop_safely_on_interrupt("training in " + o->out + " stopped at a batch boundary; its last checkpoint is kept: resume "
                              "with 'osteofm train --config " + o->config + " --out " + o->out + " --resume'");
     const auto config = resolve_train_config(o->config, o->set);
-    const TrainSummary s = train_run(config, o->out, o->resume);
+    const TrainSummary s = train_run(config, o->out, o->resume, test_hooks());
     std::cout << o->out << ": " << s.epochs_run << " epochs" << (s.resumed ? " (resumed)" : "") << ", best " << (s.selection_metric == "val_auc_macro" ? "val macro AUC " : "val accuracy (no macro AUC: a class is missing) ")
               << s.best_val_auc << " at epoch " << s.best_epoch << ", " << s.trainable_parameters
               << " trainable parameters\n";

@@ -1,3 +1,4 @@
+#include "core/layout.hpp"
 #include "core/provenance.hpp"
 
 #include <sys/utsname.h>
@@ -163,7 +164,7 @@ nlohmann::json provenance_record(const std::vector<ProvenanceInput>& inputs, con
 
 std::string write_provenance(const std::string& dir, const std::vector<ProvenanceInput>& inputs,
                              const nlohmann::json& extra) {
-  const std::string path = (fs::path(dir) / "provenance.json").string();
+  const std::string path = (fs::path(dir) / layout::kProvenance).string();
   write_file_atomic(path, provenance_record(inputs, extra).dump(2) + "\n");
   return path;
 }

@@ -8,6 +8,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "core/labels.hpp"
 
 namespace osteofm {
@@ -46,7 +47,7 @@ Manifest load_manifest(const std::string& path) {
     // Every cached image once: an index that lost rows would quietly drop images from
     // training, evaluation and predict.
     const std::string info_path = (fs::path(dir) / "cache.json").string();
-    const nlohmann::json info = nlohmann::json::parse(read_file(info_path), nullptr, false);
+    const nlohmann::json info = parse_json_file(info_path);
     if (!info.is_object() || !info.contains("images") || !info["images"].is_number_unsigned())
       throw InputError(info_path + ": no 'images' count (not an osteofm tensor cache?)");
     const size_t images = info["images"].get<size_t>();

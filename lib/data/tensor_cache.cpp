@@ -1,4 +1,5 @@
 #include "data/tensor_cache.hpp"
+#include "core/json_file.hpp"
 #include "core/resample.hpp"
 
 #include <chrono>
@@ -117,7 +118,7 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
                       {"resize", geometry.resize_size()}, {"rows_per_shard", per_shard}};
   std::error_code ec;
   if (fs::exists(dir / "build.json", ec)) {
-    json old = json::parse(read_file((dir / "build.json").string()), nullptr, false);
+    json old = parse_json_file((dir / "build.json").string());
     if (!old.is_object() || old.value("build_key", "") != key)
       throw InputError(out_dir + ": holds a cache of another manifest or other options (build.json differs); "
                        "use another --out or delete it");
@@ -252,7 +253,7 @@ CacheSummary build_tensor_cache_with(const std::string& manifest_path, const std
 std::shared_ptr<const TensorCache> TensorCache::open(const std::string& path) {
   const std::string dir = tensor_cache_dir(path);
   const std::string info_path = (fs::path(dir) / "cache.json").string();
-  const json info = json::parse(read_file(info_path), nullptr, false);
+  const json info = parse_json_file(info_path);
   if (!info.is_object() || info.value("format", "") != "osteofm-tensor-cache")
     throw InputError(info_path + ": not an osteofm tensor cache");
   if (info.value("version", 0) != kCacheVersion)

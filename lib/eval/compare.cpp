@@ -10,7 +10,9 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "core/labels.hpp"
+#include "core/layout.hpp"
 #include "core/numbers.hpp"
 #include "core/parallel.hpp"
 #include "eval/bootstrap.hpp"
@@ -473,13 +475,13 @@ json compare_models(const std::vector<ModelPredictions>& models, const CompareOp
 }
 
 std::vector<fs::path> finished_seed_runs(const fs::path& sweep_dir, const std::string& run) {
-  const fs::path folder = sweep_dir / "seeds" / run;
+  const fs::path folder = sweep_dir / layout::kSeedsDir / run;
   std::vector<std::pair<long long, fs::path>> found;
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) return {};
   for (const auto& e : fs::directory_iterator(folder)) {
     const std::string name = e.path().filename().string();
-    if (!e.is_directory() || name.rfind("seed-", 0) != 0 || !fs::exists(e.path() / "metrics_test.json")) continue;
+    if (!e.is_directory() || name.rfind("seed-", 0) != 0 || !fs::exists(e.path() / layout::kMetricsTest)) continue;
     long long seed = 0;
     try {
       seed = std::stoll(name.substr(5));
@@ -499,11 +501,11 @@ namespace {
 std::vector<SeedRun> seed_runs(const fs::path& sweep_dir, const std::string& run) {
   std::vector<SeedRun> runs;
   for (const auto& path : finished_seed_runs(sweep_dir, run)) {
-    if (!fs::exists(path / "predictions_test.csv")) continue;
+    if (!fs::exists(path / layout::kPredictionsTest)) continue;
     SeedRun r;
     r.label = path.filename().string();
-    r.test = read_predictions((path / "predictions_test.csv").string());
-    if (fs::exists(path / "predictions_val.csv")) r.validation = read_predictions((path / "predictions_val.csv").string());
+    r.test = read_predictions((path / layout::kPredictionsTest).string());
+    if (fs::exists(path / layout::kPredictionsVal)) r.validation = read_predictions((path / layout::kPredictionsVal).string());
     runs.push_back(std::move(r));
   }
   return runs;
@@ -515,21 +517,21 @@ std::vector<ModelPredictions> sweep_models(const std::string& sweep_dir) {
   if (!fs::is_directory(sweep_dir, ec)) throw InputError(sweep_dir + ": not a folder");
   std::vector<fs::path> runs;
   for (const auto& entry : fs::directory_iterator(sweep_dir))
-    if (entry.is_directory() && fs::exists(entry.path() / "predictions_test.csv")) runs.push_back(entry.path());
+    if (entry.is_directory() && fs::exists(entry.path() / layout::kPredictionsTest)) runs.push_back(entry.path());
   std::sort(runs.begin(), runs.end());
   if (runs.empty()) throw InputError(sweep_dir + ": no run folder with predictions_test.csv");
   std::vector<ModelPredictions> models;
   for (const auto& run : runs) {
     ModelPredictions m;
     m.name = run.filename().string();
-    m.test = read_predictions((run / "predictions_test.csv").string());
-    if (fs::exists(run / "predictions_val.csv")) m.validation = read_predictions((run / "predictions_val.csv").string());
+    m.test = read_predictions((run / layout::kPredictionsTest).string());
+    if (fs::exists(run / layout::kPredictionsVal)) m.validation = read_predictions((run / layout::kPredictionsVal).string());
     m.other_seeds = seed_runs(sweep_dir, m.name);
     if (!m.other_seeds.empty()) {
-      const fs::path config = run / "config.json";
+      const fs::path config = run / layout::kRunConfig;
       m.first_seed_label = "seed of " + m.name;
       if (fs::exists(config)) {
-        const json c = json::parse(read_file(config.string()), nullptr, false);
+        const json c = parse_json_file(config.string());
         if (c.is_object() && c.contains("train") && c["train"].is_object() && c["train"].value("seed", json()).is_number_integer())
           m.first_seed_label = "seed-" + std::to_string(c["train"]["seed"].get<long long>());
       }

@@ -398,6 +398,103 @@ json group_differences_json(const EndpointColumns& cols, const std::vector<std::
   return out;
 }
 
+// Per class: DeLong's variance and Wald interval (pROC), every image independent, and with
+// patients that have several images Obuchowski's clustered variance beside it, its Wald
+// interval clipped to [0, 1].
+json delong_json(const Predictions& p, const std::vector<uint32_t>& clusters, size_t n_patients, double conf_level) {
+  json out;
+  for (int k = 0; k < kNumClasses; ++k) {
+    const DeLongResult d = delong(class_scores(p.scored, k), class_positives(p.scored.label, k), conf_level,
+                                  p.source + ": " + kClassNames[k]);
+    json& dj = out[kClassNames[k]];
+    dj = {{"auc", d.auc},         {"variance", d.variance},      {"se", d.se},
+          {"ci", {d.lower, d.upper}}, {"n_cases", d.n_cases}, {"n_controls", d.n_controls}};
+    if (n_patients < p.size()) {
+      const AucComponents c{d.auc, d.v10, d.v01};  // DeLong's placements, clustered
+      const double var = auc_covariance(c, c, class_positives(p.scored.label, k), clusters, n_patients);
+      const double z = normal_quantile(0.5 + conf_level / 2.0), se = std::sqrt(std::max(0.0, var));
+      dj["obuchowski"] = {{"variance", var},
+                          {"se", se},
+                          {"ci", {std::clamp(c.auc - z * se, 0.0, 1.0), std::clamp(c.auc + z * se, 0.0, 1.0)}},
+                          {"patients", n_patients}};
+    }
+  }
+  return out;
+}
+
+// One endpoint's block: its AUC, the validation thresholds and the operating points there,
+// calibration, the decision curve, and the subgroups of --by.
+json endpoint_json(int e, const EndpointColumns& cols, const ThresholdChoice& choice, const Predictions* val,
+                   const BootstrapResult& boot, const EvalOptions& opt, const std::vector<double>& dca_t,
+                   const std::vector<std::string>& group_names, const std::vector<std::vector<size_t>>& group_rows,
+                   const json& validation_reason) {
+  const bool bca = opt.ci == "bca";
+  const BinarySet& d = cols.data();
+  json ep;
+  ep["definition"] = e == kOsteoporosisVsRest ? "positive = osteoporosis; score = p_osteoporosis"
+                                              : "positive = osteopenia or osteoporosis; score = 1 - p_normal";
+  ep["n"] = d.size();
+  ep["n_positive"] = d.positives();
+  ep["prevalence"] = static_cast<double>(d.positives()) / d.size();
+  ep["auc"] = e == kOsteoporosisVsRest
+                  ? estimate_json(boot.estimate[kAucOsteoporosisVsRest],
+                                  bca ? boot.bca[kAucOsteoporosisVsRest] : boot.percentile[kAucOsteoporosisVsRest])
+                  : extra_json(boot, static_cast<size_t>(cols.auc_column()), bca);
+  if (val && choice.reason.empty()) {
+    json t = {{"chosen_on", "validation"}, {"validation_source", val->source}};
+    json at;
+    for (int r = 0; r < kNumRules; ++r) {
+      const auto& th = choice.threshold[r];
+      t[rule_key(r)] = th ? json(*th) : json(nullptr);
+      if (th) {
+        t["validation_operating_point"][rule_key(r)] = {{"sensitivity", choice.val_sensitivity[r]},
+                                                        {"specificity", choice.val_specificity[r]}};
+        at[rule_key(r)] = at_threshold_json(cols, r, *th, boot, bca, opt.conf_level);
+      } else {
+        at[rule_key(r)] = nullptr;
+        t[std::string(rule_key(r)) + "_reason"] = "no validation threshold reaches specificity >= 0.90";
+      }
+    }
+    ep["thresholds"] = t;
+    ep["at_threshold"] = at;
+  } else {
+    ep["thresholds"] = nullptr;
+    ep["thresholds_reason"] = val ? json(choice.reason) : validation_reason;
+  }
+  ep["calibration"] = calibration_json(cols.calibration(), cols, boot, bca);
+  const DecisionCurve dc = decision_curve(d, dca_t);
+  ep["decision_curve"] = {{"thresholds", dc.thresholds},
+                          {"net_benefit", dc.net_benefit},
+                          {"treat_all", dc.treat_all},
+                          {"treat_none", "0 at every threshold"}};
+  if (!opt.by.empty()) ep["by_group"] = group_json(cols, group_names, group_rows, boot, bca);
+  if (!opt.by.empty() && group_rows.size() > 1)
+    ep["by_group_differences"] = group_differences_json(cols, group_names, boot, bca);
+  if (const std::string few = few_cases_note(d.positives(), d.size() - d.positives()); !few.empty())
+    ep["few_cases"] = few;
+  return ep;
+}
+
+// The three-class statistics beside the endpoints: Brier score, weighted kappas, and the
+// macro AUC of each --by group.
+json multiclass_json(const Predictions& p, const std::map<std::string, std::vector<size_t>>& groups,
+                     const std::string& by) {
+  json mc;
+  std::vector<int> predicted(p.size());
+  for (size_t i = 0; i < p.size(); ++i) predicted[i] = predicted_class(p.scored.score[i]);
+  mc["brier"] = multiclass_brier(p.scored);
+  mc["kappa_quadratic"] = number_or_null(weighted_kappa(p.scored.label, predicted, true));
+  mc["kappa_linear"] = number_or_null(weighted_kappa(p.scored.label, predicted, false));
+  if (!by.empty()) {
+    for (const auto& [g, rows] : groups) {
+      const double a = auc_macro(subset(p.scored, rows));
+      mc["auc_macro_by_group"][g] = number_or_null(a);
+      if (std::isnan(a)) mc["auc_macro_by_group_reasons"][g] = "a class is absent in this group";
+    }
+  }
+  return mc;
+}
+
 }  // namespace
 
 json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& opt) {
@@ -476,24 +573,7 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
   j["confusion"] = json::array();
   for (const auto& row : conf) j["confusion"].push_back(row);
   j["argmax_ties"] = engine.argmax_ties();
-  for (int k = 0; k < kNumClasses; ++k) {
-    const DeLongResult d = delong(class_scores(p.scored, k), class_positives(p.scored.label, k), opt.conf_level,
-                                  p.source + ": " + kClassNames[k]);
-    json& dj = j["delong"][kClassNames[k]];
-    dj = {{"auc", d.auc},         {"variance", d.variance},      {"se", d.se},
-          {"ci", {d.lower, d.upper}}, {"n_cases", d.n_cases}, {"n_controls", d.n_controls}};
-    // Patients with several images: Obuchowski's clustered variance beside DeLong's (which
-    // counts every image as independent), with its Wald interval clipped to [0, 1].
-    if (n_patients < p.size()) {
-      const AucComponents c{d.auc, d.v10, d.v01};  // DeLong's placements, clustered
-      const double var = auc_covariance(c, c, class_positives(p.scored.label, k), clusters, n_patients);
-      const double z = normal_quantile(0.5 + opt.conf_level / 2.0), se = std::sqrt(std::max(0.0, var));
-      dj["obuchowski"] = {{"variance", var},
-                          {"se", se},
-                          {"ci", {std::clamp(c.auc - z * se, 0.0, 1.0), std::clamp(c.auc + z * se, 0.0, 1.0)}},
-                          {"patients", n_patients}};
-    }
-  }
+  j["delong"] = delong_json(p, clusters, n_patients, opt.conf_level);
   j["delong_definition"] = "DeLong's variance and Wald interval per class (pROC), every image independent; with "
                            "repeated patients 'obuchowski' gives the clustered variance beside it";
 
@@ -508,68 +588,12 @@ json evaluate(const Predictions& p, const Predictions* val, const EvalOptions& o
   }
   const std::vector<double> dca_t = opt.decision_thresholds.empty() ? default_decision_thresholds()
                                                                     : opt.decision_thresholds;
-  for (int e = 0; e < kNumEndpoints; ++e) {
-    const EndpointColumns& cols = endpoint_cols[e];
-    const BinarySet& d = cols.data();
-    json ep;
-    ep["definition"] = e == kOsteoporosisVsRest ? "positive = osteoporosis; score = p_osteoporosis"
-                                                : "positive = osteopenia or osteoporosis; score = 1 - p_normal";
-    ep["n"] = d.size();
-    ep["n_positive"] = d.positives();
-    ep["prevalence"] = static_cast<double>(d.positives()) / d.size();
-    ep["auc"] = e == kOsteoporosisVsRest
-                    ? estimate_json(boot.estimate[kAucOsteoporosisVsRest],
-                                    bca ? boot.bca[kAucOsteoporosisVsRest] : boot.percentile[kAucOsteoporosisVsRest])
-                    : extra_json(boot, static_cast<size_t>(cols.auc_column()), bca);
-    if (val && choice[e].reason.empty()) {
-      json t = {{"chosen_on", "validation"}, {"validation_source", val->source}};
-      json at;
-      for (int r = 0; r < kNumRules; ++r) {
-        const auto& th = choice[e].threshold[r];
-        t[rule_key(r)] = th ? json(*th) : json(nullptr);
-        if (th) {
-          t["validation_operating_point"][rule_key(r)] = {{"sensitivity", choice[e].val_sensitivity[r]},
-                                                          {"specificity", choice[e].val_specificity[r]}};
-          at[rule_key(r)] = at_threshold_json(cols, r, *th, boot, bca, opt.conf_level);
-        } else {
-          at[rule_key(r)] = nullptr;
-          t[std::string(rule_key(r)) + "_reason"] = "no validation threshold reaches specificity >= 0.90";
-        }
-      }
-      ep["thresholds"] = t;
-      ep["at_threshold"] = at;
-    } else {
-      ep["thresholds"] = nullptr;
-      ep["thresholds_reason"] = val ? json(choice[e].reason) : j["validation_reason"];
-    }
-    ep["calibration"] = calibration_json(cols.calibration(), cols, boot, bca);
-    const DecisionCurve dc = decision_curve(d, dca_t);
-    ep["decision_curve"] = {{"thresholds", dc.thresholds},
-                            {"net_benefit", dc.net_benefit},
-                            {"treat_all", dc.treat_all},
-                            {"treat_none", "0 at every threshold"}};
-    if (!opt.by.empty()) ep["by_group"] = group_json(cols, group_names, group_rows, boot, bca);
-    if (!opt.by.empty() && group_rows.size() > 1)
-      ep["by_group_differences"] = group_differences_json(cols, group_names, boot, bca);
-    if (const std::string few = few_cases_note(d.positives(), d.size() - d.positives()); !few.empty())
-      ep["few_cases"] = few;
-    j["endpoints"][endpoint_key(e)] = ep;
-  }
+  const json validation_reason = val ? json() : j.at("validation_reason");
+  for (int e = 0; e < kNumEndpoints; ++e)
+    j["endpoints"][endpoint_key(e)] =
+        endpoint_json(e, endpoint_cols[e], choice[e], val, boot, opt, dca_t, group_names, group_rows, validation_reason);
 
-  json mc;
-  std::vector<int> predicted(p.size());
-  for (size_t i = 0; i < p.size(); ++i) predicted[i] = predicted_class(p.scored.score[i]);
-  mc["brier"] = multiclass_brier(p.scored);
-  mc["kappa_quadratic"] = number_or_null(weighted_kappa(p.scored.label, predicted, true));
-  mc["kappa_linear"] = number_or_null(weighted_kappa(p.scored.label, predicted, false));
-  if (!opt.by.empty()) {
-    for (const auto& [g, rows] : groups) {
-      const double a = auc_macro(subset(p.scored, rows));
-      mc["auc_macro_by_group"][g] = number_or_null(a);
-      if (std::isnan(a)) mc["auc_macro_by_group_reasons"][g] = "a class is absent in this group";
-    }
-  }
-  j["multiclass"] = mc;
+  j["multiclass"] = multiclass_json(p, groups, opt.by);
   if (tscore.present())
     j["t_score"] = {{"definition", "predicted T-score (t_score_pred, the tscore head's mean) against the DXA t_score, "
                                    "over the images that have one"},

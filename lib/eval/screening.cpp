@@ -115,13 +115,8 @@ BinarySet endpoint_set(const ScoredSet& data, int endpoint) {
   b.score.resize(data.size());
   b.positive.resize(data.size());
   for (size_t i = 0; i < data.size(); ++i) {
-    if (endpoint == kOsteoporosisVsRest) {
-      b.score[i] = data.score[i][kOsteoporosis];
-      b.positive[i] = data.label[i] == kOsteoporosis;
-    } else {
-      b.score[i] = 1.0 - data.score[i][kNormal];
-      b.positive[i] = data.label[i] != kNormal;
-    }
+    b.score[i] = endpoint_score(data.score[i], endpoint);
+    b.positive[i] = endpoint_positive(data.label[i], endpoint);
   }
   return b;
 }

@@ -25,6 +25,14 @@ struct BinarySet {
   size_t size() const { return score.size(); }
   size_t positives() const;
 };
+// An image's score and truth on an endpoint, from its class probabilities and label: the
+// one definition eval, predict's screen columns and every table use.
+inline double endpoint_score(const std::array<double, kNumClasses>& p, int endpoint) {
+  return endpoint == kOsteoporosisVsRest ? p[kOsteoporosis] : 1.0 - p[kNormal];  // in double, as eval has always had it
+}
+inline bool endpoint_positive(int label, int endpoint) {
+  return endpoint == kOsteoporosisVsRest ? label == kOsteoporosis : label != kNormal;
+}
 BinarySet endpoint_set(const ScoredSet& data, int endpoint);
 
 // Threshold rules; a prediction is positive iff score >= threshold.

@@ -14,6 +14,7 @@
 #include "core/file_names.hpp"
 #include "core/interrupt.hpp"
 #include "core/labels.hpp"
+#include "core/layout.hpp"
 #include "core/log.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
@@ -48,10 +49,7 @@ int parse_target(const std::string& t) {
   throw InputError("--target must be predicted, label, normal, osteopenia or osteoporosis, not '" + t + "'");
 }
 
-}  // namespace
-
-ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
-  const auto t0 = std::chrono::steady_clock::now();
+void check_explain_options(const ExplainOptions& opt) {
   if (opt.batch < 1) throw InputError("--batch must be at least 1");
   if (!(opt.occlusion_floor >= 0.0 && opt.occlusion_floor < 1.0))
     throw InputError("--occlusion-floor must be in [0, 1): it is a drop in probability");
@@ -62,6 +60,180 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
     if (f != "mean" && f != "blur" && f != "noise") throw InputError("--fills: '" + f + "' is not mean, blur or noise");
   if (opt.split != "train" && opt.split != "val" && opt.split != "test")
     throw InputError("--split must be train, val or test, not '" + opt.split + "'");
+}
+
+// The explained split's pixel mean and SD: the occlusion fills' statistics.
+std::pair<double, double> pixel_statistics(const SplitData& d, int64_t batch) {
+  double s1 = 0, s2 = 0, count = 0;
+  for (int64_t b = 0; b < d.size(); b += batch) {
+    throw_if_interrupted();
+    const auto x = d.range(b, std::min(d.size(), b + batch)).to(torch::kFloat64);
+    s1 += x.sum().item<double>();
+    s2 += (x * x).sum().item<double>();
+    count += static_cast<double>(x.numel());
+  }
+  const double mean = s1 / count;
+  return {mean, std::sqrt(std::max(0.0, s2 / count - mean * mean))};
+}
+
+// Everything one pass over the split fills in, batch by batch: the map's own probabilities
+// and targets per image, and the studies that score the maps (regions, occlusion, mask
+// sensitivity, deletion) and the overlays.
+struct ExplainPass {
+  const ExplainOptions& opt;
+  TrainedModel& tm;
+  const SplitData& d;
+  const RegionTable& table;
+  const SaliencyMap& saliency;
+  const OcclusionFills& fills;
+  OcclusionStudy& occlusion;
+  RegionStudy& regions;
+  MaskSensitivity* sensitivity;
+  DeletionStudy& deletion;
+  OverlaySet& overlays;
+  int target_mode;
+  std::string run_dir;
+  ScoredSet& original;  // the map's own probabilities, filled in batch by batch
+  std::vector<int> predicted, target_class;
+  std::vector<char> has_mask, bone_scored;  // bone_scored: a mask with bone pixels
+  double cam_seconds = 0, occlusion_seconds = 0;
+
+  void run_batch(int64_t b, int64_t e);
+
+ private:
+  std::string overlay_caption(int64_t i) const;
+};
+
+std::string ExplainPass::overlay_caption(int64_t i) const {
+  char caption[240];
+  // The raw IoU depends on the token grid; the normalised one is comparable across backbones.
+  const double normalised = regions.iou_bone_normalised(i);
+  const std::string iou_text =
+      bone_scored[i] ? format_fixed(regions.iou_bone(i), 2) +
+                           (std::isnan(normalised) ? std::string() : " (norm. " + format_fixed(normalised, 2) + ")")
+                     : "n/a";
+  std::snprintf(caption, sizeof caption, "%s  true %s  pred %s (p %.2f)  IoU_bone %s", d.image_id[i].c_str(),
+                kClassNames[d.labels[i]], kClassNames[predicted[i]], original.score[i][predicted[i]], iou_text.c_str());
+  return caption;
+}
+
+void ExplainPass::run_batch(int64_t b, int64_t e) {
+  const int64_t k = e - b;
+  Classifier& model = tm.built.model;
+  std::vector<int64_t> rows;
+  for (int64_t i = b; i < e; ++i) rows.push_back(i);
+  const auto x01 = d.take(rows).to(tm.device);  // [k,1,S,S]
+  const auto masks = d.take_masks(rows);        // [k,S,S] uint8, CPU
+  const auto tg = std::chrono::steady_clock::now();
+  // The map's own (unoccluded) forward pass gives the probabilities and the predicted class.
+  std::vector<int64_t> targets(k);
+  for (int64_t i = 0; i < k; ++i)
+    targets[i] = target_mode == -1 ? kPredictedClass : target_mode == -2 ? d.labels[b + i] : target_mode;
+  const GradCamResult g = saliency.compute(model, x01, tm.pre, targets);
+  const auto probs = torch::softmax(g.logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
+  if (!torch::isfinite(probs).all().item<bool>())
+    throw RuntimeFailure(run_dir + ": the model's probabilities are not finite (NaN or Inf weights); nothing to explain");
+  for (int64_t i = 0; i < k; ++i) {
+    std::array<double, kNumClasses> p{};
+    for (int c = 0; c < kNumClasses; ++c) p[c] = probs[i][c].item<double>();
+    original.score[b + i] = p;
+    predicted[b + i] = predicted_class(p);
+    target_class[b + i] = static_cast<int>(g.target[i]);
+  }
+  const auto cam = g.cam.to(torch::kCPU);  // [k,S,S]
+  cam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
+
+  const uint8_t bone_bits = table.bone_bits();
+  std::vector<int64_t> bone_rows;  // in-batch rows whose mask has bone
+  for (int64_t i = 0; i < k; ++i) {
+    has_mask[b + i] = !d.mask_path[b + i].empty();
+    bone_scored[b + i] = has_mask[b + i] && bone_bits != 0 && masks[i].bitwise_and(bone_bits).ne(0).any().item<bool>();
+    if (bone_scored[b + i]) bone_rows.push_back(i);
+    regions.score(b + i, cam[i], masks[i], has_mask[b + i], g.cam_grid.size(1), g.cam_grid.size(2));
+    const int label = d.labels[b + i];
+    // The id is data from a CSV: file_stem_for_id keeps '/' and ".." from steering the file.
+    if (overlays.wants(label))
+      overlays.add(label, kClassNames[label] + std::string("_") + file_stem_for_id(d.image_id[b + i]) + ".png", x01[i][0],
+                   cam[i], masks[i], overlay_caption(b + i));
+  }
+  // Deletion: every image, the map's order and a seeded random order, the first fill.
+  if (deletion.enabled())
+    deletion.run_batch(model, tm.pre, x01, fills.make(opt.fills[0], x01, rows), g.cam_grid, original, b);
+  // Occlusion of the images with bone: every fill x variant, one forward pass each.
+  const auto to0 = std::chrono::steady_clock::now();
+  occlusion.run_batch(model, tm.pre, fills, x01, masks, bone_rows, b);
+  if (sensitivity)
+    sensitivity->run_batch(model, tm.pre, fills, x01, masks, cam, has_mask, bone_rows, b, g.cam_grid.size(1),
+                           g.cam_grid.size(2));
+  occlusion_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - to0).count();
+}
+
+// Why there is no bone score, when there is none ("" when some image has one).
+std::string missing_bone_reason(const ExplainPass& pass) {
+  if (pass.table.bone_bits() == 0) return "the region table (regions.json) has no bone region";
+  if (std::count(pass.has_mask.begin(), pass.has_mask.end(), 1) == 0) return "no image of the split has a region mask";
+  if (std::count(pass.bone_scored.begin(), pass.bone_scored.end(), 1) == 0) return "no mask of the split has bone pixels";
+  return "";
+}
+
+// explain.json's coverage block; said once on stderr too when the scores cover part of the
+// split.
+json coverage_report(const ExplainPass& pass, const OcclusionStudy& occlusion, const std::string& bone_reason) {
+  const int64_t N = pass.d.size();
+  const bool bone_table = pass.table.bone_bits() != 0;
+  const int64_t n_masked = std::count(pass.has_mask.begin(), pass.has_mask.end(), 1);
+  const int64_t n_bone = std::count(pass.bone_scored.begin(), pass.bone_scored.end(), 1);
+  json coverage = {{"images", N},
+                   {"with_mask", n_masked},
+                   {"bone_scored", n_bone},
+                   {"skipped", {{"no_mask", N - n_masked}, {"no_bone_pixels", bone_table ? n_masked - n_bone : 0}}},
+                   {"bone_region_in_table", bone_table}};
+  if (!bone_reason.empty()) coverage["bone_reason"] = bone_reason;
+  if (n_bone < N) {
+    std::string why;
+    if (N - n_masked > 0) why += std::to_string(N - n_masked) + " without a mask";
+    if (bone_table && n_masked - n_bone > 0)
+      why += (why.empty() ? "" : ", ") + std::to_string(n_masked - n_bone) + " whose mask has no bone";
+    if (!bone_table) why += (why.empty() ? "" : ", ") + std::string("regions.json has no bone region");
+    log_info("explain", log_text("maps for all ", N, " images; region scores on ", n_masked,
+                                 ", bone scores (IoU_bone, Δbone) on ", n_bone, " (", why, ")"));
+  }
+  if (occlusion.area_short())
+    log_info(
+        "explain",
+        log_text("the area-matched control covers ", static_cast<int>(100 * occlusion.area_ratio()),
+                 "% of the bones' area (too few pixels outside bones and controls); area_control.area_ratio says so"));
+  return coverage;
+}
+
+// per_image.csv: an image a row, its probabilities, then every study's columns.
+std::string per_image_csv(const ExplainPass& pass) {
+  const SplitData& d = pass.d;
+  std::vector<std::string> header = {"image_id", "patient_id", "label", "predicted", "target_class",
+                                     "p_normal", "p_osteopenia", "p_osteoporosis"};
+  for (const auto& c : pass.regions.csv_columns()) header.push_back(c);
+  for (const auto& c : pass.occlusion.csv_columns()) header.push_back(c);
+  if (pass.sensitivity)
+    for (const auto& c : pass.sensitivity->csv_columns()) header.push_back(c);
+  std::string csv = csv_line(header);
+  for (int64_t i = 0; i < d.size(); ++i) {
+    std::vector<std::string> row = {d.image_id[i], d.patient_id[i], std::to_string(d.labels[i]),
+                                    std::to_string(pass.predicted[i]), std::to_string(pass.target_class[i])};
+    for (int c = 0; c < kNumClasses; ++c) row.push_back(format_double(pass.original.score[i][c]));
+    for (auto& v : pass.regions.csv_values(i)) row.push_back(std::move(v));
+    for (auto& v : pass.occlusion.csv_values(i, d.labels[i], pass.bone_scored[i])) row.push_back(std::move(v));
+    if (pass.sensitivity)
+      for (auto& v : pass.sensitivity->csv_values(i)) row.push_back(std::move(v));
+    csv += csv_line(row);
+  }
+  return csv;
+}
+
+}  // namespace
+
+ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  check_explain_options(opt);
   const int target_mode = parse_target(opt.target);
   const CamMethod cam_method = parse_cam_method(opt.cam);
 
@@ -71,35 +243,16 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   Manifest manifest = load_manifest(data);
   for (const auto& p : manifest.problems)
     if (p.error) throw InputError(p.message);
-  const int workers = resolve_threads(opt.workers);
-  SplitData d = load_split(manifest, opt.split, tm.pre, workers, "auto");
+  SplitData d = load_split(manifest, opt.split, tm.pre, resolve_threads(opt.workers), "auto");
   if (d.size() == 0) throw InputError(data + ": no '" + opt.split + "' rows to explain");
   // Scores need masks, maps do not: every image gets its map (and overlay); region scores
   // come from the images that have a mask, bone scores from those whose mask has bone.
   const RegionTable table = region_table_for(manifest.cache_dir.empty() ? manifest.dir : manifest.cache_dir);
-  const uint8_t bone_bits = table.bone_bits();
-  const bool bone_table = bone_bits != 0;
-
   const int64_t N = d.size(), S = tm.pre.size;
-  const torch::Device dev = tm.device;
-  // Dataset statistics for the fills: the explained split's pixel mean and SD.
-  double mean = 0, sd = 0;
-  {
-    double s1 = 0, s2 = 0, count = 0;
-    for (int64_t b = 0; b < N; b += opt.batch) {
-      throw_if_interrupted();
-      const auto x = d.range(b, std::min(N, b + opt.batch)).to(torch::kFloat64);
-      s1 += x.sum().item<double>();
-      s2 += (x * x).sum().item<double>();
-      count += static_cast<double>(x.numel());
-    }
-    mean = s1 / count;
-    sd = std::sqrt(std::max(0.0, s2 / count - mean * mean));
-  }
+  const auto [mean, sd] = pixel_statistics(d, opt.batch);
 
   const std::unique_ptr<SaliencyMap> saliency = make_saliency_map(cam_method, {mean, opt.occlusion_floor});
-
-  const OcclusionFills fills(mean, sd, S, opt.bootstrap.seed, dev);
+  const OcclusionFills fills(mean, sd, S, opt.bootstrap.seed, tm.device);
   OcclusionStudy occlusion(table, opt.fills, opt.area_draws, model->backbone->arch.patch_size / 2, opt.bootstrap.seed,
                            d.labels);
   occlusion.set_quiet(opt.quiet_fill_warnings);
@@ -116,79 +269,19 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   ScoredSet original;
   original.label = d.labels;
   original.score.resize(N);
-  std::vector<int> predicted(N), target_class(N);
-  std::vector<char> has_mask(N), bone_scored(N);  // bone_scored: a mask with bone pixels
   OverlaySet overlays(opt.overlays_per_class, table, saliency->title());
-  double cam_seconds = 0, occlusion_seconds = 0;
-
   // Deletion curves: [step] of the split's probabilities with the map's (or a random order's)
   // top cells removed.
   DeletionStudy deletion(std::max(0, opt.deletion_steps), opt.bootstrap.seed, original);
+  ExplainPass pass{opt,         tm,        d,        table,       *saliency,          fills,
+                   occlusion,   regions,   sensitivity.get(), deletion, overlays, target_mode,
+                   run_dir,     original,  std::vector<int>(N), std::vector<int>(N), std::vector<char>(N), std::vector<char>(N), 0, 0};
 
   ProgressBar bar("explain " + fs::path(run_dir).filename().string(), static_cast<long>(N));
   for (int64_t b = 0; b < N; b += opt.batch) {
     throw_if_interrupted();
-    const int64_t e = std::min(N, b + opt.batch), k = e - b;
-    std::vector<int64_t> rows;
-    for (int64_t i = b; i < e; ++i) rows.push_back(i);
-    const auto x01 = d.take(rows).to(dev);                 // [k,1,S,S]
-    const auto masks = d.take_masks(rows);                 // [k,S,S] uint8, CPU
-    const auto tg = std::chrono::steady_clock::now();
-    // The map's own (unoccluded) forward pass gives the probabilities and the predicted class.
-    std::vector<int64_t> targets(k);
-    for (int64_t i = 0; i < k; ++i)
-      targets[i] = target_mode == -1 ? kPredictedClass : target_mode == -2 ? d.labels[b + i] : target_mode;
-    const GradCamResult g = saliency->compute(model, x01, tm.pre, targets);
-    const auto probs = torch::softmax(g.logits.to(torch::kFloat32), -1).to(torch::kCPU, torch::kFloat64);
-    if (!torch::isfinite(probs).all().item<bool>())
-      throw RuntimeFailure(run_dir + ": the model's probabilities are not finite (NaN or Inf weights); nothing to explain");
-    for (int64_t i = 0; i < k; ++i) {
-      std::array<double, kNumClasses> p{};
-      for (int c = 0; c < kNumClasses; ++c) p[c] = probs[i][c].item<double>();
-      original.score[b + i] = p;
-      predicted[b + i] = predicted_class(p);
-      target_class[b + i] = static_cast<int>(g.target[i]);
-    }
-    const auto cam = g.cam.to(torch::kCPU);  // [k,S,S]
-    cam_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count();
-
-    std::vector<int64_t> bone_rows;  // in-batch rows whose mask has bone
-    for (int64_t i = 0; i < k; ++i) {
-      has_mask[b + i] = !d.mask_path[b + i].empty();
-      bone_scored[b + i] = has_mask[b + i] && bone_table && masks[i].bitwise_and(bone_bits).ne(0).any().item<bool>();
-      if (bone_scored[b + i]) bone_rows.push_back(i);
-      const auto c = cam[i];
-      regions.score(b + i, c, masks[i], has_mask[b + i], g.cam_grid.size(1), g.cam_grid.size(2));
-      const int label = d.labels[b + i];
-      if (overlays.wants(label)) {
-        char caption[240];
-        // The raw IoU depends on the token grid; the normalised one is comparable across backbones.
-        const double normalised = regions.iou_bone_normalised(b + i);
-        const std::string iou_text =
-            bone_scored[b + i] ? format_fixed(regions.iou_bone(b + i), 2) +
-                                     (std::isnan(normalised) ? std::string() : " (norm. " + format_fixed(normalised, 2) + ")")
-                               : "n/a";
-        std::snprintf(caption, sizeof caption, "%s  true %s  pred %s (p %.2f)  IoU_bone %s", d.image_id[b + i].c_str(),
-                      kClassNames[label], kClassNames[predicted[b + i]], original.score[b + i][predicted[b + i]],
-                      iou_text.c_str());
-        // The id is data from a CSV: file_stem_for_id keeps '/' and ".." from steering the file.
-        overlays.add(label, kClassNames[label] + std::string("_") + file_stem_for_id(d.image_id[b + i]) + ".png", x01[i][0], c, masks[i],
-                     caption);
-      }
-    }
-
-    if (deletion.enabled()) {
-      // Deletion: every image, the map's order and a seeded random order, the first fill.
-      deletion.run_batch(model, tm.pre, x01, fills.make(opt.fills[0], x01, rows), g.cam_grid, original, b);
-    }
-
-    // Occlusion of the images with bone: every fill x variant, one forward pass each.
-    const auto to0 = std::chrono::steady_clock::now();
-    occlusion.run_batch(model, tm.pre, fills, x01, masks, bone_rows, b);
-    if (sensitivity)
-      sensitivity->run_batch(model, tm.pre, fills, x01, masks, cam, has_mask, bone_rows, b, g.cam_grid.size(1),
-                             g.cam_grid.size(2));
-    occlusion_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - to0).count();
+    const int64_t e = std::min(N, b + opt.batch);
+    pass.run_batch(b, e);
     bar.update(static_cast<long>(e));
   }
 
@@ -196,40 +289,13 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   size_t n_units = 0;
   const std::vector<uint32_t> patients = cluster_index(d.patient_id, &n_units);
   const std::vector<uint32_t> clusters = opt.cluster ? patients : std::vector<uint32_t>();
-  const int64_t n_masked = std::count(has_mask.begin(), has_mask.end(), 1);
-  const int64_t n_bone = std::count(bone_scored.begin(), bone_scored.end(), 1);
-  // Why there is no bone score, when there is none.
-  std::string bone_reason;
-  if (!bone_table) bone_reason = "the region table (regions.json) has no bone region";
-  else if (n_masked == 0) bone_reason = "no image of the split has a region mask";
-  else if (n_bone == 0) bone_reason = "no mask of the split has bone pixels";
-
-  const json delta = occlusion.delta_bone(original, bone_scored, d.patient_id, bone_reason, opt.bootstrap, opt.cluster);
-  json coverage = {{"images", N},
-                   {"with_mask", n_masked},
-                   {"bone_scored", n_bone},
-                   {"skipped", {{"no_mask", N - n_masked}, {"no_bone_pixels", bone_table ? n_masked - n_bone : 0}}},
-                   {"bone_region_in_table", bone_table}};
-  if (!bone_reason.empty()) coverage["bone_reason"] = bone_reason;
-  if (n_bone < N) {
-    // Said once on stderr too: a partial score is not the whole split's.
-    std::string why;
-    if (N - n_masked > 0) why += std::to_string(N - n_masked) + " without a mask";
-    if (bone_table && n_masked - n_bone > 0)
-      why += (why.empty() ? "" : ", ") + std::to_string(n_masked - n_bone) + " whose mask has no bone";
-    if (!bone_table) why += (why.empty() ? "" : ", ") + std::string("regions.json has no bone region");
-    log_info("explain", log_text("maps for all ", N, " images; region scores on ", n_masked,
-                                 ", bone scores (IoU_bone, Δbone) on ", n_bone, " (", why, ")"));
-  }
-  if (occlusion.area_short())
-    log_info(
-        "explain",
-        log_text("the area-matched control covers ", static_cast<int>(100 * occlusion.area_ratio()),
-                 "% of the bones' area (too few pixels outside bones and controls); area_control.area_ratio says so"));
+  const std::string bone_reason = missing_bone_reason(pass);
+  const json delta =
+      occlusion.delta_bone(original, pass.bone_scored, d.patient_id, bone_reason, opt.bootstrap, opt.cluster);
+  const json coverage = coverage_report(pass, occlusion, bone_reason);
   if (delta.contains("reason") && delta["reason"].get<std::string>() != bone_reason)
     log_warning("explain", log_text("no Δbone: ", delta["reason"].get<std::string>()));
 
-  json regions_json = json::parse(table.to_json());
   ExplainSummary sum;
   sum.images = N;
   sum.report = {{"run", fs::absolute(run_dir).lexically_normal().string()},
@@ -239,7 +305,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"n_patients", n_units},
                 {"target", opt.target},
                 {"cam", saliency->name()},
-                {"regions", regions_json},
+                {"regions", json::parse(table.to_json())},
                 {"bootstrap",
                  {{"replicates", opt.bootstrap.replicates}, {"method", "percentile"}, {"clustered", opt.cluster},
                   {"resample_unit", opt.cluster ? "patient" : "image"}, {"patients_repeat", static_cast<int64_t>(n_units) < N},
@@ -249,13 +315,13 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                 {"delta_bone", delta}};
   regions.report(sum.report, d.labels, clusters, n_units, opt.bootstrap, bone_reason);
   if (deletion.enabled())
-    sum.report["deletion"] = deletion.report(target_class, opt.fills[0], [&](const std::vector<double>& v) {
+    sum.report["deletion"] = deletion.report(pass.target_class, opt.fills[0], [&](const std::vector<double>& v) {
       return mean_ci_json(v, d.labels, -1, clusters, n_units, opt.bootstrap);
     });
   if (occlusion.area_draws() > 0) sum.report["area_control"] = occlusion.area_control_report();
   if (sensitivity)
-    sensitivity->report(sum.report, original, bone_scored, d.patient_id, clusters, n_units, opt.bootstrap, opt.cluster,
-                        bone_reason);
+    sensitivity->report(sum.report, pass.original, pass.bone_scored, d.patient_id, clusters, n_units, opt.bootstrap,
+                        opt.cluster, bone_reason);
   saliency->describe(sum.report, model);
   // The headline scores' replicates, for a seed mean's interval (the table's): written
   // beside explain.json, which keeps the estimates and intervals only.
@@ -266,41 +332,24 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
 
   // Files: per-image CSV, overlays, then explain.json last (its presence = complete).
   fs::create_directories(out_dir);
-  for (const fs::path& d : {fs::path(out_dir), fs::path(out_dir) / "overlays"}) remove_stale_temporaries(d.string());
-  std::vector<std::string> header = {"image_id", "patient_id", "label", "predicted", "target_class",
-                                     "p_normal", "p_osteopenia", "p_osteoporosis"};
-  for (const auto& c : regions.csv_columns()) header.push_back(c);
-  for (const auto& c : occlusion.csv_columns()) header.push_back(c);
-  if (sensitivity)
-    for (const auto& c : sensitivity->csv_columns()) header.push_back(c);
-  std::string csv = csv_line(header);
-  for (int64_t i = 0; i < N; ++i) {
-    std::vector<std::string> row = {d.image_id[i], d.patient_id[i], std::to_string(d.labels[i]),
-                                    std::to_string(predicted[i]), std::to_string(target_class[i])};
-    for (int c = 0; c < kNumClasses; ++c) row.push_back(format_double(original.score[i][c]));
-    for (auto& v : regions.csv_values(i)) row.push_back(std::move(v));
-    for (auto& v : occlusion.csv_values(i, d.labels[i], bone_scored[i])) row.push_back(std::move(v));
-    if (sensitivity)
-      for (auto& v : sensitivity->csv_values(i)) row.push_back(std::move(v));
-    csv += csv_line(row);
-  }
-  write_file_atomic((fs::path(out_dir) / "per_image.csv").string(), csv);
-  write_file_atomic((fs::path(out_dir) / "replicates.csv").string(), replicates);
+  for (const fs::path& dir : {fs::path(out_dir), fs::path(out_dir) / "overlays"}) remove_stale_temporaries(dir.string());
+  write_file_atomic((fs::path(out_dir) / layout::kPerImage).string(), per_image_csv(pass));
+  write_file_atomic((fs::path(out_dir) / layout::kReplicates).string(), replicates);
   const OverlaySet::Written written = overlays.write(out_dir);
   sum.overlays = written.files.size();
-  sum.report["files"] = {{"per_image", "per_image.csv"}, {"replicates", "replicates.csv"}, {"overlays", written.files}};
+  sum.report["files"] = {{"per_image", layout::kPerImage}, {"replicates", layout::kReplicates}, {"overlays", written.files}};
   if (!written.skipped.empty()) sum.report["files"]["overlays_skipped"] = written.skipped;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  sum.cam_images_per_s = cam_seconds > 0 ? N / cam_seconds : 0;
-  sum.occlusion_seconds = occlusion_seconds;
+  sum.cam_images_per_s = pass.cam_seconds > 0 ? N / pass.cam_seconds : 0;
+  sum.occlusion_seconds = pass.occlusion_seconds;
   sum.report["timing"] = {{"seconds", sum.seconds},
                           {"cam_images_per_s", sum.cam_images_per_s},
-                          {"occlusion_seconds", occlusion_seconds},
-                          {"device", dev.str()}};
-  write_file_atomic((fs::path(out_dir) / "explain.json").string(), sum.report.dump(2) + "\n");
+                          {"occlusion_seconds", pass.occlusion_seconds},
+                          {"device", tm.device.str()}};
+  write_file_atomic((fs::path(out_dir) / layout::kExplainRecord).string(), sum.report.dump(2) + "\n");
   char text[160];
   std::snprintf(text, sizeof text, "%lld images, %s %.1f images/s, occlusion %.1f s", static_cast<long long>(N),
-                saliency->name(), sum.cam_images_per_s, occlusion_seconds);
+                saliency->name(), sum.cam_images_per_s, pass.occlusion_seconds);
   bar.finish(text);
   return sum;
 }

@@ -17,6 +17,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 
 namespace osteofm {
 using nlohmann::json;
@@ -277,7 +278,7 @@ void SafetensorsWriter::write(const std::string& path) const {
 }
 
 std::vector<std::pair<std::string, std::string>> read_checkpoint_index(const std::string& path) {
-  const json index = json::parse(read_file(path), nullptr, false);
+  const json index = parse_json_file(path);
   if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
     throw InputError(path + ": not a sharded-checkpoint index (no weight_map object)");
   std::vector<std::pair<std::string, std::string>> out;

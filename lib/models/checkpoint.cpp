@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "io/safetensors_torch.hpp"
 
 namespace osteofm {
@@ -120,13 +121,13 @@ Backbone load_backbone(const BackboneSpec& spec) {
   if (!spec.weights.empty()) {
     const fs::path config = fs::path(spec.weights).parent_path() / "config.json";
     if (fs::exists(config)) {
-      const json c = json::parse(read_file(config.string()), nullptr, false);
+      const json c = parse_json_file(config.string());
       if (c.is_discarded()) throw InputError(config.string() + ": not valid JSON");
       b.family->apply_hf_config(c, arch);
     }
   }
   if (!spec.arch_file.empty()) {
-    const json j = json::parse(read_file(spec.arch_file), nullptr, false);
+    const json j = parse_json_file(spec.arch_file);
     if (j.is_discarded()) throw InputError(spec.arch_file + ": not valid JSON");
     arch = arch_from_json(j, arch, spec.arch_file);
   }

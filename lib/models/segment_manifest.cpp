@@ -10,6 +10,7 @@
 #include "core/interrupt.hpp"
 #include "core/file_names.hpp"
 #include "core/hash.hpp"
+#include "core/json_file.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "core/runtime.hpp"
@@ -42,7 +43,7 @@ void claim_output(const fs::path& dir, const std::string& key) {
   std::error_code ec;
   const fs::path record = dir / "segment.json";
   if (fs::exists(record, ec)) {
-    const json old = json::parse(read_file(record.string()), nullptr, false);
+    const json old = parse_json_file(record.string());
     if (!old.is_object() || old.value("build_key", "") != key)
       throw InputError(dir.string() + ": holds masks of another segmenter or spec (segment.json differs); use another "
                        "--out or delete it");
@@ -63,6 +64,176 @@ MaskQcRow record_of(const SegmenterSpec& spec, const SegmentedImage& s) {
     if (spec.output_channels[k] && !s.channel_on[k].empty() && side_of(*spec.output_channels[k], &side, &key))
       row.channels.push_back({*spec.output_channels[k], mask_stats(s.channel_on[k].data(), s.width, s.height, 1)});
   return row;
+}
+
+// segment.json (what made the masks: a rerun keeps them only for the same model and spec)
+// and regions.json (the spec's region table, as every mask folder has one).
+void write_segment_records(const fs::path& dir, const SegmentOptions& o, const std::string& spec_path,
+                           const SegmenterSpec& spec, const std::string& key, const std::string& model_hash) {
+  write_file_atomic((dir / "segment.json").string(),
+                    json{{"format", "osteofm-segment/1"},
+                         {"version", kSegmentVersion},
+                         {"build_key", key},
+                         {"model", fs::absolute(o.model).lexically_normal().string()},
+                         {"model_fnv1a", model_hash},
+                         {"spec", fs::absolute(spec_path).lexically_normal().string()},
+                         {"spec_text", spec.text},
+                         {"manifest", fs::absolute(o.manifest).lexically_normal().string()},
+                         {"libtorch", torch_version()}}
+                            .dump(2) + "\n");
+  json bits = json::object(), controls = json::array(), bones = json::array();
+  for (const auto& r : spec.table.regions) {
+    bits[r.name] = r.bits;
+    (r.bone ? bones : controls).push_back(r.name);
+  }
+  write_file_atomic((dir / "regions.json").string(),
+                    json{{"bits", bits}, {"controls", controls}, {"bones", bones}}.dump(2) + "\n");
+}
+
+// One run of data segment over a manifest: what every chunk reads and fills in.
+struct SegmentRun {
+  const SegmentOptions& o;
+  const SegmenterSpec& spec;
+  Segmenter& segmenter;
+  const Manifest& m;
+  fs::path dir;
+  size_t batch = 1;
+  int threads = 1;
+  std::vector<MaskQcRow> records;
+  std::vector<std::string> stems, sources;  // sources: each image file as found now
+  std::vector<size_t> todo;                 // rows without a mask of the image as it is now
+  SegmentSummary& sum;
+  ProgressBar& bar;
+  size_t done = 0;
+  std::mutex mu;
+
+  fs::path mask_path(size_t i) const { return dir / "masks" / (stems[i] + ".png"); }
+  fs::path record_path(size_t i) const { return dir / "qc" / (stems[i] + ".json"); }
+  // Rows whose mask and record were made from the image as it is now are kept; the rest go
+  // into `todo`.
+  void keep_finished_rows();
+  // Rows todo[b, b + count): decoded and preprocessed in parallel, the module in batches,
+  // then each mask and its QC record written (the record last: a record means done).
+  void segment_chunk(size_t b, size_t count);
+};
+
+void SegmentRun::keep_finished_rows() {
+  std::error_code ec;
+  for (size_t i = 0; i < m.rows.size(); ++i) {
+    const ManifestRow& r = m.rows[i];
+    stems[i] = file_stem_for_id(r.image_id);
+    const fs::path mask = mask_path(i), rec = record_path(i);
+    sources[i] = source_key(r.path);
+    if (fs::is_regular_file(mask, ec) && fs::is_regular_file(rec, ec)) {
+      try {
+        MaskQcRow old = parse_qc_row_json(read_file(rec.string()), spec.table, rec.string());
+        if (old.status == "ok" && old.source_key == sources[i] && old.image_id == r.image_id &&
+            old.mask == mask.string()) {
+          records[i] = std::move(old);
+          ++sum.kept;
+          continue;
+        }
+      } catch (const InputError&) {
+        // an unreadable record: the row is segmented again
+      }
+    }
+    todo.push_back(i);
+  }
+}
+
+void SegmentRun::segment_chunk(size_t b, size_t count) {
+  std::vector<torch::Tensor> inputs(count);
+  std::vector<std::string> errors(count);
+  std::vector<int> widths(count), heights(count);
+  auto t = Clock::now();
+  parallel_for(count, threads, [&](size_t j, int) {
+    const ManifestRow& r = m.rows[todo[b + j]];
+    try {
+      const GrayImage img = read_image(r.path);
+      widths[j] = img.width;
+      heights[j] = img.height;
+      inputs[j] = segmenter.preprocess(img);
+    } catch (const std::exception& e) {
+      errors[j] = one_line(e.what());
+    }
+  });
+  sum.decode_seconds += seconds_since(t);
+  std::vector<torch::Tensor> good;
+  std::vector<size_t> slot(count, 0);
+  for (size_t j = 0; j < count; ++j)
+    if (errors[j].empty()) {
+      slot[j] = good.size();
+      good.push_back(inputs[j]);
+    }
+  t = Clock::now();
+  torch::Tensor logits;
+  if (!good.empty()) {
+    std::vector<torch::Tensor> parts;
+    for (size_t g = 0; g < good.size(); g += batch)
+      parts.push_back(segmenter.logits(
+          torch::stack(std::vector<torch::Tensor>(good.begin() + static_cast<std::ptrdiff_t>(g),
+                                                  good.begin() + static_cast<std::ptrdiff_t>(std::min(good.size(), g + batch))))));
+    logits = parts.size() == 1 ? parts[0] : torch::cat(parts);
+  }
+  sum.model_seconds += seconds_since(t);
+  t = Clock::now();
+  parallel_for(count, threads, [&](size_t j, int) {
+    const size_t i = todo[b + j];
+    const ManifestRow& r = m.rows[i];
+    const fs::path mask = mask_path(i), rec = record_path(i);
+    MaskQcRow row;
+    if (errors[j].empty()) {
+      try {
+        const SegmentedImage s = segmenter.masks(logits[static_cast<int64_t>(slot[j])], widths[j], heights[j]);
+        row = record_of(spec, s);
+        write_png_u8(mask.string(), s.width, s.height, s.mask);
+        row.mask = mask.string();
+        if (o.save_logits)
+          save_safetensors((dir / "logits" / (stems[i] + ".safetensors")).string(),
+                           {{"input", inputs[j]}, {"logits", logits[static_cast<int64_t>(slot[j])].clone()}}, {});
+      } catch (const std::exception& e) {
+        errors[j] = one_line(e.what());
+      }
+    }
+    if (!errors[j].empty()) {
+      row = MaskQcRow{};
+      row.status = "failed";
+      row.error = errors[j];
+      std::error_code ec;
+      fs::remove(mask, ec);  // a mask of the image as it was before must not stay behind
+    }
+    row.image_id = r.image_id;
+    row.path = r.path;
+    row.source_key = sources[i];
+    write_file_atomic(rec.string(), qc_row_json(row, spec.table));  // after the mask: a record means done
+    records[i] = std::move(row);
+    std::lock_guard<std::mutex> lock(mu);
+    bar.update(static_cast<long>(++done));
+  });
+  sum.post_seconds += seconds_since(t);
+}
+
+// The input manifest plus `mask` (relative to the output folder, where manifest.csv lives);
+// every failed row named in the summary.
+void write_masked_manifest(Manifest m, const MaskQcReport& report, const std::vector<std::string>& stems,
+                           SegmentSummary& sum, const fs::path& dir) {
+  int c_mask = -1;
+  for (size_t c = 0; c < m.header.size(); ++c)
+    if (m.header[c] == "mask") c_mask = static_cast<int>(c);
+  if (c_mask < 0) {
+    m.header.push_back("mask");
+    c_mask = static_cast<int>(m.header.size()) - 1;
+  }
+  for (size_t i = 0; i < m.rows.size(); ++i) {
+    ManifestRow& r = m.rows[i];
+    const MaskQcRow& q = report.rows[i];
+    r.fields.resize(m.header.size());
+    r.mask = q.status == "ok" ? q.mask : "";
+    r.fields[static_cast<size_t>(c_mask)] = q.status == "ok" ? "masks/" + stems[i] + ".png" : "";
+    if (q.status != "ok") sum.failures.push_back(m.where(r) + ": image " + r.image_id + ": " + q.error);
+  }
+  sum.manifest_out = (dir / "manifest.csv").string();
+  write_manifest(m, sum.manifest_out);
 }
 
 }  // namespace
@@ -89,7 +260,6 @@ SegmentSummary segment_manifest(const SegmentOptions& o) {
 
   const torch::Device device = resolve_device(o.device);
   Segmenter segmenter(o.model, spec, device);  // checks the module before anything is written
-  const size_t batch = static_cast<size_t>(o.batch > 0 ? o.batch : device.is_cuda() ? 8 : 1);
   const std::string model_hash = hex64(fnv1a(read_file(o.model)));  // a PSPNet is ~260 MB: read once
   const std::string key = hex64(fnv1a(model_hash + "|" + spec.text + "|v" + std::to_string(kSegmentVersion)));
   const fs::path dir = fs::absolute(o.out).lexically_normal();
@@ -97,165 +267,40 @@ SegmentSummary segment_manifest(const SegmentOptions& o) {
   fs::create_directories(dir / "masks");
   fs::create_directories(dir / "qc");
   if (o.save_logits) fs::create_directories(dir / "logits");
-  write_file_atomic((dir / "segment.json").string(),
-                    json{{"format", "osteofm-segment/1"},
-                         {"version", kSegmentVersion},
-                         {"build_key", key},
-                         {"model", fs::absolute(o.model).lexically_normal().string()},
-                         {"model_fnv1a", model_hash},
-                         {"spec", fs::absolute(spec_path).lexically_normal().string()},
-                         {"spec_text", spec.text},
-                         {"manifest", fs::absolute(o.manifest).lexically_normal().string()},
-                         {"libtorch", torch_version()}}
-                            .dump(2) + "\n");
-  {
-    json bits = json::object(), controls = json::array(), bones = json::array();
-    for (const auto& r : spec.table.regions) {
-      bits[r.name] = r.bits;
-      (r.bone ? bones : controls).push_back(r.name);
-    }
-    write_file_atomic((dir / "regions.json").string(),
-                      json{{"bits", bits}, {"controls", controls}, {"bones", bones}}.dump(2) + "\n");
-  }
+  write_segment_records(dir, o, spec_path, spec, key, model_hash);
 
   SegmentSummary sum;
   sum.out = dir.string();
   const size_t n = m.rows.size();
   sum.images = n;
-  std::vector<MaskQcRow> records(n);
-  std::vector<std::string> stems(n), sources(n);  // sources: each image file as found now
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < n; ++i) {
-    const ManifestRow& r = m.rows[i];
-    stems[i] = file_stem_for_id(r.image_id);
-    const fs::path mask = dir / "masks" / (stems[i] + ".png"), rec = dir / "qc" / (stems[i] + ".json");
-    sources[i] = source_key(r.path);
-    const std::string& now = sources[i];
-    if (fs::is_regular_file(mask, ec) && fs::is_regular_file(rec, ec)) {
-      try {
-        MaskQcRow old = parse_qc_row_json(read_file(rec.string()), spec.table, rec.string());
-        if (old.status == "ok" && old.source_key == now && old.image_id == r.image_id && old.mask == mask.string()) {
-          records[i] = std::move(old);
-          ++sum.kept;
-          continue;
-        }
-      } catch (const InputError&) {
-        // an unreadable record: the row is segmented again
-      }
-    }
-    todo.push_back(i);
-  }
-
-  const int threads = resolve_threads(o.threads);
   ProgressBar bar("segment " + dir.filename().string(), static_cast<long>(n));
-  size_t done = sum.kept;
-  if (done) bar.update(static_cast<long>(done), "kept " + std::to_string(done));
-  std::mutex mu;
+  SegmentRun run{o, spec, segmenter, m, dir, 1, resolve_threads(o.threads), std::vector<MaskQcRow>(n),
+                 std::vector<std::string>(n), std::vector<std::string>(n), {}, sum, bar, 0, {}};
+  run.batch = static_cast<size_t>(o.batch > 0 ? o.batch : device.is_cuda() ? 8 : 1);
+  run.keep_finished_rows();
+  run.done = sum.kept;
+  if (run.done) bar.update(static_cast<long>(run.done), "kept " + std::to_string(run.done));
   // Chunks of at least one image per thread: decoding and the masks run in parallel over a
   // chunk, the module over it in batches of `batch`.
-  const size_t chunk = std::max(batch, static_cast<size_t>(threads));
-  for (size_t b = 0; b < todo.size(); b += chunk) {
+  const size_t chunk = std::max(run.batch, static_cast<size_t>(run.threads));
+  for (size_t b = 0; b < run.todo.size(); b += chunk) {
     throw_if_interrupted();  // finished rows are kept
-    const size_t count = std::min(chunk, todo.size() - b);
-    std::vector<torch::Tensor> inputs(count);
-    std::vector<std::string> errors(count);
-    std::vector<int> widths(count), heights(count);
-    auto t = Clock::now();
-    parallel_for(count, threads, [&](size_t j, int) {
-      const ManifestRow& r = m.rows[todo[b + j]];
-      try {
-        const GrayImage img = read_image(r.path);
-        widths[j] = img.width;
-        heights[j] = img.height;
-        inputs[j] = segmenter.preprocess(img);
-      } catch (const std::exception& e) {
-        errors[j] = one_line(e.what());
-      }
-    });
-    sum.decode_seconds += seconds_since(t);
-    std::vector<torch::Tensor> good;
-    std::vector<size_t> slot(count, 0);
-    for (size_t j = 0; j < count; ++j)
-      if (errors[j].empty()) {
-        slot[j] = good.size();
-        good.push_back(inputs[j]);
-      }
-    t = Clock::now();
-    torch::Tensor logits;
-    if (!good.empty()) {
-      std::vector<torch::Tensor> parts;
-      for (size_t g = 0; g < good.size(); g += batch)
-        parts.push_back(segmenter.logits(
-            torch::stack(std::vector<torch::Tensor>(good.begin() + static_cast<std::ptrdiff_t>(g),
-                                                    good.begin() + static_cast<std::ptrdiff_t>(std::min(good.size(), g + batch))))));
-      logits = parts.size() == 1 ? parts[0] : torch::cat(parts);
-    }
-    sum.model_seconds += seconds_since(t);
-    t = Clock::now();
-    parallel_for(count, threads, [&](size_t j, int) {
-      const size_t i = todo[b + j];
-      const ManifestRow& r = m.rows[i];
-      const fs::path mask = dir / "masks" / (stems[i] + ".png"), rec = dir / "qc" / (stems[i] + ".json");
-      MaskQcRow row;
-      if (errors[j].empty()) {
-        try {
-          const SegmentedImage s = segmenter.masks(logits[static_cast<int64_t>(slot[j])], widths[j], heights[j]);
-          row = record_of(spec, s);
-          write_png_u8(mask.string(), s.width, s.height, s.mask);
-          row.mask = mask.string();
-          if (o.save_logits)
-            save_safetensors((dir / "logits" / (stems[i] + ".safetensors")).string(),
-                             {{"input", inputs[j]}, {"logits", logits[static_cast<int64_t>(slot[j])].clone()}}, {});
-        } catch (const std::exception& e) {
-          errors[j] = one_line(e.what());
-        }
-      }
-      if (!errors[j].empty()) {
-        row = MaskQcRow{};
-        row.status = "failed";
-        row.error = errors[j];
-        fs::remove(mask, ec);  // a mask of the image as it was before must not stay behind
-      }
-      row.image_id = r.image_id;
-      row.path = r.path;
-      row.source_key = sources[i];
-      write_file_atomic(rec.string(), qc_row_json(row, spec.table));  // after the mask: a record means done
-      records[i] = std::move(row);
-      std::lock_guard<std::mutex> lock(mu);
-      bar.update(static_cast<long>(++done));
-    });
-    sum.post_seconds += seconds_since(t);
+    run.segment_chunk(b, std::min(chunk, run.todo.size() - b));
   }
 
   auto t = Clock::now();
   MaskQcOptions qc;
   qc.may_touch_border = spec.may_touch_border;
-  const MaskQcReport report = assess_masks(std::move(records), spec.table, qc);
+  const MaskQcReport report = assess_masks(std::move(run.records), spec.table, qc);
   write_file_atomic((dir / "qc.csv").string(), qc_csv(report, spec.table));
   write_file_atomic((dir / "qc.json").string(), qc_json(report, spec.table));
-  // The input manifest plus `mask` (relative to the output folder, where manifest.csv lives).
-  int c_mask = -1;
-  for (size_t c = 0; c < m.header.size(); ++c)
-    if (m.header[c] == "mask") c_mask = static_cast<int>(c);
-  if (c_mask < 0) {
-    m.header.push_back("mask");
-    c_mask = static_cast<int>(m.header.size()) - 1;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    ManifestRow& r = m.rows[i];
-    const MaskQcRow& q = report.rows[i];
-    r.fields.resize(m.header.size());
-    r.mask = q.status == "ok" ? q.mask : "";
-    r.fields[static_cast<size_t>(c_mask)] = q.status == "ok" ? "masks/" + stems[i] + ".png" : "";
-    if (q.status != "ok") sum.failures.push_back(m.where(r) + ": image " + r.image_id + ": " + q.error);
-  }
-  sum.manifest_out = (dir / "manifest.csv").string();
-  write_manifest(m, sum.manifest_out);
+  write_masked_manifest(std::move(m), report, run.stems, sum, dir);
   sum.failed = report.failed;
   sum.flagged = report.flagged;
   sum.segmented = n - sum.kept - report.failed;
   if (o.pictures)
-    sum.pictures = write_mask_pictures(report, spec.table, dir.string(), fs::path(o.model).filename().string(), threads);
+    sum.pictures =
+        write_mask_pictures(report, spec.table, dir.string(), fs::path(o.model).filename().string(), run.threads);
   sum.qc_seconds = seconds_since(t);
   sum.seconds = seconds_since(t0);
   bar.finish(std::to_string(n - report.failed) + " masks, " + std::to_string(report.flagged) + " flagged, " +

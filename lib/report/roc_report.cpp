@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "core/labels.hpp"
+#include "core/layout.hpp"
+#include "eval/interval_text.hpp"
 #include "eval/roc.hpp"
 #include "io/image.hpp"
 #include "report/plot.hpp"
@@ -35,12 +37,6 @@ std::string number(const nlohmann::json& v, const char* format = "%.3f") {
   std::snprintf(b, sizeof b, format, v.get<double>());
   return b;
 }
-// "0.112 [0.101, 0.124]" from {"estimate", "ci"}.
-std::string with_ci(const nlohmann::json& x) {
-  std::string s = number(x.value("estimate", nlohmann::json()));
-  if (x.contains("ci") && x["ci"].is_array()) s += " [" + number(x["ci"][0]) + ", " + number(x["ci"][1]) + "]";
-  return s;
-}
 }  // namespace
 
 std::vector<std::string> write_eval_figures(const Predictions& predictions, const nlohmann::json& metrics,
@@ -65,7 +61,7 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     rel.x_label = "mean predicted probability in bin";
     rel.y_label = "observed fraction positive";
     PlotSeries bins;
-    bins.label = "model: ECE " + with_ci(cal["ece_10"]);
+    bins.label = "model: ECE " + interval_text(cal["ece_10"]);
     bins.markers = true;
     for (const auto& b : cal["bins"]) {
       if (b["n"].get<long long>() == 0) continue;
@@ -74,7 +70,7 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
       bins.point_labels.push_back("n=" + std::to_string(b["n"].get<long long>()));
     }
     rel.series.push_back(bins);
-    rel.notes = {"Brier " + with_ci(cal["brier"]),
+    rel.notes = {"Brier " + interval_text(cal["brier"]),
                  "calibration slope " + number(cal["slope"]) + ", intercept " + number(cal["intercept"]),
                  "dashed diagonal: perfect calibration"};
     // After a logistic recalibration fitted on validation (eval --recalibrate): its bins beside.
@@ -105,7 +101,7 @@ std::vector<std::string> write_screening_figures(const nlohmann::json& m, const 
     dca.diagonal = false;
     dca.legend = LegendPlace::kUpperRight;
     const double prevalence = ep["prevalence"].get<double>();
-    PlotSeries model = curve_series("model (AUC " + with_ci(ep["auc"]) + ")", {}, {}), all, none;
+    PlotSeries model = curve_series("model (AUC " + interval_text(ep["auc"]) + ")", {}, {}), all, none;
     all.label = "treat all (prevalence " + number(ep["prevalence"]) + ")";
     all.dashed = true;
     all.color = Rgb{120, 120, 120};
@@ -167,7 +163,7 @@ std::vector<std::string> write_forest_plots(const nlohmann::json& m, const std::
       const double auc = gj["auc"].get<double>();
       PlotSeries s = curve_series(std::to_string(row) + ". " + g + " (n=" + std::to_string(gj["n"].get<long long>()) +
                                       ", " + std::to_string(gj["n_positive"].get<long long>()) + " positive): AUC " +
-                                      with_ci({{"estimate", auc}, {"ci", gj.value("auc_ci", nlohmann::json())}}),
+                                      interval_text({{"estimate", auc}, {"ci", gj.value("auc_ci", nlohmann::json())}}),
                                   {auc}, {y});
       s.markers = true;
       if (gj.contains("auc_ci") && gj["auc_ci"].is_array()) {
@@ -180,7 +176,7 @@ std::vector<std::string> write_forest_plots(const nlohmann::json& m, const std::
       plot.series.push_back(std::move(s));
     }
     if (plot.series.empty()) continue;
-    PlotSeries overall = curve_series("all images: AUC " + with_ci(ep["auc"]), {}, {});
+    PlotSeries overall = curve_series("all images: AUC " + interval_text(ep["auc"]), {}, {});
     overall.dashed = true;
     overall.color = Rgb{90, 90, 90};
     const double all = ep["auc"]["estimate"].get<double>();
@@ -211,12 +207,12 @@ std::vector<std::string> write_class_roc(const Predictions& p, const std::string
   for (int l : p.scored.label) n[l]++;
   for (int k = 0; k < kNumClasses; ++k) {
     std::string label = std::string(kClassNames[k]) + " (n=" + std::to_string(n[k]) + ", AUC ";
-    label += metrics ? with_ci((*metrics)["auc_per_class"][kClassNames[k]]) : number(curves[k].auc);
+    label += metrics ? interval_text((*metrics)["auc_per_class"][kClassNames[k]]) : number(curves[k].auc);
     plot.series.push_back(curve_series(label + ")", curves[k].fpr, curves[k].tpr));
   }
   const RocCurve macro = macro_roc_curve(curves);
   plot.series.push_back(curve_series(
-      "macro average (AUC " + (metrics ? with_ci((*metrics)["auc_macro"]) : number(macro.auc)) + ")", macro.fpr, macro.tpr));
+      "macro average (AUC " + (metrics ? interval_text((*metrics)["auc_macro"]) : number(macro.auc)) + ")", macro.fpr, macro.tpr));
   if (metrics && (*metrics).contains("bootstrap"))
     plot.notes = {"95% CI: " + std::to_string((*metrics)["bootstrap"].value("replicates", 0)) +
                   ((*metrics)["bootstrap"].value("clustered", false) ? " patient-clustered" : " image-level") +
@@ -240,7 +236,7 @@ std::vector<std::string> write_sweep_roc(const std::string& sweep_dir, const std
   }
   const bool pairs = backbones.size() <= 12 && strategies.size() <= 3;
   for (const auto& r : rows) {
-    const fs::path preds = fs::path(sweep_dir) / r.run / "predictions_test.csv";
+    const fs::path preds = fs::path(sweep_dir) / r.run / layout::kPredictionsTest;
     if (!fs::exists(preds)) continue;
     const RocCurve macro = macro_roc_curve(class_roc_curves(read_predictions(preds.string()).scored));
     std::string label = auc_label(r.backbone + " " + r.strategy, macro.auc);

@@ -11,6 +11,8 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "core/layout.hpp"
 #include "core/provenance.hpp"
 #include "core/sha256.hpp"
 #include "io/manifest.hpp"
@@ -28,7 +30,7 @@ namespace {
 json read_json_or_null(const fs::path& p) {
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return json();
-  const json j = json::parse(read_file(p.string()), nullptr, false);
+  const json j = parse_json_file(p.string());
   return j.is_discarded() ? json() : j;
 }
 
@@ -64,19 +66,19 @@ Study open_study_folder(const std::string& dir, StudyReportSummary* summary) {
   Study s;
   s.summary = summary;
   s.dir = fs::absolute(dir).lexically_normal();
-  s.record = read_json_or_null(s.dir / "reproduce.json");
+  s.record = read_json_or_null(s.dir / layout::kReproduceRecord);
   if (!s.record.is_object())
     throw InputError(dir + ": not a study folder of osteofm reproduce or demo (no readable reproduce.json)");
-  s.sweep = s.dir / "sweep";
-  s.study = read_json_or_null(s.dir / "study.json");
-  s.provenance = read_json_or_null(s.dir / "provenance.json");
-  s.compare = read_json_or_null(s.sweep / "compare.json");
+  s.sweep = s.dir / layout::kStudySweepDir;
+  s.study = read_json_or_null(s.dir / layout::kStudyRecord);
+  s.provenance = read_json_or_null(s.dir / layout::kProvenance);
+  s.compare = read_json_or_null(s.sweep / layout::kCompare);
   s.manifest = s.record.value("manifest", "");
   s.cohort = fs::exists(s.dir / "data" / "cohort.csv") ? (s.dir / "data" / "cohort.csv").string() : s.manifest;
   std::error_code ec;
   if (fs::is_directory(s.sweep, ec))
     for (const auto& e : fs::directory_iterator(s.sweep, ec))
-      if (fs::exists(e.path() / "metrics_test.json")) s.runs.push_back(e.path());
+      if (fs::exists(e.path() / layout::kMetricsTest)) s.runs.push_back(e.path());
   std::sort(s.runs.begin(), s.runs.end());
   return s;
 }
@@ -158,7 +160,7 @@ std::string other_maps(const fs::path& run) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(run, ec)) {
     const std::string name = e.path().filename().string();
-    if (e.is_directory() && name.rfind("explain-", 0) == 0 && fs::exists(e.path() / "explain.json"))
+    if (e.is_directory() && name.rfind("explain-", 0) == 0 && fs::exists(e.path() / layout::kExplainRecord))
       names.push_back(name.substr(8));
   }
   std::sort(names.begin(), names.end());
@@ -181,7 +183,7 @@ std::string methods_section(const Study& s) {
   std::vector<std::string> backbones;
   std::map<std::string, json> preprocessing;  // backbone -> preprocessing.json of one of its runs
   for (const auto& run : s.runs) {
-    const json cfg = read_json_or_null(run / "config.json");
+    const json cfg = read_json_or_null(run / layout::kRunConfig);
     const std::string preset = cfg.value("backbone", json::object()).value("preset", "?");
     if (!preprocessing.count(preset)) preprocessing[preset] = read_json_or_null(run / "preprocessing.json");
   }
@@ -220,14 +222,14 @@ std::string methods_section(const Study& s) {
   if (study.contains("grid")) p += "Learning-rate grids (selected on validation macro AUC): " + html_escape(study["grid"].dump()) + ". ";
   if (study.contains("seeds")) p += "Seeds of the selected configuration: " + html_escape(study["seeds"].dump()) + ". ";
   if (!s.runs.empty()) {
-    const json m = read_json_or_null(s.runs.front() / "metrics_test.json");
+    const json m = read_json_or_null(s.runs.front() / layout::kMetricsTest);
     const json b = m.value("bootstrap", json::object());
     p += "Test-set metrics carry " + fixed(100 * b.value("conf_level", 0.95), 0) + "% confidence intervals from " +
          std::to_string(b.value("replicates", 0)) + " " + (b.value("clustered", false) ? "patient-clustered " : "") +
          html_escape(b.value("method", "percentile")) +
          " bootstrap replicates; sensitivity and specificity use the Youden threshold chosen on the validation split. " +
          comparison_methods(s.compare);
-    const json ex = read_json_or_null(s.runs.front() / "explain" / "explain.json");
+    const json ex = read_json_or_null(s.runs.front() / layout::kExplainDir / layout::kExplainRecord);
     if (ex.is_object())
       p += "Explainability: IoU_bone on " + html_escape(ex.value("cam", "?")) + " maps" +
            other_maps(s.runs.front()) + ", Δbone by occluding the bone regions with the " +
@@ -279,7 +281,7 @@ std::string subgroup_section(const Study& s) {
   struct Point { std::string label; double auc; };
   std::vector<Point> points;
   for (const auto& run : s.runs) {
-    const json m = read_json_or_null(run / "metrics_test.json");
+    const json m = read_json_or_null(run / layout::kMetricsTest);
     const json g = m.value("endpoints", json::object()).value("osteoporosis_vs_rest", json::object()).value("by_group", json());
     if (!g.is_object()) continue;
     for (const auto& [group, v] : g.items())
@@ -316,12 +318,12 @@ std::string subgroup_section(const Study& s) {
 std::string explain_section(const Study& s) {
   std::string h;
   const std::string best = s.compare.is_object() ? s.compare.value("ranking", json::object()).value("best", "") : "";
-  const fs::path overlays = s.sweep / best / "explain" / "overlays";
+  const fs::path overlays = s.sweep / best / layout::kExplainDir / "overlays";
   std::error_code ec;
   if (best.empty() || !fs::is_directory(overlays, ec)) {
     return s.not_run("explainability", "explain has not run on the best variant");
   }
-  const json ex = read_json_or_null(s.sweep / best / "explain" / "explain.json");
+  const json ex = read_json_or_null(s.sweep / best / layout::kExplainDir / layout::kExplainRecord);
   if (ex.contains("reference_levels") && ex["reference_levels"].is_object()) {
     h += "<p class=\"note\">Reference levels of IoU_bone (" + html_escape(best) + ", explain.json):</p>\n<ul class=\"note\">";
     for (const auto& [key, value] : ex["reference_levels"].items())
@@ -403,7 +405,7 @@ std::string provenance_section(const Study& s) {
     for (const auto& in : s.provenance.value("inputs", json::array())) add(in);
   else if (!s.manifest.empty())
     add(provenance_of_file({"manifest", s.manifest}));
-  for (const char* f : {"study.json", "reproduce.json", "demo-sweep.json"})
+  for (const char* f : {layout::kStudyRecord, layout::kReproduceRecord, "demo-sweep.json"})
     if (fs::exists(s.dir / f)) add(provenance_of_file({"study record", (s.dir / f).string()}));
   std::string h = html_table({"role", "file", "bytes", "SHA-256"}, rows);
   std::vector<std::vector<std::string>> commands;
@@ -448,9 +450,9 @@ StudyReportSummary write_study_report(const std::string& study_dir, const std::s
   body += "<section id=\"cohort\"><h2>1. Cohort</h2>\n" + flow_section(s) + table_one_section(s) + "</section>\n";
   body += "<section id=\"methods\"><h2>2. Methods</h2>\n" + methods_section(s) + "</section>\n";
   body += "<section id=\"results\"><h2>3. Results</h2>\n";
-  if (fs::exists(s.sweep / "table.md"))
+  if (fs::exists(s.sweep / layout::kTableMarkdown))
     body += "<h3>Table 2. The variants on the test split</h3>\n<div class=\"wide\">" +
-            html_from_markdown_table(read_file((s.sweep / "table.md").string())) + "</div>\n";
+            html_from_markdown_table(read_file((s.sweep / layout::kTableMarkdown).string())) + "</div>\n";
   else
     body += s.not_run("results table", "the sweep has not finished (no sweep/table.md)");
   body += s.figure(s.sweep / "roc_macro.svg", "Figure 2. Macro-average ROC curves of the variants (test split)");

@@ -14,10 +14,13 @@
 #include "core/csv.hpp"
 #include "core/dotted_values.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "core/layout.hpp"
 #include "core/numbers.hpp"
 #include "eval/bootstrap.hpp"
 #include "eval/clustered_auc.hpp"
 #include "eval/compare.hpp"
+#include "eval/interval_text.hpp"
 #include "eval/screening.hpp"
 #include "core/preset_name.hpp"
 #include "report/latex.hpp"
@@ -28,7 +31,7 @@ using nlohmann::json;
 
 namespace {
 json read_json(const fs::path& p) {
-  json j = json::parse(read_file(p.string()), nullptr, false);
+  json j = parse_json_file(p.string());
   if (j.is_discarded() || !j.is_object()) throw InputError(p.string() + ": not a JSON object");
   return j;
 }
@@ -77,10 +80,7 @@ std::string fmt3(double v) {
   std::snprintf(b, sizeof b, "%.3f", v);
   return b;
 }
-std::string with_ci(const Estimate& e) {
-  if (!e.lower) return fmt3(e.value);
-  return fmt3(e.value) + " [" + fmt3(*e.lower) + ", " + fmt3(*e.upper) + "]";
-}
+std::string with_ci(const Estimate& e) { return interval_text(e.value, e.lower, e.upper); }
 std::string params(const std::optional<long long>& p) {
   if (!p) return "";
   char b[32];
@@ -155,7 +155,7 @@ struct ExplainedRun {
   double conf_level = 0.95;
 };
 std::optional<ExplainedRun> read_explained(const fs::path& folder, const std::vector<std::string>& paths) {
-  const fs::path ex = folder / "explain.json", reps = folder / "replicates.csv";
+  const fs::path ex = folder / layout::kExplainRecord, reps = folder / layout::kReplicates;
   if (!fs::exists(ex) || !fs::exists(reps)) return std::nullopt;
   const json e = read_json(ex);
   ExplainedRun run;
@@ -195,13 +195,13 @@ void use_explain_seed_means(const fs::path& sweep, VariantRow& r) {
   std::vector<std::string> paths;
   for (const auto& c : columns) paths.push_back(c.first);
   std::vector<ExplainedRun> runs;
-  auto first = read_explained(sweep / r.run / "explain", paths);
+  auto first = read_explained(sweep / r.run / layout::kExplainDir, paths);
   if (!first) return;
   runs.push_back(std::move(*first));
   const std::vector<fs::path> seeds = finished_seed_runs(sweep, r.run);
   if (seeds.empty()) return;
   for (const auto& s : seeds) {
-    auto run = read_explained(s / "explain", paths);
+    auto run = read_explained(s / layout::kExplainDir, paths);
     // Another split, size or bootstrap seed: no shared resamples, no seed mean.
     if (!run || run->n != runs[0].n || run->seed != runs[0].seed || run->replicates_drawn != runs[0].replicates_drawn)
       return;
@@ -295,11 +295,11 @@ void read_other_maps(const fs::path& run, VariantRow& r) {
   std::vector<fs::path> found;
   for (const auto& e : fs::directory_iterator(run)) {
     const std::string name = e.path().filename().string();
-    if (e.is_directory() && name.rfind("explain-", 0) == 0 && fs::exists(e.path() / "explain.json")) found.push_back(e.path());
+    if (e.is_directory() && name.rfind("explain-", 0) == 0 && fs::exists(e.path() / layout::kExplainRecord)) found.push_back(e.path());
   }
   std::sort(found.begin(), found.end());
   for (const auto& dir : found) {
-    const fs::path ex = dir / "explain.json";
+    const fs::path ex = dir / layout::kExplainRecord;
     const json e = read_json(ex);
     VariantRow::MapScore m;
     m.map = e.contains("cam") && e["cam"].is_string() ? e["cam"].get<std::string>() : dir.filename().string().substr(8);
@@ -342,7 +342,7 @@ void read_selection_and_seeds(const fs::path& sweep, VariantRow& r) {
   std::vector<double> auc = {r.auc_macro.value};
   r.seed_calibration_slopes = {r.calibration_slope};
   for (const auto& run : runs) {
-    const fs::path m = run / "metrics_test.json";
+    const fs::path m = run / layout::kMetricsTest;
     const json metrics = read_json(m);
     auc.push_back(estimate_at(metrics, "auc_macro", m).value);
     r.seed_calibration_slopes.push_back(calibration_slope_of(metrics));
@@ -363,12 +363,12 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
   std::vector<VariantRow>& rows = table.rows;
   for (const auto& entry : fs::directory_iterator(sweep_dir)) {
     const fs::path run = entry.path();
-    const fs::path metrics = run / "metrics_test.json";
+    const fs::path metrics = run / layout::kMetricsTest;
     if (!entry.is_directory() || !fs::exists(metrics)) continue;
     VariantRow r;
     r.run = run.filename().string();
-    if (fs::exists(run / "config.json")) {
-      const json c = read_json(run / "config.json");
+    if (fs::exists(run / layout::kRunConfig)) {
+      const json c = read_json(run / layout::kRunConfig);
       if (c.contains("backbone")) r.backbone = name_of(c["backbone"]);
       if (c.contains("strategy")) r.strategy = name_of(c["strategy"]);
     }
@@ -378,8 +378,8 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       if (r.backbone.empty()) r.backbone = dash == std::string::npos ? r.run : r.run.substr(0, dash);
       if (r.strategy.empty()) r.strategy = dash == std::string::npos ? "" : r.run.substr(dash + 1);
     }
-    if (fs::exists(run / "status.json")) {
-      const json s = read_json(run / "status.json");
+    if (fs::exists(run / layout::kRunStatus)) {
+      const json s = read_json(run / layout::kRunStatus);
       if (s.contains("trainable_parameters") && s["trainable_parameters"].is_number_integer())
         r.trainable_parameters = s["trainable_parameters"].get<long long>();
       r.random_weights = s.value("random_weights", false);
@@ -407,7 +407,7 @@ SweepTable collect_sweep(const std::string& sweep_dir) {
       r.bootstrap = bootstrap_text(m["bootstrap"]);
       r.invalid_replicates = m["bootstrap"].value("invalid_replicates", 0);
     }
-    const fs::path ex = run / "explain" / "explain.json";
+    const fs::path ex = run / layout::kExplainDir / layout::kExplainRecord;
     if (fs::exists(ex)) {
       const json e = read_json(ex);
       // Null where the masks allowed no bone score (explain.json says why).

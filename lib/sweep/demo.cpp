@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/layout.hpp"
 #include "core/log.hpp"
 #include "data/phantom.hpp"
 #include "sweep/reproduce.hpp"
@@ -36,7 +37,7 @@ json demo_sweep_config(const std::string& manifest, int epochs) {
 
 int run_demo(const DemoOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  const fs::path out(o.out), cohort = out / "phantom", sweep = out / "sweep";
+  const fs::path out(o.out), cohort = out / "phantom", sweep = out / layout::kStudySweepDir;
   fs::create_directories(out);
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 
@@ -58,7 +59,7 @@ int run_demo(const DemoOptions& o) {
   // tensor caches, the twelve variants, explain, compare, the table.
   const std::string config = (out / "demo-sweep.json").string();
   const std::string text = demo_sweep_config("phantom/manifest.csv", o.epochs).dump(2) + "\n";
-  if (fs::exists(out / "reproduce.json") && fs::exists(config) && read_file(config) != text)
+  if (fs::exists(out / layout::kReproduceRecord) && fs::exists(config) && read_file(config) != text)
     throw InputError(o.out + " holds a demo run with other --epochs; give another --out");
   write_file_atomic(config, text);
   ReproduceOptions ro;
@@ -70,7 +71,7 @@ int run_demo(const DemoOptions& o) {
   ro.sweep.threads = o.threads;
   const int failures = run_reproduce(ro);
 
-  if (fs::exists(sweep / "table.md")) print_result(log_text(read_file((sweep / "table.md").string()), "\n"));
+  if (fs::exists(sweep / layout::kTableMarkdown)) print_result(log_text(read_file((sweep / layout::kTableMarkdown).string()), "\n"));
   print_result(log_text(
       "Where everything is (", static_cast<int>(elapsed()), " s):\n  ", cohort.string(),
       "/                phantom radiographs, bone masks, manifest.csv, previews/\n  ", config,
@@ -80,7 +81,7 @@ int run_demo(const DemoOptions& o) {
       "/<variant>/explain/  explain.json, per_image.csv, overlays/*.png\n  ", sweep.string(),
       "/table.{md,csv,tex}   this table; roc_macro.{png,svg} its ROC curves\n  ", sweep.string(),
       "/compare.json         every pair of variants: DeLong + Holm, bootstrap differences, P(best)\n  ",
-      (out / "report.html").string(), "       all of it in one page: open it in a browser\n"));
+      (out / layout::kStudyReport).string(), "       all of it in one page: open it in a browser\n"));
   print_result(log_text("Rerunning 'osteofm demo --out ", o.out, "' resumes; finished steps are kept.\n"));
   return failures;
 }

@@ -14,6 +14,8 @@
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
+#include "core/json_file.hpp"
+#include "core/layout.hpp"
 #include "core/log.hpp"
 #include "core/parallel.hpp"
 #include "core/provenance.hpp"
@@ -147,7 +149,7 @@ struct StudyState {
 // A study config (`file`, or the paper's when empty) with its paths resolved.
 json load_study(const std::string& file, const std::string& weights_dir) {
   if (file.empty()) return resolve_study_paths(paper_study_config(), fs::current_path().string(), weights_dir);
-  const json study = json::parse(read_file(file), nullptr, false);
+  const json study = parse_json_file(file);
   if (study.is_discarded()) throw InputError(file + ": not valid JSON");
   return resolve_study_paths(study, fs::absolute(file).parent_path().string(), weights_dir);
 }
@@ -250,11 +252,11 @@ void check_input_hashes(const json& recorded, const json& now, const std::string
 // geometries found with them are recorded for the prepare stage.
 StudyState open_study(const ReproduceOptions& o) {
   StudyState s;
-  s.file = fs::path(o.out) / "reproduce.json";
+  s.file = fs::path(o.out) / layout::kReproduceRecord;
   const std::string manifest = o.manifest.empty() ? "" : fs::absolute(o.manifest).lexically_normal().string();
   const std::string weights_dir = o.weights_dir.empty() ? "" : fs::absolute(o.weights_dir).lexically_normal().string();
   if (fs::exists(s.file)) {
-    s.j = json::parse(read_file(s.file.string()), nullptr, false);
+    s.j = parse_json_file(s.file.string());
     if (s.j.is_discarded() || !s.j.is_object() || !s.j.contains("study") || !s.j.contains("geometries"))
       throw InputError(s.file.string() + ": not a study record of osteofm reproduce");
     const std::string recorded_weights = s.j.value("weights_dir", "");
@@ -503,7 +505,7 @@ void prepare_stage(StudyState& s, const fs::path& out_dir) {
     }
   }
   for (const auto& [name, dir] : cache_of_backbone) study["backbones"][name]["data"]["manifest"] = dir;
-  write_file_atomic((out / "study.json").string(), study.dump(2) + "\n");
+  write_file_atomic((out / layout::kStudyRecord).string(), study.dump(2) + "\n");
 }
 
 // SWEEP/masks_qc.md: where the bone masks came from and what their QC found, beside the
@@ -512,7 +514,7 @@ void write_masks_summary(const StudyState& s, const fs::path& sweep) {
   const json seg = s.j.value("segmentation", json());
   if (!seg.is_object() || !seg.value("used", false)) return;
   const fs::path dir = seg["out"].get<std::string>();
-  const json qc = json::parse(read_file((dir / "qc.json").string()), nullptr, false);
+  const json qc = parse_json_file((dir / "qc.json").string());
   if (!qc.is_object()) return;
   std::string md = "# Bone masks\n\nMade by `osteofm data segment` with `" + seg["model"].get<std::string>() + "` (spec `" +
                    seg["spec"].get<std::string>() + "`): " + std::to_string(qc.value("segmented", 0)) + " of " +
@@ -536,48 +538,48 @@ void write_masks_summary(const StudyState& s, const fs::path& sweep) {
 
 // report: explain every selected variant, compare, the table and the ROC figure.
 void report_stage(const StudyState& s, const fs::path& out, const std::string& device) {
-  const fs::path sweep = out / "sweep";
+  const fs::path sweep = out / layout::kStudySweepDir;
   ExplainOptions eo;
   eo.bootstrap.replicates = s.j.value("bootstrap", 2000);
   eo.overlays_per_class = 2;
   eo.device = device;
   eo.quiet_fill_warnings = true;  // one line for the study below, not one per fill and variant
   size_t explained = 0, below = 0;
-  const std::string study_file = (out / "study.json").string();
-  const std::vector<std::string> maps = study_explain_maps(json::parse(read_file(study_file)), study_file);
+  const std::string study_file = (out / layout::kStudyRecord).string();
+  const std::vector<std::string> maps = study_explain_maps(read_json_file(study_file), study_file);
   eo.cam = maps.front();
   for (const auto& v : expand_sweep(study_file)) {
     const fs::path run = sweep / v.name;
-    if (!fs::exists(run / "metrics_test.json")) continue;
+    if (!fs::exists(run / layout::kMetricsTest)) continue;
     // The figures 'osteofm eval --run' draws: per-class ROC, reliability and decision curves.
     // Done means the record written after the last figure, not the first figure's file: a
     // kill between two figures left the rest undrawn for good.
-    const fs::path figures_done = run / "metrics_test_figures.json";
-    if (!fs::exists(figures_done) && fs::exists(run / "predictions_test.csv")) {
-      const auto files = write_eval_figures(read_predictions((run / "predictions_test.csv").string()),
-                                            json::parse(read_file((run / "metrics_test.json").string())),
+    const fs::path figures_done = run / layout::kMetricsTestFigures;
+    if (!fs::exists(figures_done) && fs::exists(run / layout::kPredictionsTest)) {
+      const auto files = write_eval_figures(read_predictions((run / layout::kPredictionsTest).string()),
+                                            read_json_file((run / layout::kMetricsTest).string()),
                                             v.name + ", test split", (run / "metrics_test").string());
       json names = json::array();
       for (const auto& f : files) names.push_back(fs::path(f).filename().string());
       write_file_atomic(figures_done.string(), json{{"figures", names}, {"at", utc_timestamp()}}.dump(2) + "\n");
     }
-    const fs::path explained_file = run / "explain" / "explain.json";
+    const fs::path explained_file = run / layout::kExplainDir / layout::kExplainRecord;
     if (!fs::exists(explained_file)) {
       log_info("reproduce", log_text("explain ", v.name, " ..."));
-      explain_run(run.string(), (run / "explain").string(), eo);
+      explain_run(run.string(), (run / layout::kExplainDir).string(), eo);
     }
     // Every other seed of the variant, on the first map: the table's explainability columns
     // are then seed means (their replicates.csv share the resamples).
     for (const auto& seed_run : finished_seed_runs(sweep, v.name)) {
-      if (fs::exists(seed_run / "explain" / "explain.json")) continue;
+      if (fs::exists(seed_run / layout::kExplainDir / layout::kExplainRecord)) continue;
       log_info("reproduce", log_text("explain ", v.name, " ", seed_run.filename().string(), " ..."));
-      explain_run(seed_run.string(), (seed_run / "explain").string(), eo);
+      explain_run(seed_run.string(), (seed_run / layout::kExplainDir).string(), eo);
     }
     // The other maps: their IoU_bone and deletion curves. Δbone occludes regions, whatever
     // the map, so one fill there and no area control or mask sensitivity (RUN/explain has them).
     for (size_t k = 1; k < maps.size(); ++k) {
       const fs::path folder = run / ("explain-" + maps[k]);
-      if (fs::exists(folder / "explain.json")) continue;
+      if (fs::exists(folder / layout::kExplainRecord)) continue;
       log_info("reproduce", log_text("explain ", v.name, " on ", maps[k], " maps ..."));
       ExplainOptions other = eo;
       other.cam = maps[k];
@@ -589,7 +591,7 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
     // Fills that drive a model below chance: expected for weak models (the demo's), said
     // once for the study below.
     ++explained;
-    const json ex = json::parse(read_file(explained_file.string()), nullptr, false);
+    const json ex = parse_json_file(explained_file.string());
     bool any = false;
     if (ex.is_object() && ex.contains("delta_bone") && ex["delta_bone"].contains("fills"))
       for (const auto& [fill, fj] : ex["delta_bone"]["fills"].items())
@@ -605,18 +607,18 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
                  "dagger"));
   write_masks_summary(s, sweep);
   const SweepTable table = collect_sweep(sweep.string());
-  write_file_atomic((sweep / "table.md").string(), format_table(table, "md"));
-  write_file_atomic((sweep / "table.csv").string(), format_table(table, "csv"));
-  write_file_atomic((sweep / "table.tex").string(), format_table(table, "latex"));
+  write_file_atomic((sweep / layout::kTableMarkdown).string(), format_table(table, "md"));
+  write_file_atomic((sweep / layout::kTableCsv).string(), format_table(table, "csv"));
+  write_file_atomic((sweep / layout::kTableLatex).string(), format_table(table, "latex"));
   write_sweep_roc(sweep.string(), table.rows, (sweep / "roc_macro").string());
   // Every pair of variants: paired DeLong + Holm, paired bootstrap differences, ranking.
   const auto models = sweep_models(sweep.string());
   if (models.size() < 2)
     log_info("reproduce", "one finished variant: nothing to compare");
   else
-    write_file_atomic((sweep / "compare.json").string(), compare_models(models, CompareOptions{}).dump(2) + "\n");
+    write_file_atomic((sweep / layout::kCompare).string(), compare_models(models, CompareOptions{}).dump(2) + "\n");
   // The one file a clinician opens: everything above, inline.
-  const StudyReportSummary report = write_study_report(out.string(), (out / "report.html").string());
+  const StudyReportSummary report = write_study_report(out.string(), (out / layout::kStudyReport).string());
   log_info("reproduce", log_text("report: ", report.path, " (", report.figures, " figures; open it in a browser)"));
 }
 
@@ -635,9 +637,9 @@ void write_study_provenance(const json& record, const fs::path& out) {
     inputs.push_back({"segmenter_spec", record["segmenter"].value("spec", "")});
   }
   json invocations = json::array();
-  const fs::path file = out / "provenance.json";
+  const fs::path file = out / layout::kProvenance;
   if (fs::exists(file)) {
-    const json old = json::parse(read_file(file.string()), nullptr, false);
+    const json old = parse_json_file(file.string());
     if (old.is_object() && old.value("invocations", json()).is_array()) invocations = old["invocations"];
   }
   invocations.push_back({{"command_line", command_line()}, {"at", utc_timestamp()}});
@@ -669,7 +671,7 @@ int run_stage(StudyState& s, const ReproduceOptions& o, const std::string& stage
       SweepOptions so = o.sweep;
       so.resume = true;
       if (so.executor == "slurm" && !so.wait) so.then_script = stage_script(o, "report").string();
-      failures = run_sweep((out / "study.json").string(), (out / "sweep").string(), so);
+      failures = run_sweep((out / layout::kStudyRecord).string(), (out / layout::kStudySweepDir).string(), so);
       if (so.executor == "slurm" && !so.wait) {
         s.mark(stage, "submitted");
         return 0;
@@ -701,10 +703,10 @@ int run_reproduce(const ReproduceOptions& o) {
   // stage jobs are each their own process, started one after the other: not locked here.
   std::unique_ptr<RunLock> lock;
   if (o.sweep.executor == "local") lock = std::make_unique<RunLock>(out, "running a study (osteofm reproduce or demo)");
-  for (const fs::path& d : {out, out / "data", out / "sweep"}) remove_stale_temporaries(d.string());  // a killed stage's
+  for (const fs::path& d : {out, out / "data", out / layout::kStudySweepDir}) remove_stale_temporaries(d.string());  // a killed stage's
   write_study_provenance(s.j, out);
   if (o.stage != "all") {
-    if (o.stage != "prepare" && !fs::exists(out / "study.json"))
+    if (o.stage != "prepare" && !fs::exists(out / layout::kStudyRecord))
       throw InputError(o.out + ": the prepare stage has not finished (no study.json)");
     return run_stage(s, o, o.stage);
   }
@@ -719,19 +721,19 @@ int run_reproduce(const ReproduceOptions& o) {
     const std::string sweep = submit_batch(o.sweep, stage_script(o, "sweep").string(), after).id;
     print_result(
         log_text("submitted job ", sweep, " (the sweep: its job arrays, then the report job after them); logs in ",
-                 (out / "slurm").string(), "; the table lands in ", (out / "sweep" / "table.md").string(), "\n"));
+                 (out / "slurm").string(), "; the table lands in ", (out / layout::kStudySweepDir / layout::kTableMarkdown).string(), "\n"));
     return 0;
   }
   int failures = 0;
   for (const char* stage : kStages) {
-    if (std::string(stage) == "prepare" && s.done("prepare") && fs::exists(out / "study.json")) {
-      log_info("reproduce", log_text("prepare: kept (", (out / "study.json").string(), ")"));
+    if (std::string(stage) == "prepare" && s.done("prepare") && fs::exists(out / layout::kStudyRecord)) {
+      log_info("reproduce", log_text("prepare: kept (", (out / layout::kStudyRecord).string(), ")"));
       continue;
     }
     if (o.sweep.executor == "slurm" && std::string(stage) != "sweep") {
       // --wait: the stage as a job, waited for.
       const SlurmSubmission job = submit_batch(o.sweep, stage_script(o, stage).string());
-      s.j = json::parse(read_file(s.file.string()));
+      s.j = read_json_file(s.file.string());
       if (job.status != 0 || !s.done(stage))
         throw RuntimeFailure(std::string(stage) + " job " + job.id + " failed (logs in " + (out / "slurm").string() + ")");
       print_result(log_text("job ", job.id, " (", stage, ") finished\n"));

@@ -19,6 +19,8 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
+#include "core/json_file.hpp"
+#include "core/layout.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "data/cache_index.hpp"
@@ -69,8 +71,8 @@ namespace {
 // A run's status.json when the run has finished ("state": "done"), else null.
 json finished_status(const fs::path& run) {
   std::error_code ec;
-  if (!fs::exists(run / "status.json", ec)) return nullptr;
-  const json s = json::parse(read_file((run / "status.json").string()), nullptr, false);
+  if (!fs::exists(run / layout::kRunStatus, ec)) return nullptr;
+  const json s = parse_json_file((run / layout::kRunStatus).string());
   return !s.is_discarded() && s.is_object() && s.value("state", "") == "done" ? s : json(nullptr);
 }
 bool finished(const fs::path& run) { return !finished_status(run).is_null(); }
@@ -164,7 +166,7 @@ std::vector<std::string> study_explain_maps(const json& j, const std::string& fi
 }
 
 std::vector<Variant> expand_sweep(const std::string& file) {
-  const json j = json::parse(read_file(file), nullptr, false);
+  const json j = parse_json_file(file);
   std::string dir = fs::path(file).parent_path().string();
   return expand_sweep_json(j, file, dir.empty() ? "." : dir);
 }
@@ -308,8 +310,8 @@ namespace {
 std::set<std::string> earlier_failures(const fs::path& root) {
   std::set<std::string> failed;
   std::error_code ec;
-  if (!fs::exists(root / "sweep.json", ec)) return failed;
-  const json j = json::parse(read_file((root / "sweep.json").string()), nullptr, false);
+  if (!fs::exists(root / layout::kSweepRecord, ec)) return failed;
+  const json j = parse_json_file((root / layout::kSweepRecord).string());
   if (!j.is_discarded() && j.contains("failed") && j["failed"].is_array())
     for (const auto& f : j["failed"])
       if (f.is_string()) failed.insert(f.get<std::string>());
@@ -335,7 +337,7 @@ std::vector<std::string> train_argv(const SweepOptions& o, const TrainJob& job, 
   std::vector<std::string> argv = {o.binary};
   for (const auto& g : global_options(o)) argv.push_back(g);
   argv.insert(argv.end(), {"train", "--config", job.config.string(), "--out", job.run.string()});
-  if (fs::exists(job.run / "checkpoints" / "last.safetensors")) argv.push_back("--resume");
+  if (fs::exists(job.run / layout::kCheckpoints / layout::kLastCheckpoint)) argv.push_back("--resume");
   if (!device.empty()) argv.insert(argv.end(), {"--set", "train.device=" + device});
   return argv;
 }
@@ -481,7 +483,7 @@ std::vector<TrainJob> seed_jobs(const Variant& v, const json& values, const fs::
     TrainJob job;
     job.name = i == 0 ? v.name : v.name + "/" + tag;
     job.config = root / "configs" / (i == 0 ? v.name + ".json" : v.name + "." + tag + ".json");
-    job.run = i == 0 ? root / v.name : root / "seeds" / v.name / tag;
+    job.run = i == 0 ? root / v.name : root / layout::kSeedsDir / v.name / tag;
     write_file_atomic(job.config.string(), config.dump(2) + "\n");
     jobs.push_back(job);
   }
@@ -556,7 +558,7 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
   auto write_manifest = [&](const std::set<std::string>& failed) {
     manifest["failed"] = json::array();
     for (const auto& f : failed) manifest["failed"].push_back(f);
-    write_file_atomic((root / "sweep.json").string(), manifest.dump(2) + "\n");
+    write_file_atomic((root / layout::kSweepRecord).string(), manifest.dump(2) + "\n");
   };
   write_manifest(o.resume ? std::set<std::string>{} : failed_before);
 

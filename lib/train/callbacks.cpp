@@ -173,12 +173,8 @@ class KillAfterSteps : public TrainCallback {
 };
 }  // namespace
 
-std::unique_ptr<TrainCallback> kill_after_steps_from_env() {
-  if (const char* env = std::getenv("OSTEOFM_TEST_KILL_AFTER_STEPS"))
-    return std::make_unique<KillAfterSteps>(std::atoll(env), SIGKILL);
-  if (const char* env = std::getenv("OSTEOFM_TEST_INTERRUPT_AFTER_STEPS"))
-    return std::make_unique<KillAfterSteps>(std::atoll(env), SIGINT);
-  return nullptr;
+std::unique_ptr<TrainCallback> signal_after_steps(int64_t step, int signal) {
+  return std::make_unique<KillAfterSteps>(step, signal);
 }
 
 }  // namespace osteofm

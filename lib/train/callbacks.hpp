@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "core/layout.hpp"
 #include "core/progress.hpp"
 #include "models/classifier.hpp"
 #include "train/adamw.hpp"
@@ -91,8 +92,8 @@ class Checkpointer : public TrainCallback {
   // Loads the trainable tensors and the optimizer state of last.safetensors into the model
   // and optimizer, and the selection state into `selection`.
   ResumePoint restore(EarlyStopping& selection);
-  std::filesystem::path best_path() const { return dir_ / "best.safetensors"; }
-  std::filesystem::path last_path() const { return dir_ / "last.safetensors"; }
+  std::filesystem::path best_path() const { return dir_ / layout::kBestCheckpoint; }
+  std::filesystem::path last_path() const { return dir_ / layout::kLastCheckpoint; }
 
  private:
   void save(const std::filesystem::path& path, bool with_optimizer_state, const EpochEnd& e);
@@ -140,9 +141,10 @@ class EpochProgress : public TrainCallback {
   std::string last_summary_;  // the last epoch's, on a terminal
 };
 
-// Test only: SIGKILL right after optimizer step `step` (OSTEOFM_TEST_KILL_AFTER_STEPS), for
-// the kill-and-resume tests, or SIGINT (OSTEOFM_TEST_INTERRUPT_AFTER_STEPS), as a Ctrl-C
-// would. Null when neither variable is set.
-std::unique_ptr<TrainCallback> kill_after_steps_from_env();
+// Test only: `signal` (SIGKILL, or SIGINT as a Ctrl-C would) to this process right after
+// optimizer step `step`, for the kill-and-resume tests. Injected by the caller of train_run
+// (TrainHooks): `osteofm train` reads OSTEOFM_TEST_KILL_AFTER_STEPS and
+// OSTEOFM_TEST_INTERRUPT_AFTER_STEPS; the library reads no environment.
+std::unique_ptr<TrainCallback> signal_after_steps(int64_t step, int signal);
 
 }  // namespace osteofm

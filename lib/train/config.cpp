@@ -8,6 +8,7 @@
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "models/classifier.hpp"
 
 namespace osteofm {
@@ -194,7 +195,7 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
 }
 
 json resolve_train_config(const std::string& file, const std::vector<std::string>& overrides) {
-  const json j = json::parse(read_file(file), nullptr, false);
+  const json j = parse_json_file(file);
   if (j.is_discarded()) throw InputError(file + ": not valid JSON");
   return resolve_train_config_json(j, overrides, file, fs::path(file).parent_path().string());
 }

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
 #include "core/labels.hpp"
+#include "core/layout.hpp"
 #include "core/parallel.hpp"
 #include "core/runtime.hpp"
 #include "eval/metrics.hpp"
@@ -75,7 +76,7 @@ std::string absolute_run_path(const std::string& run_dir) {
 
 ScreeningThresholds run_screening_thresholds(const std::string& run_dir) {
   ScreeningThresholds t;
-  const std::string val = (std::filesystem::path(run_dir) / "predictions_val.csv").string();
+  const std::string val = (std::filesystem::path(run_dir) / layout::kPredictionsVal).string();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(val, ec)) {
     t.reason = val + " is missing: no validation operating point";
@@ -211,10 +212,9 @@ std::string predictions_csv_row(const PredictResult& res, const PredictedImage& 
   std::vector<std::string> f = {r.image_id, r.patient_id, r.label >= 0 ? std::to_string(r.label) : ""};
   for (int c = 0; c < kNumClasses; ++c) f.push_back(r.ok ? format_double(r.p[c]) : "");
   f.push_back(r.ok ? kClassNames[r.predicted] : "");
-  // The endpoint scores as eval computes them (low BMD: 1 - p_normal in double).
-  const std::array<double, 2> score = {r.p[2], 1.0 - r.p[0]};
-  for (int e = 0; e < 2; ++e)
-    f.push_back(r.ok && res.thresholds.threshold[e] ? (score[e] >= *res.thresholds.threshold[e] ? "1" : "0") : "");
+  for (int e = 0; e < kNumEndpoints; ++e)
+    f.push_back(r.ok && res.thresholds.threshold[e] ? (endpoint_score(r.p, e) >= *res.thresholds.threshold[e] ? "1" : "0")
+                                                    : "");
   f.push_back(r.path);
   f.push_back(r.ok ? "ok" : r.status == "ok" ? "error" : r.status);
   f.push_back(r.error);

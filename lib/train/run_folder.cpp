@@ -16,13 +16,14 @@
 #include "train/config.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/layout.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
 
 bool is_run(const fs::path& run) {
   std::error_code ec;
-  return fs::exists(run / "checkpoints" / "last.safetensors", ec);
+  return fs::exists(run / layout::kCheckpoints / layout::kLastCheckpoint, ec);
 }
 
 RunLock::RunLock(const fs::path& run, const std::string& activity) {

@@ -6,7 +6,9 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "core/labels.hpp"
+#include "core/layout.hpp"
 #include "io/safetensors_torch.hpp"
 #include "models/embed.hpp"
 #include "train/config.hpp"
@@ -85,23 +87,23 @@ Preprocessing run_preprocessing(const std::string& run_dir, const Preprocessing&
     legacy.crop_offset = "floor";
     return legacy;
   }
-  const json j = json::parse(read_file(file.string()), nullptr, false);
+  const json j = parse_json_file(file.string());
   if (j.is_discarded()) throw InputError(file.string() + ": not valid JSON");
   return preprocessing_from_json(j, file.string());
 }
 
 TrainedModel load_trained_model(const std::string& run_dir, const std::string& device) {
   const fs::path run(run_dir);
-  const fs::path cfg = run / "config.json", status = run / "status.json", best = run / "checkpoints" / "best.safetensors";
+  const fs::path cfg = run / layout::kRunConfig, status = run / layout::kRunStatus, best = run / layout::kCheckpoints / layout::kBestCheckpoint;
   std::error_code ec;
   if (!fs::is_regular_file(cfg, ec)) throw InputError(run_dir + ": not a run folder (no config.json)");
-  const json st = fs::is_regular_file(status, ec) ? json::parse(read_file(status.string()), nullptr, false) : json();
+  const json st = fs::is_regular_file(status, ec) ? parse_json_file(status.string()) : json();
   if (!st.is_object() || st.value("state", "") != "done")
     throw InputError(status.string() + ": the run has not finished (state '" +
                      (st.is_object() ? st.value("state", "?") : std::string("missing")) + "'); finish it with 'osteofm train --resume'");
   if (!fs::is_regular_file(best, ec)) throw InputError(run_dir + ": no checkpoints/best.safetensors");
   TrainedModel t;
-  t.config = json::parse(read_file(cfg.string()), nullptr, false);
+  t.config = parse_json_file(cfg.string());
   if (!t.config.is_object()) throw InputError(cfg.string() + ": not valid JSON");
   t.config = with_default_keys(t.config);  // an older run lacks today's keys (image_size, head.type, ...)
   t.built = build_classifier(t.config);

@@ -2,9 +2,13 @@
 // status.json, log.jsonl, checkpoints/ (trainable tensors + optimizer state, written
 // atomically), predictions_val.csv, predictions_test.csv, metrics_test.json.
 #pragma once
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "train/callbacks.hpp"
 
 namespace osteofm {
 
@@ -19,6 +23,12 @@ struct TrainSummary {
 // `config` is resolved (train/config.hpp). With resume, an existing run continues from its
 // last checkpoint and ends with the same numbers as an uninterrupted run (CPU, same seed).
 // A NaN/Inf loss stops with a RuntimeFailure and keeps the last good checkpoint.
-TrainSummary train_run(const nlohmann::json& config, const std::string& run_dir, bool resume);
+// What a caller adds to a run: callbacks that hear of every step and epoch after the
+// trainer's own (log, checkpoints, status, progress), e.g. the tests' kill switch. New
+// per-epoch behaviour is a new TrainCallback, never an edit of the loop.
+struct TrainHooks {
+  std::vector<std::unique_ptr<TrainCallback>> callbacks;
+};
+TrainSummary train_run(const nlohmann::json& config, const std::string& run_dir, bool resume, TrainHooks hooks = {});
 
 }  // namespace osteofm
