@@ -17,14 +17,9 @@ ClassifierImpl::ClassifierImpl(VisionTransformer vit, const HeadOptions& o) : op
     throw InputError("head.feature '" + o.feature + "' needs a class token and this backbone has none: use pooled");
   if (o.classes < 2) throw InputError("head.classes must be at least 2");
   if (o.layernorm) head_norm = register_module("head_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
-  if (!is_head_type(o.type))
-    throw InputError("head.type must be " + std::string(kHeadTypes) + ", not '" + o.type + "'");
-  if (o.type != "softmax" && o.classes != 3)
-    throw InputError("head.type " + o.type + " is made for the three ordered WHO classes");
-  const int64_t outputs = o.type == "softmax" ? o.classes : o.type == "ordinal" ? 1 : 2;
-  head = register_module("head", torch::nn::Linear(dim, outputs));
-  if (o.type == "ordinal")  // t1 = -0.5, t2 = t1 + softplus(0.5413) = 0.5
-    head_cuts = register_parameter("head_cuts", torch::tensor({-0.5f, 0.5413f}));
+  type_ = &osteofm::head_type(o.type);
+  head = register_module("head", torch::nn::Linear(dim, type_->outputs(o.classes)));
+  type_->add_parameters(*this);
 }
 
 torch::Tensor ClassifierImpl::ordinal_cuts() const {
@@ -33,31 +28,10 @@ torch::Tensor ClassifierImpl::ordinal_cuts() const {
 }
 
 std::pair<torch::Tensor, torch::Tensor> ClassifierImpl::tscore_distribution(const torch::Tensor& out) const {
-  // A floor under the spread keeps the likelihood finite on a perfectly fitted batch.
-  return {out.select(1, 0), torch::nn::functional::softplus(out.select(1, 1)) + 0.01};
+  return type_->tscore_distribution(out);
 }
 
-torch::Tensor ClassifierImpl::class_scores(const torch::Tensor& out) const {
-  if (options.type == "softmax") return out;
-  if (options.type == "ordinal") {
-    // log p0 = log sigmoid(t1 - s); log p2 = log sigmoid(s - t2);
-    // log p1 = log(sigmoid(s - t1) - sigmoid(s - t2))
-    //        = log sigmoid(s - t1) + log sigmoid(t2 - s) + log(1 - exp(-(t2 - t1))), stable.
-    namespace F = torch::nn::functional;
-    const auto s = out.select(1, 0), cuts = ordinal_cuts().to(out.dtype());
-    const auto t1 = cuts[0], t2 = cuts[1];
-    const auto gap = torch::log(-torch::expm1(-(t2 - t1)));
-    return torch::stack({F::logsigmoid(t1 - s), F::logsigmoid(s - t1) + F::logsigmoid(t2 - s) + gap,
-                         F::logsigmoid(s - t2)},
-                        1);
-  }
-  // tscore: the Gaussian's mass in each WHO interval.
-  const auto [mean, sd] = tscore_distribution(out);
-  auto cdf = [&](double cut) { return 0.5 * torch::erfc(-(cut - mean) / (sd * std::sqrt(2.0))); };
-  const auto below_osteoporosis = cdf(-2.5), below_normal = cdf(-1.0);
-  const auto p = torch::stack({1 - below_normal, below_normal - below_osteoporosis, below_osteoporosis}, 1).clamp_min(1e-12);
-  return torch::log(p / p.sum(1, true));
-}
+torch::Tensor ClassifierImpl::class_scores(const torch::Tensor& out) const { return type_->class_scores(*this, out); }
 
 torch::Tensor ClassifierImpl::feature_of(const VitOutput& out) const {
   if (options.feature == "cls") return out.cls;

@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "models/head.hpp"
 #include "models/vit.hpp"
 
 namespace osteofm {
@@ -23,12 +24,8 @@ struct HeadOptions {
   std::string feature = "cls";  // cls | cls_mean (CLS concatenated with the patch mean) | pooled
   bool layernorm = false;
   int classes = 3;
-  std::string type = "softmax";  // softmax | ordinal | tscore
+  std::string type = "softmax";  // a registered head type (models/head.hpp): softmax | ordinal | tscore
 };
-
-// The head types: the one list the config check and the head itself test against.
-inline const char* kHeadTypes = "softmax, ordinal or tscore";
-inline bool is_head_type(const std::string& type) { return type == "softmax" || type == "ordinal" || type == "tscore"; }
 
 struct ClassifierImpl : torch::nn::Module {
   ClassifierImpl(VisionTransformer backbone, const HeadOptions& options);
@@ -52,6 +49,7 @@ struct ClassifierImpl : torch::nn::Module {
   };
   Output forward_with(const torch::Tensor& images, const ForwardOptions& options);
   int64_t feature_dim() const { return dim; }
+  const HeadType& head_type() const { return *type_; }
 
   VisionTransformer backbone{nullptr};
   torch::nn::LayerNorm head_norm{nullptr};
@@ -63,6 +61,7 @@ struct ClassifierImpl : torch::nn::Module {
 
  private:
   torch::Tensor feature_of(const VitOutput& out) const;
+  const HeadType* type_ = nullptr;
 };
 TORCH_MODULE(Classifier);
 

@@ -187,7 +187,8 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
                      ") is longer than train.epochs (" + std::to_string(t["epochs"].get<int>()) + ")");
   if (t["loss"] != "weighted_ce" && t["loss"] != "ce") throw InputError(source + ": train.loss must be weighted_ce or ce");
   const std::string head = resolved["head"]["type"];
-  if (!is_head_type(head)) throw InputError(source + ": head.type must be " + kHeadTypes + ", not '" + head + "'");
+  if (!is_head_type(head))
+    throw InputError(source + ": head.type must be " + head_type_names() + ", not '" + head + "'");
   const std::string preload = resolved["data"]["preload"];
   if (preload != "auto" && preload != "yes" && preload != "no")
     throw InputError(source + ": data.preload must be auto, yes or no, not '" + preload + "'");

@@ -17,13 +17,11 @@ class TrainingLoss {
   virtual torch::Tensor operator()(Classifier& model, const torch::Tensor& outputs, const torch::Tensor& rows) const = 0;
 };
 
-// softmax, ordinal: cross-entropy on the class scores with the class weights and label
-// smoothing (for ordinal the scores are the class log probabilities, so this is their
-// negative log-likelihood); tscore: the Gaussian negative log-likelihood of the DXA T-score,
-// log sd + (t - mean)^2 / (2 sd^2), each image weighted by its class's weight (label
-// smoothing does not apply). `labels` [N] int64 and `t_scores` [N] float64 of the training
-// split, on the CPU; the weights on the training device.
-std::unique_ptr<TrainingLoss> make_training_loss(const std::string& head_type, const torch::Tensor& class_weight,
+// The head type's objective (models/heads/: cross-entropy on the class scores for softmax
+// and ordinal, the T-score's Gaussian negative log-likelihood for tscore). `labels` [N]
+// int64 and `t_scores` [N] float64 of the training split, on the CPU; the weights on the
+// training device.
+std::unique_ptr<TrainingLoss> make_training_loss(const HeadType& head, const torch::Tensor& class_weight,
                                                  double label_smoothing, const torch::Tensor& labels,
                                                  const torch::Tensor& t_scores);
 

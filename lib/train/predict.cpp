@@ -33,7 +33,7 @@ void score_batch(TrainedModel& tm, const torch::Tensor& x01, std::vector<Predict
   const auto outputs =
       model->head_outputs(model->features(normalize_batch(x01.to(tm.device), tm.pre))).to(torch::kFloat32);
   const auto p = torch::softmax(model->class_scores(outputs), -1).to(torch::kCPU, torch::kFloat64);
-  if (model->options.type == "tscore") {
+  if (model->head_type().regresses_tscore()) {
     const auto [mean, sd] = model->tscore_distribution(outputs);
     const auto m = mean.to(torch::kCPU, torch::kFloat64), s = sd.to(torch::kCPU, torch::kFloat64);
     for (int64_t i = 0; i < m.size(0); ++i) {
@@ -105,7 +105,7 @@ PredictResult predict_files(const std::string& run_dir, const std::vector<std::s
   if (o.batch < 1) throw InputError("--batch must be at least 1");
   TrainedModel tm = load_trained_model(run_dir, o.device);
   PredictResult res;
-  res.tscore = tm.built.model->options.type == "tscore";
+  res.tscore = tm.built.model->head_type().regresses_tscore();
   res.model = model_info(run_dir, tm);
   res.thresholds = run_screening_thresholds(run_dir);
   std::vector<std::string> files;
@@ -167,7 +167,7 @@ PredictResult predict_manifest(const std::string& run_dir, const std::string& da
   const SplitData d = load_split(m, o.split, tm.pre, resolve_threads(o.workers), "no", false);
   if (d.size() == 0) throw InputError(data + ": no rows to predict" + (o.split.empty() ? "" : " in split '" + o.split + "'"));
   PredictResult res;
-  res.tscore = tm.built.model->options.type == "tscore";
+  res.tscore = tm.built.model->head_type().regresses_tscore();
   res.model = model_info(run_dir, tm);
   res.thresholds = run_screening_thresholds(run_dir);
   res.extra_header = m.passthrough_columns();

@@ -55,7 +55,6 @@ struct TrainInputs {
   Manifest manifest;
   Preprocessing pre;
   SplitData train, val, test;
-  std::string head_type;
   std::string selection_metric = "val_auc_macro";
 };
 
@@ -79,8 +78,7 @@ TrainInputs load_train_inputs(const json& config, const fs::path& run, bool resu
   for (SplitData* d : {&in.train, &in.val, &in.test}) d->resize_device = in.device;
   if (in.train.size() == 0 || in.val.size() == 0)
     throw InputError(in.manifest.path + ": needs train and val rows (make a split with 'osteofm data split')");
-  in.head_type = config["head"]["type"];
-  if (in.head_type == "tscore")
+  if (in.built.model->head_type().regresses_tscore())
     for (int64_t i = 0; i < in.train.size(); ++i)
       if (std::isnan(in.train.t_scores[i]))
         throw InputError(in.train.where[i] + ": head.type tscore regresses the DXA T-score, and this training row has "
@@ -244,7 +242,7 @@ Predictions write_split_predictions(EpochLoop& loop, const TrainInputs& in, cons
   p.scored = scored_split(d, split_probabilities(loop.model, loop.source, d, loop.device, loop.run_dir, &outputs));
   for (const auto& h : in.manifest.passthrough_columns()) p.extra_header.push_back(h);
   p.extra = d.extra;
-  if (in.head_type == "tscore") {
+  if (loop.model->head_type().regresses_tscore()) {
     // The regression beside the classes: the DXA value (blank where the manifest has none)
     // and the predicted distribution's mean and SD; eval reads t_score and t_score_pred.
     torch::NoGradGuard no_grad;
@@ -309,7 +307,7 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   const auto class_weight =
       torch::tensor(class_weights(in.train.labels, tc["loss"] == "weighted_ce"), torch::kFloat32).to(in.device);
   const auto loss_of =
-      make_training_loss(in.head_type, class_weight, tc["label_smoothing"].get<double>(),
+      make_training_loss(model->head_type(), class_weight, tc["label_smoothing"].get<double>(),
                          torch::tensor(in.train.labels, torch::kInt64), torch::tensor(in.train.t_scores, torch::kFloat64));
   AdamW opt(head_and_body_groups(*model, tc["lr_head"], tc["lr_body"], tc["weight_decay"]));
   const int epochs = tc["epochs"], batch = tc["batch_size"], accum = tc["grad_accum"];
