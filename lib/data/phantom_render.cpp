@@ -268,19 +268,12 @@ cv::Mat column_profile(int S, const std::function<double(double)>& f) {
   cv::repeat(row, S, 1, out);
   return out;
 }
-}  // namespace
 
-PhantomImage render_phantom(const PhantomSubject& subject, int exam, const PhantomOptions& o) {
+// The attenuation map (line integral of mu) of one exam: soft tissue, lung air, vessels,
+// parenchyma, and the bones with cortical rims and trabecular struts scaled by BMD.
+cv::Mat attenuation_map(const PhantomSubject& subject, int exam, const PhantomOptions& o, const Anatomy& a,
+                        const Shapes& sh, double cx, double dy) {
   const int S = o.size;
-  if (S < 64) throw InputError("--size must be at least 64");
-  Rng pr(subject.seed);
-  const Anatomy a = patient_anatomy(pr);
-  Rng er(mix(subject.seed, 1000 + static_cast<uint64_t>(exam)));
-  const double cx = a.cx + er.normal(0, 0.006), dy = er.normal(0, 0.006);
-  const Shapes sh = draw_shapes(a, cx, dy, S);
-  cv::Mat ribs;
-  cv::max(sh.ribs_posterior, sh.ribs_anterior, ribs);
-
   // Bone density: cortical rims and trabecular texture, both scaled by BMD.
   const double z = subject.t_score + 1.5;  // 0 at the cohort mean
   const double e = o.effect;
@@ -355,6 +348,75 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
   add_bone(A, sh.scapulae, 0.5, 0.16, 0.08, "scapulae");
   add_bone(A, sh.humeri, 0.5, 0.45, 0.25, "humeri");
   cv::max(A, 0.0, A);
+  return A;
+}
+
+// Exposure: the film (1 - transmitted fraction) of attenuation A under an anode heel and a
+// little vignetting.
+cv::Mat exposed_film(const cv::Mat& A, Rng& er, int S) {
+  // Exposure: transmitted fraction exp(-A) under an anode heel (one side brighter) and a
+  // little vignetting; the film shows 1 - transmitted, so dense is bright and a bone over
+  // the heart shows less than the same bone over the lung.
+  const double heel = er.uniform(-0.12, 0.12);
+  cv::Mat transmitted;
+  cv::exp(-A, transmitted);
+  {
+    // (1 + 2 heel v)(1 + (u^2 + v^2) / 4) over centred coordinates u (columns), v (rows).
+    cv::Mat u2(1, S, CV_32F), v2(S, 1, CV_32F), heel_rows(S, 1, CV_32F);
+    for (int i = 0; i < S; ++i) {
+      const double c = (i + 0.5) / S - 0.5;
+      u2.at<float>(i) = static_cast<float>(0.25 * c * c);
+      v2.at<float>(i) = static_cast<float>(0.25 * c * c);
+      heel_rows.at<float>(i) = static_cast<float>(1 + heel * c * 2);
+    }
+    const cv::Mat vignette = 1 + cv::repeat(u2, S, 1) + cv::repeat(v2, 1, S);
+    transmitted = transmitted.mul(vignette).mul(cv::repeat(heel_rows, 1, S));
+  }
+  cv::Mat film = 1.0 - transmitted;
+  return film;
+}
+
+// The region mask of the exam: each region rotated with the image (rotation M, nearest
+// neighbour), bits combined.
+void fill_region_mask(PhantomImage& img, const Shapes& sh, const cv::Mat& ribs, const cv::Mat& marker_region,
+                      const cv::Mat& cue_region, const cv::Mat& M, int S) {
+  // Masks: each region rotated with the image (nearest neighbour), bits combined. The
+  // visible lung field excludes the heart and mediastinum in front of it (as human lung
+  // masks do); a marker overwrites whatever bone was under it.
+  cv::Mat visible_lungs = sh.lungs.clone();
+  visible_lungs.setTo(0, sh.heart >= 128);
+  visible_lungs.setTo(0, sh.mediastinum >= 128);
+  img.mask.assign(S * S, 0);
+  const std::pair<const cv::Mat*, uint8_t> regions[] = {{&sh.spine, kSpine},        {&ribs, kRibs},
+                                                        {&sh.clavicles, kClavicles}, {&sh.scapulae, kScapulae},
+                                                        {&sh.humeri, kHumeri},       {&visible_lungs, kLungs},
+                                                        {&marker_region, kMarker},   {&cue_region, kRibCue}};
+  for (const auto& [m, bit] : regions) {
+    if (cv::countNonZero(*m) == 0) continue;  // a shortcut region of another mode
+    cv::Mat r;
+    cv::warpAffine(*m, r, M, m->size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
+    const uint8_t* p = r.ptr<uint8_t>();
+    for (int i = 0; i < S * S; ++i)
+      if (p[i] >= 128) img.mask[i] |= bit;
+  }
+  for (auto& m : img.mask)
+    if (m & kMarker) m = kMarker;
+}
+
+}  // namespace
+
+PhantomImage render_phantom(const PhantomSubject& subject, int exam, const PhantomOptions& o) {
+  const int S = o.size;
+  if (S < 64) throw InputError("--size must be at least 64");
+  Rng pr(subject.seed);
+  const Anatomy a = patient_anatomy(pr);
+  Rng er(mix(subject.seed, 1000 + static_cast<uint64_t>(exam)));
+  const double cx = a.cx + er.normal(0, 0.006), dy = er.normal(0, 0.006);
+  const Shapes sh = draw_shapes(a, cx, dy, S);
+  cv::Mat ribs;
+  cv::max(sh.ribs_posterior, sh.ribs_anterior, ribs);
+
+  cv::Mat A = attenuation_map(subject, exam, o, a, sh, cx, dy);
 
   // The shortcut's class, and the in-bone cue (attenuation inside the ribs).
   cv::Mat marker_region = cv::Mat::zeros(S, S, CV_8U), cue_region = cv::Mat::zeros(S, S, CV_8U);
@@ -379,25 +441,7 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
     A += unit(cue_region) * (0.14 * shortcut_label());
   }
 
-  // Exposure: transmitted fraction exp(-A) under an anode heel (one side brighter) and a
-  // little vignetting; the film shows 1 - transmitted, so dense is bright and a bone over
-  // the heart shows less than the same bone over the lung.
-  const double heel = er.uniform(-0.12, 0.12);
-  cv::Mat transmitted;
-  cv::exp(-A, transmitted);
-  {
-    // (1 + 2 heel v)(1 + (u^2 + v^2) / 4) over centred coordinates u (columns), v (rows).
-    cv::Mat u2(1, S, CV_32F), v2(S, 1, CV_32F), heel_rows(S, 1, CV_32F);
-    for (int i = 0; i < S; ++i) {
-      const double c = (i + 0.5) / S - 0.5;
-      u2.at<float>(i) = static_cast<float>(0.25 * c * c);
-      v2.at<float>(i) = static_cast<float>(0.25 * c * c);
-      heel_rows.at<float>(i) = static_cast<float>(1 + heel * c * 2);
-    }
-    const cv::Mat vignette = 1 + cv::repeat(u2, S, 1) + cv::repeat(v2, 1, S);
-    transmitted = transmitted.mul(vignette).mul(cv::repeat(heel_rows, 1, S));
-  }
-  cv::Mat film = 1.0 - transmitted;
+  cv::Mat film = exposed_film(A, er, S);
   if (o.shortcut == "marker") {
     // A burned-in marker outside all bones whose brightness follows the class, about one ViT
     // patch at the demo sizes, like a lead side marker: written over the film, so the
@@ -423,30 +467,10 @@ PhantomImage render_phantom(const PhantomSubject& subject, int exam, const Phant
   out = out * gain + noise;
   cv::min(cv::max(out, 0.0), 1.0, out);
 
-  // Masks: each region rotated with the image (nearest neighbour), bits combined. The
-  // visible lung field excludes the heart and mediastinum in front of it (as human lung
-  // masks do); a marker overwrites whatever bone was under it.
-  cv::Mat visible_lungs = sh.lungs.clone();
-  visible_lungs.setTo(0, sh.heart >= 128);
-  visible_lungs.setTo(0, sh.mediastinum >= 128);
   PhantomImage img;
   img.width = img.height = S;
   img.pixels.assign(out.ptr<float>(), out.ptr<float>() + S * S);
-  img.mask.assign(S * S, 0);
-  const std::pair<const cv::Mat*, uint8_t> regions[] = {{&sh.spine, kSpine},        {&ribs, kRibs},
-                                                        {&sh.clavicles, kClavicles}, {&sh.scapulae, kScapulae},
-                                                        {&sh.humeri, kHumeri},       {&visible_lungs, kLungs},
-                                                        {&marker_region, kMarker},   {&cue_region, kRibCue}};
-  for (const auto& [m, bit] : regions) {
-    if (cv::countNonZero(*m) == 0) continue;  // a shortcut region of another mode
-    cv::Mat r;
-    cv::warpAffine(*m, r, M, m->size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
-    const uint8_t* p = r.ptr<uint8_t>();
-    for (int i = 0; i < S * S; ++i)
-      if (p[i] >= 128) img.mask[i] |= bit;
-  }
-  for (auto& m : img.mask)
-    if (m & kMarker) m = kMarker;
+  fill_region_mask(img, sh, ribs, marker_region, cue_region, M, S);
   return img;
 }
 #else

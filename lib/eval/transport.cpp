@@ -258,6 +258,134 @@ std::optional<std::vector<double>> fit_logistic_regression(const std::vector<std
   return out;
 }
 
+namespace {
+
+// endpoints.<e>.recalibration and .recalibrated: logistic recalibration fitted on
+// validation, applied to the test scores (calibration and decision curve after it).
+void add_recalibration(json& ep, const BinarySet& t, const BinarySet& v) {
+  std::vector<std::vector<double>> X;
+  for (double s : v.score) X.push_back({1.0, clipped_logit(s)});
+  std::string why;
+  const auto ab = fit_logistic_regression(X, v.positive, &why);
+  if (!ab) {
+    ep["recalibration"] = {{"method", "logistic"}, {"intercept", nullptr}, {"slope", nullptr}, {"reason", why}};
+    ep["recalibrated"] = nullptr;
+    ep["recalibrated_reason"] = "no recalibration: " + why;
+  } else {
+    ep["recalibration"] = {{"method", "logistic"},
+                           {"fitted_on", "validation"},
+                           {"intercept", (*ab)[0]},
+                           {"slope", (*ab)[1]},
+                           {"definition", "logit P(y=1) = intercept + slope * logit(s), s clipped to [1e-6, 1-1e-6]"}};
+    BinarySet r = t;
+    for (double& s : r.score) s = expit((*ab)[0] + (*ab)[1] * clipped_logit(s));
+    ep["recalibrated"] = calibration_values(r);
+    ep["recalibrated"]["before"] = calibration_values(t);
+    ep["recalibrated"]["before"].erase("bins");  // evaluate's calibration has them
+    // The decision curve after recalibration, at evaluate's thresholds (a recalibration
+    // moves which images cross each threshold probability).
+    if (ep.contains("decision_curve") && ep["decision_curve"].contains("thresholds")) {
+      const DecisionCurve dc = decision_curve(r, ep["decision_curve"]["thresholds"].get<std::vector<double>>());
+      ep["recalibrated"]["decision_curve"] = {{"thresholds", dc.thresholds}, {"net_benefit", dc.net_benefit}};
+    }
+  }
+}
+
+// endpoints.<e>.at_prevalence: PPV and NPV at the target setting's prevalence by Bayes, at
+// the validation Youden threshold.
+void add_at_prevalence(json& ep, const BinarySet& t, const BinarySet& v, double pi) {
+  const ThresholdChoice choice = choose_thresholds(v);
+  json ap = {{"prevalence", pi}, {"rule", "youden"}};
+  if (!choice.reason.empty() || !choice.threshold[kYouden]) {
+    ap["threshold"] = nullptr;
+    ap["ppv"] = ap["npv"] = nullptr;
+    ap["reason"] = choice.reason.empty() ? "no Youden threshold on validation" : choice.reason;
+  } else {
+    const double th = *choice.threshold[kYouden];
+    const ConfusionCounts c = counts_at(t, th);
+    const double sens = c.tp + c.fn > 0 ? static_cast<double>(c.tp) / (c.tp + c.fn) : kNaN;
+    const double spec = c.tn + c.fp > 0 ? static_cast<double>(c.tn) / (c.tn + c.fp) : kNaN;
+    const double ppv_den = sens * pi + (1 - spec) * (1 - pi), npv_den = spec * (1 - pi) + (1 - sens) * pi;
+    ap["threshold"] = th;
+    ap["test_sensitivity"] = num(sens);
+    ap["test_specificity"] = num(spec);
+    ap["ppv"] = ppv_den > 0 ? num(sens * pi / ppv_den) : json(nullptr);
+    ap["npv"] = npv_den > 0 ? num(spec * (1 - pi) / npv_den) : json(nullptr);
+    ap["definition"] = "Bayes: PPV = sens pi / (sens pi + (1 - spec)(1 - pi)), NPV = spec (1 - pi) / (spec (1 - pi) "
+                       "+ (1 - sens) pi), with the test sensitivity and specificity at the validation Youden threshold";
+  }
+  ep["at_prevalence"] = ap;
+}
+
+// endpoints.<e>.baseline: a clinical baseline (logistic regression of the given columns,
+// fitted on validation) against the model, and model + baseline against the baseline, on
+// the test split with paired bootstrap differences.
+void add_baseline(json& ep, const BinarySet& t, const BinarySet& v, const Predictions& test, const Predictions* val,
+                  const TransportOptions& o, const std::vector<uint32_t>& clusters, size_t n_units) {
+  std::vector<std::vector<double>> cov_val(v.size(), std::vector<double>{}), cov_test(t.size(), std::vector<double>{});
+  for (const auto& column : o.baseline_columns) {
+    const std::vector<double> a = column_values(*val, column), b = column_values(test, column);
+    for (size_t i = 0; i < a.size(); ++i) cov_val[i].push_back(a[i]);
+    for (size_t i = 0; i < b.size(); ++i) cov_test[i].push_back(b[i]);
+  }
+  auto design = [&](const std::vector<std::vector<double>>& cov, const BinarySet* with_model) {
+    std::vector<std::vector<double>> X;
+    for (size_t i = 0; i < cov.size(); ++i) {
+      std::vector<double> row = {1.0};
+      if (with_model) row.push_back(clipped_logit(with_model->score[i]));
+      row.insert(row.end(), cov[i].begin(), cov[i].end());
+      X.push_back(row);
+    }
+    return X;
+  };
+  auto linear = [](const std::vector<std::vector<double>>& X, const std::vector<double>& coef) {
+    std::vector<double> eta;
+    for (const auto& row : X) {
+      double s = 0;
+      for (size_t j = 0; j < row.size(); ++j) s += coef[j] * row[j];
+      eta.push_back(s);
+    }
+    return eta;
+  };
+  json bl = {{"columns", o.baseline_columns}, {"fitted_on", "validation"}, {"model", "logistic, maximum likelihood"}};
+  std::string why_base, why_comb;
+  const auto base = fit_logistic_regression(design(cov_val, nullptr), v.positive, &why_base);
+  const auto comb = fit_logistic_regression(design(cov_val, &v), v.positive, &why_comb);
+  const RankedProblem model_rank(t.score, t.positive);
+  const double model_auc = model_rank.auc();
+  if (!base) {
+    bl["coefficients"] = nullptr;
+    bl["reason"] = why_base;
+  } else {
+    json coef = {{"const", (*base)[0]}};
+    for (size_t j = 0; j < o.baseline_columns.size(); ++j) coef[o.baseline_columns[j]] = (*base)[j + 1];
+    bl["coefficients"] = coef;
+    const RankedProblem base_rank(linear(design(cov_test, nullptr), *base), t.positive);
+    bl["auc"] = num(base_rank.auc());
+    bl["model_minus_baseline"] = paired_difference(
+        model_auc - base_rank.auc(), [&](const uint32_t* w) { return model_rank.auc(w) - base_rank.auc(w); },
+        t.size(), clusters, n_units, o.bootstrap);
+    if (comb) {
+      json cc = {{"const", (*comb)[0]}, {"model_logit", (*comb)[1]}};
+      for (size_t j = 0; j < o.baseline_columns.size(); ++j) cc[o.baseline_columns[j]] = (*comb)[j + 2];
+      bl["combined_coefficients"] = cc;
+      const RankedProblem comb_rank(linear(design(cov_test, &t), *comb), t.positive);
+      bl["combined_auc"] = num(comb_rank.auc());
+      bl["combined_minus_baseline"] = paired_difference(
+          comb_rank.auc() - base_rank.auc(), [&](const uint32_t* w) { return comb_rank.auc(w) - base_rank.auc(w); },
+          t.size(), clusters, n_units, o.bootstrap);
+    } else {
+      bl["combined_coefficients"] = nullptr;
+      bl["combined_reason"] = why_comb;
+    }
+  }
+  bl["differences"] = "test AUC differences with a paired " + std::string(o.cluster ? "patient-clustered " : "") +
+                      "percentile bootstrap CI and two-sided bootstrap p (same resamples for both AUCs)";
+  ep["baseline"] = bl;
+}
+
+}  // namespace
+
 void add_transport(json& metrics, const Predictions& test, const Predictions* val, const TransportOptions& o) {
   check_transport(test, val, o);
   size_t n_units = 0;
@@ -267,122 +395,11 @@ void add_transport(json& metrics, const Predictions& test, const Predictions* va
     json& ep = metrics["endpoints"][endpoint_key(e)];
     const BinarySet t = endpoint_set(test.scored, e);
     const BinarySet v = val ? endpoint_set(val->scored, e) : BinarySet{};
-    if (o.recalibrate) {
-      std::vector<std::vector<double>> X;
-      for (double s : v.score) X.push_back({1.0, clipped_logit(s)});
-      std::string why;
-      const auto ab = fit_logistic_regression(X, v.positive, &why);
-      if (!ab) {
-        ep["recalibration"] = {{"method", "logistic"}, {"intercept", nullptr}, {"slope", nullptr}, {"reason", why}};
-        ep["recalibrated"] = nullptr;
-        ep["recalibrated_reason"] = "no recalibration: " + why;
-      } else {
-        ep["recalibration"] = {{"method", "logistic"},
-                               {"fitted_on", "validation"},
-                               {"intercept", (*ab)[0]},
-                               {"slope", (*ab)[1]},
-                               {"definition", "logit P(y=1) = intercept + slope * logit(s), s clipped to [1e-6, 1-1e-6]"}};
-        BinarySet r = t;
-        for (double& s : r.score) s = expit((*ab)[0] + (*ab)[1] * clipped_logit(s));
-        ep["recalibrated"] = calibration_values(r);
-        ep["recalibrated"]["before"] = calibration_values(t);
-        ep["recalibrated"]["before"].erase("bins");  // evaluate's calibration has them
-        // The decision curve after recalibration, at evaluate's thresholds (a recalibration
-        // moves which images cross each threshold probability).
-        if (ep.contains("decision_curve") && ep["decision_curve"].contains("thresholds")) {
-          const DecisionCurve dc = decision_curve(r, ep["decision_curve"]["thresholds"].get<std::vector<double>>());
-          ep["recalibrated"]["decision_curve"] = {{"thresholds", dc.thresholds}, {"net_benefit", dc.net_benefit}};
-        }
-      }
-    }
+    if (o.recalibrate) add_recalibration(ep, t, v);
     if (const auto it = o.fixed_thresholds.find(e); it != o.fixed_thresholds.end())
       ep["fixed_threshold"] = fixed_threshold_json(t, it->second);
-    if (o.prevalence) {
-      const double pi = *o.prevalence;
-      const ThresholdChoice choice = choose_thresholds(v);
-      json ap = {{"prevalence", pi}, {"rule", "youden"}};
-      if (!choice.reason.empty() || !choice.threshold[kYouden]) {
-        ap["threshold"] = nullptr;
-        ap["ppv"] = ap["npv"] = nullptr;
-        ap["reason"] = choice.reason.empty() ? "no Youden threshold on validation" : choice.reason;
-      } else {
-        const double th = *choice.threshold[kYouden];
-        const ConfusionCounts c = counts_at(t, th);
-        const double sens = c.tp + c.fn > 0 ? static_cast<double>(c.tp) / (c.tp + c.fn) : kNaN;
-        const double spec = c.tn + c.fp > 0 ? static_cast<double>(c.tn) / (c.tn + c.fp) : kNaN;
-        const double ppv_den = sens * pi + (1 - spec) * (1 - pi), npv_den = spec * (1 - pi) + (1 - sens) * pi;
-        ap["threshold"] = th;
-        ap["test_sensitivity"] = num(sens);
-        ap["test_specificity"] = num(spec);
-        ap["ppv"] = ppv_den > 0 ? num(sens * pi / ppv_den) : json(nullptr);
-        ap["npv"] = npv_den > 0 ? num(spec * (1 - pi) / npv_den) : json(nullptr);
-        ap["definition"] = "Bayes: PPV = sens pi / (sens pi + (1 - spec)(1 - pi)), NPV = spec (1 - pi) / (spec (1 - pi) "
-                           "+ (1 - sens) pi), with the test sensitivity and specificity at the validation Youden threshold";
-      }
-      ep["at_prevalence"] = ap;
-    }
-    if (!o.baseline_columns.empty()) {
-      std::vector<std::vector<double>> cov_val(v.size(), std::vector<double>{}), cov_test(t.size(), std::vector<double>{});
-      for (const auto& column : o.baseline_columns) {
-        const std::vector<double> a = column_values(*val, column), b = column_values(test, column);
-        for (size_t i = 0; i < a.size(); ++i) cov_val[i].push_back(a[i]);
-        for (size_t i = 0; i < b.size(); ++i) cov_test[i].push_back(b[i]);
-      }
-      auto design = [&](const std::vector<std::vector<double>>& cov, const BinarySet* with_model) {
-        std::vector<std::vector<double>> X;
-        for (size_t i = 0; i < cov.size(); ++i) {
-          std::vector<double> row = {1.0};
-          if (with_model) row.push_back(clipped_logit(with_model->score[i]));
-          row.insert(row.end(), cov[i].begin(), cov[i].end());
-          X.push_back(row);
-        }
-        return X;
-      };
-      auto linear = [](const std::vector<std::vector<double>>& X, const std::vector<double>& coef) {
-        std::vector<double> eta;
-        for (const auto& row : X) {
-          double s = 0;
-          for (size_t j = 0; j < row.size(); ++j) s += coef[j] * row[j];
-          eta.push_back(s);
-        }
-        return eta;
-      };
-      json bl = {{"columns", o.baseline_columns}, {"fitted_on", "validation"}, {"model", "logistic, maximum likelihood"}};
-      std::string why_base, why_comb;
-      const auto base = fit_logistic_regression(design(cov_val, nullptr), v.positive, &why_base);
-      const auto comb = fit_logistic_regression(design(cov_val, &v), v.positive, &why_comb);
-      const RankedProblem model_rank(t.score, t.positive);
-      const double model_auc = model_rank.auc();
-      if (!base) {
-        bl["coefficients"] = nullptr;
-        bl["reason"] = why_base;
-      } else {
-        json coef = {{"const", (*base)[0]}};
-        for (size_t j = 0; j < o.baseline_columns.size(); ++j) coef[o.baseline_columns[j]] = (*base)[j + 1];
-        bl["coefficients"] = coef;
-        const RankedProblem base_rank(linear(design(cov_test, nullptr), *base), t.positive);
-        bl["auc"] = num(base_rank.auc());
-        bl["model_minus_baseline"] = paired_difference(
-            model_auc - base_rank.auc(), [&](const uint32_t* w) { return model_rank.auc(w) - base_rank.auc(w); },
-            t.size(), clusters, n_units, o.bootstrap);
-        if (comb) {
-          json cc = {{"const", (*comb)[0]}, {"model_logit", (*comb)[1]}};
-          for (size_t j = 0; j < o.baseline_columns.size(); ++j) cc[o.baseline_columns[j]] = (*comb)[j + 2];
-          bl["combined_coefficients"] = cc;
-          const RankedProblem comb_rank(linear(design(cov_test, &t), *comb), t.positive);
-          bl["combined_auc"] = num(comb_rank.auc());
-          bl["combined_minus_baseline"] = paired_difference(
-              comb_rank.auc() - base_rank.auc(), [&](const uint32_t* w) { return comb_rank.auc(w) - base_rank.auc(w); },
-              t.size(), clusters, n_units, o.bootstrap);
-        } else {
-          bl["combined_coefficients"] = nullptr;
-          bl["combined_reason"] = why_comb;
-        }
-      }
-      bl["differences"] = "test AUC differences with a paired " + std::string(o.cluster ? "patient-clustered " : "") +
-                          "percentile bootstrap CI and two-sided bootstrap p (same resamples for both AUCs)";
-      ep["baseline"] = bl;
-    }
+    if (o.prevalence) add_at_prevalence(ep, t, v, *o.prevalence);
+    if (!o.baseline_columns.empty()) add_baseline(ep, t, v, test, val, o, clusters, n_units);
   }
 }
 

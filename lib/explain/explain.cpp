@@ -229,6 +229,20 @@ std::string per_image_csv(const ExplainPass& pass) {
   return csv;
 }
 
+// The folder's files but explain.json: per-image CSV, replicates, overlays (explain.json,
+// written last by the caller, means the folder is complete).
+void write_explain_files(const std::string& out_dir, const ExplainPass& pass, const std::string& replicates,
+                         ExplainSummary& sum) {
+  fs::create_directories(out_dir);
+  for (const fs::path& dir : {fs::path(out_dir), fs::path(out_dir) / "overlays"}) remove_stale_temporaries(dir.string());
+  write_file_atomic((fs::path(out_dir) / layout::kPerImage).string(), per_image_csv(pass));
+  write_file_atomic((fs::path(out_dir) / layout::kReplicates).string(), replicates);
+  const OverlaySet::Written written = pass.overlays.write(out_dir);
+  sum.overlays = written.files.size();
+  sum.report["files"] = {{"per_image", layout::kPerImage}, {"replicates", layout::kReplicates}, {"overlays", written.files}};
+  if (!written.skipped.empty()) sum.report["files"]["overlays_skipped"] = written.skipped;
+}
+
 }  // namespace
 
 ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
@@ -330,15 +344,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                    "delta_bone.area_control.delta_bone_minus_control", "iou_bone.all",
                    "iou_bone.reference.all.normalised"});
 
-  // Files: per-image CSV, overlays, then explain.json last (its presence = complete).
-  fs::create_directories(out_dir);
-  for (const fs::path& dir : {fs::path(out_dir), fs::path(out_dir) / "overlays"}) remove_stale_temporaries(dir.string());
-  write_file_atomic((fs::path(out_dir) / layout::kPerImage).string(), per_image_csv(pass));
-  write_file_atomic((fs::path(out_dir) / layout::kReplicates).string(), replicates);
-  const OverlaySet::Written written = overlays.write(out_dir);
-  sum.overlays = written.files.size();
-  sum.report["files"] = {{"per_image", layout::kPerImage}, {"replicates", layout::kReplicates}, {"overlays", written.files}};
-  if (!written.skipped.empty()) sum.report["files"]["overlays_skipped"] = written.skipped;
+  write_explain_files(out_dir, pass, replicates, sum);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   sum.cam_images_per_s = pass.cam_seconds > 0 ? N / pass.cam_seconds : 0;
   sum.occlusion_seconds = pass.occlusion_seconds;

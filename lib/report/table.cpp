@@ -486,9 +486,8 @@ std::string join(const std::set<std::string>& s) {
 std::string opt3(const std::optional<double>& v) { return v ? fmt3(*v) : ""; }
 
 // The notes under the table: what each number is.
-std::vector<std::string> footnotes(const SweepTable& t) {
-  std::vector<std::string> notes;
-  notes.push_back(t.ranking_note);
+// The test split, the intervals, the operating points and calibration.
+void add_test_split_notes(std::vector<std::string>& notes, const SweepTable& t) {
   std::set<std::string> boots;
   int invalid = 0;
   bool thresholds = false, missing_thresholds = false;
@@ -541,6 +540,10 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                               format_double(kNearConstantLogitSd) +
                               "; a slope fitted to them is noise); its AUC says how little it separates."
                         : std::string()));
+}
+
+// How a variant's configuration was selected, and its seeds.
+void add_selection_notes(std::vector<std::string>& notes, const SweepTable& t) {
   std::set<std::string> grids, seeds;
   for (const auto& r : t.rows) {
     if (r.grid_points > 0) grids.insert(std::to_string(r.grid_points));
@@ -577,6 +580,10 @@ std::vector<std::string> footnotes(const SweepTable& t) {
                        : explained ? std::string(" Explainability columns: the first seed's run (not every seed has "
                                                  "explain/replicates.csv).")
                                    : std::string()));
+}
+
+// IoU_bone, Δbone and its controls, mask sensitivity.
+void add_explain_notes(std::vector<std::string>& notes, const SweepTable& t) {
   std::set<std::string> cams, splits, fills;
   bool normalised = false;
   for (const auto& r : t.rows) {
@@ -654,6 +661,14 @@ std::vector<std::string> footnotes(const SweepTable& t) {
     notes.push_back(note);
   }
   if (!splits.empty()) notes.push_back("Explainability scores on the " + join(splits) + " split.");
+}
+
+std::vector<std::string> footnotes(const SweepTable& t) {
+  std::vector<std::string> notes;
+  notes.push_back(t.ranking_note);
+  add_test_split_notes(notes, t);
+  add_selection_notes(notes, t);
+  add_explain_notes(notes, t);
   return notes;
 }
 // The results table's columns, in order. A column has its Markdown and LaTeX headers (empty:
@@ -667,36 +682,23 @@ struct TableColumn {
   std::vector<std::pair<std::string, std::function<std::string(const VariantRow&)>>> csv;
 };
 
-std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
+// Cells of an optional estimate for the CSV: its value, lower and upper bound ("" when absent).
+std::string estimate_value(const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); }
+std::string estimate_lower(const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); }
+std::string estimate_upper(const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); }
+std::string cell_text(const std::string& s, bool latex) { return latex ? latex_text(s) : s; }
+
+using Row = const VariantRow&;
+
+// Backbone, strategy, the selected grid point, trainable parameters.
+std::vector<TableColumn> identity_columns(const std::vector<VariantRow>& rows) {
   // Two runs of one backbone and strategy (seeds, settings): their rows carry the run name.
   std::map<std::string, int> seen;
   for (const auto& r : rows) seen[r.backbone + "\n" + r.strategy]++;
-  bool any_grid = false, any_seeds = false;
-  for (const auto& r : rows) {
-    any_grid = any_grid || r.grid_points > 0;
-    any_seeds = any_seeds || r.auc_macro_seeds.has_value();
-  }
-  // Which fill and which map each explainability column comes from, in its header when
-  // every row shares it.
-  std::set<std::string> fills, cams;
-  bool any_blur = false;
-  for (const auto& r : rows) {
-    if (r.delta_bone) fills.insert(r.delta_bone_fill);
-    if (r.iou_bone) cams.insert(r.iou_bone_cam);
-    any_blur = any_blur || r.delta_bone_blur.has_value();
-  }
-  const std::string fill_suffix = fills.size() == 1 ? ", " + *fills.begin() + " fill" : std::string();
-  const std::string cam_suffix = cams.size() == 1 ? " (" + map_title(*cams.begin()) + ")" : std::string();
-  auto lo = [](const std::optional<Estimate>& e) { return e ? num(e->lower) : std::string(); };
-  auto hi = [](const std::optional<Estimate>& e) { return e ? num(e->upper) : std::string(); };
-  auto val = [](const std::optional<Estimate>& e) { return e ? format_double(e->value) : std::string(); };
-  auto text = [](const std::string& s, bool latex) { return latex ? latex_text(s) : s; };
-  using Row = const VariantRow&;
-  std::vector<std::string> other_maps;
-  for (const auto& r : rows)
-    for (const auto& m : r.iou_bone_other_maps)
-      if (std::find(other_maps.begin(), other_maps.end(), m.map) == other_maps.end()) other_maps.push_back(m.map);
-  std::vector<TableColumn> columns = {
+  bool any_grid = false;
+  for (const auto& r : rows) any_grid = any_grid || r.grid_points > 0;
+  const auto text = cell_text;
+  return {
       {"Backbone", "Backbone", 'l',
        // Random weights are marked for real presets only: the *-tiny ones exist to run on them.
        [=](Row r, bool latex) {
@@ -718,6 +720,17 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
       {"Trainable params", "Trainable", 'r', [=](Row r, bool latex) { return text(params(r.trainable_parameters), latex); },
        {{"trainable_parameters",
          [](Row r) { return r.trainable_parameters ? std::to_string(*r.trainable_parameters) : ""; }}}},
+  };
+}
+
+// The headline numbers: macro AUC and its seeds, P(best), the osteoporosis endpoint,
+// accuracy, calibration.
+std::vector<TableColumn> performance_columns(const std::vector<VariantRow>& rows) {
+  bool any_seeds = false;
+  for (const auto& r : rows) any_seeds = any_seeds || r.auc_macro_seeds.has_value();
+  const auto text = cell_text;
+  const auto val = estimate_value, lo = estimate_lower, hi = estimate_upper;
+  return {
       {"Macro AUC [95% CI]", "Macro AUC [95\\% CI]", 'r',
        [=](Row r, bool latex) {
          const std::string macro = with_ci(r.auc_macro);
@@ -764,6 +777,24 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
          return text(opt3(r.calibration_slope), latex);
        },
        {{"calibration_slope", [](Row r) { return num(r.calibration_slope); }}}},
+  };
+}
+
+// Explainability: Δbone (each fill), its area-controlled contrast, IoU_bone and its
+// normalised value; the fill and the map in the header when every row shares them.
+std::vector<TableColumn> explain_columns(const std::vector<VariantRow>& rows) {
+  std::set<std::string> fills, cams;
+  bool any_blur = false;
+  for (const auto& r : rows) {
+    if (r.delta_bone) fills.insert(r.delta_bone_fill);
+    if (r.iou_bone) cams.insert(r.iou_bone_cam);
+    any_blur = any_blur || r.delta_bone_blur.has_value();
+  }
+  const std::string fill_suffix = fills.size() == 1 ? ", " + *fills.begin() + " fill" : std::string();
+  const std::string cam_suffix = cams.size() == 1 ? " (" + map_title(*cams.begin()) + ")" : std::string();
+  const auto text = cell_text;
+  const auto val = estimate_value, lo = estimate_lower, hi = estimate_upper;
+  return {
       {"Δbone" + fill_suffix, "$\\Delta_\\mathrm{bone}$" + fill_suffix, 'r',
        [=](Row r, bool latex) {
          const bool dagger = r.delta_bone && r.delta_bone_below_chance;
@@ -789,6 +820,13 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
         {"iou_bone_normalised_lower", [=](Row r) { return lo(r.iou_bone_normalised); }},
         {"iou_bone_normalised_upper", [=](Row r) { return hi(r.iou_bone_normalised); }},
         {"iou_bone_cam", [](Row r) { return r.iou_bone ? r.iou_bone_cam : std::string(); }}}},
+  };
+}
+
+// table.csv's columns with no column in the printed table.
+std::vector<TableColumn> csv_only_columns() {
+  const auto val = estimate_value, lo = estimate_lower, hi = estimate_upper;
+  return {
       {"", "", 'l', nullptr,
        {{"bootstrap", [](Row r) { return r.bootstrap; }}, {"run", [](Row r) { return r.run; }}}},
       // Nested selection and seeds (shown beside the strategy and the macro AUC).
@@ -813,29 +851,47 @@ std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
         {"area_control_delta_upper", [=](Row r) { return hi(r.area_control_delta); }},
         {"area_control_raises_auc", [](Row r) { return std::string(r.area_control_raises_auc() ? "1" : "0"); }}}},
   };
-  for (const std::string& map : other_maps) {
-    auto score = [map](Row r) -> std::optional<Estimate> {
-      for (const auto& m : r.iou_bone_other_maps)
-        if (m.map == map) return m.iou;
-      return std::nullopt;
-    };
-    auto normalised = [map](Row r) -> std::optional<Estimate> {
-      for (const auto& m : r.iou_bone_other_maps)
-        if (m.map == map) return m.normalised;
-      return std::nullopt;
-    };
-    columns.push_back({"IoU_bone (" + map_title(map) + ")", "IoU$_\\mathrm{bone}$ (" + latex_text(map_title(map)) + ")", 'r',
-                       [=](Row r, bool latex) { return text(opt_ci(score(r)), latex); },
-                       {{"iou_bone_" + map, [=](Row r) { return val(score(r)); }},
-                        {"iou_bone_" + map + "_lower", [=](Row r) { return lo(score(r)); }},
-                        {"iou_bone_" + map + "_upper", [=](Row r) { return hi(score(r)); }}}});
-    columns.push_back({"IoU_bone norm. (" + map_title(map) + ")",
-                       "IoU$_\\mathrm{bone}$ norm. (" + latex_text(map_title(map)) + ")", 'r',
-                       [=](Row r, bool latex) { return text(opt_ci(normalised(r)), latex); },
-                       {{"iou_bone_normalised_" + map, [=](Row r) { return val(normalised(r)); }},
-                        {"iou_bone_normalised_" + map + "_lower", [=](Row r) { return lo(normalised(r)); }},
-                        {"iou_bone_normalised_" + map + "_upper", [=](Row r) { return hi(normalised(r)); }}}});
-  }
+}
+
+// IoU_bone and its normalised value on a further map (RUN/explain-<map>/).
+std::vector<TableColumn> other_map_columns(const std::string& map) {
+  const auto text = cell_text;
+  const auto val = estimate_value, lo = estimate_lower, hi = estimate_upper;
+  std::vector<TableColumn> columns;
+  auto score = [map](Row r) -> std::optional<Estimate> {
+    for (const auto& m : r.iou_bone_other_maps)
+      if (m.map == map) return m.iou;
+    return std::nullopt;
+  };
+  auto normalised = [map](Row r) -> std::optional<Estimate> {
+    for (const auto& m : r.iou_bone_other_maps)
+      if (m.map == map) return m.normalised;
+    return std::nullopt;
+  };
+  columns.push_back({"IoU_bone (" + map_title(map) + ")", "IoU$_\\mathrm{bone}$ (" + latex_text(map_title(map)) + ")", 'r',
+                     [=](Row r, bool latex) { return text(opt_ci(score(r)), latex); },
+                     {{"iou_bone_" + map, [=](Row r) { return val(score(r)); }},
+                      {"iou_bone_" + map + "_lower", [=](Row r) { return lo(score(r)); }},
+                      {"iou_bone_" + map + "_upper", [=](Row r) { return hi(score(r)); }}}});
+  columns.push_back({"IoU_bone norm. (" + map_title(map) + ")",
+                     "IoU$_\\mathrm{bone}$ norm. (" + latex_text(map_title(map)) + ")", 'r',
+                     [=](Row r, bool latex) { return text(opt_ci(normalised(r)), latex); },
+                     {{"iou_bone_normalised_" + map, [=](Row r) { return val(normalised(r)); }},
+                      {"iou_bone_normalised_" + map + "_lower", [=](Row r) { return lo(normalised(r)); }},
+                      {"iou_bone_normalised_" + map + "_upper", [=](Row r) { return hi(normalised(r)); }}}});
+  return columns;
+}
+
+std::vector<TableColumn> table_columns(const std::vector<VariantRow>& rows) {
+  std::vector<TableColumn> columns;
+  for (auto part : {identity_columns(rows), performance_columns(rows), explain_columns(rows), csv_only_columns()})
+    for (auto& c : part) columns.push_back(std::move(c));
+  std::vector<std::string> other_maps;
+  for (const auto& r : rows)
+    for (const auto& m : r.iou_bone_other_maps)
+      if (std::find(other_maps.begin(), other_maps.end(), m.map) == other_maps.end()) other_maps.push_back(m.map);
+  for (const std::string& map : other_maps)
+    for (auto& c : other_map_columns(map)) columns.push_back(std::move(c));
   return columns;
 }
 }  // namespace

@@ -534,6 +534,53 @@ void check_run_limit(const std::vector<Variant>& variants, const std::string& fi
                      std::to_string(kSweepRunLimit) + "; shrink the grid or add --force");
 }
 
+namespace {
+
+// The grid points of every variant with a grid: one config each (first seed, no test
+// predictions: the test split is for the selected configuration only).
+std::vector<TrainJob> write_grid_jobs(const std::vector<Variant>& variants, const fs::path& root) {
+  std::vector<TrainJob> grid_jobs;
+  for (const auto& v : variants) {
+    if (v.grid.size() < 2) continue;
+    for (const auto& p : v.grid) {
+      json config = with_values(v.config, p.values);
+      if (!v.seeds.empty()) config["train"]["seed"] = v.seeds[0];
+      config["train"]["test_predictions"] = false;
+      TrainJob job{v.name + "/" + p.name, root / "configs" / (v.name + "." + p.name + ".json"), root / "grid" / v.name / p.name};
+      write_file_atomic(job.config.string(), config.dump(2) + "\n");
+      grid_jobs.push_back(job);
+    }
+  }
+  return grid_jobs;
+}
+
+// Each variant's selection on validation (recorded under SWEEP/selection/), then its
+// selected configuration at every seed; a variant whose grid has not finished is skipped.
+std::vector<TrainJob> selected_seed_jobs(const std::vector<Variant>& variants, const fs::path& root) {
+  std::vector<TrainJob> final_jobs;
+  for (const auto& v : variants) {
+    int chosen = 0;
+    if (v.grid.size() > 1) {
+      size_t tied = 1;
+      chosen = select_and_record(v, root, &tied);
+      if (chosen < 0) {
+        log_info("sweep", log_text(v.name, ": not every grid point finished, so nothing is selected or tested"));
+        continue;
+      }
+      log_info("sweep",
+               log_text(v.name, ": selected ", v.grid[chosen].name, " (", describe_values(v.grid[chosen].values),
+                        ") of ", v.grid.size(), " grid points on validation",
+                        (tied > 1 ? "; " + std::to_string(tied) +
+                                        " points tied on the validation score, the first in grid order was kept"
+                                  : std::string())));
+    }
+    for (auto& job : seed_jobs(v, v.grid[chosen].values, root)) final_jobs.push_back(job);
+  }
+  return final_jobs;
+}
+
+}  // namespace
+
 int run_sweep(const std::string& file, const std::string& sweep_dir, const SweepOptions& o) {
   const auto variants = expand_sweep(file);
   check_run_limit(variants, file, o.force);
@@ -563,18 +610,7 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
   write_manifest(o.resume ? std::set<std::string>{} : failed_before);
 
   // 1. Grid points, first seed, validation only.
-  std::vector<TrainJob> grid_jobs;
-  for (const auto& v : variants) {
-    if (v.grid.size() < 2) continue;
-    for (const auto& p : v.grid) {
-      json config = with_values(v.config, p.values);
-      if (!v.seeds.empty()) config["train"]["seed"] = v.seeds[0];
-      config["train"]["test_predictions"] = false;
-      TrainJob job{v.name + "/" + p.name, root / "configs" / (v.name + "." + p.name + ".json"), root / "grid" / v.name / p.name};
-      write_file_atomic(job.config.string(), config.dump(2) + "\n");
-      grid_jobs.push_back(job);
-    }
-  }
+  const std::vector<TrainJob> grid_jobs = write_grid_jobs(variants, root);
   std::set<std::string> failed;
   if (o.executor == "slurm") {
     std::vector<TrainJob> pending;
@@ -614,25 +650,7 @@ int run_sweep(const std::string& file, const std::string& sweep_dir, const Sweep
   }
 
   // 2. Selection, then 3. the selected configuration at every seed.
-  std::vector<TrainJob> final_jobs;
-  for (const auto& v : variants) {
-    int chosen = 0;
-    if (v.grid.size() > 1) {
-      size_t tied = 1;
-      chosen = select_and_record(v, root, &tied);
-      if (chosen < 0) {
-        log_info("sweep", log_text(v.name, ": not every grid point finished, so nothing is selected or tested"));
-        continue;
-      }
-      log_info("sweep",
-               log_text(v.name, ": selected ", v.grid[chosen].name, " (", describe_values(v.grid[chosen].values),
-                        ") of ", v.grid.size(), " grid points on validation",
-                        (tied > 1 ? "; " + std::to_string(tied) +
-                                        " points tied on the validation score, the first in grid order was kept"
-                                  : std::string())));
-    }
-    for (auto& job : seed_jobs(v, v.grid[chosen].values, root)) final_jobs.push_back(job);
-  }
+  const std::vector<TrainJob> final_jobs = selected_seed_jobs(variants, root);
   if (o.executor == "slurm") {
     if (final_jobs.empty()) throw RuntimeFailure(sweep_dir + ": no variant has a selection to run (see above)");
     // Finished runs are not submitted again: a task would reload its data and predict
