@@ -7,6 +7,9 @@
 #                 unit tests, and the tensor-cache cases;
 #   build-asan/   the parts without LibTorch (core, io, eval, report, data) and their unit
 #                 tests under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   build-tsan/   the same under ThreadSanitizer: the thread pool, the bootstrap's workers,
+#                 the console sink, the decoders' and data check's pools (suppressions, for
+#                 uninstrumented third-party libraries only: tests/tsan.supp);
 #   build-fuzz/   both libFuzzer targets for a fixed budget (OSTEOFM_FUZZ_SECONDS, 30 s each).
 # Tests find ../shared beside the project; OSTEOFM_SHARED overrides that path.
 set -euo pipefail
@@ -44,5 +47,11 @@ configure build-asan -DCMAKE_BUILD_TYPE=Release -DOSTEOFM_WITHOUT_TORCH=ON -DOST
 cmake --build build-asan -j "$(nproc)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
+
+# Only the unit-test binary is built (-O1 by OSTEOFM_SANITIZE); the [cli] cases need the
+# osteofm binary, which this folder does not build.
+configure build-tsan -DCMAKE_BUILD_TYPE=Release -DOSTEOFM_WITHOUT_TORCH=ON -DOSTEOFM_SANITIZE=thread -DOSTEOFM_WERROR=ON
+cmake --build build-tsan -j "$(nproc)" --target osteofm_unit_tests
+TSAN_OPTIONS="halt_on_error=1:suppressions=$PWD/tests/tsan.supp" build-tsan/tests/osteofm_unit_tests "~[cli]"
 
 bash scripts/fuzz.sh "${OSTEOFM_FUZZ_SECONDS:-30}"
