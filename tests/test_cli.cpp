@@ -3,6 +3,7 @@
 
 #include "io/manifest.hpp"
 #include "planted.hpp"
+#include "train/config.hpp"
 #include "data/cache_index.hpp"
 
 using namespace osteofm;
@@ -139,4 +140,25 @@ TEST_CASE("cli: osteofm without osteofm-torch beside it says so, exit 1", "[cli]
   const std::string out = shell_output("'" + (dir / "osteofm") + "' synth --help; echo \"rc=$?\"");
   CHECK_THAT(out, Catch::Contains("cannot start " + (dir / "osteofm-torch")) && Catch::Contains("rc=1"));
   CHECK(count_lines(out) == 2);  // the one error line, then rc
+}
+
+// README's configuration reference is `osteofm config --markdown`, key for key.
+TEST_CASE("cli: osteofm config lists every key, and README's reference is its output", "[cli]") {
+  const CliResult text = run_osteofm("config");
+  REQUIRE(text.code == 0);
+  CHECK_THAT(text.out, Catch::Contains("train.epochs") && Catch::Contains("default 10") && Catch::Contains("[1, 100000]"));
+  const CliResult md = run_osteofm("config --markdown");
+  REQUIRE(md.code == 0);
+  const std::string readme = read_text(source("README.md"));
+  const std::string begin = "<!-- osteofm config --markdown: begin -->\n", end = "<!-- osteofm config --markdown: end -->";
+  const size_t a = readme.find(begin), b = readme.find(end);
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == md.out);
+  // Every key the defaults hold is listed (the table is where they come from).
+  const nlohmann::json defaults = default_train_config();
+  for (const auto& [section, keys] : defaults.items()) {
+    if (!keys.is_object() || section == "strategy") continue;
+    for (const auto& [name, value] : keys.items()) CHECK_THAT(md.out, Catch::Contains("`" + section + "." + name + "`"));
+  }
 }

@@ -96,7 +96,11 @@ TEST_CASE("train: linear probe caches frozen features and is reproducible, parti
 TEST_CASE("train: config errors name the key", "[train][image_io]") {
   TempDir dir;
   write_text(dir / "c.json", R"({"data": {"manifest": "m.csv"}, "train": {"epoch": 3}})");
-  CHECK_THROWS_WITH(resolve_train_config(dir / "c.json", {}), Catch::Contains("unknown config key 'train.epoch'"));
+  CHECK_THROWS_WITH(resolve_train_config(dir / "c.json", {}),
+                    Catch::Contains("unknown config key 'train.epoch'; did you mean 'train.epochs'?"));
+  // The right name in the wrong section; and a name too far from every key gets no guess.
+  write_text(dir / "e.json", R"({"data": {"manifest": "m.csv", "epochs": 3}})");
+  CHECK_THROWS_WITH(resolve_train_config(dir / "e.json", {}), Catch::Contains("'data.epochs'; did you mean 'train.epochs'?"));
   write_text(dir / "d.json", R"({"data": {"manifest": "m.csv"}})");
   // A --set value of the wrong type is named as the --set it is (was: "d.json: ... wrong type").
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.epochs=abc"}),
@@ -104,9 +108,10 @@ TEST_CASE("train: config errors name the key", "[train][image_io]") {
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"data.preload=3"}), Catch::Contains("'data.preload' has the wrong type"));
   // An unknown --set key is the --set's (was: "d.json: unknown config key 'train.lr'").
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.lr=0.1"}),
-                    Catch::Equals("--set 'train.lr=0.1': unknown config key 'train.lr'"));
+                    Catch::Equals("--set 'train.lr=0.1': unknown config key 'train.lr' ('osteofm config' lists every key)"));
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"trian.epochs=2"}),
-                    Catch::Equals("--set 'trian.epochs=2': unknown config key 'trian.epochs'"));
+                    Catch::Equals("--set 'trian.epochs=2': unknown config key 'trian.epochs'; did you mean 'train.epochs'? "
+                                  "('osteofm config' lists every key)"));
   // Range bounds as people write them (was: "[1, 1.04858e+06]").
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.batch_size=0"}), Catch::Contains("is outside [1, 1048576]"));
   CHECK_THROWS_WITH(resolve_train_config(dir / "d.json", {"train.warmup_epochs=-1"}), Catch::Contains("is outside [0, inf)"));

@@ -6,7 +6,7 @@
 #include "core/parallel.hpp"
 #include "core/error.hpp"
 #include "core/executable.hpp"
-#include "sweep/demo.hpp"
+#include "study/demo.hpp"
 
 namespace osteofm::cli {
 

@@ -8,7 +8,7 @@
 #include "core/parallel.hpp"
 #include "eval/bootstrap.hpp"
 #include "core/executable.hpp"
-#include "sweep/reproduce.hpp"
+#include "study/reproduce.hpp"
 
 namespace osteofm::cli {
 

@@ -10,26 +10,31 @@
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "models/classifier.hpp"
+#include "train/config_keys.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 json default_train_config() {
-  return json{
-      {"data", {{"manifest", ""}, {"workers", 0}, {"preload", "auto"}, {"prefetch", 4}}},
-      {"backbone", {{"preset", "dinov2-tiny"}, {"weights", ""}, {"arch", ""}, {"seed", 0}, {"image_size", 0}, {"crop_fraction", 0.0}}},
-      {"head", {{"feature", "cls"}, {"layernorm", false}, {"type", "softmax"}}},
-      {"strategy", {{"name", "linear_probe"}}},
-      {"augment", {{"enabled", true}, {"rotate_deg", 5.0}, {"scale", 0.05}, {"translate", 0.03}, {"brightness", 0.1},
-                   {"contrast", 0.1}, {"gamma", 0.1}, {"hflip", false}}},
-      {"train",
-       {{"epochs", 10}, {"batch_size", 16}, {"lr_head", 1e-3}, {"lr_body", 1e-4}, {"weight_decay", 0.05},
-        {"warmup_epochs", 1.0}, {"loss", "weighted_ce"}, {"label_smoothing", 0.0}, {"grad_accum", 1},
-        {"clip_norm", 1.0}, {"patience", 5}, {"seed", 1}, {"device", "auto"}, {"feature_cache", true},
-        {"test_predictions", true}}},
-  };
+  json defaults = json::object();
+  for (const ConfigKey& k : config_keys()) {
+    const size_t dot = k.key.find('.');
+    if (dot == std::string::npos) defaults[k.key] = k.default_value;
+    else defaults[k.key.substr(0, dot)][k.key.substr(dot + 1)] = k.default_value;
+  }
+  return defaults;
 }
+
+namespace {
+// "unknown config key 'train.epoch'; did you mean 'train.epochs'? ('osteofm config' lists
+// every key)".
+std::string unknown_key_message(const std::string& key) {
+  const std::string near = closest_config_key(key);
+  return "unknown config key '" + key + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
+         " ('osteofm config' lists every key)";
+}
+}  // namespace
 
 namespace {
 // Merges `over` into `base`; every key of `over` must exist in `base` (objects recursively;
@@ -37,7 +42,7 @@ namespace {
 void merge(json& base, const json& over, const std::string& path, const std::string& source) {
   for (auto it = over.begin(); it != over.end(); ++it) {
     const std::string key = path.empty() ? it.key() : path + "." + it.key();
-    if (!base.contains(it.key())) throw InputError(source + ": unknown config key '" + key + "'");
+    if (!base.contains(it.key())) throw InputError(source + ": " + unknown_key_message(key));
     json& b = base[it.key()];
     if (key == "strategy") {
       if (!it.value().is_object()) throw InputError(source + ": '" + key + "' must be an object");
@@ -113,7 +118,7 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
         const size_t dot = key.find('.', from);
         const std::string part = key.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
         if (d->is_object() && !d->contains(part))  // a typo on the command line is the --set's, not the file's
-          throw InputError("--set '" + o + "': unknown config key '" + key + "'");
+          throw InputError("--set '" + o + "': " + unknown_key_message(key));
         if (!d->is_object() || part == "strategy") {
           d = nullptr;
           break;
@@ -152,34 +157,13 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
   json resolved = default_train_config();
   merge(resolved, config, "", source);
   if (resolved["data"]["manifest"].get<std::string>().empty()) throw InputError(source + ": data.manifest is required");
-  // Every numeric field's range, before anything runs.
-  struct Range {
-    const char* key;
-    double lo, hi;
-    bool lo_open, hi_open;
-  };
-  const double inf = std::numeric_limits<double>::infinity();
-  static const Range ranges[] = {
-      {"data.workers", 0, 1024, false, false},        {"data.prefetch", 0, 1024, false, false},
-      {"train.epochs", 1, 100000, false, false},      {"train.batch_size", 1, 1 << 20, false, false},
-      {"train.lr_head", 0, 10, true, false},          {"train.lr_body", 0, 10, false, false},
-      {"train.weight_decay", 0, 10, false, false},    {"train.warmup_epochs", 0, inf, false, true},
-      {"train.label_smoothing", 0, 1, false, true},   {"train.grad_accum", 1, 1 << 20, false, false},
-      {"train.clip_norm", 0, inf, false, true},       {"train.patience", 1, 100000, false, false},
-      {"augment.rotate_deg", 0, 180, false, false},   {"augment.scale", 0, 1, false, true},
-      {"augment.translate", 0, 1, false, true},       {"augment.brightness", 0, 1, false, true},
-      {"augment.contrast", 0, 1, false, true},        {"augment.gamma", 0, 1, false, true},
-      {"backbone.image_size", 0, 8192, false, false}, {"backbone.crop_fraction", 0, 1, false, false},
-  };
-  for (const auto& r : ranges) {
-    const std::string k = r.key;
-    const double v = resolved[k.substr(0, k.find('.'))][k.substr(k.find('.') + 1)].get<double>();
+  // Every numeric field's range, before anything runs (config_keys.cpp declares them).
+  for (const ConfigKey& r : config_keys()) {
+    if (!r.ranged) continue;
+    const size_t dot = r.key.find('.');
+    const double v = resolved[r.key.substr(0, dot)][r.key.substr(dot + 1)].get<double>();
     const bool ok = std::isfinite(v) && (r.lo_open ? v > r.lo : v >= r.lo) && (r.hi_open ? v < r.hi : v <= r.hi);
-    if (!ok) {
-      auto bound = [](double b) { return std::isinf(b) ? std::string("inf") : format_double(b); };
-      const std::string range = (r.lo_open ? "(" : "[") + bound(r.lo) + ", " + bound(r.hi) + (r.hi_open ? ")" : "]");
-      throw InputError(source + ": " + k + " = " + format_double(v) + " is outside " + range);
-    }
+    if (!ok) throw InputError(source + ": " + r.key + " = " + format_double(v) + " is outside " + range_text(r));
   }
   const auto& t = resolved["train"];
   if (t["warmup_epochs"].get<double>() > t["epochs"].get<double>())

@@ -1,4 +1,4 @@
-#include "sweep/demo.hpp"
+#include "study/demo.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -9,7 +9,7 @@
 #include "core/layout.hpp"
 #include "core/log.hpp"
 #include "data/phantom.hpp"
-#include "sweep/reproduce.hpp"
+#include "study/reproduce.hpp"
 
 namespace osteofm {
 namespace fs = std::filesystem;

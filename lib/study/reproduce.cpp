@@ -1,4 +1,4 @@
-#include "sweep/reproduce.hpp"
+#include "study/reproduce.hpp"
 
 #include <array>
 #include <chrono>
@@ -45,7 +45,7 @@ using nlohmann::json;
 json paper_study_config() {
   // configs/sweeps/paper.json, read into the build by lib/CMakeLists.txt.
   static const char* const text =
-#include "sweep/paper_study.inc"
+#include "study/paper_study.inc"
       ;
   return json::parse(text);
 }
