@@ -28,6 +28,11 @@ const HeadType& head_type(const std::string& name) {
   throw InputError("head.type must be " + head_type_names() + ", not '" + name + "'");
 }
 
+torch::Tensor HeadType::loss(const ClassifierImpl& model, const torch::Tensor& outputs, const torch::Tensor& rows,
+                             const HeadLossInputs& inputs) const {
+  return class_score_loss(model, outputs, rows, inputs);
+}
+
 std::pair<torch::Tensor, torch::Tensor> HeadType::tscore_distribution(const torch::Tensor&) const {
   throw RuntimeFailure(std::string("head.type ") + name() + " predicts no T-score");
 }

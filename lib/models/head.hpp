@@ -34,9 +34,10 @@ class HeadType {
   virtual void add_parameters(ClassifierImpl& /*model*/) const {}
   // Head outputs [B, outputs] -> class scores [B, classes] (their softmax: probabilities).
   virtual torch::Tensor class_scores(const ClassifierImpl& model, const torch::Tensor& outputs) const = 0;
-  // The batch's training loss from its head outputs; `rows` index the training split.
+  // The batch's training loss from its head outputs; `rows` index the training split. By
+  // default cross-entropy on the class scores (class_score_loss below).
   virtual torch::Tensor loss(const ClassifierImpl& model, const torch::Tensor& outputs, const torch::Tensor& rows,
-                             const HeadLossInputs& inputs) const = 0;
+                             const HeadLossInputs& inputs) const;
   // True when the head regresses the DXA T-score: every training row needs one, and the
   // predictions carry t_score_pred and its SD.
   virtual bool regresses_tscore() const { return false; }

@@ -34,10 +34,6 @@ class OrdinalHead : public HeadType {
                          F::logsigmoid(s - t2)},
                         1);
   }
-  torch::Tensor loss(const ClassifierImpl& model, const torch::Tensor& outputs, const torch::Tensor& rows,
-                     const HeadLossInputs& inputs) const override {
-    return class_score_loss(model, outputs, rows, inputs);
-  }
 };
 
 const OrdinalHead ordinal_head;

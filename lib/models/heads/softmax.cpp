@@ -1,4 +1,4 @@
-// head.type softmax: one logit per class, cross-entropy.
+// head.type softmax: one logit per class, cross-entropy (HeadType::loss).
 #include "core/error.hpp"
 #include "models/classifier.hpp"
 #include "models/head.hpp"
@@ -11,10 +11,6 @@ class SoftmaxHead : public HeadType {
   const char* name() const override { return "softmax"; }
   int64_t outputs(int classes) const override { return classes; }
   torch::Tensor class_scores(const ClassifierImpl&, const torch::Tensor& outputs) const override { return outputs; }
-  torch::Tensor loss(const ClassifierImpl& model, const torch::Tensor& outputs, const torch::Tensor& rows,
-                     const HeadLossInputs& inputs) const override {
-    return class_score_loss(model, outputs, rows, inputs);
-  }
 };
 
 const SoftmaxHead softmax_head;
