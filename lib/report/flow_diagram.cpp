@@ -45,7 +45,7 @@ int text_width(const FlowBox& b) {
 }
 int box_height(const FlowBox& b) { return static_cast<int>(b.lines.size()) * kLine + 2 * kPad - 4; }
 
-FlowLayout layout(const FlowDiagram& d) {
+FlowLayout lay_out_flow(const FlowDiagram& d) {
   FlowLayout L;
   const int main_w = std::max({260, text_width(d.source), text_width(d.included)});
   const int side_w = std::max(240, text_width(d.excluded));
@@ -157,7 +157,7 @@ nlohmann::json cohort_flow_with_splits(nlohmann::json file, const Manifest& m) {
 }
 
 std::string render_flow_svg(const FlowDiagram& d) {
-  const FlowLayout L = layout(d);
+  const FlowLayout L = lay_out_flow(d);
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << L.width << "\" height=\"" << L.height
     << "\" viewBox=\"0 0 " << L.width << " " << L.height << "\" font-family=\"DejaVu Sans, Arial, sans-serif\">\n";
@@ -188,7 +188,7 @@ void write_flow_svg(const std::string& path, const FlowDiagram& d) { write_file_
 
 #if OSTEOFM_WITH_IMAGE_IO
 void write_flow_png(const std::string& path, const FlowDiagram& d) {
-  const FlowLayout L = layout(d);
+  const FlowLayout L = lay_out_flow(d);
   const double scale = 1.5;  // print resolution
   auto S = [&](int v) { return static_cast<int>(v * scale + 0.5); };
   cv::Mat img(S(L.height), S(L.width), CV_8UC3, cv::Scalar(255, 255, 255));
