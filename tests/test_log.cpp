@@ -79,7 +79,6 @@ TEST_CASE("log: --quiet keeps warnings and drops progress, --verbose adds debug,
   });
   CHECK(quiet == "osteofm: warning: sweep: kept\n");
   CHECK_FALSE(progress_drawn());
-  CHECK_FALSE(progress_recorded());
 
   set_log_level(LogLevel::debug);
   set_log_format(LogFormat::automatic);

@@ -11,8 +11,8 @@
 namespace osteofm::cli {
 
 namespace {
-// The global options that take a value (main's --threads, --max-pixels): verb_of skips them
-// with their value.
+// The global options that take a value (--threads, --max-pixels, --log-format): verb_of
+// skips them with their value.
 const char* const kValueOptions[] = {"--threads", "--max-pixels", "--log-format"};
 }  // namespace
 

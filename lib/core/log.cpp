@@ -94,7 +94,6 @@ void print_result(std::string_view text) {
 bool progress_drawn() {
   return log_level() != LogLevel::warning && stderr_is_terminal() && log_format() == LogFormat::text;
 }
-bool progress_recorded() { return log_level() != LogLevel::warning && !progress_drawn(); }
 
 void write_progress(std::string_view text) {
   if (log_level() == LogLevel::warning) return;

@@ -47,9 +47,8 @@ std::string log_text(const Parts&... parts) {
 void print_result(std::string_view text);
 // Progress drawn in place or a structured record, on stderr as given; nothing under --quiet.
 void write_progress(std::string_view text);
-// Progress bars are drawn: stderr is a terminal, log lines are text, the level is not quiet.
+// Progress bars are drawn: stderr is a terminal, log lines are text, the level is not quiet
+// (otherwise progress is written as JSON records, and not at all when quiet).
 bool progress_drawn();
-// Structured progress records are written instead: not quiet, and no bar is drawn.
-bool progress_recorded();
 
 }  // namespace osteofm

@@ -16,15 +16,18 @@ std::string head_type_names() {
   return names;
 }
 
-bool is_head_type(const std::string& name) {
+namespace {
+const HeadType* find_head_type(const std::string& name) {
   for (const HeadType* t : ranked_entries<const HeadType*>())
-    if (name == t->name()) return true;
-  return false;
+    if (name == t->name()) return t;
+  return nullptr;
 }
+}  // namespace
+
+bool is_head_type(const std::string& name) { return find_head_type(name) != nullptr; }
 
 const HeadType& head_type(const std::string& name) {
-  for (const HeadType* t : ranked_entries<const HeadType*>())
-    if (name == t->name()) return *t;
+  if (const HeadType* t = find_head_type(name)) return *t;
   throw InputError("head.type must be " + head_type_names() + ", not '" + name + "'");
 }
 

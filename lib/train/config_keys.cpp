@@ -58,7 +58,7 @@ const std::vector<ConfigKey>& config_keys() {
       key("backbone.preset", "dinov2-tiny", "string", "Backbone preset: a family's named architecture (osteofm weights presets)."),
       key("backbone.weights", "", "path", "Pretrained weights (safetensors, upstream tensor names); \"\" or random: random weights."),
       key("backbone.arch", "", "path", "An upstream architecture file (config.json, open_clip JSON) overriding the preset's."),
-      ranged("backbone.seed", 0, "integer", -kInf, kInf, true, true, "Seed of random backbone weights."),
+      key("backbone.seed", 0, "integer", "Seed of random backbone weights."),
       ranged("backbone.image_size", 0, "integer", 0, 8192, false, false, "Input side in pixels; 0: the preset's (a multiple of the patch size)."),
       ranged("backbone.crop_fraction", 0.0, "number", 0, 1, false, false, "Short-side crop fraction; 0: the preset's."),
       key("head.feature", "cls", "string", "What the head reads: the class token, it and the patch mean, or the pooled output.", "cls, cls_mean, pooled"),
@@ -84,7 +84,7 @@ const std::vector<ConfigKey>& config_keys() {
       ranged("train.grad_accum", 1, "integer", 1, 1 << 20, false, false, "Batches per optimizer step."),
       ranged("train.clip_norm", 1.0, "number", 0, kInf, false, true, "Gradient norm clipping; 0: none."),
       ranged("train.patience", 5, "integer", 1, 100000, false, false, "Epochs without a better validation score before stopping."),
-      ranged("train.seed", 1, "integer", -kInf, kInf, true, true, "Seed of the epoch order, augmentation and dropout."),
+      key("train.seed", 1, "integer", "Seed of the epoch order, augmentation and dropout."),
       key("train.device", "auto", "string", "auto (CUDA when present), cpu, cuda or cuda:N; not part of a run's identity."),
       key("train.feature_cache", true, "boolean", "A frozen backbone's features computed once and reused every epoch."),
       key("train.test_predictions", true, "boolean", "Predict and evaluate the test split (a sweep's grid points do not)."),
@@ -93,7 +93,7 @@ const std::vector<ConfigKey>& config_keys() {
 }
 
 std::string range_text(const ConfigKey& k) {
-  if (!k.ranged || (std::isinf(k.lo) && std::isinf(k.hi))) return "";
+  if (!k.ranged) return "";
   auto bound = [](double b) { return std::isinf(b) ? std::string("inf") : format_double(b); };
   return (k.lo_open ? "(" : "[") + bound(k.lo) + ", " + bound(k.hi) + (k.hi_open ? ")" : "]");
 }
