@@ -93,12 +93,11 @@ torch::Tensor SplitData::take(const std::vector<int64_t>& rows) const {
   // Each worker makes its own tensor; the caller's thread stacks them (the caller may be
   // in inference mode, which is per thread, and its tensors cannot be written from others).
   std::vector<torch::Tensor> parts(rows.size());
-  if (source_size.size() != labels.size()) source_size.assign(labels.size(), {0, 0});
   parallel_for(rows.size(), threads, [&](size_t i, int) {
     const int64_t r = rows[i];
     try {
       const GrayImage image = read_image(path[r]);
-      source_size[static_cast<size_t>(r)] = {image.width, image.height};
+      source_size.set(static_cast<size_t>(r), labels.size(), image.width, image.height);
       parts[i] = resize_image(image, pre);
     } catch (const InputError& e) {
       throw InputError(where[r] + ": " + e.what());
@@ -121,11 +120,10 @@ torch::Tensor SplitData::take_masks(const std::vector<int64_t>& rows) const {
       int w = 0, h = 0;
       const auto m = read_png_u8(mask_path[r], &w, &h);
       // Resized to the model's size, a mask of another size would still "fit": refuse it.
-      if (static_cast<size_t>(r) < source_size.size() && source_size[static_cast<size_t>(r)][0] > 0 &&
-          (source_size[static_cast<size_t>(r)][0] != w || source_size[static_cast<size_t>(r)][1] != h))
+      const std::array<int, 2> image = source_size.get(static_cast<size_t>(r));
+      if (image[0] > 0 && (image[0] != w || image[1] != h))
         throw InputError("mask " + mask_path[r] + " is " + std::to_string(w) + "x" + std::to_string(h) + ", its image " +
-                         std::to_string(source_size[static_cast<size_t>(r)][0]) + "x" +
-                         std::to_string(source_size[static_cast<size_t>(r)][1]));
+                         std::to_string(image[0]) + "x" + std::to_string(image[1]));
       parts[i] = resize_mask(m.data(), h, w, pre);
     } catch (const InputError& e) {
       throw InputError(where[r] + ": " + e.what());

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,39 @@ struct PrefetchSlot {
   }
 };
 
+// [width, height] of each image as decoded ({0, 0} until then): a mask must match it. take()
+// writes it on the prefetcher's thread while the split's owner may copy the split, so every
+// access is locked (a copy taken while the first batch grew the table read freed memory).
+class SourceSizes {
+ public:
+  SourceSizes() = default;
+  SourceSizes(const SourceSizes& other) : sizes_(other.snapshot()) {}
+  SourceSizes& operator=(const SourceSizes& other) {
+    auto sizes = other.snapshot();
+    std::lock_guard<std::mutex> lock(mu_);
+    sizes_ = std::move(sizes);
+    return *this;
+  }
+  // Row `row` of a split of `rows` images.
+  void set(size_t row, size_t rows, int width, int height) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sizes_.size() != rows) sizes_.assign(rows, {0, 0});
+    sizes_[row] = {width, height};
+  }
+  std::array<int, 2> get(size_t row) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return row < sizes_.size() ? sizes_[row] : std::array<int, 2>{0, 0};
+  }
+
+ private:
+  std::vector<std::array<int, 2>> snapshot() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sizes_;
+  }
+  mutable std::mutex mu_;
+  std::vector<std::array<int, 2>> sizes_;
+};
+
 // One split: labels and ids, and its images either decoded once into memory (preload) or
 // decoded on demand, batch by batch, with the next batches prefetched in the background.
 struct SplitData {
@@ -53,8 +87,7 @@ struct SplitData {
   torch::Tensor images;                         // [N, 1, S, S] in [0,1] when preloaded
   Preprocessing pre;
   int threads = 1;
-  // [width, height] of each image as decoded (0 until then): a mask must match it.
-  mutable std::vector<std::array<int, 2>> source_size;
+  mutable SourceSizes source_size;
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 
   // Images [k, 1, S, S] of the given rows (decoded in parallel unless preloaded).
