@@ -1,10 +1,17 @@
-// A dynamic parallel loop over [0, n) on `threads` std::threads (the caller's included).
+// A dynamic parallel loop over [0, n) on `threads` workers (the caller's included).
 // body(i, t) gets the item and the worker's index t in [0, threads), for per-thread buffers.
 // The first exception thrown by any body is rethrown after every worker has stopped.
+//
+// The helpers are threads of one process-wide pool, started on first use and kept (it grows
+// to the largest count asked for): a batch decode or a bootstrap does not start and join
+// threads on every call. A body may itself call parallel_for: the caller works through
+// its own loop, so an inner loop finishes even when every pool thread is busy.
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,28 +35,15 @@ inline int resolve_threads(int requested) {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
+// Runs body(i, t) for every i in [0, n) on `workers` workers: the caller as t = 0, pool
+// threads as t = 1..workers-1 (those that start before the loop runs out). Returns once
+// every worker that started has stopped; the first exception is rethrown.
+void run_parallel_loop(size_t n, int workers, const std::function<void(size_t, int)>& body);
+
 template <typename F>
 void parallel_for(size_t n, int threads, F&& body) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex mu;
-  auto worker = [&](int t) {
-    for (size_t i = next++; i < n; i = next++) {
-      try {
-        body(i, t);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!failure) failure = std::current_exception();
-        next = n;  // stop handing out work
-      }
-    }
-  };
-  const int nt = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(std::max<size_t>(n, 1))));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < nt; ++t) pool.emplace_back(worker, t);
-  worker(0);
-  for (auto& th : pool) th.join();
-  if (failure) std::rethrow_exception(failure);
+  const int workers = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(std::max<size_t>(n, 1))));
+  run_parallel_loop(n, workers, [&body](size_t i, int t) { body(i, t); });
 }
 
 }  // namespace osteofm
