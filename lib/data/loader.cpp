@@ -20,6 +20,10 @@
 
 namespace osteofm {
 
+// An epoch's batches decoded ahead on a thread of its own. It reads its own copy of the
+// split (the paths and ids; images and caches are shared, not copied): the owner may then be
+// moved, assigned or destroyed at any point of the epoch. Reading the owner's members, the
+// producer read a vector that a move had emptied (a SegFault now and then).
 class BatchPrefetcher {
  public:
   BatchPrefetcher(const SplitData& d, std::vector<int64_t> order, int64_t batch, int depth)
@@ -69,7 +73,7 @@ class BatchPrefetcher {
       cv_.notify_all();
     }
   }
-  const SplitData& data_;
+  const SplitData data_;
   std::vector<int64_t> order_;
   int64_t batch_, batches_ = 0, consumed_ = 0;
   int depth_;
@@ -97,7 +101,7 @@ torch::Tensor SplitData::take(const std::vector<int64_t>& rows) const {
     const int64_t r = rows[i];
     try {
       const GrayImage image = read_image(path[r]);
-      source_size.set(static_cast<size_t>(r), labels.size(), image.width, image.height);
+      source_size->set(static_cast<size_t>(r), labels.size(), image.width, image.height);
       parts[i] = resize_image(image, pre);
     } catch (const InputError& e) {
       throw InputError(where[r] + ": " + e.what());
@@ -120,7 +124,7 @@ torch::Tensor SplitData::take_masks(const std::vector<int64_t>& rows) const {
       int w = 0, h = 0;
       const auto m = read_png_u8(mask_path[r], &w, &h);
       // Resized to the model's size, a mask of another size would still "fit": refuse it.
-      const std::array<int, 2> image = source_size.get(static_cast<size_t>(r));
+      const std::array<int, 2> image = source_size->get(static_cast<size_t>(r));
       if (image[0] > 0 && (image[0] != w || image[1] != h))
         throw InputError("mask " + mask_path[r] + " is " + std::to_string(w) + "x" + std::to_string(h) + ", its image " +
                          std::to_string(image[0]) + "x" + std::to_string(image[1]));

@@ -38,18 +38,9 @@ struct PrefetchSlot {
 };
 
 // [width, height] of each image as decoded ({0, 0} until then): a mask must match it. take()
-// writes it on the prefetcher's thread while the split's owner may copy the split, so every
-// access is locked (a copy taken while the first batch grew the table read freed memory).
+// fills it in on the prefetcher's thread while the split's owner reads it: locked.
 class SourceSizes {
  public:
-  SourceSizes() = default;
-  SourceSizes(const SourceSizes& other) : sizes_(other.snapshot()) {}
-  SourceSizes& operator=(const SourceSizes& other) {
-    auto sizes = other.snapshot();
-    std::lock_guard<std::mutex> lock(mu_);
-    sizes_ = std::move(sizes);
-    return *this;
-  }
   // Row `row` of a split of `rows` images.
   void set(size_t row, size_t rows, int width, int height) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -62,10 +53,6 @@ class SourceSizes {
   }
 
  private:
-  std::vector<std::array<int, 2>> snapshot() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return sizes_;
-  }
   mutable std::mutex mu_;
   std::vector<std::array<int, 2>> sizes_;
 };
@@ -87,7 +74,8 @@ struct SplitData {
   torch::Tensor images;                         // [N, 1, S, S] in [0,1] when preloaded
   Preprocessing pre;
   int threads = 1;
-  mutable SourceSizes source_size;
+  // Shared by the copies of a split (the same images), among them an epoch's prefetcher.
+  std::shared_ptr<SourceSizes> source_size = std::make_shared<SourceSizes>();
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 
   // Images [k, 1, S, S] of the given rows (decoded in parallel unless preloaded).
