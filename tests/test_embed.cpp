@@ -114,15 +114,15 @@ TEST_CASE("preprocess: presets carry their upstream geometry, overrides and cach
   json config = default_train_config();
   config["backbone"]["preset"] = "dinov2-tiny";
   config["backbone"]["image_size"] = 126;
-  BuiltClassifier b = build_classifier(config);
+  BuiltClassifier b = build_classifier(typed_run_config(config));
   CHECK(b.backbone.preset.preprocessing.size == 126);
   config["backbone"]["image_size"] = 120;
-  CHECK_THROWS_WITH(build_classifier(config), Catch::Contains("backbone.image_size = 120") &&
+  CHECK_THROWS_WITH(build_classifier(typed_run_config(config)), Catch::Contains("backbone.image_size = 120") &&
                                                    Catch::Contains("patch size 14") && Catch::Contains("112 or 126"));
   config["backbone"]["image_size"] = 0;
   config["backbone"]["preset"] = "chexagent-tiny";
   config["backbone"]["crop_fraction"] = 0.875;
-  CHECK_THROWS_WITH(build_classifier(config), Catch::Contains("backbone.crop_fraction"));
+  CHECK_THROWS_WITH(build_classifier(typed_run_config(config)), Catch::Contains("backbone.crop_fraction"));
 
   // A cache of another field of view, or fewer pixels, is refused; a larger one is resized.
   Preprocessing model;

@@ -14,6 +14,8 @@
 #include "explain/occlusion_control.hpp"
 #include "explain/reference_maps.hpp"
 #include "explain/rollout.hpp"
+#include "explain/saliency_map.hpp"
+#include "sweep/sweep.hpp"
 #include "data/regions.hpp"
 #include "io/image.hpp"
 #include "models/embed.hpp"
@@ -521,7 +523,7 @@ TEST_CASE("occlusion_cam: each grid cell is the drop of the class probability wi
   json c = default_train_config();
   c["backbone"]["preset"] = "dinov2-tiny";
   c["backbone"]["seed"] = 7;
-  BuiltClassifier b = build_classifier(c);
+  BuiltClassifier b = build_classifier(typed_run_config(c));
   b.model->eval();
   const Preprocessing pre = b.backbone.preset.preprocessing;
   const int64_t S = pre.size, P = b.backbone.vit->arch.patch_size, G = S / P;
@@ -746,4 +748,15 @@ TEST_CASE("gradcam: every family, registers dropped, CAM in [0,1] at the input s
     CHECK(out.at("cam").max().item<double>() <= 1.0);
     CHECK(out.at("logits").sizes() == torch::IntArrayRef({2, 3}));
   }
+}
+
+TEST_CASE("saliency maps: each registers itself by name, and --cam and a study's explain.maps read the registry", "[explain]") {
+  CHECK(saliency_map_names() == std::vector<std::string>{"gradcam", "gradxact", "occlusion", "rollout"});
+  for (const auto& name : saliency_map_names()) CHECK(std::string(make_saliency_map(name, {})->name()) == name);
+  CHECK_THROWS_WITH(make_saliency_map("lime", {}), Catch::Equals("--cam must be gradcam, gradxact, occlusion or rollout, not 'lime'"));
+  const json study = {{"explain", {{"maps", {"rollout", "lime"}}}}};
+  CHECK_THROWS_WITH(study_explain_maps(study, "s.json", saliency_map_names()),
+                    Catch::Equals("s.json: 'explain.maps': 'lime' is not gradcam, gradxact, occlusion or rollout"));
+  // The sweep part, which cannot see explain, checks the form only.
+  CHECK(study_explain_maps(study, "s.json", {}) == std::vector<std::string>{"rollout", "lime"});
 }

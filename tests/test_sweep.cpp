@@ -4,12 +4,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
 
 #include "core/csv.hpp"
 
+#include "sweep/executor.hpp"
 #include "sweep/sweep.hpp"
 #include "support.hpp"
 
@@ -500,4 +502,32 @@ TEST_CASE("reproduce: on Slurm every stage is a job after the one before, from a
   CHECK_THAT(again.out, Catch::Contains("every run has finished; nothing submitted"));
   CHECK(again.out.find("submitted job array") == std::string::npos);
   CHECK(fs::last_write_time(dir.path / "out/sweep/seeds/dinov2-linear/seed-2/predictions_test.csv") == stamp);
+}
+
+TEST_CASE("sweep: every child is one typed command, as an argv or a batch script line, and executors are objects", "[sweep]") {
+  SweepOptions o;
+  o.binary = "/opt/osteofm/bin/osteofm";
+  o.threads = 3;
+  const ChildCommand train = child_command(o, {"train", "--config", "/runs/a b/config.json"});
+  REQUIRE(train.words.size() >= 6);
+  CHECK(train.words.front() == "/opt/osteofm/bin/osteofm");
+  CHECK(std::find(train.words.begin(), train.words.end(), "--threads") != train.words.end());
+  CHECK(train.words[train.words.size() - 3] == "train");
+  // Plain words stay as typed, the rest is quoted; the script's own variables pass as they are.
+  const std::string line = train.script_line(" --out \"$run\"");
+  CHECK_THAT(line, Catch::StartsWith("exec /opt/osteofm/bin/osteofm ") && Catch::Contains(" --threads 3 train --config ") &&
+                       Catch::Contains("'/runs/a b/config.json'") && Catch::EndsWith(" --out \"$run\""));
+  CHECK_THROWS_WITH(child_command(o, {"train", "--out", "a\nb"}).script_line(), Catch::Contains("control character"));
+  o.force = true;
+  o.sbatch_args = "--partition=gpu --comment='a b'";
+  CHECK(slurm_pass_on(o) ==
+        std::vector<std::string>({"--executor", "slurm", "--force", "--sbatch-args", "--partition=gpu --comment='a b'"}));
+  // One place knows the executors' names.
+  o.executor = "ssh";
+  CHECK_THROWS_WITH(make_sweep_executor(o), Catch::Equals("--executor must be local or slurm, not 'ssh'"));
+  o.executor = "local";
+  CHECK(make_sweep_executor(o) != nullptr);
+  o.executor = "slurm";
+  o.sbatch_args = "--comment=$(touch x)";
+  CHECK_THROWS_WITH(make_sweep_executor(o), Catch::Contains("command substitution"));
 }

@@ -10,7 +10,9 @@
 
 #include "train/adamw.hpp"
 #include "train/class_weights.hpp"
+#include "core/dotted_values.hpp"
 #include "train/config.hpp"
+#include "train/config_keys.hpp"
 #include "train/early_stopping.hpp"
 #include "train/run_folder.hpp"
 #include "train/schedule.hpp"
@@ -248,4 +250,59 @@ TEST_CASE("trainer parts: a run written before a config key existed still resume
   older["train"]["lr_head"] = 0.5;
   older["train"]["device"] = "cuda:1";
   CHECK(osteofm::first_difference(osteofm::run_identity(older), osteofm::run_identity(today)).empty());
+}
+
+TEST_CASE("trainer parts: the typed config reads every declared key and names a missing or mistyped one",
+          "[train][parts]") {
+  const nlohmann::json resolved =
+      osteofm::resolve_train_config_json({{"data", {{"manifest", "/m.csv"}}}}, {"augment.gamma=0.2"}, "c.json", "/");
+  const osteofm::RunConfig typed = osteofm::typed_run_config(resolved, "c.json");
+  CHECK(typed.data.manifest == "/m.csv");
+  CHECK(typed.data.preload == "auto");
+  CHECK(typed.train.epochs == 10);
+  CHECK(typed.train.lr_head == 1e-3);
+  CHECK(typed.augment.enabled);
+  CHECK(typed.augment.rotate_deg == 5.0);
+  CHECK(typed.augment.gamma == 0.2);
+  CHECK(typed.head.type == "softmax");
+  CHECK(typed.head.classes == 3);
+  CHECK(typed.strategy["name"] == "linear_probe");
+  CHECK(typed.document == resolved);
+  // Every declared key is bound to a field: without it the typed view is refused, naming
+  // it (before, a stored config.json missing a key was read as undefined behaviour).
+  for (const osteofm::ConfigKey& k : osteofm::config_keys()) {
+    nlohmann::json without = resolved;
+    const size_t dot = k.key.rfind('.');
+    if (dot == std::string::npos) without.erase(k.key);
+    else (*osteofm::make_dotted(without, k.key.substr(0, dot))).erase(k.key.substr(dot + 1));
+    INFO(k.key);
+    CHECK_THROWS_WITH(osteofm::typed_run_config(without, "run/config.json"),
+                      Catch::Equals("run/config.json: config key '" + k.key + "' is missing"));
+  }
+  nlohmann::json mistyped = resolved;
+  mistyped["train"]["epochs"] = "ten";
+  CHECK_THROWS_WITH(osteofm::typed_run_config(mistyped, "c.json"),
+                    Catch::Equals("c.json: config key 'train.epochs' has the wrong type (\"ten\")"));
+  mistyped["train"]["epochs"] = 2.5;
+  CHECK_THROWS_WITH(osteofm::typed_run_config(mistyped, "c.json"), Catch::Contains("'train.epochs' has the wrong type"));
+  // Allowed values come from the key table (head.type's from the head registry).
+  CHECK_THROWS_WITH(osteofm::resolve_train_config_json({{"data", {{"manifest", "/m.csv"}}}}, {"head.feature=avg"}, "c.json", "/"),
+                    Catch::Equals("c.json: head.feature must be cls, cls_mean or pooled, not 'avg'"));
+  CHECK_THROWS_WITH(osteofm::resolve_train_config_json({{"data", {{"manifest", "/m.csv"}}}}, {"train.loss=focal"}, "c.json", "/"),
+                    Catch::Equals("c.json: train.loss must be weighted_ce or ce, not 'focal'"));
+  CHECK(osteofm::find_config_key("head.type")->allowed == std::vector<std::string>{"softmax", "ordinal", "tscore"});
+}
+
+TEST_CASE("trainer parts: one walker of dotted paths", "[train][parts]") {
+  nlohmann::json doc = {{"train", {{"epochs", 3}}}, {"strategy", {{"name", "lora"}}}};
+  REQUIRE(osteofm::find_dotted(doc, "train.epochs"));
+  CHECK(*osteofm::find_dotted(doc, "train.epochs") == 3);
+  CHECK(osteofm::find_dotted(doc, "train.epoch") == nullptr);
+  CHECK(osteofm::find_dotted(doc, "train.epochs.x") == nullptr);
+  *osteofm::make_dotted(doc, "augment.gamma") = 0.1;
+  CHECK(doc["augment"]["gamma"] == 0.1);
+  std::string blocked;
+  CHECK(osteofm::make_dotted(doc, "train.epochs.x", &blocked) == nullptr);
+  CHECK(blocked == "train.epochs");
+  CHECK(doc["train"]["epochs"] == 3);
 }

@@ -6,9 +6,20 @@
 #include "core/parallel.hpp"
 #include "core/error.hpp"
 #include "core/executable.hpp"
+#include "core/json_file.hpp"
+#include "explain/saliency_map.hpp"
 #include "sweep/sweep.hpp"
 
 namespace osteofm::cli {
+
+namespace {
+// A study's saliency maps (reproduce's explain.maps) are explain's, a part the sweep does not
+// link: their names are checked here, the rest of the file by expand_sweep.
+void check_explain_maps(const std::string& config) {
+  const nlohmann::json j = parse_json_file(config);
+  if (j.is_object()) study_explain_maps(j, config, saliency_map_names());
+}
+}  // namespace
 
 void add_sweep_command(CLI::App& root, Commands& commands) {
   struct Options {
@@ -36,6 +47,7 @@ void add_sweep_command(CLI::App& root, Commands& commands) {
     stop_safely_on_interrupt("the sweep stopped; finished runs and the checkpoints of the stopped ones are kept: rerun "
                              "it with --resume to carry on");
     o->sweep.gpus = gpu_list(o->gpus);
+    check_explain_maps(o->config);
     if (o->check) {
       const auto variants = expand_sweep(o->config);
       const auto problems = check_sweep(variants, o->config);

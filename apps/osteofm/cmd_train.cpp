@@ -38,7 +38,7 @@ void add_train_command(CLI::App& root, Commands& commands) {
     stop_safely_on_interrupt("training in " + o->out + " stopped at a batch boundary; its last checkpoint is kept: resume "
                              "with 'osteofm train --config " + o->config + " --out " + o->out + " --resume'");
     const auto config = resolve_train_config(o->config, o->set);
-    const TrainSummary s = train_run(config, o->out, o->resume, test_hooks());
+    const TrainSummary s = train_run(typed_run_config(config, o->config), o->out, o->resume, test_hooks());
     std::cout << o->out << ": " << s.epochs_run << " epochs" << (s.resumed ? " (resumed)" : "") << ", best " << (s.selection_metric == "val_auc_macro" ? "val macro AUC " : "val accuracy (no macro AUC: a class is missing) ")
               << s.best_val_auc << " at epoch " << s.best_epoch << ", " << s.trainable_parameters
               << " trainable parameters\n";

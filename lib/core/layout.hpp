@@ -22,13 +22,13 @@ inline constexpr const char* kProvenance = "provenance.json";
 inline constexpr const char* kCheckpoints = "checkpoints";
 inline constexpr const char* kLastCheckpoint = "last.safetensors";
 inline constexpr const char* kBestCheckpoint = "best.safetensors";
-inline constexpr const char* kPredictionsTest = "predictions_test.csv";
-inline constexpr const char* kPredictionsVal = "predictions_val.csv";
-inline constexpr const char* kMetricsTest = "metrics_test.json";
-// Written after the last figure of metrics_test.json: its presence means all are drawn.
-inline constexpr const char* kMetricsTestFigures = "metrics_test_figures.json";
 inline std::string predictions_file(const std::string& split) { return "predictions_" + split + ".csv"; }
 inline std::string metrics_file(const std::string& split) { return "metrics_" + split + ".json"; }
+inline const std::string kPredictionsTest = predictions_file("test");
+inline const std::string kPredictionsVal = predictions_file("val");
+inline const std::string kMetricsTest = metrics_file("test");
+// Written after the last figure of metrics_test.json: its presence means all are drawn.
+inline constexpr const char* kMetricsTestFigures = "metrics_test_figures.json";
 
 // RUN/explain.
 inline constexpr const char* kExplainDir = "explain";

@@ -7,7 +7,6 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/csv.hpp"
@@ -210,26 +209,26 @@ SplitData load_split(const Manifest& m, const std::string& split, const Preproce
   return d;
 }
 
-torch::Tensor augment_batch(const torch::Tensor& x, const nlohmann::json& a) {
-  if (!a.value("enabled", true)) return x;
+torch::Tensor augment_batch(const torch::Tensor& x, const AugmentSettings& a) {
+  if (!a.enabled) return x;
   const int64_t B = x.size(0);
   const double pi = 3.14159265358979323846;
   auto uni = [&](double r) { return (torch::rand({B}, x.options()) * 2 - 1) * r; };
-  auto angle = uni(a.value("rotate_deg", 5.0) * pi / 180.0);
-  auto scale = 1 + uni(a.value("scale", 0.05));
-  auto tx = uni(a.value("translate", 0.03) * 2), ty = uni(a.value("translate", 0.03) * 2);
+  auto angle = uni(a.rotate_deg * pi / 180.0);
+  auto scale = 1 + uni(a.scale);
+  auto tx = uni(a.translate * 2), ty = uni(a.translate * 2);
   auto cos = torch::cos(angle) / scale, sin = torch::sin(angle) / scale;
   auto theta = torch::stack({torch::stack({cos, -sin, tx}, 1), torch::stack({sin, cos, ty}, 1)}, 1);  // [B,2,3]
   namespace F = torch::nn::functional;
   auto grid = F::affine_grid(theta, {B, 1, x.size(2), x.size(3)}, /*align_corners=*/false);
   auto y = F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
-  if (a.value("hflip", false)) {
+  if (a.hflip) {
     auto flip = (torch::rand({B, 1, 1, 1}, x.options()) < 0.5).to(x.dtype());
     y = flip * y.flip({3}) + (1 - flip) * y;
   }
   auto v = [&](double r) { return uni(r).view({B, 1, 1, 1}); };
-  y = y.clamp(0, 1).pow(torch::exp(v(a.value("gamma", 0.1))));
-  y = (y - 0.5) * (1 + v(a.value("contrast", 0.1))) + 0.5 + v(a.value("brightness", 0.1));
+  y = y.clamp(0, 1).pow(torch::exp(v(a.gamma)));
+  y = (y - 0.5) * (1 + v(a.contrast)) + 0.5 + v(a.brightness);
   return y.clamp(0, 1);
 }
 

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
 #include <torch/torch.h>
 
 #include "io/manifest.hpp"
@@ -103,9 +102,18 @@ std::string cache_geometry_problem(const Preprocessing& cache, const Preprocessi
 SplitData load_split(const Manifest& manifest, const std::string& split, const Preprocessing& pre, int threads,
                      const std::string& preload = "auto", bool need_labels = true);
 
+// A run config's augment section (train/config.hpp fills it; the defaults are declared in
+// train/config_keys.cpp, not here).
+struct AugmentSettings {
+  bool enabled = false;
+  double rotate_deg = 0;  // largest rotation, degrees
+  double scale = 0, translate = 0, brightness = 0, contrast = 0, gamma = 0;  // largest relative changes
+  bool hflip = false;
+};
+
 // Small rotation / scale / translation, brightness / contrast / gamma; no horizontal flip
 // unless asked (the heart and aortic knob sit on the left: a flipped chest is not a chest
 // this model will ever see). Uses torch's global generator: seed it for reproducibility.
-torch::Tensor augment_batch(const torch::Tensor& gray01, const nlohmann::json& augment);
+torch::Tensor augment_batch(const torch::Tensor& gray01, const AugmentSettings& augment);
 
 }  // namespace osteofm

@@ -3,10 +3,12 @@
 // "wilson"}.
 #pragma once
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "core/dotted_values.hpp"
 #include "eval/bootstrap.hpp"
 #include "eval/screening.hpp"
 
@@ -23,11 +25,12 @@ inline nlohmann::json wilson_json(const Proportion& p) {
   if (!p.defined()) return {{"estimate", nullptr}, {"wilson", nullptr}, {"reason", "empty denominator"}};
   return {{"estimate", p.estimate}, {"wilson", {p.lower, p.upper}}};
 }
-// Puts `value` at a dotted path ("auc_per_class.normal").
+// Puts `value` at a dotted path ("auc_per_class.normal"); the parts before the last are
+// objects (the caller's own report: a value in the way is a programming error).
 inline void put_path(nlohmann::json& root, const std::string& path, nlohmann::json value) {
-  const auto dot = path.find('.');
-  if (dot == std::string::npos) root[path] = std::move(value);
-  else put_path(root[path.substr(0, dot)], path.substr(dot + 1), std::move(value));
+  nlohmann::json* node = make_dotted(root, path);
+  if (!node) throw std::logic_error("put_path: a value stands where '" + path + "' needs an object");
+  *node = std::move(value);
 }
 
 }  // namespace osteofm

@@ -12,9 +12,9 @@ namespace osteofm {
 
 Predictions parse_predictions(const std::string& text, const std::string& source) {
   CsvTable t = parse_csv(text, source);
-  const char* required[] = {"image_id", "patient_id", "label", "p_normal", "p_osteopenia", "p_osteoporosis"};
-  int col[6];
-  for (int k = 0; k < 6; ++k) {
+  const auto& required = kPredictionColumns;
+  int col[kPredictionColumns.size()];
+  for (size_t k = 0; k < required.size(); ++k) {
     col[k] = t.column(required[k]);
     if (col[k] < 0)
       throw InputError(source + ":" + std::to_string(t.header_line) + ": required column '" + required[k] + "' is missing");
@@ -66,13 +66,19 @@ Predictions parse_predictions(const std::string& text, const std::string& source
 
 Predictions read_predictions(const std::string& path) { return parse_predictions(read_file(path), path); }
 
+std::vector<std::string> prediction_fields(const std::string& image_id, const std::string& patient_id, int label,
+                                           const std::array<double, kNumClasses>* p) {
+  std::vector<std::string> f = {image_id, patient_id, label >= 0 ? std::to_string(label) : ""};
+  for (int k = 0; k < kNumClasses; ++k) f.push_back(p ? format_double((*p)[k]) : "");
+  return f;
+}
+
 void write_predictions(const std::string& path, const Predictions& p) {
-  std::vector<std::string> header = {"image_id", "patient_id", "label", "p_normal", "p_osteopenia", "p_osteoporosis"};
+  std::vector<std::string> header(kPredictionColumns.begin(), kPredictionColumns.end());
   header.insert(header.end(), p.extra_header.begin(), p.extra_header.end());
   std::string text = csv_line(header);
   for (size_t i = 0; i < p.size(); ++i) {
-    std::vector<std::string> f = {p.image_id[i], p.patient_id[i], std::to_string(p.scored.label[i])};
-    for (int k = 0; k < kNumClasses; ++k) f.push_back(format_double(p.scored.score[i][k]));
+    std::vector<std::string> f = prediction_fields(p.image_id[i], p.patient_id[i], p.scored.label[i], &p.scored.score[i]);
     if (i < p.extra.size()) f.insert(f.end(), p.extra[i].begin(), p.extra[i].end());
     text += csv_line(f);
   }

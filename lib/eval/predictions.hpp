@@ -18,6 +18,14 @@ struct Predictions {
   size_t size() const { return image_id.size(); }
 };
 
+// The columns every predictions CSV starts with (eval's input, train's and predict's output).
+inline constexpr std::array<const char*, 6> kPredictionColumns = {"image_id", "patient_id", "label",
+                                                                  "p_normal", "p_osteopenia", "p_osteoporosis"};
+// A row's fields in those columns: the label blank when it is negative (unknown), the
+// probabilities blank when `p` is null (an image that could not be scored).
+std::vector<std::string> prediction_fields(const std::string& image_id, const std::string& patient_id, int label,
+                                           const std::array<double, kNumClasses>* p);
+
 // Strict: every row needs an integer label 0..2 and three finite probabilities in [0,1]
 // summing to 1 within 1e-6. Errors are InputError("<file>:<line>: row N: ...").
 Predictions read_predictions(const std::string& path);

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "core/csv.hpp"
+#include "core/dotted_values.hpp"
 #include "core/numbers.hpp"
 
 namespace osteofm {
@@ -27,15 +28,7 @@ std::string take_replicates(json& report, const std::vector<std::string>& paths)
   std::vector<const json*> columns;
   size_t rows = 0;
   for (const auto& path : paths) {
-    const json* node = &report;
-    size_t start = 0;
-    while (node && start <= path.size()) {
-      const size_t dot = path.find('.', start);
-      const std::string part = path.substr(start, dot - start);
-      node = node->is_object() && node->contains(part) ? &(*node)[part] : nullptr;
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
+    const json* node = find_dotted(report, path);
     const json* values = node && node->is_object() && node->contains(kReplicatesKey) ? &(*node)[kReplicatesKey] : nullptr;
     columns.push_back(values);
     if (values) rows = std::max(rows, values->size());

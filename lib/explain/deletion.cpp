@@ -9,6 +9,8 @@
 #include <torch/torch.h>
 
 #include "core/labels.hpp"
+#include "explain/ci_json.hpp"
+#include "explain/occlusion_study.hpp"
 
 namespace osteofm {
 
@@ -61,7 +63,8 @@ double curve_area(const std::vector<double>& x, const std::vector<double>& y) {
 
 namespace osteofm {
 
-DeletionStudy::DeletionStudy(int steps, uint64_t seed, const ScoredSet& blank) : seed_(seed) {
+DeletionStudy::DeletionStudy(int steps, uint64_t seed, const ScoredSet& blank, std::string fill)
+    : fill_(std::move(fill)), seed_(seed) {
   if (steps > 0) fractions_ = deletion_fractions(steps);
   by_map_.assign(fractions_.size(), blank);
   by_random_.assign(fractions_.size(), blank);
@@ -133,6 +136,18 @@ nlohmann::json DeletionStudy::report(const std::vector<int>& target_class, const
           {"definition", "the map's highest token-grid cells removed (filled as the first --fills) in equal steps of the "
                          "grid, against a seeded random order of the same cells; areas by the trapezoid rule; random "
                          "minus map > 0 means the map ranks cells the model uses"}};
+}
+
+void DeletionStudy::run_batch(const StudyBatch& b) {
+  if (!enabled()) return;
+  run_batch(b.model, b.pre, b.x01, b.fills.make(fill_, b.x01, b.rows), b.cam_grid, b.original, b.first_row);
+}
+
+void DeletionStudy::report(nlohmann::json& out, const StudyTotals& t) const {
+  if (!enabled()) return;
+  out["deletion"] = report(t.target_class, fill_, [&](const std::vector<double>& v) {
+    return mean_ci_json(v, t.labels, -1, t.clusters, t.n_units, t.bootstrap);
+  });
 }
 
 }  // namespace osteofm

@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include "eval/metrics.hpp"
+#include "explain/explain_study.hpp"
 #include "models/classifier.hpp"
 #include "models/embed.hpp"
 
@@ -37,11 +38,11 @@ torch::Tensor probabilities_with_cells_removed(Classifier& model, const Preproce
 double curve_area(const std::vector<double>& x, const std::vector<double>& y);
 
 // The deletion study of `osteofm explain`: every image, its map's cell order and a seeded
-// random order, removed in `steps` equal steps (filled as the first fill).
-class DeletionStudy {
+// random order, removed in `steps` equal steps (filled with `fill`, explain's first fill).
+class DeletionStudy : public ExplainStudy {
  public:
   // steps 0: no study. `blank`: the split's labels with room for every image's scores.
-  DeletionStudy(int steps, uint64_t seed, const ScoredSet& blank);
+  DeletionStudy(int steps, uint64_t seed, const ScoredSet& blank, std::string fill);
   bool enabled() const { return !fractions_.empty(); }
   // The batch `x01` [k,1,S,S] from split row `first_row`, its maps' token grids `cam_grid`
   // [k,h,w], its fill [k,1,S,S] and its unoccluded scores (in `original`, split rows).
@@ -53,7 +54,12 @@ class DeletionStudy {
   nlohmann::json report(const std::vector<int>& target_class, const std::string& fill,
                         const std::function<nlohmann::json(const std::vector<double>&)>& mean_ci) const;
 
+  const char* name() const override { return "deletion"; }
+  void run_batch(const StudyBatch& batch) override;
+  void report(nlohmann::json& report, const StudyTotals& totals) const override;  // "deletion", when enabled
+
  private:
+  std::string fill_;
   std::vector<double> fractions_;
   uint64_t seed_;
   std::vector<ScoredSet> by_map_, by_random_;  // [step]

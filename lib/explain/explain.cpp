@@ -7,6 +7,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <memory>
 
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
@@ -25,6 +26,7 @@
 #include "eval/metrics.hpp"
 #include "explain/ci_json.hpp"
 #include "explain/deletion.hpp"
+#include "explain/explain_study.hpp"
 #include "explain/gradcam.hpp"
 #include "explain/mask_sensitivity.hpp"
 #include "explain/occlusion_study.hpp"
@@ -77,8 +79,8 @@ std::pair<double, double> pixel_statistics(const SplitData& d, int64_t batch) {
 }
 
 // Everything one pass over the split fills in, batch by batch: the map's own probabilities
-// and targets per image, and the studies that score the maps (regions, occlusion, mask
-// sensitivity, deletion) and the overlays.
+// and targets per image, the studies that score the maps (explain_study.hpp), in the order
+// they run and report, and the overlays (whose captions read the region study).
 struct ExplainPass {
   const ExplainOptions& opt;
   TrainedModel& tm;
@@ -86,17 +88,16 @@ struct ExplainPass {
   const RegionTable& table;
   const SaliencyMap& saliency;
   const OcclusionFills& fills;
-  OcclusionStudy& occlusion;
-  RegionStudy& regions;
-  MaskSensitivity* sensitivity;
-  DeletionStudy& deletion;
+  std::vector<std::unique_ptr<ExplainStudy>> studies;
+  const RegionStudy* regions = nullptr;  // one of the studies
   OverlaySet& overlays;
   int target_mode;
   std::string run_dir;
-  ScoredSet& original;  // the map's own probabilities, filled in batch by batch
+  ScoredSet original;  // the map's own probabilities, filled in batch by batch
   std::vector<int> predicted, target_class;
   std::vector<char> has_mask, bone_scored;  // bone_scored: a mask with bone pixels
-  double cam_seconds = 0, occlusion_seconds = 0;
+  double cam_seconds = 0;
+  std::map<std::string, double> study_seconds;  // by study name
 
   void run_batch(int64_t b, int64_t e);
 
@@ -107,9 +108,9 @@ struct ExplainPass {
 std::string ExplainPass::overlay_caption(int64_t i) const {
   char caption[240];
   // The raw IoU depends on the token grid; the normalised one is comparable across backbones.
-  const double normalised = regions.iou_bone_normalised(i);
+  const double normalised = regions->iou_bone_normalised(i);
   const std::string iou_text =
-      bone_scored[i] ? format_fixed(regions.iou_bone(i), 2) +
+      bone_scored[i] ? format_fixed(regions->iou_bone(i), 2) +
                            (std::isnan(normalised) ? std::string() : " (norm. " + format_fixed(normalised, 2) + ")")
                      : "n/a";
   std::snprintf(caption, sizeof caption, "%s  true %s  pred %s (p %.2f)  IoU_bone %s", d.image_id[i].c_str(),
@@ -149,23 +150,20 @@ void ExplainPass::run_batch(int64_t b, int64_t e) {
     has_mask[b + i] = !d.mask_path[b + i].empty();
     bone_scored[b + i] = has_mask[b + i] && bone_bits != 0 && masks[i].bitwise_and(bone_bits).ne(0).any().item<bool>();
     if (bone_scored[b + i]) bone_rows.push_back(i);
-    regions.score(b + i, cam[i], masks[i], has_mask[b + i], g.cam_grid.size(1), g.cam_grid.size(2));
+  }
+  const StudyBatch batch{model, tm.pre, fills, b, rows, x01, masks, cam, g.cam_grid, has_mask, bone_rows, original};
+  for (auto& study : studies) {
+    const auto t0 = std::chrono::steady_clock::now();
+    study->run_batch(batch);
+    study_seconds[study->name()] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  for (int64_t i = 0; i < k; ++i) {
     const int label = d.labels[b + i];
     // The id is data from a CSV: file_stem_for_id keeps '/' and ".." from steering the file.
     if (overlays.wants(label))
       overlays.add(label, kClassNames[label] + std::string("_") + file_stem_for_id(d.image_id[b + i]) + ".png", x01[i][0],
                    cam[i], masks[i], overlay_caption(b + i));
   }
-  // Deletion: every image, the map's order and a seeded random order, the first fill.
-  if (deletion.enabled())
-    deletion.run_batch(model, tm.pre, x01, fills.make(opt.fills[0], x01, rows), g.cam_grid, original, b);
-  // Occlusion of the images with bone: every fill x variant, one forward pass each.
-  const auto to0 = std::chrono::steady_clock::now();
-  occlusion.run_batch(model, tm.pre, fills, x01, masks, bone_rows, b);
-  if (sensitivity)
-    sensitivity->run_batch(model, tm.pre, fills, x01, masks, cam, has_mask, bone_rows, b, g.cam_grid.size(1),
-                           g.cam_grid.size(2));
-  occlusion_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - to0).count();
 }
 
 // Why there is no bone score, when there is none ("" when some image has one).
@@ -211,19 +209,15 @@ std::string per_image_csv(const ExplainPass& pass) {
   const SplitData& d = pass.d;
   std::vector<std::string> header = {"image_id", "patient_id", "label", "predicted", "target_class",
                                      "p_normal", "p_osteopenia", "p_osteoporosis"};
-  for (const auto& c : pass.regions.csv_columns()) header.push_back(c);
-  for (const auto& c : pass.occlusion.csv_columns()) header.push_back(c);
-  if (pass.sensitivity)
-    for (const auto& c : pass.sensitivity->csv_columns()) header.push_back(c);
+  for (const auto& study : pass.studies)
+    for (const auto& c : study->csv_columns()) header.push_back(c);
   std::string csv = csv_line(header);
   for (int64_t i = 0; i < d.size(); ++i) {
     std::vector<std::string> row = {d.image_id[i], d.patient_id[i], std::to_string(d.labels[i]),
                                     std::to_string(pass.predicted[i]), std::to_string(pass.target_class[i])};
     for (int c = 0; c < kNumClasses; ++c) row.push_back(format_double(pass.original.score[i][c]));
-    for (auto& v : pass.regions.csv_values(i)) row.push_back(std::move(v));
-    for (auto& v : pass.occlusion.csv_values(i, d.labels[i], pass.bone_scored[i])) row.push_back(std::move(v));
-    if (pass.sensitivity)
-      for (auto& v : pass.sensitivity->csv_values(i)) row.push_back(std::move(v));
+    for (const auto& study : pass.studies)
+      for (auto& v : study->csv_values(i)) row.push_back(std::move(v));
     csv += csv_line(row);
   }
   return csv;
@@ -243,17 +237,49 @@ void write_explain_files(const std::string& out_dir, const ExplainPass& pass, co
   if (!written.skipped.empty()) sum.report["files"]["overlays_skipped"] = written.skipped;
 }
 
+// The studies in the order they run and report: regions (IoU_bone), deletion curves,
+// occlusion (Δbone), mask sensitivity (last: it annotates the others' estimates).
+struct Studies {
+  std::vector<std::unique_ptr<ExplainStudy>> all;
+  const RegionStudy* regions = nullptr;
+  const OcclusionStudy* occlusion = nullptr;
+};
+
+Studies make_studies(const ExplainOptions& opt, const RegionTable& table, const ClassifierImpl& model, const SplitData& d,
+                     int64_t input_size, const ScoredSet& blank) {
+  const int64_t N = d.size();
+  const int64_t block_px = model.backbone->arch.patch_size / 2;
+  Studies s;
+  auto regions = std::make_unique<RegionStudy>(table, N, opt.fixed_threshold, opt.chance_draws, opt.bootstrap.seed);
+  s.regions = regions.get();
+  s.all.push_back(std::move(regions));
+  // Deletion curves: [step] of the split's probabilities with the map's (or a random order's)
+  // top cells removed, filled as the first fill.
+  if (opt.deletion_steps > 0)
+    s.all.push_back(std::make_unique<DeletionStudy>(opt.deletion_steps, opt.bootstrap.seed, blank, opt.fills[0]));
+  // Occlusion of the images with bone: every fill x variant, one forward pass each.
+  auto occlusion = std::make_unique<OcclusionStudy>(table, opt.fills, opt.area_draws, block_px, opt.bootstrap.seed, d.labels);
+  occlusion->set_quiet(opt.quiet_fill_warnings);
+  s.occlusion = occlusion.get();
+  s.all.push_back(std::move(occlusion));
+  const int sensitivity_px = opt.mask_sensitivity < 0 ? default_mask_sensitivity(input_size) : opt.mask_sensitivity;
+  if (sensitivity_px > 0)
+    s.all.push_back(std::make_unique<MaskSensitivity>(table, sensitivity_px, N, opt.fixed_threshold, opt.fills[0], block_px,
+                                                      opt.bootstrap.seed, d.labels));
+  return s;
+}
+
 }  // namespace
 
 ExplainSummary explain_run(const std::string& run_dir, const std::string& out_dir, const ExplainOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   check_explain_options(opt);
   const int target_mode = parse_target(opt.target);
-  const CamMethod cam_method = parse_cam_method(opt.cam);
+  check_saliency_map(opt.cam);
 
   TrainedModel tm = load_trained_model(run_dir, opt.device);
   Classifier& model = tm.built.model;
-  const std::string data = opt.data.empty() ? tm.config["data"]["manifest"].get<std::string>() : opt.data;
+  const std::string data = opt.data.empty() ? tm.config.data.manifest : opt.data;
   Manifest manifest = load_manifest(data);
   for (const auto& p : manifest.problems)
     if (p.error) throw InputError(p.message);
@@ -265,31 +291,22 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   const int64_t N = d.size(), S = tm.pre.size;
   const auto [mean, sd] = pixel_statistics(d, opt.batch);
 
-  const std::unique_ptr<SaliencyMap> saliency = make_saliency_map(cam_method, {mean, opt.occlusion_floor});
+  const std::unique_ptr<SaliencyMap> saliency = make_saliency_map(opt.cam, {mean, opt.occlusion_floor});
   const OcclusionFills fills(mean, sd, S, opt.bootstrap.seed, tm.device);
-  OcclusionStudy occlusion(table, opt.fills, opt.area_draws, model->backbone->arch.patch_size / 2, opt.bootstrap.seed,
-                           d.labels);
-  occlusion.set_quiet(opt.quiet_fill_warnings);
-  RegionStudy regions(table, N, opt.fixed_threshold, opt.chance_draws, opt.bootstrap.seed);
   if (opt.mask_sensitivity < -1 || opt.mask_sensitivity > S / 4)
     throw InputError("--mask-sensitivity must be 0 (off) to " + std::to_string(S / 4) +
                      " pixels (a quarter of the model's " + std::to_string(S) + " px input), not " +
                      std::to_string(opt.mask_sensitivity));
-  const int sensitivity_px = opt.mask_sensitivity < 0 ? default_mask_sensitivity(S) : opt.mask_sensitivity;
-  std::unique_ptr<MaskSensitivity> sensitivity;
-  if (sensitivity_px > 0)
-    sensitivity = std::make_unique<MaskSensitivity>(table, sensitivity_px, N, opt.fixed_threshold, opt.fills[0],
-                                                    model->backbone->arch.patch_size / 2, opt.bootstrap.seed, d.labels);
+  OverlaySet overlays(opt.overlays_per_class, table, saliency->title());
   ScoredSet original;
   original.label = d.labels;
   original.score.resize(N);
-  OverlaySet overlays(opt.overlays_per_class, table, saliency->title());
-  // Deletion curves: [step] of the split's probabilities with the map's (or a random order's)
-  // top cells removed.
-  DeletionStudy deletion(std::max(0, opt.deletion_steps), opt.bootstrap.seed, original);
-  ExplainPass pass{opt,         tm,        d,        table,       *saliency,          fills,
-                   occlusion,   regions,   sensitivity.get(), deletion, overlays, target_mode,
-                   run_dir,     original,  std::vector<int>(N), std::vector<int>(N), std::vector<char>(N), std::vector<char>(N), 0, 0};
+  ExplainPass pass{opt,     tm,          d,           table, *saliency, fills, {}, nullptr, overlays, target_mode, run_dir,
+                   original, std::vector<int>(N), std::vector<int>(N), std::vector<char>(N), std::vector<char>(N), 0, {}};
+  Studies studies = make_studies(opt, table, *model, d, S, pass.original);
+  pass.studies = std::move(studies.all);
+  pass.regions = studies.regions;
+  const OcclusionStudy& occlusion = *studies.occlusion;
 
   ProgressBar bar("explain " + fs::path(run_dir).filename().string(), static_cast<long>(N));
   for (int64_t b = 0; b < N; b += opt.batch) {
@@ -304,11 +321,7 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   const std::vector<uint32_t> patients = cluster_index(d.patient_id, &n_units);
   const std::vector<uint32_t> clusters = opt.cluster ? patients : std::vector<uint32_t>();
   const std::string bone_reason = missing_bone_reason(pass);
-  const json delta =
-      occlusion.delta_bone(original, pass.bone_scored, d.patient_id, bone_reason, opt.bootstrap, opt.cluster);
   const json coverage = coverage_report(pass, occlusion, bone_reason);
-  if (delta.contains("reason") && delta["reason"].get<std::string>() != bone_reason)
-    log_warning("explain", log_text("no Δbone: ", delta["reason"].get<std::string>()));
 
   ExplainSummary sum;
   sum.images = N;
@@ -325,17 +338,10 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                   {"resample_unit", opt.cluster ? "patient" : "image"}, {"patients_repeat", static_cast<int64_t>(n_units) < N},
                   {"seed", opt.bootstrap.seed}, {"conf_level", opt.bootstrap.conf_level}}},
                 {"occlusion", {{"pixel_mean", mean}, {"pixel_sd", sd}, {"blur_sigma_px", fills.blur_sigma()}}},
-                {"coverage", coverage},
-                {"delta_bone", delta}};
-  regions.report(sum.report, d.labels, clusters, n_units, opt.bootstrap, bone_reason);
-  if (deletion.enabled())
-    sum.report["deletion"] = deletion.report(pass.target_class, opt.fills[0], [&](const std::vector<double>& v) {
-      return mean_ci_json(v, d.labels, -1, clusters, n_units, opt.bootstrap);
-    });
-  if (occlusion.area_draws() > 0) sum.report["area_control"] = occlusion.area_control_report();
-  if (sensitivity)
-    sensitivity->report(sum.report, pass.original, pass.bone_scored, d.patient_id, clusters, n_units, opt.bootstrap,
-                        opt.cluster, bone_reason);
+                {"coverage", coverage}};
+  const StudyTotals totals{pass.original, d.labels,    pass.target_class, pass.bone_scored, d.patient_id,
+                           clusters,      n_units,     opt.bootstrap,     opt.cluster,      bone_reason};
+  for (const auto& study : pass.studies) study->report(sum.report, totals);
   saliency->describe(sum.report, model);
   // The headline scores' replicates, for a seed mean's interval (the table's): written
   // beside explain.json, which keeps the estimates and intervals only.
@@ -347,15 +353,17 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
   write_explain_files(out_dir, pass, replicates, sum);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   sum.cam_images_per_s = pass.cam_seconds > 0 ? N / pass.cam_seconds : 0;
-  sum.occlusion_seconds = pass.occlusion_seconds;
+  // The studies that occlude images (forward passes of their own).
+  sum.occlusion_seconds = pass.study_seconds["occlusion"] + pass.study_seconds["mask_sensitivity"];
   sum.report["timing"] = {{"seconds", sum.seconds},
                           {"cam_images_per_s", sum.cam_images_per_s},
-                          {"occlusion_seconds", pass.occlusion_seconds},
+                          {"occlusion_seconds", sum.occlusion_seconds},
+                          {"study_seconds", pass.study_seconds},
                           {"device", tm.device.str()}};
   write_file_atomic((fs::path(out_dir) / layout::kExplainRecord).string(), sum.report.dump(2) + "\n");
   char text[160];
   std::snprintf(text, sizeof text, "%lld images, %s %.1f images/s, occlusion %.1f s", static_cast<long long>(N),
-                saliency->name(), sum.cam_images_per_s, pass.occlusion_seconds);
+                saliency->name(), sum.cam_images_per_s, sum.occlusion_seconds);
   bar.finish(text);
   return sum;
 }

@@ -14,34 +14,6 @@ torch::Tensor minmax_per_image(const torch::Tensor& x) {
   return shifted / (hi + 1e-7);
 }
 
-CamMethod parse_cam_method(const std::string& name) {
-  if (name == "gradcam") return CamMethod::GradCam;
-  if (name == "gradxact") return CamMethod::GradTimesActivation;
-  if (name == "occlusion") return CamMethod::Occlusion;
-  if (name == "rollout") return CamMethod::Rollout;
-  throw InputError("--cam must be gradcam, gradxact, occlusion or rollout, not '" + name + "'");
-}
-
-const char* cam_method_name(CamMethod m) {
-  switch (m) {
-    case CamMethod::GradCam: return "gradcam";
-    case CamMethod::GradTimesActivation: return "gradxact";
-    case CamMethod::Occlusion: return "occlusion";
-    case CamMethod::Rollout: return "rollout";
-  }
-  return "?";
-}
-
-const char* cam_method_title(CamMethod m) {
-  switch (m) {
-    case CamMethod::GradCam: return "Grad-CAM";
-    case CamMethod::GradTimesActivation: return "gradient x activation";
-    case CamMethod::Occlusion: return "occlusion";
-    case CamMethod::Rollout: return "attention rollout";
-  }
-  return "?";
-}
-
 // The reference's tail: per-image min-max on the grid, bilinear upsampling with
 // half-pixel centres to H x W, min-max again.
 torch::Tensor cam_from_grid(const torch::Tensor& cam_grid, int64_t H, int64_t W) {

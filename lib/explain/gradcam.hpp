@@ -35,14 +35,9 @@ constexpr int64_t kPredictedClass = -1;
 // over the grid as for a CNN with global average pooling; GradTimesActivation: ReLU(Σ_d
 // G_jd A_jd) per token, the gradient kept per token (not averaged), so a token the CLS
 // attends to is weighted by that attention. The second is an extra, clearly named option.
-// Occlusion: no gradient at all (see occlusion_cam), the faithful reference the two
-// gradient maps are judged against.
-// Rollout: attention rollout (explain/rollout.hpp), class-agnostic.
-enum class CamMethod { GradCam, GradTimesActivation, Occlusion, Rollout };
-CamMethod parse_cam_method(const std::string& name);  // "gradcam" | "gradxact" | "occlusion" | "rollout"
-const char* cam_method_name(CamMethod method);
-// The name a figure shows ("Grad-CAM", "attention rollout", ...).
-const char* cam_method_title(CamMethod method);
+// The other maps (occlusion below, attention rollout in explain/rollout.hpp) use no
+// gradient; every map explain offers is a SaliencyMap (explain/saliency_map.hpp).
+enum class CamMethod { GradCam, GradTimesActivation };
 
 // `images` normalised [B, 3, H, W] on the model's device; `target[b]` = class whose logit
 // is explained (one backward pass for the whole batch: images do not interact). Runs in

@@ -139,4 +139,13 @@ std::vector<std::string> MaskSensitivity::csv_values(int64_t row) const {
   return out;
 }
 
+void MaskSensitivity::run_batch(const StudyBatch& b) {
+  run_batch(b.model, b.pre, b.fills, b.x01, b.masks, b.cam, b.has_mask, b.bone_rows, b.first_row, b.cam_grid.size(1),
+            b.cam_grid.size(2));
+}
+
+void MaskSensitivity::report(json& out, const StudyTotals& t) const {
+  report(out, t.original, t.bone_scored, t.patient_id, t.clusters, t.n_units, t.bootstrap, t.cluster, t.bone_reason);
+}
+
 }  // namespace osteofm

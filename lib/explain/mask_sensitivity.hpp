@@ -13,6 +13,7 @@
 
 #include "data/regions.hpp"
 #include "eval/bootstrap.hpp"
+#include "explain/explain_study.hpp"
 #include "explain/occlusion_study.hpp"
 #include "explain/region_study.hpp"
 
@@ -25,7 +26,7 @@ torch::Tensor morph_masks(const torch::Tensor& masks, int px, bool dilate);
 // The default PX: 1% of the model's input side, at least 1.
 int default_mask_sensitivity(int64_t input_size);
 
-class MaskSensitivity {
+class MaskSensitivity : public ExplainStudy {
  public:
   MaskSensitivity(const RegionTable& table, int px, int64_t images, double fixed_threshold, const std::string& fill,
                   int64_t block_px, uint64_t seed, const std::vector<int>& labels);
@@ -43,8 +44,12 @@ class MaskSensitivity {
               const std::vector<std::string>& patient_id, const std::vector<uint32_t>& clusters, size_t n_units,
               const BootstrapOptions& bootstrap, bool cluster, const std::string& bone_reason) const;
 
-  std::vector<std::string> csv_columns() const;  // iou_topk_<region>_eroded, ..._dilated
-  std::vector<std::string> csv_values(int64_t row) const;
+  std::vector<std::string> csv_columns() const override;  // iou_topk_<region>_eroded, ..._dilated
+  std::vector<std::string> csv_values(int64_t row) const override;
+
+  const char* name() const override { return "mask_sensitivity"; }
+  void run_batch(const StudyBatch& batch) override;
+  void report(nlohmann::json& report, const StudyTotals& totals) const override;
 
  private:
   struct Side {

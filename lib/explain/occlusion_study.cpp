@@ -58,6 +58,7 @@ OcclusionStudy::OcclusionStudy(const RegionTable& table, std::vector<std::string
   blank.label = labels;
   blank.score.resize(labels.size());
   occluded_.assign(fills_.size() * variants_.size(), blank);
+  bone_scored_.assign(labels.size(), 0);
   area_occluded_.assign(fills_.size() * draws_, blank);
 }
 
@@ -244,10 +245,25 @@ std::vector<std::string> OcclusionStudy::csv_columns() const {
   return out;
 }
 
-std::vector<std::string> OcclusionStudy::csv_values(int64_t row, int label, bool bone_scored) const {
+std::vector<std::string> OcclusionStudy::csv_values(int64_t row) const {
   std::vector<std::string> out;
-  for (const auto& s : occluded_) out.push_back(bone_scored ? format_double(s.score[row][label]) : std::string());
+  const bool bone_scored = bone_scored_[static_cast<size_t>(row)] != 0;
+  for (const auto& s : occluded_)
+    out.push_back(bone_scored ? format_double(s.score[row][s.label[static_cast<size_t>(row)]]) : std::string());
   return out;
+}
+
+void OcclusionStudy::run_batch(const StudyBatch& b) {
+  for (const int64_t i : b.bone_rows) bone_scored_[static_cast<size_t>(b.first_row + i)] = 1;
+  run_batch(b.model, b.pre, b.fills, b.x01, b.masks, b.bone_rows, b.first_row);
+}
+
+void OcclusionStudy::report(json& out, const StudyTotals& t) const {
+  out["delta_bone"] = delta_bone(t.original, t.bone_scored, t.patient_id, t.bone_reason, t.bootstrap, t.cluster);
+  const json& delta = out["delta_bone"];
+  if (delta.contains("reason") && delta["reason"].get<std::string>() != t.bone_reason)
+    log_warning("explain", log_text("no Δbone: ", delta["reason"].get<std::string>()));
+  if (draws_ > 0) out["area_control"] = area_control_report();
 }
 
 }  // namespace osteofm

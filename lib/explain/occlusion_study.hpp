@@ -14,6 +14,7 @@
 #include "data/regions.hpp"
 #include "eval/bootstrap.hpp"
 #include "eval/metrics.hpp"
+#include "explain/explain_study.hpp"
 #include "models/classifier.hpp"
 
 namespace osteofm {
@@ -38,7 +39,7 @@ class OcclusionFills {
   torch::Device device_;
 };
 
-class OcclusionStudy {
+class OcclusionStudy : public ExplainStudy {
  public:
   // `images`: the split's size; `labels` its labels. area_draws 0: no area-matched control.
   OcclusionStudy(const RegionTable& table, std::vector<std::string> fills, int area_draws, int64_t block_px,
@@ -60,8 +61,15 @@ class OcclusionStudy {
   // explain.json's "area_control" (null without draws).
   nlohmann::json area_control_report() const;
   // Per-image CSV: p(label) of each fill x variant, empty for images without bone.
-  std::vector<std::string> csv_columns() const;
-  std::vector<std::string> csv_values(int64_t row, int label, bool bone_scored) const;
+  std::vector<std::string> csv_columns() const override;
+  // p(label) of each fill x variant; empty for an image without bone.
+  std::vector<std::string> csv_values(int64_t row) const override;
+
+  const char* name() const override { return "occlusion"; }
+  void run_batch(const StudyBatch& batch) override;
+  // "delta_bone" and "area_control" (with draws); a reason for no Δbone other than the
+  // split's missing bone is warned of once.
+  void report(nlohmann::json& report, const StudyTotals& totals) const override;
 
   // No warning on stderr (a repeat of the study under other masks: explain.json has it all).
   void set_quiet(bool quiet) { quiet_ = quiet; }
@@ -84,6 +92,7 @@ class OcclusionStudy {
   std::vector<ScoredSet> occluded_;       // [fill][variant]
   std::vector<ScoredSet> area_occluded_;  // [fill][draw]
   double area_target_ = 0, area_covered_ = 0;  // pixels, summed over images and draws
+  std::vector<char> bone_scored_;              // per split row: occluded (its mask has bone)
   bool quiet_ = false;
 };
 

@@ -140,4 +140,14 @@ std::vector<std::string> RegionStudy::csv_values(int64_t row) const {
   return out;
 }
 
+void RegionStudy::run_batch(const StudyBatch& b) {
+  for (int64_t i = 0; i < b.x01.size(0); ++i)
+    score(b.first_row + i, b.cam[i], b.masks[i], b.has_mask[static_cast<size_t>(b.first_row + i)] != 0,
+          b.cam_grid.size(1), b.cam_grid.size(2));
+}
+
+void RegionStudy::report(nlohmann::json& out, const StudyTotals& t) const {
+  report(out, t.labels, t.clusters, t.n_units, t.bootstrap, t.bone_reason);
+}
+
 }  // namespace osteofm

@@ -14,11 +14,12 @@
 
 #include "data/regions.hpp"
 #include "eval/bootstrap.hpp"
+#include "explain/explain_study.hpp"
 #include "explain/region_scorer.hpp"
 
 namespace osteofm {
 
-class RegionStudy {
+class RegionStudy : public ExplainStudy {
  public:
   // `images`: the split's size; chance_draws 0: no reference levels.
   RegionStudy(const RegionTable& table, int64_t images, double fixed_threshold, int chance_draws, uint64_t seed);
@@ -48,8 +49,13 @@ class RegionStudy {
   std::vector<std::string> region_names() const;
   double iou_topk(size_t region, int64_t row) const { return iou_topk_[region][static_cast<size_t>(row)]; }
 
-  std::vector<std::string> csv_columns() const;
-  std::vector<std::string> csv_values(int64_t row) const;
+  const char* name() const override { return "regions"; }
+  // Scores every image of the batch (as score does).
+  void run_batch(const StudyBatch& batch) override;
+  // report() above, resampled as `totals` says, per true class.
+  void report(nlohmann::json& report, const StudyTotals& totals) const override;
+  std::vector<std::string> csv_columns() const override;
+  std::vector<std::string> csv_values(int64_t row) const override;
 
  private:
   std::vector<ScoredRegion> regions_;  // regions_[0] is "all_bones" when the table has a bone region

@@ -1,6 +1,6 @@
 // explain's maps behind one interface: Grad-CAM (the study's), gradient x activation,
-// occlusion and attention rollout. A new map is a class in saliency_map.cpp and its name in
-// make_saliency_map; explain never branches on the method.
+// occlusion and attention rollout. A new map is one file in explain/maps/ that registers
+// it by name; explain, the CLI and a study's explain.maps never branch on the method.
 #pragma once
 #include <memory>
 #include <string>
@@ -36,6 +36,21 @@ class SaliencyMap {
   }
 };
 
-std::unique_ptr<SaliencyMap> make_saliency_map(CamMethod method, const MapSettings& settings);
+// A registered map: its --cam name and how to make it.
+struct SaliencyMapType {
+  const char* name;
+  std::unique_ptr<SaliencyMap> (*make)(const MapSettings& settings);
+};
+// Each explain/maps/*.cpp: const SaliencyMapRegistrar <name>_registrar(RANK, {"name", make}).
+struct SaliencyMapRegistrar {
+  SaliencyMapRegistrar(int rank, SaliencyMapType type);
+};
+
+// The registered names in rank order: {"gradcam", "gradxact", "occlusion", "rollout"}.
+std::vector<std::string> saliency_map_names();
+// InputError "--cam must be gradcam, gradxact, occlusion or rollout, not 'x'" unless `name`
+// is registered.
+void check_saliency_map(const std::string& name);
+std::unique_ptr<SaliencyMap> make_saliency_map(const std::string& name, const MapSettings& settings);
 
 }  // namespace osteofm

@@ -2,19 +2,20 @@
 
 #include "core/error.hpp"
 #include "core/ranked_registry.hpp"
+#include "core/text.hpp"
 #include "models/classifier.hpp"
 
 namespace osteofm {
 
 HeadRegistrar::HeadRegistrar(int rank, const HeadType* type) { register_ranked(rank, type); }
 
-std::string head_type_names() {
-  const auto types = ranked_entries<const HeadType*>();
-  std::string names;
-  for (size_t i = 0; i < types.size(); ++i)
-    names += (i == 0 ? "" : i + 1 == types.size() ? " or " : ", ") + std::string(types[i]->name());
+std::vector<std::string> head_type_list() {
+  std::vector<std::string> names;
+  for (const HeadType* t : ranked_entries<const HeadType*>()) names.push_back(t->name());
   return names;
 }
+
+std::string head_type_names() { return or_list(head_type_list()); }
 
 namespace {
 const HeadType* find_head_type(const std::string& name) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -51,6 +52,8 @@ const HeadType& head_type(const std::string& name);
 bool is_head_type(const std::string& name);
 // "softmax, ordinal or tscore": every registered type, in rank order.
 std::string head_type_names();
+// The registered names in rank order: {"softmax", "ordinal", "tscore"}.
+std::vector<std::string> head_type_list();
 
 // Each models/heads/*.cpp: const HeadRegistrar <name>_registrar(RANK, &its_static_instance);
 struct HeadRegistrar {

@@ -44,16 +44,8 @@ std::string name_of(const json& v) {
   return "";
 }
 Estimate estimate_at(const json& m, const std::string& key, const fs::path& file) {
-  const json* node = &m;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = key.find('.', start);
-    const std::string part = key.substr(start, dot - start);
-    if (!node->contains(part)) throw InputError(file.string() + ": missing key '" + key + "'");
-    node = &(*node)[part];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
+  const json* node = find_dotted(m, key);
+  if (!node) throw InputError(file.string() + ": missing key '" + key + "'");
   if (!node->contains("estimate") || !(*node)["estimate"].is_number())
     throw InputError(file.string() + ": '" + key + "' has no numeric estimate");
   Estimate e;
@@ -100,17 +92,8 @@ std::string map_title(const std::string& cam) {
 
 namespace {
 std::optional<Estimate> optional_estimate(const json& m, const std::string& key, const fs::path& file) {
-  const json* node = &m;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = key.find('.', start);
-    const std::string part = key.substr(start, dot - start);
-    if (!node->is_object() || !node->contains(part) || (*node)[part].is_null()) return std::nullopt;
-    node = &(*node)[part];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  if (!node->is_object() || !node->contains("estimate") || !(*node)["estimate"].is_number()) return std::nullopt;
+  const json* node = find_dotted(m, key);
+  if (!node || !node->is_object() || !node->contains("estimate") || !(*node)["estimate"].is_number()) return std::nullopt;
   return estimate_at(m, key, file);
 }
 std::string bootstrap_text(const json& b) {

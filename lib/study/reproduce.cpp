@@ -28,6 +28,8 @@
 #include "eval/compare.hpp"
 #include "eval/predictions.hpp"
 #include "explain/explain.hpp"
+#include "explain/saliency_map.hpp"
+#include "sweep/executor.hpp"
 #include "models/checkpoint.hpp"
 #include "models/segment_manifest.hpp"
 #include "models/segmenter.hpp"
@@ -101,17 +103,18 @@ StudyBackbones inspect_backbones(const json& study, const std::string& manifest)
     }
     try {
       if (!backbone) {
-        const json bc = resolve_train_config_json(variants[i].config, {}, "study (" + variants[i].name + ")", "")["backbone"];
-        const std::string weights = bc["weights"];
-        if (!weights.empty() && !is_random_weights(weights) && !fs::exists(weights))
-          throw InputError(weights + ": no such checkpoint");
-        backbone = load_backbone({bc["preset"], bc["arch"], backbone_weights(bc["preset"], weights, "backbones." + name + ".weights"),
-                                  bc["seed"].get<uint64_t>()});
+        const std::string source = "study (" + variants[i].name + ")";
+        const BackboneSettings bc =
+            typed_run_config(resolve_train_config_json(variants[i].config, {}, source, ""), source).backbone;
+        if (!bc.weights.empty() && !is_random_weights(bc.weights) && !fs::exists(bc.weights))
+          throw InputError(bc.weights + ": no such checkpoint");
+        backbone = load_backbone(
+            {bc.preset, bc.arch, backbone_weights(bc.preset, bc.weights, "backbones." + name + ".weights"), bc.seed});
       }
       auto& list = out.geometries[name];
       for (const auto& point : variants[i].grid) {
         const json c = resolve_train_config_json(with_values(variants[i].config, point.values), {}, "study", "");
-        const Preprocessing g = configured_preprocessing(*backbone, c["backbone"]);
+        const Preprocessing g = configured_preprocessing(*backbone, typed_run_config(c, "study").backbone);
         bool known = false;
         for (const auto& h : list) known = known || (h.size == g.size && h.same_field_of_view(g));
         if (!known) list.push_back(g);
@@ -151,6 +154,7 @@ json load_study(const std::string& file, const std::string& weights_dir) {
   if (file.empty()) return resolve_study_paths(paper_study_config(), fs::current_path().string(), weights_dir);
   const json study = parse_json_file(file);
   if (study.is_discarded()) throw InputError(file + ": not valid JSON");
+  if (study.is_object()) study_explain_maps(study, file, saliency_map_names());  // before anything trains
   return resolve_study_paths(study, fs::absolute(file).parent_path().string(), weights_dir);
 }
 
@@ -546,7 +550,7 @@ void report_stage(const StudyState& s, const fs::path& out, const std::string& d
   eo.quiet_fill_warnings = true;  // one line for the study below, not one per fill and variant
   size_t explained = 0, below = 0;
   const std::string study_file = (out / layout::kStudyRecord).string();
-  const std::vector<std::string> maps = study_explain_maps(read_json_file(study_file), study_file);
+  const std::vector<std::string> maps = study_explain_maps(read_json_file(study_file), study_file, saliency_map_names());
   eo.cam = maps.front();
   for (const auto& v : expand_sweep(study_file)) {
     const fs::path run = sweep / v.name;
@@ -652,9 +656,10 @@ void write_study_provenance(const json& record, const fs::path& out) {
 fs::path stage_script(const ReproduceOptions& o, const std::string& stage) {
   const fs::path dir = fs::absolute(fs::path(o.out) / "slurm");
   fs::create_directories(dir);
-  const std::string text = batch_script_header("osteofm-" + stage, (dir / (stage + "_%j.log")).string()) + "exec " +
-                           shell_quote(fs::absolute(o.sweep.binary).string()) + global_flags(o.sweep) + " reproduce --out " +
-                           shell_quote(fs::absolute(o.out).string()) + " --stage " + stage + slurm_pass_on(o.sweep) + "\n";
+  std::vector<std::string> args = {"reproduce", "--out", fs::absolute(o.out).string(), "--stage", stage};
+  for (const auto& w : slurm_pass_on(o.sweep)) args.push_back(w);
+  const std::string text = batch_script_header("osteofm-" + stage, (dir / (stage + "_%j.log")).string()) +
+                           child_command(o.sweep, args).script_line() + "\n";
   const fs::path script = dir / (stage + ".sh");
   write_file_atomic(script.string(), text);
   return script;
@@ -694,9 +699,7 @@ int run_stage(StudyState& s, const ReproduceOptions& o, const std::string& stage
 int run_reproduce(const ReproduceOptions& o) {
   if (o.stage != "all" && o.stage != "prepare" && o.stage != "sweep" && o.stage != "report")
     throw InputError("--stage must be all, prepare, sweep or report, not '" + o.stage + "'");
-  if (o.sweep.executor != "local" && o.sweep.executor != "slurm")
-    throw InputError("--executor must be local or slurm, not '" + o.sweep.executor + "'");
-  if (o.sweep.executor == "slurm") sbatch_command(o.sweep, "check.sh");  // bad --sbatch-args before anything
+  make_sweep_executor(o.sweep);  // an unknown --executor, bad --sbatch-args: refused before anything
   StudyState s = open_study(o);
   const fs::path out(o.out);
   // One process works on a study at a time (two would both mark the sweep failed). Slurm's

@@ -35,20 +35,11 @@ std::vector<GridPoint> expand_grid(const json& grid, const std::string& source) 
 
 json with_values(json config, const json& values) {
   for (auto it = values.begin(); it != values.end(); ++it) {
-    json* node = &config;
-    const std::string& key = it.key();
-    size_t start = 0;
-    for (;;) {
-      const size_t dot = key.find('.', start);
-      const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (!node->is_object()) *node = json::object();
-      if (dot == std::string::npos) {
-        (*node)[part] = it.value();
-        break;
-      }
-      node = &(*node)[part];
-      start = dot + 1;
-    }
+    std::string blocked_at;
+    json* node = make_dotted(config, it.key(), &blocked_at);
+    if (!node)
+      throw InputError("grid key '" + it.key() + "': '" + blocked_at + "' is a value, not a group of keys");
+    *node = it.value();
   }
   return config;
 }

@@ -35,8 +35,10 @@ std::vector<Variant> expand_sweep_json(const nlohmann::json& sweep, const std::s
 // The saliency maps reproduce explains each selected variant with (the study's
 // "explain": {"maps": [...]}; default gradcam and occlusion): the first one's explain.json
 // is RUN/explain, each other one's RUN/explain-<map>. Throws InputError naming the file
-// for an unknown map, a repeated one, or an empty list.
-std::vector<std::string> study_explain_maps(const nlohmann::json& sweep, const std::string& source);
+// for a map not in `known` (explain's registry, which this part cannot see: the caller
+// passes saliency_map_names(); empty: names unchecked), a repeated one, or an empty list.
+std::vector<std::string> study_explain_maps(const nlohmann::json& sweep, const std::string& source,
+                                            const std::vector<std::string>& known);
 
 // A sweep trains at most this many runs (grid points of the variants with more than one,
 // plus every variant's seeds) unless --force.
@@ -86,13 +88,24 @@ std::string shell_quote(const std::string& s);
 // %a), any further "#SBATCH ...\n" lines, and bash's strict mode.
 std::string batch_script_header(const std::string& job_name, const std::string& log, const std::string& directives = "");
 // What a job that submits further jobs passes on, so that they are submitted as it was:
-// " --executor slurm [--force] [--sbatch-args '...']".
-std::string slurm_pass_on(const SweepOptions& options);
+// {"--executor", "slurm", ["--force"], ["--sbatch-args", "..."]}.
+std::vector<std::string> slurm_pass_on(const SweepOptions& options);
 // The global options every child osteofm gets before its verb: this process's logging
 // options (core/log.hpp: --quiet, --verbose, --log-format) and {"--threads", "N"} when it was
-// given --threads, else none; global_flags is the same as script text.
+// given --threads, else none.
 std::vector<std::string> global_options(const SweepOptions& options);
-std::string global_flags(const SweepOptions& options);
+
+// One osteofm child, as a process or as a batch script's line: the binary (options.binary),
+// every global option of this process, then the verb and its arguments. Every child a
+// sweep or a study starts (trainers, the selection job, a study's stages) is made by
+// child_command, so none can lose a global option.
+struct ChildCommand {
+  std::vector<std::string> words;
+  // "exec /path/osteofm --threads 2 train ...": each word quoted where the shell needs it
+  // (InputError for a control character), then `raw` as it is (the script's own variables).
+  std::string script_line(const std::string& raw = "") const;
+};
+ChildCommand child_command(const SweepOptions& options, const std::vector<std::string>& verb_and_arguments);
 
 // Checks every variant first (InputError listing the problems, nothing run), writes
 // SWEEP/configs/<variant>.json and SWEEP/sweep.json (with the runs that failed), then runs:

@@ -18,7 +18,7 @@ namespace {
 
 class ImageBatches : public BatchSource {
  public:
-  ImageBatches(SplitData& train, const Preprocessing& pre, const json& augment, int prefetch, torch::Device device)
+  ImageBatches(SplitData& train, const Preprocessing& pre, const AugmentSettings& augment, int prefetch, torch::Device device)
       : train_(train), pre_(pre), augment_(augment), prefetch_(prefetch), device_(device) {}
   void begin_epoch(const std::vector<int64_t>& order, int64_t batch) override {
     train_.begin_epoch(order, batch, prefetch_);
@@ -34,17 +34,18 @@ class ImageBatches : public BatchSource {
  private:
   SplitData& train_;
   Preprocessing pre_;
-  json augment_;
+  AugmentSettings augment_;
   int prefetch_;
   torch::Device device_;
 };
 
-torch::Tensor frozen_features(Classifier& m, const SplitData& d, const Preprocessing& pre, const json& config,
+torch::Tensor frozen_features(Classifier& m, const SplitData& d, const Preprocessing& pre, const RunConfig& config,
                               const std::string& cache_dir, torch::Device device) {
-  std::string key = config["backbone"].dump() + config["head"]["feature"].dump() + arch_to_json(m->backbone->arch).dump() +
-                    std::to_string(pre.size) + (pre.squash ? "s" : "c");
+  // The key's text is what earlier versions made, so that their caches stay valid.
+  std::string key = config.document.at("backbone").dump() + json(config.head.feature).dump() +
+                    arch_to_json(m->backbone->arch).dump() + std::to_string(pre.size) + (pre.squash ? "s" : "c");
   key += pre.crop_key();
-  const std::string weights = config["backbone"]["weights"];
+  const std::string& weights = config.backbone.weights;
   std::error_code ec;
   if (!weights.empty()) key += std::to_string(fs::file_size(weights, ec));
   for (const auto& id : d.image_id) key += "|" + id;
@@ -82,13 +83,13 @@ class FeatureBatches : public BatchSource {
 
 }  // namespace
 
-std::unique_ptr<BatchSource> image_batches(SplitData& train, const Preprocessing& pre, const json& augment,
+std::unique_ptr<BatchSource> image_batches(SplitData& train, const Preprocessing& pre, const AugmentSettings& augment,
                                            int prefetch, torch::Device device) {
   return std::make_unique<ImageBatches>(train, pre, augment, prefetch, device);
 }
 
 std::unique_ptr<BatchSource> feature_batches(Classifier& model, const std::vector<const SplitData*>& splits,
-                                             const Preprocessing& pre, const json& config,
+                                             const Preprocessing& pre, const RunConfig& config,
                                              const std::string& cache_dir, torch::Device device) {
   fs::create_directories(cache_dir);
   std::map<std::string, torch::Tensor> features;

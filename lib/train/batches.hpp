@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include "data/loader.hpp"
 #include "models/classifier.hpp"
+#include "train/config.hpp"
 
 namespace osteofm {
 
@@ -28,15 +28,15 @@ class BatchSource {
   virtual torch::Tensor outputs(Classifier& model, const SplitData& split, int64_t begin, int64_t end) = 0;
 };
 
-// Images through the whole model; training batches are augmented (config "augment").
-std::unique_ptr<BatchSource> image_batches(SplitData& train, const Preprocessing& pre, const nlohmann::json& augment,
+// Images through the whole model; training batches are augmented.
+std::unique_ptr<BatchSource> image_batches(SplitData& train, const Preprocessing& pre, const AugmentSettings& augment,
                                            int prefetch, torch::Device device);
 
 // Features of a frozen backbone for each of `splits`, read from or written to `cache_dir`
 // as fp16 safetensors under a key of everything that changes them (backbone, weights
 // file, arch, feature, geometry, images).
 std::unique_ptr<BatchSource> feature_batches(Classifier& model, const std::vector<const SplitData*>& splits,
-                                             const Preprocessing& pre, const nlohmann::json& config,
+                                             const Preprocessing& pre, const RunConfig& config,
                                              const std::string& cache_dir, torch::Device device);
 
 }  // namespace osteofm

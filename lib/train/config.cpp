@@ -1,14 +1,19 @@
 #include "train/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <type_traits>
 
 #include "core/atomic_file.hpp"
 #include "core/csv.hpp"
+#include "core/dotted_values.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
+#include "core/labels.hpp"
+#include "core/text.hpp"
 #include "models/classifier.hpp"
 #include "train/config_keys.hpp"
 
@@ -18,11 +23,7 @@ using nlohmann::json;
 
 json default_train_config() {
   json defaults = json::object();
-  for (const ConfigKey& k : config_keys()) {
-    const size_t dot = k.key.find('.');
-    if (dot == std::string::npos) defaults[k.key] = k.default_value;
-    else defaults[k.key.substr(0, dot)][k.key.substr(dot + 1)] = k.default_value;
-  }
+  for (const ConfigKey& k : config_keys()) *make_dotted(defaults, k.key) = k.default_value;
   return defaults;
 }
 
@@ -69,9 +70,6 @@ void merge(json& base, const json& over, const std::string& path, const std::str
 }  // namespace
 
 namespace {
-// The keys that hold file paths.
-const char* const kPathKeys[][2] = {{"data", "manifest"}, {"backbone", "weights"}, {"backbone", "arch"}};
-
 // A relative path made absolute against `dir` ("" and "random" weights stay as they are).
 std::string absolute_against(const std::string& value, const fs::path& dir) {
   if (value.empty() || value == "random" || fs::path(value).is_absolute()) return value;
@@ -80,6 +78,38 @@ std::string absolute_against(const std::string& value, const fs::path& dir) {
 }  // namespace
 
 namespace {
+// `--set KEY=VALUE` into `config`: the value's type is checked against the key's declared
+// one here, so that the message names --set rather than the file.
+void apply_override(json& config, const std::string& o) {
+  const auto eq = o.find('=');
+  if (eq == std::string::npos || eq == 0) throw InputError("--set '" + o + "': expected KEY=VALUE");
+  const std::string key = o.substr(0, eq), text = o.substr(eq + 1);
+  json value = json::parse(text, nullptr, false);
+  if (value.is_discarded()) value = text;  // a bare string
+  if (key.front() == '.' || key.back() == '.' || key.find("..") != std::string::npos)
+    throw InputError("--set '" + o + "': empty key part");
+  const ConfigKey* declared = find_config_key(key);
+  // A whole section ("train={...}") and the strategy's free-form fields are checked by the
+  // merge and by make_strategy.
+  const bool section = default_train_config().contains(key);
+  const bool strategy_field = key.rfind("strategy.", 0) == 0;
+  for (const ConfigKey& k : config_keys())
+    if (k.type != "object" && key.rfind(k.key + ".", 0) == 0)
+      throw InputError("--set '" + o + "': '" + k.key + "' is a value, not a group of keys");
+  if (!declared && !section && !strategy_field) throw InputError("--set '" + o + "': " + unknown_key_message(key));
+  if (declared && declared->default_value.is_number() && !value.is_number())
+    throw InputError("--set '" + o + "': " + key + " is a number (default " + declared->default_value.dump() + "), not '" +
+                     text + "'");
+  if (declared && declared->default_value.is_boolean() && !value.is_boolean())
+    throw InputError("--set '" + o + "': " + key + " is true or false, not '" + text + "'");
+  if (declared && declared->type == "path" && value.is_string())
+    value = absolute_against(value.get<std::string>(), fs::current_path());
+  std::string blocked_at;
+  json* node = make_dotted(config, key, &blocked_at);
+  if (!node) throw InputError("--set '" + o + "': '" + blocked_at + "' is a value, not a group of keys");
+  *node = std::move(value);
+}
+
 json over_defaults(json defaults, const json& config, const std::string& key) {
   if (!defaults.is_object() || !config.is_object() || key == "strategy") return config;
   for (const auto& [k, v] : config.items()) defaults[k] = defaults.contains(k) ? over_defaults(defaults[k], v, k) : v;
@@ -91,9 +121,11 @@ json with_default_keys(const json& config) { return over_defaults(default_train_
 
 json absolute_paths(json config, const std::string& dir) {
   if (!config.is_object()) return config;
-  for (const auto& k : kPathKeys)
-    if (config.contains(k[0]) && config[k[0]].is_object() && config[k[0]].contains(k[1]) && config[k[0]][k[1]].is_string())
-      config[k[0]][k[1]] = absolute_against(config[k[0]][k[1]].get<std::string>(), dir);
+  for (const ConfigKey& k : config_keys()) {
+    if (k.type != "path") continue;
+    const json* value = find_dotted(config, k.key);
+    if (value && value->is_string()) *make_dotted(config, k.key) = absolute_against(value->get<std::string>(), dir);
+  }
   return config;
 }
 
@@ -103,80 +135,106 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
   // One rule: paths written in a config resolve against its folder, paths given on the
   // command line (--set) against the current directory; the run stores them absolute.
   config = absolute_paths(config, base_dir.empty() ? "." : base_dir);
-  for (const auto& o : overrides) {
-    const auto eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) throw InputError("--set '" + o + "': expected KEY=VALUE");
-    const std::string key = o.substr(0, eq), text = o.substr(eq + 1);
-    json value = json::parse(text, nullptr, false);
-    if (value.is_discarded()) value = text;  // a bare string
-    {
-      // The value's type against the key's default: the message names --set, not the file.
-      const json defaults = default_train_config();
-      const json* d = &defaults;
-      size_t from = 0;
-      for (;;) {
-        const size_t dot = key.find('.', from);
-        const std::string part = key.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
-        if (d->is_object() && !d->contains(part))  // a typo on the command line is the --set's, not the file's
-          throw InputError("--set '" + o + "': " + unknown_key_message(key));
-        if (!d->is_object() || part == "strategy") {
-          d = nullptr;
-          break;
-        }
-        d = &(*d)[part];
-        if (dot == std::string::npos) break;
-        from = dot + 1;
-      }
-      if (d && d->is_number() && !value.is_number())
-        throw InputError("--set '" + o + "': " + key + " is a number (default " + d->dump() + "), not '" + text + "'");
-      if (d && d->is_boolean() && !value.is_boolean())
-        throw InputError("--set '" + o + "': " + key + " is true or false, not '" + text + "'");
-    }
-    json* node = &config;
-    size_t start = 0;
-    for (;;) {
-      const size_t dot = key.find('.', start);
-      const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (part.empty()) throw InputError("--set '" + o + "': empty key part");
-      if (!node->is_object()) {
-        if (!node->is_null())
-          throw InputError("--set '" + o + "': '" + key.substr(0, start - 1) + "' is a value, not a group of keys");
-        *node = json::object();
-      }
-      if (dot == std::string::npos) {
-        bool path_key = false;
-        for (const auto& k : kPathKeys) path_key = path_key || key == std::string(k[0]) + "." + k[1];
-        if (path_key && value.is_string()) value = absolute_against(value.get<std::string>(), fs::current_path());
-        (*node)[part] = value;
-        break;
-      }
-      node = &(*node)[part];
-      start = dot + 1;
-    }
-  }
+  for (const auto& o : overrides) apply_override(config, o);
   json resolved = default_train_config();
   merge(resolved, config, "", source);
   if (resolved["data"]["manifest"].get<std::string>().empty()) throw InputError(source + ": data.manifest is required");
-  // Every numeric field's range, before anything runs (config_keys.cpp declares them).
-  for (const ConfigKey& r : config_keys()) {
-    if (!r.ranged) continue;
-    const size_t dot = r.key.find('.');
-    const double v = resolved[r.key.substr(0, dot)][r.key.substr(dot + 1)].get<double>();
-    const bool ok = std::isfinite(v) && (r.lo_open ? v > r.lo : v >= r.lo) && (r.hi_open ? v < r.hi : v <= r.hi);
-    if (!ok) throw InputError(source + ": " + r.key + " = " + format_double(v) + " is outside " + range_text(r));
+  // Every numeric field's range and every string field's allowed values, before anything
+  // runs (config_keys.cpp declares them).
+  for (const ConfigKey& k : config_keys()) {
+    const json& value = *find_dotted(resolved, k.key);
+    if (k.ranged) {
+      const double v = value.get<double>();
+      const bool ok = std::isfinite(v) && (k.lo_open ? v > k.lo : v >= k.lo) && (k.hi_open ? v < k.hi : v <= k.hi);
+      if (!ok) throw InputError(source + ": " + k.key + " = " + format_double(v) + " is outside " + range_text(k));
+    }
+    if (!k.allowed.empty() && std::find(k.allowed.begin(), k.allowed.end(), value.get<std::string>()) == k.allowed.end())
+      throw InputError(source + ": " + k.key + " must be " + or_list(k.allowed) + ", not '" + value.get<std::string>() + "'");
   }
   const auto& t = resolved["train"];
   if (t["warmup_epochs"].get<double>() > t["epochs"].get<double>())
     throw InputError(source + ": train.warmup_epochs (" + format_double(t["warmup_epochs"]) +
                      ") is longer than train.epochs (" + std::to_string(t["epochs"].get<int>()) + ")");
-  if (t["loss"] != "weighted_ce" && t["loss"] != "ce") throw InputError(source + ": train.loss must be weighted_ce or ce");
-  const std::string head = resolved["head"]["type"];
-  if (!is_head_type(head))
-    throw InputError(source + ": head.type must be " + head_type_names() + ", not '" + head + "'");
-  const std::string preload = resolved["data"]["preload"];
-  if (preload != "auto" && preload != "yes" && preload != "no")
-    throw InputError(source + ": data.preload must be auto, yes or no, not '" + preload + "'");
   return resolved;
+}
+
+namespace {
+// One key of a resolved config as T; a missing key or a value of another type is an
+// InputError naming it (a stored config.json edited by hand, say).
+class ResolvedReader {
+ public:
+  ResolvedReader(const json& doc, const std::string& source) : doc_(doc), source_(source) {}
+  template <class T>
+  void read(const char* key, T& into) const {
+    const json* value = find_dotted(doc_, key);
+    if (!value) throw InputError(source_ + ": config key '" + std::string(key) + "' is missing");
+    const bool fits = std::is_same<T, bool>::value          ? value->is_boolean()
+                      : std::is_same<T, std::string>::value ? value->is_string()
+                      : std::is_integral<T>::value          ? value->is_number_integer()
+                                                            : value->is_number();
+    if (!fits) throw InputError(source_ + ": config key '" + std::string(key) + "' has the wrong type (" + value->dump() + ")");
+    into = value->get<T>();
+  }
+  void read_object(const char* key, json& into) const {
+    const json* value = find_dotted(doc_, key);
+    if (!value || !value->is_object())
+      throw InputError(source_ + ": config key '" + std::string(key) + "' is " + (value ? "not an object" : "missing"));
+    into = *value;
+  }
+
+ private:
+  const json& doc_;
+  const std::string& source_;
+};
+}  // namespace
+
+RunConfig typed_run_config(const json& resolved, const std::string& source) {
+  const ResolvedReader r(resolved, source);
+  RunConfig c;
+  c.document = resolved;
+  DataSettings& d = c.data;
+  r.read("data.manifest", d.manifest);
+  r.read("data.workers", d.workers);
+  r.read("data.preload", d.preload);
+  r.read("data.prefetch", d.prefetch);
+  BackboneSettings& b = c.backbone;
+  r.read("backbone.preset", b.preset);
+  r.read("backbone.weights", b.weights);
+  r.read("backbone.arch", b.arch);
+  r.read("backbone.seed", b.seed);
+  r.read("backbone.image_size", b.image_size);
+  r.read("backbone.crop_fraction", b.crop_fraction);
+  r.read("head.feature", c.head.feature);
+  r.read("head.layernorm", c.head.layernorm);
+  r.read("head.type", c.head.type);
+  c.head.classes = kNumClasses;
+  r.read_object("strategy", c.strategy);
+  AugmentSettings& a = c.augment;
+  r.read("augment.enabled", a.enabled);
+  r.read("augment.rotate_deg", a.rotate_deg);
+  r.read("augment.scale", a.scale);
+  r.read("augment.translate", a.translate);
+  r.read("augment.brightness", a.brightness);
+  r.read("augment.contrast", a.contrast);
+  r.read("augment.gamma", a.gamma);
+  r.read("augment.hflip", a.hflip);
+  TrainSettings& t = c.train;
+  r.read("train.epochs", t.epochs);
+  r.read("train.batch_size", t.batch_size);
+  r.read("train.lr_head", t.lr_head);
+  r.read("train.lr_body", t.lr_body);
+  r.read("train.weight_decay", t.weight_decay);
+  r.read("train.warmup_epochs", t.warmup_epochs);
+  r.read("train.loss", t.loss);
+  r.read("train.label_smoothing", t.label_smoothing);
+  r.read("train.grad_accum", t.grad_accum);
+  r.read("train.clip_norm", t.clip_norm);
+  r.read("train.patience", t.patience);
+  r.read("train.seed", t.seed);
+  r.read("train.device", t.device);
+  r.read("train.feature_cache", t.feature_cache);
+  r.read("train.test_predictions", t.test_predictions);
+  return c;
 }
 
 json resolve_train_config(const std::string& file, const std::vector<std::string>& overrides) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/csv.hpp"
+#include "models/head.hpp"
 
 namespace osteofm {
 
@@ -11,7 +12,7 @@ namespace {
 using nlohmann::json;
 const double kInf = std::numeric_limits<double>::infinity();
 
-ConfigKey key(std::string name, json value, std::string type, std::string doc, std::string allowed = "") {
+ConfigKey key(std::string name, json value, std::string type, std::string doc, std::vector<std::string> allowed = {}) {
   ConfigKey k;
   k.key = std::move(name);
   k.default_value = std::move(value);
@@ -53,7 +54,7 @@ const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = {
       key("data.manifest", "", "path", "The manifest CSV (or a tensor cache's manifest); required. Relative to the config's folder."),
       ranged("data.workers", 0, "integer", 0, 1024, false, false, "Image decoding threads; 0: all cores (osteofm --threads)."),
-      key("data.preload", "auto", "string", "Decode a split into memory once (auto: when it takes at most 2 GiB).", "auto, yes, no"),
+      key("data.preload", "auto", "string", "Decode a split into memory once (auto: when it takes at most 2 GiB).", {"auto", "yes", "no"}),
       ranged("data.prefetch", 4, "integer", 0, 1024, false, false, "Batches decoded ahead while streaming (preload no)."),
       key("backbone.preset", "dinov2-tiny", "string", "Backbone preset: a family's named architecture (osteofm weights presets)."),
       key("backbone.weights", "", "path", "Pretrained weights (safetensors, upstream tensor names); \"\" or random: random weights."),
@@ -61,9 +62,9 @@ const std::vector<ConfigKey>& config_keys() {
       key("backbone.seed", 0, "integer", "Seed of random backbone weights."),
       ranged("backbone.image_size", 0, "integer", 0, 8192, false, false, "Input side in pixels; 0: the preset's (a multiple of the patch size)."),
       ranged("backbone.crop_fraction", 0.0, "number", 0, 1, false, false, "Short-side crop fraction; 0: the preset's."),
-      key("head.feature", "cls", "string", "What the head reads: the class token, it and the patch mean, or the pooled output.", "cls, cls_mean, pooled"),
+      key("head.feature", "cls", "string", "What the head reads: the class token, it and the patch mean, or the pooled output.", {"cls", "cls_mean", "pooled"}),
       key("head.layernorm", false, "boolean", "A LayerNorm before the head's Linear."),
-      key("head.type", "softmax", "string", "The head type (models/heads/): logits, cumulative ordinal, or the T-score regressed.", "softmax, ordinal, tscore"),
+      key("head.type", "softmax", "string", "The head type (models/heads/): logits, cumulative ordinal, or the T-score regressed.", head_type_list()),
       key("strategy", json{{"name", "linear_probe"}}, "object", "The tuning strategy and its settings, e.g. {\"name\": \"lora\", \"rank\": 16}."),
       key("augment.enabled", true, "boolean", "Augment training images."),
       ranged("augment.rotate_deg", 5.0, "number", 0, 180, false, false, "Largest rotation, degrees."),
@@ -79,7 +80,7 @@ const std::vector<ConfigKey>& config_keys() {
       ranged("train.lr_body", 1e-4, "number", 0, 10, false, false, "AdamW learning rate of the backbone's trained parts."),
       ranged("train.weight_decay", 0.05, "number", 0, 10, false, false, "AdamW weight decay."),
       ranged("train.warmup_epochs", 1.0, "number", 0, kInf, false, true, "Linear warmup before the cosine decay; at most train.epochs."),
-      key("train.loss", "weighted_ce", "string", "Class-weighted (inverse frequency) or plain cross-entropy.", "weighted_ce, ce"),
+      key("train.loss", "weighted_ce", "string", "Class-weighted (inverse frequency) or plain cross-entropy.", {"weighted_ce", "ce"}),
       ranged("train.label_smoothing", 0.0, "number", 0, 1, false, true, "Label smoothing of the cross-entropy."),
       ranged("train.grad_accum", 1, "integer", 1, 1 << 20, false, false, "Batches per optimizer step."),
       ranged("train.clip_norm", 1.0, "number", 0, kInf, false, true, "Gradient norm clipping; 0: none."),
@@ -90,6 +91,12 @@ const std::vector<ConfigKey>& config_keys() {
       key("train.test_predictions", true, "boolean", "Predict and evaluate the test split (a sweep's grid points do not)."),
   };
   return keys;
+}
+
+const ConfigKey* find_config_key(const std::string& name) {
+  for (const ConfigKey& k : config_keys())
+    if (k.key == name) return &k;
+  return nullptr;
 }
 
 std::string range_text(const ConfigKey& k) {
@@ -123,7 +130,8 @@ std::string config_reference(bool markdown) {
   std::string out;
   if (markdown) out = "| key | type | default | allowed | doc |\n| --- | --- | --- | --- | --- |\n";
   for (const auto& k : config_keys()) {
-    const std::string allowed = !k.allowed.empty() ? k.allowed : range_text(k);
+    std::string allowed = range_text(k);
+    for (size_t i = 0; i < k.allowed.size(); ++i) allowed += (i == 0 ? "" : ", ") + k.allowed[i];
     const std::string value = k.default_value.dump();
     if (markdown)
       out += "| `" + k.key + "` | " + k.type + " | `" + value + "` | " + allowed + " | " + k.doc + " |\n";

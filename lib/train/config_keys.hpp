@@ -14,7 +14,7 @@ struct ConfigKey {
   std::string key;             // dotted: "train.epochs"
   nlohmann::json default_value;
   std::string type;            // integer | number | boolean | string | path | object
-  std::string allowed;         // e.g. "auto, yes, no" (strings), "" when free
+  std::vector<std::string> allowed;  // a string key's values ({"auto", "yes", "no"}); empty when free
   bool ranged = false;         // numbers: [lo, hi] with open ends where marked
   double lo = 0, hi = 0;
   bool lo_open = false, hi_open = false;
@@ -22,6 +22,9 @@ struct ConfigKey {
 };
 
 const std::vector<ConfigKey>& config_keys();
+// The declared key named `key` ("train.epochs"), or nullptr.
+const ConfigKey* find_config_key(const std::string& key);
+
 // "[1, 100000]", "(0, 10]", "[0, inf)"; "" for keys without a range.
 std::string range_text(const ConfigKey& key);
 // The declared key closest to `key` by edit distance (at most 2 edits, or a different

@@ -61,8 +61,8 @@ void score_batch(TrainedModel& tm, const torch::Tensor& x01, std::vector<Predict
 ModelInfo model_info(const std::string& run_dir, const TrainedModel& tm) {
   ModelInfo m;
   m.run = absolute_run_path(run_dir);
-  m.backbone = tm.config["backbone"].value("preset", "");
-  m.strategy = tm.config["strategy"].value("name", "");
+  m.backbone = tm.config.backbone.preset;
+  m.strategy = tm.config.strategy.value("name", "");
   m.version = OSTEOFM_VERSION;
   return m;
 }
@@ -198,9 +198,9 @@ PredictResult predict_manifest(const std::string& run_dir, const std::string& da
 }
 
 std::string predictions_csv_header(const PredictResult& res) {
-  std::vector<std::string> header = {"image_id", "patient_id", "label", "p_normal", "p_osteopenia", "p_osteoporosis",
-                                     "predicted", "screen_osteoporosis", "screen_low_bmd", "path", "status", "error",
-                                     "warnings", "accession", "study_date", "run", "backbone", "strategy", "osteofm_version"};
+  std::vector<std::string> header(kPredictionColumns.begin(), kPredictionColumns.end());
+  header.insert(header.end(), {"predicted", "screen_osteoporosis", "screen_low_bmd", "path", "status", "error",
+                                     "warnings", "accession", "study_date", "run", "backbone", "strategy", "osteofm_version"});
   header.insert(header.end(), res.extra_header.begin(), res.extra_header.end());
   if (res.tscore) header.insert(header.end(), {"t_score", "t_score_pred", "t_score_pred_sd"});
   return csv_line(header);
@@ -209,8 +209,7 @@ std::string predictions_csv_header(const PredictResult& res) {
 std::string predictions_csv_row(const PredictResult& res, const PredictedImage& r) {
   std::string warnings;
   for (const auto& w : r.warnings) warnings += (warnings.empty() ? "" : "; ") + w;
-  std::vector<std::string> f = {r.image_id, r.patient_id, r.label >= 0 ? std::to_string(r.label) : ""};
-  for (int c = 0; c < kNumClasses; ++c) f.push_back(r.ok ? format_double(r.p[c]) : "");
+  std::vector<std::string> f = prediction_fields(r.image_id, r.patient_id, r.label, r.ok ? &r.p : nullptr);
   f.push_back(r.ok ? kClassNames[r.predicted] : "");
   for (int e = 0; e < kNumEndpoints; ++e)
     f.push_back(r.ok && res.thresholds.threshold[e] ? (endpoint_score(r.p, e) >= *res.thresholds.threshold[e] ? "1" : "0")

@@ -17,39 +17,36 @@ namespace osteofm {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Preprocessing configured_preprocessing(const Backbone& backbone, const json& bc) {
+Preprocessing configured_preprocessing(const Backbone& backbone, const BackboneSettings& bc) {
   Preprocessing pre = backbone.preset.preprocessing;
-  const int size = bc["image_size"];
-  const double crop = bc["crop_fraction"];
   const int patch = backbone.vit->arch.patch_size;
-  if (size > 0) {
+  if (bc.image_size > 0) {
+    const int size = bc.image_size;
     if (size % patch != 0) {
       const int below = std::max(patch, size / patch * patch), above = (size / patch + 1) * patch;
-      throw InputError("backbone.image_size = " + std::to_string(size) + " is not a multiple of " +
-                       bc["preset"].get<std::string>() + "'s patch size " + std::to_string(patch) + " (" +
-                       std::to_string(below) + " or " + std::to_string(above) + " are)");
+      throw InputError("backbone.image_size = " + std::to_string(size) + " is not a multiple of " + bc.preset +
+                       "'s patch size " + std::to_string(patch) + " (" + std::to_string(below) + " or " +
+                       std::to_string(above) + " are)");
     }
     pre.size = size;
   }
-  if (crop > 0) {
+  if (bc.crop_fraction > 0) {
     if (pre.squash)
-      throw InputError("backbone.crop_fraction: " + bc["preset"].get<std::string>() +
+      throw InputError("backbone.crop_fraction: " + bc.preset +
                        " squashes the whole image to a square (no crop); leave crop_fraction at 0");
-    pre.crop_fraction = crop;
+    pre.crop_fraction = bc.crop_fraction;
   }
   return pre;
 }
 
-BuiltClassifier build_classifier(const json& config) {
+BuiltClassifier build_classifier(const RunConfig& config) {
   BuiltClassifier b;
-  const json& bc = config.at("backbone");
-  b.backbone = load_backbone({bc["preset"], bc["arch"], backbone_weights(bc["preset"], bc["weights"], "backbone.weights"),
-                              bc["seed"].get<uint64_t>()});
+  const BackboneSettings& bc = config.backbone;
+  b.backbone = load_backbone({bc.preset, bc.arch, backbone_weights(bc.preset, bc.weights, "backbone.weights"), bc.seed});
   b.backbone.preset.preprocessing = configured_preprocessing(b.backbone, bc);
-  torch::manual_seed(config.at("train").at("seed").get<int64_t>());
-  HeadOptions head{config["head"]["feature"], config["head"]["layernorm"], kNumClasses, config["head"]["type"]};
-  b.model = Classifier(b.backbone.vit, head);
-  b.strategy = make_strategy(config["strategy"]);
+  torch::manual_seed(config.train.seed);
+  b.model = Classifier(b.backbone.vit, config.head);
+  b.strategy = make_strategy(config.strategy);
   b.strategy->apply(b.model);
   return b;
 }
@@ -103,9 +100,9 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& d
                      (st.is_object() ? st.value("state", "?") : std::string("missing")) + "'); finish it with 'osteofm train --resume'");
   if (!fs::is_regular_file(best, ec)) throw InputError(run_dir + ": no checkpoints/best.safetensors");
   TrainedModel t;
-  t.config = parse_json_file(cfg.string());
-  if (!t.config.is_object()) throw InputError(cfg.string() + ": not valid JSON");
-  t.config = with_default_keys(t.config);  // an older run lacks today's keys (image_size, head.type, ...)
+  const json stored = parse_json_file(cfg.string());
+  if (!stored.is_object()) throw InputError(cfg.string() + ": not valid JSON");
+  t.config = typed_run_config(with_default_keys(stored), cfg.string());  // an older run lacks today's keys (image_size, head.type, ...)
   t.built = build_classifier(t.config);
   load_trainable(t.built.model, load_safetensors(best.string()), best.string());
   t.built.strategy->finalize(t.built.model);

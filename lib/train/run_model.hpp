@@ -10,6 +10,7 @@
 
 #include "models/checkpoint.hpp"
 #include "models/classifier.hpp"
+#include "train/config.hpp"
 #include "tuning/strategy.hpp"
 
 namespace osteofm {
@@ -23,12 +24,12 @@ struct BuiltClassifier {
 // The preset's preprocessing with the config's backbone.image_size and
 // backbone.crop_fraction (0 = the preset's) applied; InputError when the size is not a
 // multiple of the patch size, or a crop fraction is given to a squashing family.
-Preprocessing configured_preprocessing(const Backbone& backbone, const nlohmann::json& backbone_config);
+Preprocessing configured_preprocessing(const Backbone& backbone, const BackboneSettings& backbone_config);
 
 // Backbone (preset, arch, weights or seeded random), its configured preprocessing, head,
 // strategy applied. The head's
 // initialisation follows torch's global generator, seeded with train.seed here.
-BuiltClassifier build_classifier(const nlohmann::json& config);
+BuiltClassifier build_classifier(const RunConfig& config);
 
 // Copies a checkpoint's "model.<name>" tensors into the model's trainable parameters;
 // InputError naming the tensor when one is missing.
@@ -39,7 +40,7 @@ void load_trainable(Classifier& model, const std::map<std::string, torch::Tensor
 Preprocessing run_preprocessing(const std::string& run_dir, const Preprocessing& preset);
 
 struct TrainedModel {
-  nlohmann::json config;
+  RunConfig config;  // as the run stored it, today's keys added at their defaults
   BuiltClassifier built;
   Preprocessing pre;
   torch::Device device{torch::kCPU};

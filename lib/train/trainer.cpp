@@ -58,23 +58,21 @@ struct TrainInputs {
   std::string selection_metric = "val_auc_macro";
 };
 
-TrainInputs load_train_inputs(const json& config, const fs::path& run, bool resume) {
+TrainInputs load_train_inputs(const RunConfig& config, const fs::path& run, bool resume) {
   TrainInputs in;
-  const json& tc = config["train"];
-  in.device = resolve_device(tc["device"].get<std::string>());
+  in.device = resolve_device(config.train.device);
   in.built = build_classifier(config);
   in.built.model->to(in.device);
-  in.manifest = load_manifest(config["data"]["manifest"]);
+  in.manifest = load_manifest(config.data.manifest);
   for (const auto& p : in.manifest.problems)
     if (p.error) throw InputError(p.message);
-  const int workers = resolve_threads(config["data"]["workers"].get<int>());
+  const int workers = resolve_threads(config.data.workers);
   // A resumed run keeps the geometry it started with, even if the preset's default moved.
   const Preprocessing& preset = in.built.backbone.preset.preprocessing;
   in.pre = resume && is_run(run) ? run_preprocessing(run.string(), preset) : preset;
-  const std::string preload = config["data"]["preload"];
-  in.train = load_split(in.manifest, "train", in.pre, workers, preload);
-  in.val = load_split(in.manifest, "val", in.pre, workers, preload);
-  in.test = load_split(in.manifest, "test", in.pre, workers, preload);
+  in.train = load_split(in.manifest, "train", in.pre, workers, config.data.preload);
+  in.val = load_split(in.manifest, "val", in.pre, workers, config.data.preload);
+  in.test = load_split(in.manifest, "test", in.pre, workers, config.data.preload);
   for (SplitData* d : {&in.train, &in.val, &in.test}) d->resize_device = in.device;
   if (in.train.size() == 0 || in.val.size() == 0)
     throw InputError(in.manifest.path + ": needs train and val rows (make a split with 'osteofm data split')");
@@ -102,14 +100,14 @@ TrainInputs load_train_inputs(const json& config, const fs::path& run, bool resu
 
 // The run folder, under the caller's lock: a resumed run's config must be the given one;
 // then config.json, preprocessing.json and provenance.json. True when it already held a run.
-bool prepare_run_folder(const json& config, const fs::path& run, const TrainInputs& in) {
+bool prepare_run_folder(const RunConfig& config, const fs::path& run, const TrainInputs& in) {
   const fs::path cfg_path = run / layout::kRunConfig;
   for (const fs::path& d : {run, run / layout::kCheckpoints}) remove_stale_temporaries(d.string());
   const bool existing = is_run(run);
   if (existing) {
     const json old = parse_json_file(cfg_path.string());
     if (old.is_discarded()) throw InputError(cfg_path.string() + ": not valid JSON; give another --out");
-    const std::string diff = first_difference(run_identity(old), run_identity(config));
+    const std::string diff = first_difference(run_identity(old), run_identity(config.document));
     if (!diff.empty())
       throw InputError(cfg_path.string() + ": differs from the given config at '" + diff +
                        "'; --resume continues the same run only (give another --out for a new one)");
@@ -117,28 +115,27 @@ bool prepare_run_folder(const json& config, const fs::path& run, const TrainInpu
     log_info("train", log_text(run.string(), " has no checkpoint yet (an earlier start stopped early): starting afresh"));
   }
   fs::create_directories(run / layout::kCheckpoints);
-  write_file_atomic(cfg_path.string(), config.dump(2) + "\n");
+  write_file_atomic(cfg_path.string(), config.document.dump(2) + "\n");
   write_file_atomic((run / "preprocessing.json").string(), preprocessing_to_json(in.pre).dump(2) + "\n");
   std::vector<ProvenanceInput> inputs = {{"manifest", in.manifest.path}};
-  const std::string weights = config["backbone"]["weights"];
+  const std::string& weights = config.backbone.weights;
   if (!weights.empty() && !is_random_weights(weights)) inputs.push_back({"weights", weights});
   write_provenance(run.string(), inputs,
                    {{"device", in.device.str()},
-                    {"train_seed", config["train"]["seed"].get<int64_t>()},
+                    {"train_seed", config.train.seed},
                     {"image_pipeline", dicom_windowing_policy()},
                     {"preprocessing", preprocessing_to_json(in.pre)}});
   return existing;
 }
 
 // Frozen backbones train their head on features computed once; everything else on images.
-std::unique_ptr<BatchSource> make_batch_source(const json& config, TrainInputs& in, const fs::path& run) {
-  const json& tc = config["train"];
-  if (in.built.strategy->frozen_backbone() && tc["feature_cache"].get<bool>()) {
+std::unique_ptr<BatchSource> make_batch_source(const RunConfig& config, TrainInputs& in, const fs::path& run) {
+  if (in.built.strategy->frozen_backbone() && config.train.feature_cache) {
     std::vector<const SplitData*> splits{&in.train, &in.val};
-    if (in.test.size() > 0 && tc["test_predictions"].get<bool>()) splits.push_back(&in.test);
+    if (in.test.size() > 0 && config.train.test_predictions) splits.push_back(&in.test);
     return feature_batches(in.built.model, splits, in.pre, config, (run / "feature_cache").string(), in.device);
   }
-  return image_batches(in.train, in.pre, config["augment"], config["data"]["prefetch"].get<int>(), in.device);
+  return image_batches(in.train, in.pre, config.augment, config.data.prefetch, in.device);
 }
 
 // Class probabilities of a split [N, 3] (float64, CPU); `outputs`, when given, receives the
@@ -259,7 +256,7 @@ Predictions write_split_predictions(EpochLoop& loop, const TrainInputs& in, cons
 
 // After the loop: the best weights, adapters merged, the predictions, and the test metrics
 // with thresholds chosen on validation.
-void write_run_results(EpochLoop& loop, TrainInputs& in, const json& config, const fs::path& run) {
+void write_run_results(EpochLoop& loop, TrainInputs& in, const RunConfig& config, const fs::path& run) {
   const Checkpointer& checkpoints = loop.checkpoints;
   {
     auto best_tensors = load_safetensors(checkpoints.best_path().string());
@@ -269,14 +266,13 @@ void write_run_results(EpochLoop& loop, TrainInputs& in, const json& config, con
   const Predictions pv = write_split_predictions(loop, in, in.val, run / layout::kPredictionsVal);
   // A grid point of a sweep's nested selection never sees the test split: only the
   // selected configuration is evaluated there.
-  if (in.test.size() == 0 || !config["train"]["test_predictions"].get<bool>()) return;
+  if (in.test.size() == 0 || !config.train.test_predictions) return;
   const Predictions pt = write_split_predictions(loop, in, in.test, run / layout::kPredictionsTest);
   try {
     // Thresholds chosen on this run's validation predictions; patients clustered.
     json metrics = evaluate(pt, &pv, EvalOptions{});
-    const json& bc = config["backbone"];
-    const std::string w = bc["weights"];
-    metrics["backbone"] = {{"preset", bc["preset"]}, {"weights", w.empty() || is_random_weights(w) ? "random" : w}};
+    const std::string& w = config.backbone.weights;
+    metrics["backbone"] = {{"preset", config.backbone.preset}, {"weights", w.empty() || is_random_weights(w) ? "random" : w}};
     write_file_atomic((run / layout::kMetricsTest).string(), metrics.dump(2) + "\n");
   } catch (const InputError& e) {
     log_warning("train", log_text("no metrics_test.json: ", e.what()));
@@ -285,7 +281,7 @@ void write_run_results(EpochLoop& loop, TrainInputs& in, const json& config, con
 
 }  // namespace
 
-TrainSummary train_run(const json& config, const std::string& run_dir, bool resume, TrainHooks hooks) {
+TrainSummary train_run(const RunConfig& config, const std::string& run_dir, bool resume, TrainHooks hooks) {
   TrainSummary summary;
   const fs::path run(run_dir);
   // Refusals that need nothing read come first; then everything the input can get wrong
@@ -302,17 +298,16 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   const bool existing = prepare_run_folder(config, run, in);
   const std::unique_ptr<BatchSource> source = make_batch_source(config, in, run);
 
-  const json& tc = config["train"];
-  const json& bc = config["backbone"];
+  const TrainSettings& tc = config.train;
   const auto class_weight =
-      torch::tensor(class_weights(in.train.labels, tc["loss"] == "weighted_ce"), torch::kFloat32).to(in.device);
+      torch::tensor(class_weights(in.train.labels, tc.loss == "weighted_ce"), torch::kFloat32).to(in.device);
   const auto loss_of =
-      make_training_loss(model->head_type(), class_weight, tc["label_smoothing"].get<double>(),
+      make_training_loss(model->head_type(), class_weight, tc.label_smoothing,
                          torch::tensor(in.train.labels, torch::kInt64), torch::tensor(in.train.t_scores, torch::kFloat64));
-  AdamW opt(head_and_body_groups(*model, tc["lr_head"], tc["lr_body"], tc["weight_decay"]));
-  const int epochs = tc["epochs"], batch = tc["batch_size"], accum = tc["grad_accum"];
-  const StepPlan plan = plan_steps(in.train.size(), batch, accum, epochs, tc["warmup_epochs"].get<double>());
-  EarlyStopping selection(tc["patience"].get<int>());
+  AdamW opt(head_and_body_groups(*model, tc.lr_head, tc.lr_body, tc.weight_decay));
+  const int epochs = tc.epochs, batch = tc.batch_size, accum = tc.grad_accum;
+  const StepPlan plan = plan_steps(in.train.size(), batch, accum, epochs, tc.warmup_epochs);
+  EarlyStopping selection(tc.patience);
 
   // The parts around the loop, in the order they hear of an epoch's end; then the caller's.
   auto checkpointer = std::make_unique<Checkpointer>(run / layout::kCheckpoints, model, opt, in.built.strategy->name());
@@ -324,8 +319,8 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
       run / layout::kRunStatus,
       json{{"trainable_parameters", summary.trainable_parameters},
            {"strategy", in.built.strategy->name()},
-           {"backbone", bc["preset"]},
-           {"random_weights", bc["weights"].get<std::string>().empty() || is_random_weights(bc["weights"])}},
+           {"backbone", config.backbone.preset},
+           {"random_weights", config.backbone.weights.empty() || is_random_weights(config.backbone.weights)}},
       epochs, summary.selection_metric, selection));
   callbacks.add(std::make_unique<EpochProgress>(run.filename().string(), epochs));
   for (auto& extra : hooks.callbacks) callbacks.add(std::move(extra));
@@ -341,11 +336,11 @@ TrainSummary train_run(const json& config, const std::string& run_dir, bool resu
   } else if (fs::exists(run / layout::kRunLog)) {
     fs::remove(run / layout::kRunLog);
   }
-  OptimizerStepper stepper(opt, accum, tc["clip_norm"].get<double>(), WarmupCosine(plan.warmup_steps, plan.total_steps),
+  OptimizerStepper stepper(opt, accum, tc.clip_norm, WarmupCosine(plan.warmup_steps, plan.total_steps),
                            global_step);
   stepper.on_step = [&callbacks](int64_t step) { callbacks.optimizer_step(step); };
 
-  EpochLoop loop{model,     *source,  *loss_of, stepper, callbacks, checkpoints, in.train, opt, tc["seed"].get<int64_t>(),
+  EpochLoop loop{model,     *source,  *loss_of, stepper, callbacks, checkpoints, in.train, opt, tc.seed,
                  batch,     plan.batches_per_epoch, in.device, run_dir};
   int epoch = start_epoch;
   for (; epoch < epochs && !selection.should_stop(); ++epoch) {

@@ -6,9 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "train/callbacks.hpp"
+#include "train/config.hpp"
 
 namespace osteofm {
 
@@ -20,7 +19,7 @@ struct TrainSummary {
   bool resumed = false;
 };
 
-// `config` is resolved (train/config.hpp). With resume, an existing run continues from its
+// `config` is a resolved config's typed view (train/config.hpp). With resume, an existing run continues from its
 // last checkpoint and ends with the same numbers as an uninterrupted run (CPU, same seed).
 // A NaN/Inf loss stops with a RuntimeFailure and keeps the last good checkpoint.
 // What a caller adds to a run: callbacks that hear of every step and epoch after the
@@ -29,6 +28,6 @@ struct TrainSummary {
 struct TrainHooks {
   std::vector<std::unique_ptr<TrainCallback>> callbacks;
 };
-TrainSummary train_run(const nlohmann::json& config, const std::string& run_dir, bool resume, TrainHooks hooks = {});
+TrainSummary train_run(const RunConfig& config, const std::string& run_dir, bool resume, TrainHooks hooks = {});
 
 }  // namespace osteofm

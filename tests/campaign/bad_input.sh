@@ -118,7 +118,7 @@ GOOD_IMAGE=$(ls cohort/images/*.png | head -1)
 # ---- 1. Command line ------------------------------------------------------------------
 run_case "cli: unknown verb" 2 "" -- "$BIN" frobnicate
 for verb in train eval explain predict sweep table compare synth embed gradcam "data check" "data split" "data cache" \
-  "data masks" "weights inspect" demo reproduce doctor; do
+  "data masks" "weights inspect" demo reproduce doctor config; do
   # shellcheck disable=SC2086
   run_case "cli: $verb --no-such-flag" 2 "" -- "$BIN" $verb --no-such-flag
 done
@@ -345,6 +345,8 @@ run_case "train: --set into a value (train.epochs.x)" 2 "out_set1/config.json" -
 run_case "train: --set without =" 2 "out_set2/config.json" -- "$BIN" train --config base.json --out out_set2 --set nonsense
 run_case "train: --set a number to text" 2 "out_set3/config.json" -- "$BIN" train --config base.json --out out_set3 --set train.lr_head=abc
 run_case "train: --set an unknown key" 2 "out_set4/config.json" -- "$BIN" train --config base.json --out out_set4 --set train.lr=0.1
+run_case "train: --set a value outside the key's allowed ones" 2 "out_set5/config.json" -- "$BIN" train --config base.json --out out_set5 --set head.feature=avg
+run_case "explain: --cam names no registered map" 2 "ex_cam/*" -- "$BIN" explain --run run --out ex_cam --cam lime
 run_case "train: into a finished run without --resume" 2 "" -- "$BIN" train --config base.json --out run
 m cohort/man_val_one_class.csv "$(head -1 cohort/manifest.csv)\n$(grep ',train$' cohort/manifest.csv)\n$(grep ',test$' cohort/manifest.csv)\n$(grep ',val$' cohort/manifest.csv | head -1)\n"
 cfg val_one_class "{\"data\": {\"manifest\": \"$WORK/cohort/man_val_one_class.csv\"}, $B, \"strategy\": {\"name\": \"linear_probe\"}, \"train\": {\"epochs\": 1}}"
