@@ -1,4 +1,6 @@
 // The binary as a user runs it: exit codes, one-line errors, files written.
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "io/manifest.hpp"
@@ -28,6 +30,23 @@ TEST_CASE("cli: --version and doctor", "[cli][image_io]") {
   CHECK(one["blas"]["threads"] == 1);
   CHECK(one["threads"] == 1);
   CHECK_FALSE(j["dcmtk"].get<std::string>().empty());
+}
+
+TEST_CASE("cli: OSTEOFM_THREADS is --threads for an osteofm not given the flag", "[cli][image_io]") {
+  const char* before = std::getenv("OSTEOFM_THREADS");
+  const std::string saved = before ? before : "";
+  ::setenv("OSTEOFM_THREADS", "1", 1);
+  const json env = json::parse(run_osteofm("doctor --json").out);
+  CHECK(env["blas"]["threads"] == 1);
+  CHECK(env["image_io_threads"] == 1);
+  const json flag = json::parse(run_osteofm("doctor --json --threads 2").out);  // the flag wins
+  CHECK(flag["blas"]["threads"] == 2);
+  ::setenv("OSTEOFM_THREADS", "many", 1);
+  const CliResult bad = run_osteofm("doctor");
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.err, Catch::StartsWith("osteofm: error: ") && Catch::Contains("OSTEOFM_THREADS"));
+  if (before) ::setenv("OSTEOFM_THREADS", saved.c_str(), 1);
+  else ::unsetenv("OSTEOFM_THREADS");
 }
 
 TEST_CASE("cli: data check reports planted faults by row and exits 2", "[cli]") {

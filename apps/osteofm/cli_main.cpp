@@ -1,5 +1,8 @@
 #include "cli_main.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "command.hpp"
@@ -34,7 +37,9 @@ int run_command_line(int argc, char** argv, const ProcessSetup& setup) {
   bool version = false;
   int threads = 0;
   app.add_flag("--version", version, "Print the version and exit");
-  app.add_option(kValueOptions[0], threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 4096));
+  app.add_option(kValueOptions[0], threads, "CPU threads (default: all cores)")
+      ->envname("OSTEOFM_THREADS")
+      ->check(CLI::Range(0, 4096));
   long long max_pixels = kDefaultMaxImagePixels;
   app.add_option(kValueOptions[1], max_pixels,
                  "Largest image decoded, in pixels (width x height x frames), checked on the header before decoding")
@@ -67,7 +72,14 @@ int run_command_line(int argc, char** argv, const ProcessSetup& setup) {
       at = subs.front();
       verb += " " + at->get_name();
     }
-    std::cerr << "osteofm: error: " << one_line(e.what()) << " (run 'osteofm" << verb << " --help')\n";
+    std::string what = one_line(e.what());
+    // A bad --threads that came from the environment: name the variable the user set.
+    const bool threads_typed = std::any_of(argv + 1, argv + argc, [](const char* a) {
+      return std::strcmp(a, "--threads") == 0 || std::strncmp(a, "--threads=", 10) == 0;
+    });
+    if (!threads_typed && std::getenv("OSTEOFM_THREADS") && what.rfind("--threads", 0) == 0)
+      what = "OSTEOFM_THREADS (--threads from the environment)" + what.substr(std::string("--threads").size());
+    std::cerr << "osteofm: error: " << what << " (run 'osteofm" << verb << " --help')\n";
     return 2;
   }
   set_log_level(quiet ? LogLevel::warning : verbose ? LogLevel::debug : LogLevel::info);

@@ -125,6 +125,7 @@ done
 run_case "cli: train without --config" 2 "" -- "$BIN" train --out x
 run_case "cli: --threads -1" 2 "" -- "$BIN" --threads -1 doctor
 run_case "cli: --threads abc" 2 "" -- "$BIN" --threads abc doctor
+run_case "cli: OSTEOFM_THREADS=abc (--threads from the environment)" 2 "" -- env OSTEOFM_THREADS=abc "$BIN" doctor
 run_case "cli: eval --bootstrap 0" 2 "" -- "$BIN" eval --predictions run/predictions_test.csv --bootstrap 0
 # Replicates are bounded everywhere (100,000): eval --bootstrap 1e8 once took 6 GB.
 run_case "cli: eval --bootstrap 100000000" 2 "ev_big.json" -- "$BIN" eval --predictions run/predictions_test.csv --bootstrap 100000000 --out ev_big.json
