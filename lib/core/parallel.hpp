@@ -43,6 +43,10 @@ void run_parallel_loop(size_t n, int workers, const std::function<void(size_t, i
 template <typename F>
 void parallel_for(size_t n, int threads, F&& body) {
   const int workers = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(std::max<size_t>(n, 1))));
+  if (workers == 1) {  // a batch decode with --threads 1: no pool, no lock, no allocation
+    for (size_t i = 0; i < n; ++i) body(i, 0);
+    return;
+  }
   run_parallel_loop(n, workers, [&body](size_t i, int t) { body(i, t); });
 }
 

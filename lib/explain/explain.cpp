@@ -298,11 +298,10 @@ ExplainSummary explain_run(const std::string& run_dir, const std::string& out_di
                      " pixels (a quarter of the model's " + std::to_string(S) + " px input), not " +
                      std::to_string(opt.mask_sensitivity));
   OverlaySet overlays(opt.overlays_per_class, table, saliency->title());
-  ScoredSet original;
-  original.label = d.labels;
-  original.score.resize(N);
-  ExplainPass pass{opt,     tm,          d,           table, *saliency, fills, {}, nullptr, overlays, target_mode, run_dir,
-                   original, std::vector<int>(N), std::vector<int>(N), std::vector<char>(N), std::vector<char>(N), 0, {}};
+  // The map's own scores start blank: labels, and room for every image's probabilities.
+  ScoredSet blank{d.labels, std::vector<std::array<double, kNumClasses>>(static_cast<size_t>(N))};
+  ExplainPass pass{opt,              tm,          d,           table, *saliency, fills, {}, nullptr, overlays, target_mode, run_dir,
+                   std::move(blank), std::vector<int>(N), std::vector<int>(N), std::vector<char>(N), std::vector<char>(N), 0, {}};
   Studies studies = make_studies(opt, table, *model, d, S, pass.original);
   pass.studies = std::move(studies.all);
   pass.regions = studies.regions;

@@ -15,21 +15,10 @@ std::vector<std::string> head_type_list() {
   return names;
 }
 
-std::string head_type_names() { return or_list(head_type_list()); }
-
-namespace {
-const HeadType* find_head_type(const std::string& name) {
-  for (const HeadType* t : ranked_entries<const HeadType*>())
-    if (name == t->name()) return t;
-  return nullptr;
-}
-}  // namespace
-
-bool is_head_type(const std::string& name) { return find_head_type(name) != nullptr; }
-
 const HeadType& head_type(const std::string& name) {
-  if (const HeadType* t = find_head_type(name)) return *t;
-  throw InputError("head.type must be " + head_type_names() + ", not '" + name + "'");
+  for (const HeadType* t : ranked_entries<const HeadType*>())
+    if (name == t->name()) return *t;
+  throw InputError("head.type must be " + or_list(head_type_list()) + ", not '" + name + "'");
 }
 
 torch::Tensor HeadType::loss(const ClassifierImpl& model, const torch::Tensor& outputs, const torch::Tensor& rows,

@@ -49,9 +49,6 @@ class HeadType {
 // The type registered as `name`; InputError "head.type must be softmax, ordinal or tscore,
 // not 'x'" otherwise.
 const HeadType& head_type(const std::string& name);
-bool is_head_type(const std::string& name);
-// "softmax, ordinal or tscore": every registered type, in rank order.
-std::string head_type_names();
 // The registered names in rank order: {"softmax", "ordinal", "tscore"}.
 std::vector<std::string> head_type_list();
 

@@ -185,16 +185,17 @@ std::vector<std::string> check_sweep(const std::vector<Variant>& variants, const
   std::vector<std::string> problems;
   std::map<std::string, std::string> manifest_problem;  // manifest path -> "" or its problem
   for (const auto& v : variants) {
+    const std::string source = file + " (" + v.name + ")";
     try {
-      const json config = resolve_train_config_json(v.config, {}, file + " (" + v.name + ")", "");
-      build_classifier(typed_run_config(config, file + " (" + v.name + ")"));  // preset, arch, weights (names and shapes), strategy fields
+      const json config = resolve_train_config_json(v.config, {}, source, "");
+      build_classifier(typed_run_config(config, source));  // preset, arch, weights (names and shapes), strategy fields
       // Each grid point's strategy fields, and its geometry when the grid varies it.
       for (const auto& point : v.grid) {
         if (point.values.empty()) continue;
         try {
-          const json c = resolve_train_config_json(with_values(v.config, point.values), {}, file + " (" + v.name + ")", "");
+          const json c = resolve_train_config_json(with_values(v.config, point.values), {}, source, "");
           make_strategy(c["strategy"]);
-          if (c["backbone"] != config["backbone"]) build_classifier(typed_run_config(c, file + " (" + v.name + ")"));
+          if (c["backbone"] != config["backbone"]) build_classifier(typed_run_config(c, source));
         } catch (const InputError& e) {
           throw InputError(std::string(e.what()) + " (grid point " + describe_values(point.values) + ")");
         }

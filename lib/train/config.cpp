@@ -91,7 +91,8 @@ void apply_override(json& config, const std::string& o) {
   const ConfigKey* declared = find_config_key(key);
   // A whole section ("train={...}") and the strategy's free-form fields are checked by the
   // merge and by make_strategy.
-  const bool section = default_train_config().contains(key);
+  const bool section = std::any_of(config_keys().begin(), config_keys().end(),
+                                   [&](const ConfigKey& k) { return k.key.rfind(key + ".", 0) == 0; });
   const bool strategy_field = key.rfind("strategy.", 0) == 0;
   for (const ConfigKey& k : config_keys())
     if (k.type != "object" && key.rfind(k.key + ".", 0) == 0)
@@ -148,8 +149,10 @@ json resolve_train_config_json(json config, const std::vector<std::string>& over
       const bool ok = std::isfinite(v) && (k.lo_open ? v > k.lo : v >= k.lo) && (k.hi_open ? v < k.hi : v <= k.hi);
       if (!ok) throw InputError(source + ": " + k.key + " = " + format_double(v) + " is outside " + range_text(k));
     }
-    if (!k.allowed.empty() && std::find(k.allowed.begin(), k.allowed.end(), value.get<std::string>()) == k.allowed.end())
-      throw InputError(source + ": " + k.key + " must be " + or_list(k.allowed) + ", not '" + value.get<std::string>() + "'");
+    if (k.allowed.empty()) continue;
+    const std::string text = value.get<std::string>();
+    if (std::find(k.allowed.begin(), k.allowed.end(), text) == k.allowed.end())
+      throw InputError(source + ": " + k.key + " must be " + or_list(k.allowed) + ", not '" + text + "'");
   }
   const auto& t = resolved["train"];
   if (t["warmup_epochs"].get<double>() > t["epochs"].get<double>())
